@@ -1,0 +1,51 @@
+"""Used by ``make run``: seed the demo on an empty database and ensure the ``demo`` admin."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import BaseCommand, call_command
+
+from accounts.models import Account
+
+
+class Command(BaseCommand):
+    help = "Seed demo data when the database has no accounts, and ensure the demo admin user."
+
+    def handle(self, *args, **options) -> None:
+        if not Account.objects.exists():
+            self.stdout.write("The database is empty: seeding the demo data set (takes a minute)…")
+            call_command("seed_demo", stdout=self.stdout, stderr=self.stderr)
+        else:
+            self.stdout.write("Accounts exist: leaving the data as it is.")
+        password = self._demo_password()
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username="demo", defaults={"email": "demo@example.com", "first_name": "Demo"}
+        )
+        user.is_staff = True
+        user.is_superuser = True
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        user.groups.add(Group.objects.get(name="admin"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Sign in at http://127.0.0.1:8000/ as user 'demo' with password: {password}"
+            )
+        )
+
+    def _demo_password(self) -> str:
+        """DEMO_PASSWORD, else the one saved by an earlier run, else a new one (saved in var/)."""
+        import os
+
+        if os.environ.get("DEMO_PASSWORD"):
+            return os.environ["DEMO_PASSWORD"]
+        path = settings.VAR_DIR / "demo-password.txt"
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        return password

@@ -1,0 +1,104 @@
+"""The user model, API tokens and the abstract base every table uses."""
+
+import hashlib
+import secrets
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+
+class TimeStampedModel(models.Model):
+    """Abstract base: every row knows when it was created and last changed."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class User(AbstractUser):
+    """A person of the organisation; their role is the group they are in."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+        ADMIN = "admin", "Admin"
+
+    ROLE_ORDER: ClassVar[list[str]] = ["viewer", "editor", "admin"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def role(self) -> str | None:
+        """The strongest role the user holds (superusers are admins)."""
+        if self.is_superuser:
+            return self.Role.ADMIN
+        names = {g.name for g in self.groups.all()}
+        for name in reversed(self.ROLE_ORDER):
+            if name in names:
+                return name
+        return None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (self.Role.EDITOR, self.Role.ADMIN)
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> "ApiTokenQuerySet":
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(TimeStampedModel):
+    """A key an integration uses; only its SHA-256 hash is stored."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    prefix = models.CharField(max_length=12, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, *, user: User, name: str, scope: str = "read", expires_at=None):
+        """Create a token and return ``(token, plain_key)``; the key is never stored."""
+        key = "abm_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            scope=scope,
+            expires_at=expires_at,
+            prefix=key[:12],
+            key_hash=_hash_key(key),
+        )
+        return token, key
+
+    @classmethod
+    def lookup(cls, key: str) -> "ApiToken | None":
+        return cls.objects.active().select_related("user").filter(key_hash=_hash_key(key)).first()

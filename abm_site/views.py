@@ -1,0 +1,50 @@
+"""Site-level views: health check."""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _check_database() -> dict:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not reachable"
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _check_broker() -> dict:
+    from abm_site.celery import app
+
+    started = time.monotonic()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # any transport error means "not reachable"
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """Database and broker reachability, for load balancers and the status page."""
+    database = _check_database()
+    broker = _check_broker()
+    checks = {"database": database, "broker": broker}
+    ok = database["ok"] and broker["ok"]
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "currency": settings.ABM_CURRENCY,
+    }
+    return JsonResponse(body, status=200 if ok else 503)

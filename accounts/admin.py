@@ -1,0 +1,59 @@
+from django.contrib import admin
+
+from .models import Account, IcpRule, Stakeholder, Tier
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "rank", "created_at"]
+    search_fields = ["name"]
+    ordering = ["rank"]
+
+
+@admin.register(IcpRule)
+class IcpRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "attribute", "weight", "is_active", "updated_at"]
+    list_filter = ["attribute", "is_active"]
+
+
+class StakeholderInline(admin.TabularInline):
+    model = Stakeholder
+    extra = 0
+    fields = ["name", "email", "title", "buying_role", "known_since"]
+    show_change_link = True
+    max_num = 200
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "domain",
+        "tier",
+        "fit_grade",
+        "fit_score",
+        "is_target",
+        "targeted_on",
+        "untargeted_on",
+        "owner",
+        "churned_on",
+    ]
+    list_filter = ["is_target", "tier", "fit_grade", "program_type", "needs_recompute", "source"]
+    search_fields = ["name", "domain", "external_id"]
+    list_select_related = ["tier", "owner"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["fit_score", "fit_grade", "needs_recompute", "created_at", "updated_at"]
+    date_hierarchy = "targeted_on"
+    show_full_result_count = False
+    inlines = [StakeholderInline]
+
+
+@admin.register(Stakeholder)
+class StakeholderAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "account", "title", "buying_role", "known_since"]
+    list_filter = ["buying_role"]
+    search_fields = ["name", "email", "account__name", "external_id"]
+    list_select_related = ["account"]
+    autocomplete_fields = ["account"]
+    readonly_fields = ["created_at", "updated_at"]
+    show_full_result_count = False

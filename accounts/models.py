@@ -1,0 +1,265 @@
+"""Target accounts (companies), tiers, ICP rules and buying committees."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from abm_site.models import TimeStampedModel
+
+from .choices import BuyingRole, FitGrade, IcpAttribute, ProgramType
+from .domains import normalize_domain
+
+
+class Tier(TimeStampedModel):
+    """A priority tier of target accounts; rank 1 is the most important."""
+
+    name = models.CharField(max_length=50, unique=True)
+    rank = models.PositiveSmallIntegerField(unique=True)
+
+    class Meta:
+        ordering = ["rank"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IcpRule(TimeStampedModel):
+    """One criterion of the ideal customer profile; matching rules add their weight.
+
+    An account's fit score is the weight of the rules it matches over the
+    weight of all active rules, scaled to 0–100; the grade cuts that score
+    at the thresholds in ``ABM_SCORES["fit_grade_thresholds"]``.
+    """
+
+    attribute = models.CharField(max_length=20, choices=IcpAttribute.choices)
+    values = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="For industry or country: the matching values (case-insensitive).",
+    )
+    min_value = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="For employees or revenue: the lowest matching value (inclusive).",
+    )
+    max_value = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="For employees or revenue: the highest matching value (inclusive).",
+    )
+    weight = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["attribute", "id"]
+        verbose_name = "ICP rule"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=1),
+                name="%(app_label)s_%(class)s_weight_positive",
+                violation_error_message="Weight must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=models.F("max_value")),
+                name="%(app_label)s_%(class)s_range_ordered",
+                violation_error_message="The minimum must not exceed the maximum.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.attribute in (IcpAttribute.INDUSTRY, IcpAttribute.COUNTRY):
+            shown = ", ".join(map(str, self.values)) or "—"
+        else:
+            shown = (
+                f"{self.min_value if self.min_value is not None else '…'}–"
+                f"{self.max_value if self.max_value is not None else '…'}"
+            )
+        return f"{self.get_attribute_display()}: {shown} (×{self.weight})"
+
+    def clean(self) -> None:
+        categorical = self.attribute in (IcpAttribute.INDUSTRY, IcpAttribute.COUNTRY)
+        if categorical and not self.values:
+            raise ValidationError({"values": "List at least one value for this attribute."})
+        if not categorical and self.min_value is None and self.max_value is None:
+            raise ValidationError({"min_value": "Give a minimum, a maximum or both."})
+        if categorical and not all(isinstance(v, str) for v in self.values):
+            raise ValidationError({"values": "Values must be a list of strings."})
+
+
+class AccountQuerySet(models.QuerySet):
+    def targeted_as_of(self, day) -> "AccountQuerySet":
+        """Accounts on the target list at the end of ``day`` (KPIS.md)."""
+        return self.filter(target_q(day))
+
+
+def target_q(day, prefix: str = "") -> Q:
+    """The target-list condition as of ``day``, optionally through a relation prefix.
+
+    KPIS.md: ``targeted_on`` empty or <= day, and ``untargeted_on`` empty or
+    > day. Accounts that were never on the list carry ``is_target=False``.
+    """
+    return (
+        Q(**{f"{prefix}is_target": True})
+        & (Q(**{f"{prefix}targeted_on__isnull": True}) | Q(**{f"{prefix}targeted_on__lte": day}))
+        & (Q(**{f"{prefix}untargeted_on__isnull": True}) | Q(**{f"{prefix}untargeted_on__gt": day}))
+    )
+
+
+class Account(TimeStampedModel):
+    """A company: on the target list (ABM) or not, a customer or not."""
+
+    name = models.CharField(max_length=255, db_index=True)
+    domain = models.CharField(
+        max_length=253,
+        null=True,
+        blank=True,
+        help_text="Web domain, stored lower case without scheme or www.",
+    )
+    industry = models.CharField(max_length=100, blank=True, db_index=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    country = models.CharField(max_length=100, blank=True)
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    fit_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    fit_grade = models.CharField(
+        max_length=1, choices=FitGrade.choices, blank=True, editable=False, db_index=True
+    )
+    targeted_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Day the account joined the target list; empty with no untargeted date means "
+        "it has always been on it.",
+    )
+    untargeted_on = models.DateField(
+        null=True, blank=True, help_text="Day the account was taken off the target list."
+    )
+    is_target = models.BooleanField(
+        default=True,
+        help_text="On the target list at all. Accounts never targeted have this unchecked.",
+    )
+    program_type = models.CharField(max_length=12, choices=ProgramType.choices, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
+    )
+    churned_on = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=50, blank=True, default="")
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    needs_recompute = models.BooleanField(
+        default=False, help_text="Data changed since the last snapshot recompute."
+    )
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(domain__isnull=False),
+                name="%(app_label)s_%(class)s_domain_unique",
+                violation_error_message="Another account already has this domain.",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="%(app_label)s_%(class)s_source_external_id_unique",
+                violation_error_message="Another account from this source has this external id.",
+            ),
+            models.CheckConstraint(
+                condition=Q(untargeted_on__isnull=True)
+                | Q(targeted_on__isnull=True)
+                | Q(untargeted_on__gte=models.F("targeted_on")),
+                name="%(app_label)s_%(class)s_untargeted_after_targeted",
+                violation_error_message="The untargeted date cannot be before the targeted date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_revenue__isnull=True) | Q(annual_revenue__gte=0),
+                name="%(app_label)s_%(class)s_revenue_not_negative",
+                violation_error_message="Annual revenue cannot be negative.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tier", "name"], name="accounts_tier_name_idx"),
+            models.Index(fields=["owner"], name="accounts_owner_idx"),
+            models.Index(
+                fields=["id"],
+                condition=Q(needs_recompute=True),
+                name="accounts_needs_recompute_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = normalize_domain(self.domain)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:account_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        self.domain = normalize_domain(self.domain)
+        super().clean()
+
+
+class Stakeholder(TimeStampedModel):
+    """A person at an account: a member of its buying committee."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stakeholders")
+    name = models.CharField(max_length=255)
+    email = models.EmailField(null=True, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    buying_role = models.CharField(
+        max_length=20, choices=BuyingRole.choices, default=BuyingRole.OTHER
+    )
+    known_since = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=50, blank=True, default="")
+    external_id = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "email"],
+                condition=Q(email__isnull=False),
+                name="%(app_label)s_%(class)s_account_email_unique",
+                violation_error_message="A stakeholder with this e-mail is already on the account.",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="%(app_label)s_%(class)s_source_external_id_unique",
+                violation_error_message="Another stakeholder from this source has this external id.",
+            ),
+        ]
+        indexes = [models.Index(fields=["email"], name="stakeholders_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.email is not None:
+            self.email = self.email.strip().lower() or None
+        super().save(*args, **kwargs)

@@ -1,0 +1,79 @@
+"""Shared fixtures: users of each role, API clients, and the service checks."""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from abm_site.models import ApiToken
+
+
+def pytest_configure(config):
+    """In CI the suite must run on PostgreSQL and Redis, never silently on SQLite."""
+    if os.environ.get("ABM_REQUIRE_SERVICES") == "1":
+        from django.conf import settings
+
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            raise pytest.UsageError(f"ABM_REQUIRE_SERVICES=1 but the database is {engine}")
+        if not settings.CELERY_BROKER_URL.startswith("redis"):
+            raise pytest.UsageError("ABM_REQUIRE_SERVICES=1 but the broker is not Redis")
+
+
+def make_user(django_user_model, username: str, role: str | None):
+    user = django_user_model.objects.create_user(username=username, password="pw-Long-enough-1")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return make_user(django_user_model, "viewer", "viewer")
+
+
+@pytest.fixture
+def editor(db, django_user_model):
+    return make_user(django_user_model, "editor", "editor")
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    user = make_user(django_user_model, "boss", "admin")
+    user.is_staff = True
+    user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def no_role_user(db, django_user_model):
+    return make_user(django_user_model, "nobody", None)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def token_client(user, scope: str = "read") -> APIClient:
+    _, key = ApiToken.issue(user=user, name=f"{user.username}-{scope}", scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def viewer_api(viewer):
+    return token_client(viewer)
+
+
+@pytest.fixture
+def editor_api(editor):
+    return token_client(editor, "write")
+
+
+@pytest.fixture
+def admin_api(admin_user):
+    return token_client(admin_user, "write")
