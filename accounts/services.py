@@ -1,0 +1,73 @@
+"""Writes of the accounts app."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThanOrEqual
+
+from .choices import IcpAttribute
+from .models import Account, IcpRule
+
+
+def _rule_condition(rule: IcpRule) -> Q:
+    if rule.attribute in (IcpAttribute.INDUSTRY, IcpAttribute.COUNTRY):
+        q = Q()
+        for value in rule.values:
+            q |= Q(**{f"{rule.attribute}__iexact": value})
+        return q
+    q = Q(**{f"{rule.attribute}__isnull": False})
+    if rule.min_value is not None:
+        q &= Q(**{f"{rule.attribute}__gte": rule.min_value})
+    if rule.max_value is not None:
+        q &= Q(**{f"{rule.attribute}__lte": rule.max_value})
+    return q
+
+
+def fit_score_expression(rules: list[IcpRule]):
+    """SQL expression of the 0–100 ICP fit score: matched weight over total weight."""
+    total = sum(rule.weight for rule in rules)
+    if total == 0:
+        return None
+    matched = sum(
+        (Case(When(_rule_condition(r), then=Value(r.weight)), default=Value(0)) for r in rules),
+        Value(0),
+    )
+    return Round(matched * Value(Decimal(100)) / Value(Decimal(total)), output_field=IntegerField())
+
+
+def fit_grade(score: int | None) -> str:
+    """Grade A–D for a fit score, by the thresholds in settings (the one place they apply)."""
+    if score is None:
+        return ""
+    thresholds = settings.ABM_SCORES["fit_grade_thresholds"]
+    for grade in ("A", "B", "C"):
+        if score >= thresholds[grade]:
+            return grade
+    return "D"
+
+
+def account_fit_refresh(accounts: QuerySet[Account] | None = None) -> int:
+    """Recompute fit score and grade of ``accounts`` (all by default) in one UPDATE.
+
+    Returns the number of accounts updated. With no active rules every
+    account's fit is cleared: there is no profile to fit.
+    """
+    accounts = Account.objects.all() if accounts is None else accounts
+    rules = list(IcpRule.objects.filter(is_active=True))
+    score = fit_score_expression(rules)
+    if score is None:
+        return accounts.update(fit_score=None, fit_grade="")
+    thresholds = settings.ABM_SCORES["fit_grade_thresholds"]
+    grade = Case(
+        When(_score_at_least(score, thresholds["A"]), then=Value("A")),
+        When(_score_at_least(score, thresholds["B"]), then=Value("B")),
+        When(_score_at_least(score, thresholds["C"]), then=Value("C")),
+        default=Value("D"),
+    )
+    return accounts.update(fit_score=score, fit_grade=grade)
+
+
+def _score_at_least(score, threshold: int) -> Q:
+    return Q(GreaterThanOrEqual(score, Value(threshold)))
