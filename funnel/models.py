@@ -249,6 +249,16 @@ class RecomputeRun(TimeStampedModel):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["status", "kind", "date"], name="recompute_status_idx")]
+        constraints = [
+            # The lock: at most one running recompute per day and kind, held by the database
+            # so two beats, a retried task or a second worker can never double-write.
+            models.UniqueConstraint(
+                fields=["date", "kind"],
+                condition=Q(status="running"),
+                name="%(app_label)s_%(class)s_one_running_per_day",
+                violation_error_message="A recompute for this day is already running.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.date} ({self.get_status_display()})"
