@@ -262,3 +262,30 @@ class RecomputeRun(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.date} ({self.get_status_display()})"
+
+
+class RecomputeChunk(models.Model):
+    """A range of account ids of a run; ``done_at`` set once its snapshots are written.
+
+    Progress lives in the database, not in the broker, so a run whose messages
+    were lost (Redis restarted, worker killed) can be resumed chunk by chunk.
+    """
+
+    run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="chunks")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    accounts = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "first_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "first_id"],
+                name="%(app_label)s_%(class)s_run_first_unique",
+                violation_error_message="This run already has a chunk starting at this id.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: accounts {self.first_id}–{self.last_id}"

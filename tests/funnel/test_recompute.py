@@ -1,0 +1,282 @@
+"""Snapshots, stage rules, stage changes, the lock and the nightly schedule."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from funnel import recompute
+from funnel.models import AccountSnapshot, AccountStageChange, RecomputeChunk, RecomputeRun
+from funnel.snapshots import account_snapshots_upsert, stage_changes_record
+from tests.factories import (
+    AccountFactory,
+    IntentSignalFactory,
+    OpportunityFactory,
+    TouchFactory,
+    at,
+)
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date(2024, 6, 30)
+
+
+def snapshot_of(account, day=D) -> AccountSnapshot:
+    account_snapshots_upsert(day, account.pk, account.pk)
+    return AccountSnapshot.objects.get(account=account, date=day)
+
+
+def customer(**kwargs):
+    account = AccountFactory(**kwargs)
+    OpportunityFactory(
+        account=account, status="won", created_on=dt.date(2024, 1, 1), closed_on=dt.date(2024, 2, 1)
+    )
+    return account
+
+
+class TestStageRules:
+    def test_not_targeted_and_nothing_else_is_none(self):
+        assert snapshot_of(AccountFactory(is_target=False)).stage == "none"
+
+    def test_untargeted_before_the_day_is_none(self):
+        account = AccountFactory(
+            targeted_on=dt.date(2024, 1, 1), untargeted_on=dt.date(2024, 6, 30)
+        )
+        assert snapshot_of(account).stage == "none"  # untargeted_on must be after D
+
+    def test_targeted_after_the_day_is_none(self):
+        assert snapshot_of(AccountFactory(targeted_on=dt.date(2024, 7, 1))).stage == "none"
+
+    def test_target_account(self):
+        snap = snapshot_of(AccountFactory(targeted_on=dt.date(2024, 6, 30)))
+        assert (snap.stage, snap.is_target) == ("target", True)
+
+    def test_engaged_needs_an_engagement_touch_in_the_window(self):
+        engaged = AccountFactory()
+        TouchFactory(account=engaged, kind="web_visit", occurred_at=at(dt.date(2024, 6, 30), 23))
+        shown_only = AccountFactory()
+        TouchFactory(account=shown_only, kind="ad_impression", occurred_at=at(D))
+        too_old = AccountFactory()
+        window = settings.ABM_SCORES["engagement_window_days"]
+        TouchFactory(account=too_old, kind="meeting", occurred_at=at(D - dt.timedelta(days=window)))
+        later = AccountFactory()
+        TouchFactory(account=later, kind="meeting", occurred_at=at(D + dt.timedelta(days=1), 0))
+        assert snapshot_of(engaged).stage == "engaged"
+        assert snapshot_of(shown_only).stage == "target"
+        assert snapshot_of(too_old).stage == "target"
+        assert snapshot_of(later).stage == "target"
+
+    def test_open_new_business_opportunity(self):
+        account = AccountFactory()
+        OpportunityFactory(account=account, created_on=dt.date(2024, 6, 1), amount=Decimal("5000"))
+        snap = snapshot_of(account)
+        assert snap.stage == "opportunity"
+        assert snap.open_pipeline == Decimal("5000.00")
+
+    def test_opportunity_closed_after_the_day_was_open_on_it(self):
+        account = AccountFactory()
+        OpportunityFactory(
+            account=account,
+            status="lost",
+            created_on=dt.date(2024, 6, 1),
+            closed_on=dt.date(2024, 7, 15),
+        )
+        assert snapshot_of(account).stage == "opportunity"
+        assert snapshot_of(account, dt.date(2024, 7, 15)).stage == "target"
+
+    def test_customer_retained_expanded(self):
+        plain = customer()
+        renewed = customer()
+        OpportunityFactory(
+            account=renewed,
+            type="renewal",
+            status="won",
+            created_on=dt.date(2024, 5, 1),
+            closed_on=dt.date(2024, 6, 1),
+        )
+        expanded = customer()
+        OpportunityFactory(
+            account=expanded,
+            type="renewal",
+            status="won",
+            created_on=dt.date(2024, 5, 1),
+            closed_on=dt.date(2024, 6, 1),
+        )
+        OpportunityFactory(
+            account=expanded,
+            type="expansion",
+            status="won",
+            created_on=dt.date(2024, 5, 1),
+            closed_on=dt.date(2024, 6, 2),
+        )
+        assert snapshot_of(plain).stage == "customer"
+        assert snapshot_of(renewed).stage == "retained"
+        assert snapshot_of(expanded).stage == "expanded"
+
+    def test_non_target_customer_is_a_customer(self):
+        assert snapshot_of(customer(is_target=False)).stage == "customer"
+
+    def test_churned_customer_falls_back(self):
+        account = customer(churned_on=dt.date(2024, 6, 1))
+        assert snapshot_of(account).stage == "target"
+        assert snapshot_of(account, dt.date(2024, 5, 31)).stage == "customer"
+
+    def test_scores_counts_and_surge(self):
+        account = AccountFactory()
+        for hour in (9, 10, 11):
+            TouchFactory(account=account, kind="email_open", occurred_at=at(D, hour))
+        TouchFactory(account=account, kind="ad_impression", occurred_at=at(D, 8))
+        TouchFactory(account=account, kind="meeting", occurred_at=at(D, 15))
+        IntentSignalFactory(
+            account=account, topic="crm", week=dt.date(2024, 6, 24), provider_surge=True
+        )
+        snap = snapshot_of(account)
+        assert snap.touch_counts["email_open"] == 3
+        assert snap.touch_counts["ad_impression"] == 1
+        assert snap.touch_counts["web_visit"] == 0
+        assert snap.engagement_touches == 4  # the impression is not engagement
+        weights = settings.ABM_SCORES["engagement_weights"]
+        assert snap.engagement_score == Decimal(str(3 * weights["email_open"] + weights["meeting"]))
+        assert snap.relationship_score > 0
+        assert snap.intent_surge is True
+        assert snap.last_touch_at == at(D, 15)
+
+
+class TestStageChanges:
+    def test_change_recorded_against_the_previous_snapshot(self):
+        account = AccountFactory()
+        first, second = dt.date(2024, 6, 1), dt.date(2024, 6, 2)
+        account_snapshots_upsert(first, account.pk, account.pk)
+        TouchFactory(account=account, kind="meeting", occurred_at=at(second))
+        account_snapshots_upsert(second, account.pk, account.pk)
+        assert stage_changes_record(second, account.pk, account.pk) == 1
+        change = AccountStageChange.objects.get(account=account)
+        assert (change.from_stage, change.to_stage, change.changed_on) == (
+            "target",
+            "engaged",
+            second,
+        )
+
+    def test_no_change_without_a_previous_snapshot_or_when_equal(self):
+        account = AccountFactory()
+        account_snapshots_upsert(dt.date(2024, 6, 1), account.pk, account.pk)
+        assert stage_changes_record(dt.date(2024, 6, 1), account.pk, account.pk) == 0
+        account_snapshots_upsert(dt.date(2024, 6, 2), account.pk, account.pk)
+        assert stage_changes_record(dt.date(2024, 6, 2), account.pk, account.pk) == 0
+
+    def test_rerun_after_a_data_fix_removes_a_change_that_no_longer_holds(self):
+        account = AccountFactory()
+        first, second = dt.date(2024, 6, 1), dt.date(2024, 6, 2)
+        account_snapshots_upsert(first, account.pk, account.pk)
+        touch = TouchFactory(account=account, kind="meeting", occurred_at=at(second))
+        account_snapshots_upsert(second, account.pk, account.pk)
+        stage_changes_record(second, account.pk, account.pk)
+        touch.delete()
+        account_snapshots_upsert(second, account.pk, account.pk)
+        stage_changes_record(second, account.pk, account.pk)
+        assert not AccountStageChange.objects.exists()
+
+
+def _rows():
+    snaps = list(AccountSnapshot.objects.order_by("date", "account_id").values())
+    changes = list(AccountStageChange.objects.order_by("changed_on", "account_id").values())
+    return snaps, changes
+
+
+class TestRecomputeRuns:
+    def test_rerun_leaves_every_row_identical(self, settings):
+        settings.ABM_RECOMPUTE_CHUNK_SIZE = 2
+        accounts = AccountFactory.create_batch(5)
+        TouchFactory(account=accounts[0], kind="meeting", occurred_at=at(D))
+        OpportunityFactory(account=accounts[1], created_on=dt.date(2024, 6, 1))
+        run = recompute.day_compute(D)
+        assert run.status == "succeeded"
+        assert run.accounts == 5
+        assert RecomputeChunk.objects.filter(run=run).count() == 3
+        before = _rows()
+        assert len(before[0]) == 5
+        recompute.day_compute(D)
+        assert _rows() == before  # updated_at included: unchanged rows are not rewritten
+
+    def test_funnel_snapshots_equal_the_kpi_engine(self):
+        from funnel.kpis import Filters, Period, compute
+        from funnel.models import FunnelSnapshot
+
+        AccountFactory.create_batch(3)
+        recompute.day_compute(D)
+        window = settings.ABM_SNAPSHOT_WINDOW_DAYS
+        snap = FunnelSnapshot.objects.get(date=D, window_days=window, slice="all")
+        expected = compute(Period(D - dt.timedelta(days=window - 1), D), Filters())
+        assert snap.kpis == expected
+        assert FunnelSnapshot.objects.filter(date=D, slice="cohort:abm").exists()
+
+    def test_the_lock_prevents_a_second_concurrent_run(self):
+        AccountFactory()
+        run, chunks = recompute.run_start(D)
+        assert run is not None and chunks
+        assert recompute.run_start(D) == (None, [])
+        assert recompute.day_compute(D) is not None  # another kind is its own lock
+        for lo, hi in chunks:
+            recompute.chunk_compute(run.pk, D, lo, hi)
+        recompute.run_finish(run.pk, D)
+        assert recompute.run_start(D)[0] is not None  # released once finished
+
+    def test_stale_runs_are_resumed_with_their_open_chunks(self, settings):
+        settings.ABM_RECOMPUTE_CHUNK_SIZE = 1
+        a, b = AccountFactory.create_batch(2)
+        run, chunks = recompute.run_start(D)
+        recompute.chunk_compute(run.pk, D, *chunks[0])
+        RecomputeRun.objects.filter(pk=run.pk).update(
+            updated_at=timezone.now() - dt.timedelta(hours=1)
+        )
+        assert recompute.stale_runs(idle_seconds=60) == [(run.pk, D, [chunks[1]])]
+        assert recompute.run_finish(run.pk, D) == 0  # an open chunk: not finished yet
+        recompute.chunk_compute(run.pk, D, *chunks[1])
+        recompute.run_finish(run.pk, D)
+        assert RecomputeRun.objects.get(pk=run.pk).status == "succeeded"
+
+    def test_marked_accounts_are_recomputed_and_unmarked(self):
+        marked = AccountFactory(needs_recompute=True)
+        other = AccountFactory()
+        assert recompute.marked_compute(D) == 1
+        assert AccountSnapshot.objects.filter(date=D, account=marked).exists()
+        assert not AccountSnapshot.objects.filter(account=other).exists()
+        marked.refresh_from_db()
+        assert marked.needs_recompute is False
+
+
+class TestCommandAndSchedule:
+    def test_backfill_range_builds_history(self):
+        account = AccountFactory()
+        TouchFactory(account=account, kind="meeting", occurred_at=at(dt.date(2024, 6, 3)))
+        call_command("recompute", "--from", "2024-06-01", "--to", "2024-06-05")
+        assert AccountSnapshot.objects.filter(account=account).count() == 5
+        change = AccountStageChange.objects.get(account=account)
+        assert (change.changed_on, change.to_stage) == (dt.date(2024, 6, 3), "engaged")
+
+    @pytest.mark.parametrize(
+        "args, message",
+        [
+            (["--date", "2024-02-30"], "is not a date"),
+            (["--from", "2024-06-05", "--to", "2024-06-01"], "is after"),
+            (["--from", "2024-06-05"], "go together"),
+            (["--date", "2024-06-05", "--from", "2024-06-01"], "not both"),
+        ],
+    )
+    def test_bad_arguments_say_what_to_fix(self, args, message):
+        with pytest.raises(CommandError, match=message):
+            call_command("recompute", *args)
+
+    def test_beat_schedule_runs_nightly_with_expiry(self):
+        schedule = settings.CELERY_BEAT_SCHEDULE
+        nightly = schedule["funnel-recompute-nightly"]
+        assert nightly["task"] == "funnel.recompute_nightly"
+        assert nightly["schedule"].hour == {settings.ABM_NIGHTLY_HOUR}
+        assert all("expires" in entry["options"] for entry in schedule.values())
+        from abm_site.celery import app
+
+        app.loader.import_default_modules()
+        assert {e["task"] for e in schedule.values()} <= set(app.tasks)

@@ -1,0 +1,161 @@
+"""A real Celery worker on Redis is SIGKILLed mid-recompute; the run still converges.
+
+The worker runs as a separate process against this test database. The first
+worker is killed (the whole process group, no warning) while chunks are being
+written; a second worker picks up the unacknowledged chunk tasks after the
+visibility timeout and the chord's callback finishes the run. The snapshots
+must equal a clean in-process run's.
+"""
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from funnel import recompute
+from funnel.models import AccountSnapshot, AccountStageChange, RecomputeChunk, RecomputeRun
+from tests.factories import AccountFactory, OpportunityFactory, TouchFactory, at
+
+ROOT = Path(__file__).resolve().parents[2]
+D = dt.date(2024, 6, 30)
+ACCOUNTS = 120
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not settings.CELERY_BROKER_URL.startswith("redis") or connection.vendor != "postgresql",
+        reason="needs PostgreSQL and Redis (make test uses them when reachable; CI requires them)",
+    ),
+]
+
+
+def _worker_env() -> dict:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=(
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_RESULT_BACKEND=settings.CELERY_RESULT_BACKEND,
+        CELERY_VISIBILITY_TIMEOUT="3",
+        ABM_RECOMPUTE_CHUNK_SIZE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _start_worker(log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "abm_site",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=_worker_env(),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _rows() -> tuple[list, list]:
+    skip = {"id", "created_at", "updated_at"}
+    snaps = [
+        {k: v for k, v in row.items() if k not in skip}
+        for row in AccountSnapshot.objects.order_by("account_id").values()
+    ]
+    changes = [
+        {k: v for k, v in row.items() if k not in skip}
+        for row in AccountStageChange.objects.order_by("account_id").values()
+    ]
+    return snaps, changes
+
+
+def test_sigkilled_worker_mid_recompute_converges_to_a_clean_run(tmp_path):
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    accounts = AccountFactory.create_batch(ACCOUNTS)
+    for i, account in enumerate(accounts):
+        if i % 3 == 0:
+            TouchFactory(account=account, kind="meeting", occurred_at=at(D - dt.timedelta(days=i)))
+        if i % 5 == 0:
+            OpportunityFactory(account=account, created_on=dt.date(2024, 6, 1))
+    # Yesterday's snapshots exist, so the run also records stage changes.
+    recompute.day_compute(D - dt.timedelta(days=1))
+
+    from funnel.tasks import recompute_nightly
+
+    log = tmp_path / "worker.log"
+    first = _start_worker(log)
+    try:
+        recompute_nightly.delay(D.isoformat())
+        run = _wait(
+            lambda: RecomputeRun.objects.filter(date=D, kind="nightly").first(),
+            60,
+            "the nightly run to start",
+        )
+        _wait(
+            lambda: RecomputeChunk.objects.filter(run=run, done_at__isnull=False).count() >= 10,
+            60,
+            "ten chunks to finish",
+        )
+        _kill(first)
+        done_at_kill = RecomputeChunk.objects.filter(run=run, done_at__isnull=False).count()
+        assert done_at_kill < ACCOUNTS, "the worker finished before it was killed"
+        assert RecomputeRun.objects.get(pk=run.pk).status == "running"
+
+        second = _start_worker(log)
+        try:
+            _wait(
+                lambda: RecomputeRun.objects.get(pk=run.pk).status != "running",
+                120,
+                "the run to finish on the second worker",
+            )
+        finally:
+            _kill(second)
+    finally:
+        if first.poll() is None:
+            _kill(first)
+
+    run.refresh_from_db()
+    assert run.status == "succeeded", log.read_text()[-3000:]
+    assert RecomputeChunk.objects.filter(run=run, done_at__isnull=True).count() == 0
+    after_kill = _rows()
+    assert len(after_kill[0]) == 2 * ACCOUNTS  # D - 1 and D
+    AccountSnapshot.objects.filter(date=D).delete()
+    AccountStageChange.objects.filter(changed_on=D).delete()
+    recompute.day_compute(D)
+    assert _rows() == after_kill
