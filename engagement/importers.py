@@ -1,0 +1,222 @@
+"""CSV import of touches, spend and intent signals.
+
+Touches go through :func:`engagement.services.touch_bulk_create` in chunks,
+so the CSV import and the REST bulk endpoint store touches the same way.
+A touch row without an external id gets one derived from a hash of its
+content; re-importing the file is then idempotent, and a row repeating an
+earlier row exactly is counted as a duplicate (reported as unchanged).
+Spend rows without an external id get a content hash the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from abm_site.csvio import ImportContext, Row, RowRejected, chunked, content_key, upsert_by_key
+from accounts.importers import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
+
+from .choices import SpendCategory
+from .models import IntentSignal, Program, Spend
+from .services import TOUCH_FIELDS, ParseOptions, touch_bulk_create
+
+SPEND_FIELDS: tuple[str, ...] = (
+    "program",
+    "program_id",
+    "spent_on",
+    "amount",
+    "channel",
+    "category",
+    "source",
+    "external_id",
+)
+INTENT_FIELDS: tuple[str, ...] = (
+    *ACCOUNT_REF_FIELDS,
+    "topic",
+    "is_competitor_topic",
+    "score",
+    "week",
+    "provider_surge",
+    "source",
+)
+TOUCH_CHUNK = 10_000
+_TOUCH_CHOICE_FIELDS = ("kind", "direction", "funnel_position")
+
+
+def import_touches(
+    rows: Iterable[Row],
+    ctx: ImportContext,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> set[int]:
+    """Store touch rows through ``touch_bulk_create``; return the accounts marked."""
+    mapping = ctx.mapping
+    options = ParseOptions(
+        datetime_formats=tuple(mapping.datetime_formats or mapping.date_formats),
+        excel_dates=mapping.excel_dates,
+        decimal_comma=mapping.decimal_comma,
+    )
+    translate = [f for f in _TOUCH_CHOICE_FIELDS if f in mapping.values]
+    account_ids: set[int] = set()
+    for batch in chunked(rows, TOUCH_CHUNK):
+        dicts = []
+        for row in batch:
+            values = row.values
+            for name in translate:
+                values[name] = ctx.mapped(row, name)
+            if not values.get("source"):
+                values["source"] = ctx.source
+            dicts.append(values)
+        result = touch_bulk_create(dicts, source=ctx.source, options=options)
+        for rejection in result.rejected:
+            row = batch[rejection.index]
+            ctx.reject(row, RowRejected(ctx.column(rejection.field), rejection.reason))
+        ctx.report.created += result.accepted
+        ctx.report.unchanged += result.duplicates
+        ctx.report.accounts_marked += result.accounts_marked
+        account_ids |= result.account_ids
+        if progress is not None:
+            progress(len(batch))
+    if ctx.report.unchanged and not ctx.report.dry_run:
+        ctx.report.warnings.append(
+            f"{ctx.report.unchanged} touches were already stored (same source and external id, "
+            "or the same content when the file has no external ids) and were skipped."
+        )
+    return account_ids
+
+
+def import_spend(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
+    """Upsert spend by (source, external id), or by a hash of the row when it has none."""
+    parsed: list[tuple[Row, dict]] = []
+    names: set[str] = set()
+    ids: set[int] = set()
+    for row in rows:
+        try:
+            values = _spend_values(row, ctx)
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        if values.get("program_id"):
+            ids.add(values["program_id"])
+        elif values.get("program"):
+            names.add(values["program"].lower())
+        parsed.append((row, values))
+    known_ids = (
+        set(Program.objects.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
+    )
+    by_name = {}
+    if names:
+        for program_id, name in Program.objects.values_list("id", "name"):
+            if name.lower() in names:
+                by_name[name.lower()] = program_id
+    items = []
+    for row, values in parsed:
+        program_name = values.pop("program", "")
+        if values.get("program_id"):
+            if values["program_id"] not in known_ids:
+                ctx.reject(
+                    row,
+                    RowRejected(
+                        ctx.column("program_id"), f"no program has id {values['program_id']}"
+                    ),
+                )
+                continue
+        elif program_name:
+            if program_name.lower() not in by_name:
+                ctx.reject(
+                    row,
+                    RowRejected(
+                        ctx.column("program"), f"no program is named '{program_name[:100]}'"
+                    ),
+                )
+                continue
+            values["program_id"] = by_name[program_name.lower()]
+        else:
+            values["program_id"] = None
+        source = values.pop("source")
+        external_id = values.pop("external_id") or content_key(
+            (
+                "spend",
+                values["program_id"],
+                values["spent_on"],
+                values["amount"],
+                values["channel"],
+                values["category"],
+            )
+        )
+        items.append((row, (source, external_id), values))
+    upsert_by_key(Spend, items, ("source", "external_id"), ctx.column("external_id"), ctx)
+    return set()
+
+
+def _spend_values(row: Row, ctx: ImportContext) -> dict:
+    values = {
+        "spent_on": ctx.date(row, "spent_on", required=True),
+        "amount": ctx.decimal(row, "amount", max_digits=14, decimal_places=2, required=True),
+        "channel": ctx.text(row, "channel", max_length=50),
+        "category": ctx.choice(
+            row, "category", SpendCategory.choices, default=SpendCategory.MARKETING
+        ),
+        "source": ctx.row_source(row),
+        "external_id": ctx.text(row, "external_id", max_length=255),
+        "program": ctx.text(row, "program", max_length=255),
+    }
+    if ctx.raw(row, "program_id").strip():
+        values["program_id"] = ctx.integer(row, "program_id", min_value=1)
+    return values
+
+
+def import_intent(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
+    """Upsert weekly intent scores by (account, topic, week, source)."""
+    parsed = []
+    moved = 0
+    for row in rows:
+        try:
+            ref = account_ref(row, ctx)
+            week = ctx.date(row, "week", required=True)
+            if week.weekday():
+                moved += 1
+                week = week.fromordinal(week.toordinal() - week.weekday())
+            values = {
+                "topic": ctx.text(row, "topic", max_length=255, required=True),
+                "week": week,
+                "source": ctx.row_source(row),
+                "score": ctx.decimal(row, "score", max_digits=7, decimal_places=2, required=True),
+                "is_competitor_topic": bool(ctx.boolean(row, "is_competitor_topic")),
+                "provider_surge": bool(ctx.boolean(row, "provider_surge")),
+            }
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        parsed.append((row, ref, values))
+    if moved:
+        ctx.report.warnings.append(
+            f"{moved} week dates were not Mondays and were moved to the Monday of their week."
+        )
+    index = account_index_for(ref for _, ref, _ in parsed)
+    items = []
+    for row, ref, values in parsed:
+        try:
+            account_id = resolve_account(index, ref, ctx)
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        key = (account_id, values.pop("topic"), values.pop("week"), values.pop("source"))
+        items.append((row, key, values))
+    written = upsert_by_key(
+        IntentSignal,
+        items,
+        ("account_id", "topic", "week", "source"),
+        "account, topic, week and source",
+        ctx,
+    )
+    return {obj.account_id for obj, _ in written}
+
+
+__all__ = [
+    "INTENT_FIELDS",
+    "SPEND_FIELDS",
+    "TOUCH_FIELDS",
+    "import_intent",
+    "import_spend",
+    "import_touches",
+]

@@ -1,0 +1,190 @@
+"""CSV import of opportunities and NPS responses.
+
+Opportunities are keyed by (source, external id) — the CRM's opportunity
+id — so a re-import updates them; a row without one is rejected. Status
+comes from a ``status`` column (after the mapping's value translation), or
+from ``is_won`` / ``is_closed`` flags (Salesforce), else it is open.
+NPS responses are keyed by (source, external id) or a hash of the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from abm_site.csvio import ImportContext, Row, RowRejected, content_key, upsert_by_key
+from accounts.importers import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
+
+from .choices import OpportunityStatus, OpportunityType
+from .models import NpsResponse, Opportunity
+
+OPPORTUNITY_FIELDS: tuple[str, ...] = (
+    *ACCOUNT_REF_FIELDS,
+    "name",
+    "type",
+    "status",
+    "is_won",
+    "is_closed",
+    "crm_stage",
+    "amount",
+    "created_on",
+    "closed_on",
+    "term_months",
+    "contract_start",
+    "contract_end",
+    "source",
+    "external_id",
+)
+NPS_FIELDS: tuple[str, ...] = (
+    *ACCOUNT_REF_FIELDS,
+    "stakeholder_email",
+    "score",
+    "responded_on",
+    "source",
+    "external_id",
+)
+
+
+def import_opportunities(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
+    """Validate and upsert opportunities; return the ids of the accounts affected."""
+    parsed = []
+    for row in rows:
+        try:
+            ref = account_ref(row, ctx)
+            parsed.append((row, ref, _opportunity_values(row, ctx)))
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+    index = account_index_for(ref for _, ref, _ in parsed)
+    items = []
+    for row, ref, values in parsed:
+        try:
+            values["account_id"] = resolve_account(index, ref, ctx)
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        key = (values.pop("source"), values.pop("external_id"))
+        items.append((row, key, values))
+    if ctx.counters.get("open_close_dates"):
+        ctx.report.warnings.append(
+            f"{ctx.counters['open_close_dates']} open opportunities had a close date (an expected "
+            "close date in most CRMs); it was not stored, as closed_on means actually closed."
+        )
+    written = upsert_by_key(
+        Opportunity, items, ("source", "external_id"), ctx.column("external_id"), ctx
+    )
+    ids = set()
+    for obj, before in written:
+        ids.add(obj.account_id)
+        if before is not None:
+            ids.add(before["account_id"])
+    return ids
+
+
+def _opportunity_values(row: Row, ctx: ImportContext) -> dict:
+    external_id = ctx.text(row, "external_id", max_length=255)
+    if not external_id:
+        raise ctx.fail(
+            "external_id",
+            "is required: the CRM's opportunity id lets a re-import update the opportunity",
+        )
+    values: dict = {"source": ctx.row_source(row), "external_id": external_id}
+    if ctx.has("is_closed") and ctx.raw(row, "is_closed").strip():
+        closed = ctx.boolean(row, "is_closed")
+        won = bool(ctx.boolean(row, "is_won")) if ctx.has("is_won") else False
+        status = (OpportunityStatus.WON if won else OpportunityStatus.LOST) if closed else "open"
+    else:
+        status = ctx.choice(row, "status", OpportunityStatus.choices, default="open")
+    values["status"] = status
+    values["type"] = ctx.choice(
+        row, "type", OpportunityType.choices, default=OpportunityType.NEW_BUSINESS
+    )
+    values["name"] = ctx.text(row, "name", max_length=255)
+    values["crm_stage"] = ctx.text(row, "crm_stage", max_length=100)
+    values["amount"] = ctx.decimal(row, "amount", max_digits=14, decimal_places=2) or 0
+    values["created_on"] = ctx.date(row, "created_on")
+    values["closed_on"] = ctx.date(row, "closed_on")
+    if status == OpportunityStatus.OPEN and values["closed_on"] is not None:
+        # CRMs give open opportunities an *expected* close date; ours means closed.
+        values["closed_on"] = None
+        ctx.counters["open_close_dates"] = ctx.counters.get("open_close_dates", 0) + 1
+    if status != OpportunityStatus.OPEN and values["closed_on"] is None:
+        raise ctx.fail("closed_on", f"a {status} opportunity needs a close date")
+    if values["created_on"] and values["closed_on"] and values["closed_on"] < values["created_on"]:
+        raise ctx.fail(
+            "closed_on",
+            f"{values['closed_on']} is before the created date {values['created_on']}",
+        )
+    if ctx.has("term_months"):
+        values["term_months"] = ctx.integer(row, "term_months", min_value=1, max_value=240) or 12
+    for name in ("contract_start", "contract_end"):
+        if ctx.has(name):
+            values[name] = ctx.date(row, name)
+    if (
+        values.get("contract_start")
+        and values.get("contract_end")
+        and values["contract_end"] < values["contract_start"]
+    ):
+        raise ctx.fail("contract_end", "is before contract_start")
+    return values
+
+
+def import_nps(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
+    """Upsert NPS responses by (source, external id) or a hash of the row."""
+    from accounts.models import Stakeholder
+
+    parsed = []
+    for row in rows:
+        try:
+            ref = account_ref(row, ctx)
+            values = {
+                "score": ctx.integer(row, "score", min_value=0, max_value=10, required=True),
+                "responded_on": ctx.date(row, "responded_on", required=True),
+                "email": ctx.text(row, "stakeholder_email", max_length=254).lower(),
+                "source": ctx.row_source(row),
+                "external_id": ctx.text(row, "external_id", max_length=255),
+            }
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        parsed.append((row, ref, values))
+    index = account_index_for(ref for _, ref, _ in parsed)
+    emails = {v["email"] for _, _, v in parsed if v["email"]}
+    stakeholders = (
+        {
+            (a, e): i
+            for i, a, e in Stakeholder.objects.filter(email__in=emails).values_list(
+                "id", "account_id", "email"
+            )
+        }
+        if emails
+        else {}
+    )
+    items = []
+    for row, ref, values in parsed:
+        try:
+            account_id = resolve_account(index, ref, ctx)
+            email = values.pop("email")
+            stakeholder_id = None
+            if email:
+                stakeholder_id = stakeholders.get((account_id, email))
+                if stakeholder_id is None:
+                    raise ctx.fail(
+                        "stakeholder_email", f"no stakeholder of this account has '{email[:100]}'"
+                    )
+        except RowRejected as exc:
+            ctx.reject(row, exc)
+            continue
+        values.update(account_id=account_id, stakeholder_id=stakeholder_id)
+        source = values.pop("source")
+        external_id = values.pop("external_id") or content_key(
+            ("nps", account_id, stakeholder_id, values["score"], values["responded_on"])
+        )
+        items.append((row, (source, external_id), values))
+    written = upsert_by_key(
+        NpsResponse, items, ("source", "external_id"), ctx.column("external_id"), ctx
+    )
+    ids = set()
+    for obj, before in written:
+        ids.add(obj.account_id)
+        if before is not None:
+            ids.add(before["account_id"])
+    return ids

@@ -1,0 +1,107 @@
+"""``manage.py import_csv KIND FILE``: the CSV import engine from the command line."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from funnel.services import IMPORT_KINDS, available_mappings, csv_import
+
+SHOWN_REJECTIONS = 50
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a CSV file of accounts, stakeholders, opportunities, touches, spend, NPS "
+        "responses or intent signals. Idempotent: importing the same file again changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("kind", choices=sorted(IMPORT_KINDS))
+        parser.add_argument("file", help="Path of the CSV file.")
+        parser.add_argument(
+            "--mapping",
+            default=None,
+            help="A shipped mapping (default, maven-crm, salesforce, hubspot) or a JSON file.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Validate and count; write nothing."
+        )
+        parser.add_argument("--source", default=None, help="Source name for (source, external id).")
+        parser.add_argument(
+            "--rejected-out", default=None, help="Write every rejected row to this CSV file."
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, **options) -> None:
+        kind = options["kind"]
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        progress = None
+        bar = None
+        if not options["no_progress"] and path.stat().st_size > 1_000_000:
+            from tqdm import tqdm
+
+            bar = tqdm(total=None, unit=" rows", file=self.stderr._out, desc=f"import {kind}")
+
+            def progress(done: int, total: int) -> None:
+                if bar.total is None:
+                    bar.total = total
+                bar.update(done)
+
+        try:
+            report = csv_import(
+                kind,
+                path,
+                mapping=options["mapping"],
+                dry_run=options["dry_run"],
+                source=options["source"],
+                progress=progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        self._print(report)
+        if options["rejected_out"] and report.rejected:
+            with open(options["rejected_out"], "w", newline="", encoding="utf-8") as out:
+                count = report.write_rejected_csv(out)
+            self.stdout.write(f"Wrote {count} rejected rows to {options['rejected_out']}.")
+        if not report.ok:
+            mappings = ", ".join(name for name, _ in available_mappings(kind))
+            raise CommandError(" ".join(report.errors) + f" (mappings for {kind}: {mappings})")
+
+    def _print(self, report) -> None:
+        out = self.stdout
+        title = f"Import of {report.kind}" + (
+            " (dry run: nothing written)" if report.dry_run else ""
+        )
+        out.write(title)
+        out.write(
+            f"  mapping {report.mapping} · source {report.source or '-'} · "
+            f"encoding {report.encoding or '-'} · delimiter {report.as_dict()['delimiter'] or '-'}"
+        )
+        rows = [
+            ("rows read", report.rows_read),
+            ("created", report.created),
+            ("updated", report.updated),
+            ("unchanged", report.unchanged),
+            ("rejected", len(report.rejected)),
+            ("accounts marked for recompute", report.accounts_marked),
+        ]
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            out.write(f"  {label:<{width}}  {value:>9,}")
+        for warning in report.warnings:
+            out.write(self.style.WARNING(f"Warning: {warning}"))
+        for error in report.errors:
+            out.write(self.style.ERROR(f"Error: {error}"))
+        if report.rejected:
+            out.write(f"Rejected rows (line, column, reason){':' if report.rejected else ''}")
+            for r in report.rejected[:SHOWN_REJECTIONS]:
+                out.write(f"  line {r.line:>7}  {r.column or '-':<20}  {r.reason}")
+            if len(report.rejected) > SHOWN_REJECTIONS:
+                out.write(
+                    f"  … and {len(report.rejected) - SHOWN_REJECTIONS:,} more; "
+                    "use --rejected-out FILE to write them all as CSV."
+                )
+        out.write(report.summary())
