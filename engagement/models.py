@@ -115,14 +115,32 @@ class Visitor(TimeStampedModel):
 
 
 class Touch(TimeStampedModel):
-    """One interaction of an account with the brand, or one exposure to it."""
+    """One interaction of an account with the brand, or one exposure to it.
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="touches")
+    The largest table: its foreign keys to account, stakeholder and program
+    are indexed only through the composite (…, occurred_at) indexes below,
+    and ``created_at`` is not indexed, so bulk ingest maintains few indexes.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="touches", db_index=False
+    )
     stakeholder = models.ForeignKey(
-        Stakeholder, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
+        Stakeholder,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="touches",
+        db_index=False,
     )
     program = models.ForeignKey(
-        Program, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
+        Program,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="touches",
+        db_index=False,
     )
     visitor = models.ForeignKey(
         Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
