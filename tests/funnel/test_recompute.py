@@ -280,3 +280,23 @@ class TestCommandAndSchedule:
 
         app.loader.import_default_modules()
         assert {e["task"] for e in schedule.values()} <= set(app.tasks)
+
+
+def test_healthz_reports_the_last_successful_nightly_run(client):
+    body = client.get("/healthz").json()
+    assert body["checks"]["nightly_recompute"]["ok"] is False
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    RecomputeRun.objects.create(
+        date=yesterday,
+        kind="nightly",
+        status="succeeded",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    nightly = client.get("/healthz").json()["checks"]["nightly_recompute"]
+    assert nightly == {
+        "ok": True,
+        "last_success": yesterday.isoformat(),
+        "days_ago": 1,
+        "finished_at": nightly["finished_at"],
+    }
