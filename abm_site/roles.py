@@ -8,7 +8,13 @@ from django.apps import apps as global_apps
 
 DOMAIN_APPS = ("accounts", "engagement", "funnel")
 #: Rows the recompute writes; nobody edits them by hand.
-COMPUTED_MODELS = {"accountsnapshot", "funnelsnapshot", "accountstagechange", "recomputerun"}
+COMPUTED_MODELS = {
+    "accountsnapshot",
+    "funnelsnapshot",
+    "accountstagechange",
+    "recomputerun",
+    "recomputechunk",
+}
 ROLES = ("viewer", "editor", "admin")
 
 

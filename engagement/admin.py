@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from .models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 
@@ -39,6 +40,8 @@ class TouchAdmin(admin.ModelAdmin):
     autocomplete_fields = ["program"]
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False
+    # Django 6 default; a URL typed without a scheme is taken as https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Visitor)

@@ -6,6 +6,7 @@ from .models import (
     FunnelSnapshot,
     NpsResponse,
     Opportunity,
+    RecomputeChunk,
     RecomputeRun,
 )
 
@@ -89,8 +90,26 @@ class FunnelSnapshotAdmin(ReadOnlyAdmin):
     date_hierarchy = "date"
 
 
+class RecomputeChunkInline(admin.TabularInline):
+    model = RecomputeChunk
+    fields = ["first_id", "last_id", "accounts", "done_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
 @admin.register(RecomputeRun)
 class RecomputeRunAdmin(ReadOnlyAdmin):
     list_display = ["date", "kind", "status", "started_at", "finished_at", "accounts"]
     list_filter = ["status", "kind"]
     date_hierarchy = "date"
+    inlines = [RecomputeChunkInline]
+
+
+@admin.register(RecomputeChunk)
+class RecomputeChunkAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "run", "first_id", "last_id", "accounts", "done_at"]
+    list_filter = ["run__kind", "run__status"]
+    list_select_related = ["run"]
+    show_full_result_count = False
