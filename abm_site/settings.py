@@ -96,6 +96,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
+    # JIT compilation costs more than it saves on the reports' many short correlated queries.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES["default"].setdefault("TEST", {})
@@ -193,6 +195,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3300)
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis: an unacknowledged task (its worker died) is delivered again after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
+}
+ABM_HEALTH_CHECKS = {"nightly_recompute": "funnel.recompute.health"}
+ABM_RECOMPUTE_CHUNK_SIZE = env.int("ABM_RECOMPUTE_CHUNK_SIZE", default=5000)
+ABM_RECOMPUTE_RESUME_AFTER = env.int("ABM_RECOMPUTE_RESUME_AFTER", default=900)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 ABM_NIGHTLY_HOUR = env.int("ABM_NIGHTLY_HOUR", default=2)
 CELERY_BEAT_SCHEDULE = {
@@ -200,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "funnel.recompute_nightly",
         "schedule": crontab(hour=ABM_NIGHTLY_HOUR, minute=15),
         "options": {"expires": 6 * 3600},
+    },
+    "funnel-recompute-resume": {
+        "task": "funnel.recompute_resume",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
     },
     "funnel-recompute-marked": {
         "task": "funnel.recompute_marked",
@@ -268,3 +282,112 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- REST API (issue 4) ---
+# One schema component per shared choice set (from_stage / to_stage are both stages).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "StageEnum": "funnel.choices.Stage",
+    "TouchKindEnum": "engagement.choices.TouchKind",
+    "KpiKindEnum": [("activity", "Activity"), ("outcome", "Outcome")],
+}
+
+# --- security ---
+# Sign-in lockout (django-axes), sessions, optional TOTP, request limits, API
+# throttling, cache, Content-Security-Policy. See abm_site/security.py and
+# abm_site/access.py (the access matrix).
+
+
+def _insert_after(items: list[str], anchor: str, *new: str) -> None:
+    """Insert ``new`` right after ``anchor`` (idempotent), keeping the others' order."""
+    position = items.index(anchor) + 1
+    for item in reversed([n for n in new if n not in items]):
+        items.insert(position, item)
+
+
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp", "csp"]
+_insert_after(
+    MIDDLEWARE,
+    "django.middleware.security.SecurityMiddleware",
+    "abm_site.security.BodyLimitMiddleware",
+    "abm_site.security.DatabaseUnavailableMiddleware",
+    "csp.middleware.CSPMiddleware",
+)
+_insert_after(
+    MIDDLEWARE,
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "abm_site.security.SessionTimeoutMiddleware",
+)
+MIDDLEWARE += ["abm_site.security.AccessMiddleware", "axes.middleware.AxesMiddleware"]
+
+AUTHENTICATION_BACKENDS = [
+    "abm_site.authentication.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# 5 failed sign-ins for one username from one address lock that pair for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("ABM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("ABM_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # log username and address of failures
+AXES_LOCKOUT_CALLABLE = "abm_site.account_views.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "abm_site.security.client_ip"
+# Reverse proxies in front of the app whose X-Forwarded-For entries are trusted.
+ABM_TRUSTED_PROXY_COUNT = env.int("ABM_TRUSTED_PROXY_COUNT", default=0)
+
+SESSION_ABSOLUTE_TIMEOUT = SESSION_COOKIE_AGE
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
+CSRF_COOKIE_HTTPONLY = True
+ABM_REQUIRE_2FA_FOR_ADMINS = env.bool("ABM_REQUIRE_2FA_FOR_ADMINS", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ABM funnel")
+
+ABM_MAX_UPLOAD_BYTES = env.int("ABM_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+ABM_MAX_JSON_BYTES = env.int("ABM_MAX_JSON_BYTES", default=20 * 1024 * 1024)
+# Non-file request data Django reads into memory (forms, JSON via request.body).
+DATA_UPLOAD_MAX_MEMORY_SIZE = ABM_MAX_JSON_BYTES
+
+# The cache holds the API throttle counters: Redis when there is one, else per process.
+_CACHE_URL = env.str(
+    "CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": "abm",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if _CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["abm_site.throttling.ApiRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api": env.str("ABM_API_RATE", default="1200/min")}
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["abm_site.permissions.RolePermission"]
+
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "form-action": [_SELF],
+        "base-uri": [_SELF],
+        "object-src": [_NONE],
+        "frame-ancestors": [_NONE],
+    }
+}
+# django-axes logs every sign-in at INFO; keep its warnings (failures, lockouts).
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# --- make run (embedded broker) ---
+# kombu's SQLAlchemy transport hands its transport options to create_engine(),
+# which rejects Redis-only keys such as visibility_timeout.
+if CELERY_BROKER_URL.startswith("sqla+"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.pop("visibility_timeout", None)

@@ -1,0 +1,382 @@
+"""Account scores, each one SQL expression usable set-based over many accounts.
+
+Every score is a function ``<score>(as_of, account_ref="pk")`` that returns an
+expression correlated to an outer queryset through ``OuterRef(account_ref)``:
+annotate it onto ``Account`` querysets (``account_ref="pk"``) or onto any
+queryset that carries an account id (``account_ref="account_id"``). The KPI
+engine, the pages and the nightly snapshots all use these functions, so a
+score is defined once. Parameters come from ``settings.ABM_SCORES`` and are
+read at call time, never at import time.
+
+"As of" a date D means as of the end of D in the deployment's time zone.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
+
+from .choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS, TouchKind
+from .models import HighValuePage, IntentSignal, Touch
+
+# --- SQL helpers ------------------------------------------------------------
+
+
+class DaysBetween(Func):
+    """``later - earlier`` in calendar days (a float) for two date expressions.
+
+    PostgreSQL subtracts dates; SQLite subtracts Julian day numbers. Both
+    sides are dates, so the result is a whole number of days.
+    """
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sql(self, compiler, connection, **extra_context):
+        later, later_params = compiler.compile(self.source_expressions[0])
+        earlier, earlier_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"CAST((CAST({later} AS date) - CAST({earlier} AS date)) AS double precision)"
+        else:
+            sql = f"(julianday(date({later})) - julianday(date({earlier})))"
+        return sql, (*later_params, *earlier_params)
+
+
+class AgeDays(Func):
+    """``later - earlier`` in fractional days for two datetime expressions."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sql(self, compiler, connection, **extra_context):
+        later, later_params = compiler.compile(self.source_expressions[0])
+        earlier, earlier_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            sql = f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+        else:
+            sql = f"(julianday({later}) - julianday({earlier}))"
+        return sql, (*later_params, *earlier_params)
+
+
+class Like(Func):
+    """Case-insensitive ``expression LIKE pattern`` with ``\\`` as the escape character."""
+
+    output_field = BooleanField()
+    conditional = True
+    arity = 2
+
+    def as_sql(self, compiler, connection, **extra_context):
+        text, text_params = compiler.compile(self.source_expressions[0])
+        pattern, pattern_params = compiler.compile(self.source_expressions[1])
+        sql = f"UPPER({text}) LIKE UPPER({pattern}) ESCAPE '\\'"
+        return sql, (*text_params, *pattern_params)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The aware datetime at which ``day`` begins in the deployment's time zone."""
+    return timezone.make_aware(
+        dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone()
+    )
+
+
+def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """``[start of start, start of the day after end)``: a closed date range as datetimes."""
+    return day_start(start), day_start(end + dt.timedelta(days=1))
+
+
+def _fval(x: float) -> Value:
+    return Value(float(x), output_field=FloatField())
+
+
+def _as_float(expression) -> Cast:
+    return Cast(expression, FloatField())
+
+
+# --- High-value pages -------------------------------------------------------
+
+
+def high_value_patterns() -> list[str]:
+    """The SQL LIKE patterns of the registered high-value pages (one query)."""
+    return [page.like_pattern for page in HighValuePage.objects.only("url_pattern")]
+
+
+def high_value_visit_q(patterns: list[str], prefix: str = "") -> Q:
+    """Touches that are high-value page visits.
+
+    A touch of kind ``high_value_page_visit``, or a web visit whose URL
+    matches a registered high-value page pattern (case-insensitive).
+    """
+    q = Q(**{f"{prefix}kind": TouchKind.HIGH_VALUE_PAGE_VISIT})
+    url_match = Q()
+    for pattern in patterns:
+        url_match |= Q(Like(F(f"{prefix}url"), Value(pattern)))
+    if patterns:
+        q |= Q(**{f"{prefix}kind__in": WEB_VISIT_KINDS}) & url_match
+    return q
+
+
+# --- Two embeddings of one score ------------------------------------------------
+#
+# A score is an aggregate over an account's touches. ``via=None`` embeds it as a
+# correlated subquery over ``Touch`` (annotate any queryset carrying an account id);
+# ``via="<relation>"`` embeds the same aggregate over a touches relation of an
+# ``Account`` queryset (``"touches"`` or a ``FilteredRelation`` alias), so that
+# one GROUP BY pass scores every account at once. Both come from the same
+# ``_aggregate(prefix)`` definition.
+
+
+def _embed(aggregate_of, window: Q, account_ref: str, via: str | None, output_field, default):
+    """``aggregate_of(prefix)`` as a correlated subquery (``via=None``) or over ``via``."""
+    if via is not None:
+        return Coalesce(aggregate_of(f"{via}__"), default, output_field=output_field)
+    rows = (
+        Touch.objects.filter(window, account_id=OuterRef(account_ref))
+        .order_by()
+        .values("account_id")
+        .annotate(_score=aggregate_of(""))
+        .values("_score")
+    )
+    return Coalesce(Subquery(rows, output_field=output_field), default, output_field=output_field)
+
+
+def _window_q(prefix: str, begin: dt.datetime, end: dt.datetime, kinds) -> Q:
+    return Q(
+        **{
+            f"{prefix}occurred_at__gte": begin,
+            f"{prefix}occurred_at__lt": end,
+            f"{prefix}kind__in": list(kinds),
+        }
+    )
+
+
+def _weight(prefix: str, weights: dict[str, float], default: float) -> Case:
+    return Case(
+        *(When(**{f"{prefix}kind": kind}, then=_fval(w)) for kind, w in weights.items()),
+        default=_fval(default),
+        output_field=FloatField(),
+    )
+
+
+# --- Relationship score -------------------------------------------------------
+
+
+def relationship_score(as_of: dt.date, account_ref: str = "pk", via: str | None = None):
+    """Relationship score 0–100 of the account as of the end of ``as_of``.
+
+    Two-way contact over the trailing ``relationship_window_days``: each touch
+    of a kind in ``relationship_weights`` adds its weight, halved every
+    ``relationship_half_life_days`` of age; the decayed points are scaled so
+    that ``relationship_full_scale`` points make 100, capped at 100.
+    Accounts with no such contact score 0. See ``_embed`` for ``via``.
+    """
+    params = settings.ABM_SCORES
+    weights: dict[str, float] = params["relationship_weights"]
+    half_life = float(params["relationship_half_life_days"])
+    full_scale = float(params["relationship_full_scale"])
+    end = day_start(as_of + dt.timedelta(days=1))
+    begin = end - dt.timedelta(days=int(params["relationship_window_days"]))
+
+    def points(prefix: str) -> Sum:
+        decay = Func(
+            _fval(0.5),
+            AgeDays(Value(end), F(f"{prefix}occurred_at")) / _fval(half_life),
+            function="POWER",
+            output_field=FloatField(),
+        )
+        return Sum(
+            _weight(prefix, weights, 0.0) * decay,
+            filter=_window_q(prefix, begin, end, weights),
+            output_field=FloatField(),
+        )
+
+    raw = _embed(
+        points, _window_q("", begin, end, weights), account_ref, via, FloatField(), _fval(0)
+    )
+    return Least(_fval(100), raw * _fval(100.0 / full_scale), output_field=FloatField())
+
+
+# --- Engagement score -------------------------------------------------------
+
+
+def engagement_score(as_of: dt.date, account_ref: str = "pk", via: str | None = None):
+    """Engagement score: the summed weights of engagement touches in the trailing window.
+
+    Window ``engagement_window_days`` ending with ``as_of``; a kind missing
+    from ``engagement_weights`` weighs ``engagement_default_weight``.
+    """
+    params = settings.ABM_SCORES
+    weights: dict[str, float] = params["engagement_weights"]
+    default = float(params["engagement_default_weight"])
+    end = day_start(as_of + dt.timedelta(days=1))
+    begin = end - dt.timedelta(days=int(params["engagement_window_days"]))
+
+    def total(prefix: str) -> Sum:
+        return Sum(
+            _weight(prefix, weights, default),
+            filter=_window_q(prefix, begin, end, ENGAGEMENT_KINDS),
+            output_field=FloatField(),
+        )
+
+    window = _window_q("", begin, end, ENGAGEMENT_KINDS)
+    return _embed(total, window, account_ref, via, FloatField(), _fval(0))
+
+
+# --- Research grade ("peppers") ------------------------------------------------
+
+
+def research_window(as_of: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The touches the research grade as of ``as_of`` reads: ``[begin, end)``."""
+    params = settings.ABM_SCORES
+    end = day_start(as_of + dt.timedelta(days=1))
+    split = end - dt.timedelta(days=int(params["research_recent_days"]))
+    return split - dt.timedelta(weeks=int(params["research_baseline_weeks"])), end
+
+
+def research_grade(
+    as_of: dt.date,
+    account_ref: str = "pk",
+    patterns: list[str] | None = None,
+    via: str | None = None,
+):
+    """Research grade 0–3 of the account as of the end of ``as_of``.
+
+    Three measures of on-site research (web visits): high-value page visits,
+    distinct pages (URLs) and engagement minutes. For each, the last
+    ``research_recent_days`` (as a weekly rate) is divided by the weekly mean
+    of the ``research_baseline_weeks`` weeks before, floored at 1 (one visit,
+    one page, one minute a week) so that a little activity from nothing is
+    not a surge. The strongest of the three ratios is graded: one point per
+    threshold of ``research_ratio_thresholds`` it reaches. ``patterns`` are the
+    high-value LIKE patterns (loaded when not given). See ``_embed`` for ``via``.
+    """
+    params = settings.ABM_SCORES
+    recent_days = int(params["research_recent_days"])
+    weeks = int(params["research_baseline_weeks"])
+    thresholds = sorted(float(t) for t in params["research_ratio_thresholds"])
+    if patterns is None:
+        patterns = high_value_patterns()
+    begin, end = research_window(as_of)
+    split = end - dt.timedelta(days=recent_days)
+    per_week = 7.0 / recent_days
+
+    def grade_of(prefix: str) -> Case:
+        window = _window_q(prefix, begin, end, WEB_VISIT_KINDS)
+        recent = window & Q(**{f"{prefix}occurred_at__gte": split})
+        base = window & Q(**{f"{prefix}occurred_at__lt": split})
+        hv = high_value_visit_q(patterns, prefix)
+        page = ~Q(**{f"{prefix}url": ""})
+        minutes = f"{prefix}engagement_minutes"
+        url = f"{prefix}url"
+        pk = f"{prefix}pk" if prefix else "pk"
+
+        def ratio(recent_value, base_value):
+            weekly_base = Greatest(
+                _as_float(base_value) / _fval(weeks), _fval(1.0), output_field=FloatField()
+            )
+            return _as_float(recent_value) * _fval(per_week) / weekly_base
+
+        strongest = Greatest(
+            ratio(Count(pk, filter=recent & hv), Count(pk, filter=base & hv)),
+            ratio(
+                Count(url, filter=recent & page, distinct=True),
+                Count(url, filter=base & page, distinct=True),
+            ),
+            ratio(
+                Coalesce(Sum(minutes, filter=recent), Value(0), output_field=FloatField()),
+                Coalesce(Sum(minutes, filter=base), Value(0), output_field=FloatField()),
+            ),
+            output_field=FloatField(),
+        )
+        return Case(
+            *(
+                When(Q(GreaterThanOrEqual(strongest, _fval(t))), then=Value(len(thresholds) - i))
+                for i, t in enumerate(reversed(thresholds))
+            ),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    window = _window_q("", begin, end, WEB_VISIT_KINDS)
+    return _embed(grade_of, window, account_ref, via, IntegerField(), Value(0))
+
+
+# --- Intent surge -------------------------------------------------------------
+
+
+def intent_surge_q() -> Q:
+    """Condition on ``IntentSignal`` rows: the signal is a surge.
+
+    The provider flagged it, or its score is positive and at least
+    ``intent_surge_factor`` times the mean score of the same account and
+    topic over the ``intent_baseline_weeks`` weeks before its week (a signal
+    with no earlier score for its topic has no baseline and surges only when
+    the provider says so).
+    """
+    params = settings.ABM_SCORES
+    factor = float(params["intent_surge_factor"])
+    days = 7 * int(params["intent_baseline_weeks"])
+    baseline = (
+        IntentSignal.objects.filter(account_id=OuterRef("account_id"), topic=OuterRef("topic"))
+        .annotate(_ago=DaysBetween(OuterRef("week"), F("week")))
+        .filter(_ago__gte=1, _ago__lte=days)
+        .order_by()
+        .values("account_id")
+        .annotate(mean=Avg(_as_float(F("score"))))
+        .values("mean")
+    )
+    mean = Subquery(baseline, output_field=FloatField())
+    return Q(provider_surge=True) | (
+        Q(score__gt=0) & Q(GreaterThanOrEqual(_as_float(F("score")), mean * _fval(factor)))
+    )
+
+
+def intent_surge(
+    start: dt.date, end: dt.date, account_ref: str = "pk", competitor_only: bool = False
+) -> Exists:
+    """Whether the account had an intent surge for a week between ``start`` and ``end``.
+
+    A weekly signal belongs to the period when its week (its Monday) lies in
+    ``[start, end]``. ``competitor_only`` keeps competitor topics only.
+    """
+    signals = IntentSignal.objects.filter(
+        account_id=OuterRef(account_ref), week__gte=start, week__lte=end
+    )
+    if competitor_only:
+        signals = signals.filter(is_competitor_topic=True)
+    return Exists(signals.filter(intent_surge_q()))
+
+
+__all__ = [
+    "AgeDays",
+    "DaysBetween",
+    "Like",
+    "day_bounds",
+    "day_start",
+    "engagement_score",
+    "high_value_patterns",
+    "high_value_visit_q",
+    "intent_surge",
+    "intent_surge_q",
+    "relationship_score",
+    "research_grade",
+    "research_window",
+]

@@ -1,0 +1,131 @@
+"""Reads of the engagement app: touch conditions and the account scores.
+
+Other apps reach engagement through this module: the scores of
+``engagement.scoring`` are re-exported here, next to the touch conditions
+the KPI engine and the pages share.
+"""
+
+import datetime as dt
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    Value,
+    ValueRange,
+    When,
+    Window,
+    WindowFrameExclusion,
+)
+from django.db.models.query import QuerySet
+
+from .choices import ENGAGEMENT_KINDS, TouchKind
+from .models import Touch
+from .scoring import (
+    AgeDays,
+    DaysBetween,
+    Like,
+    day_bounds,
+    day_start,
+    engagement_score,
+    high_value_patterns,
+    high_value_visit_q,
+    intent_surge,
+    intent_surge_q,
+    relationship_score,
+    research_grade,
+    research_window,
+)
+
+#: Kinds that convert after a view-through (KPIS.md ``view_through_conversions``).
+CONVERSION_KINDS: tuple[str, ...] = (TouchKind.FORM_FILL, TouchKind.CONTENT_DOWNLOAD)
+
+
+def engagement_touch_q(prefix: str = "") -> Q:
+    """Touches that count as engagement (the one flag in ``engagement.choices``)."""
+    return Q(**{f"{prefix}kind__in": ENGAGEMENT_KINDS})
+
+
+def content_touch_q() -> Q:
+    """Engagement touches on content: with a content asset or a funnel position."""
+    return engagement_touch_q() & (~Q(asset="") | ~Q(funnel_position=""))
+
+
+def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]:
+    """``touches`` annotated with ``view_through``: the touch follows an unclicked ad impression.
+
+    The account saw an ad impression in the ``days`` days before the touch
+    (``[touch - days, touch)``) and clicked no ad from that impression up to
+    and including the touch: the latest earlier impression is recent enough
+    and no click came at or after it. Computed with window functions over
+    each account's touches in one pass, so ``touches`` must reach ``days``
+    back before the first touch that is judged (the caller filters after).
+    """
+    order = F("occurred_at").asc()
+    last_impression = Window(
+        Max(
+            Case(
+                When(kind=TouchKind.AD_IMPRESSION, then=F("occurred_at")),
+                output_field=DateTimeField(),
+            )
+        ),
+        partition_by=[F("account_id")],
+        order_by=order,
+        frame=ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP),
+    )
+    last_click = Window(
+        Max(
+            Case(When(kind=TouchKind.AD_CLICK, then=F("occurred_at")), output_field=DateTimeField())
+        ),
+        partition_by=[F("account_id")],
+        order_by=order,
+        frame=ValueRange(start=None, end=0),
+    )
+    return touches.annotate(last_impression=last_impression, last_click=last_click).annotate(
+        view_through=Case(
+            When(
+                Q(
+                    last_impression__gte=ExpressionWrapper(
+                        F("occurred_at") - Value(dt.timedelta(days=days)),
+                        output_field=DateTimeField(),
+                    )
+                )
+                & (Q(last_click__isnull=True) | Q(last_click__lt=F("last_impression"))),
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def touches_between(start: dt.date, end: dt.date) -> QuerySet[Touch]:
+    """Touches that occurred from the start of ``start`` to the end of ``end``."""
+    begin, finish = day_bounds(start, end)
+    return Touch.objects.filter(occurred_at__gte=begin, occurred_at__lt=finish)
+
+
+__all__ = [
+    "CONVERSION_KINDS",
+    "AgeDays",
+    "DaysBetween",
+    "Like",
+    "content_touch_q",
+    "day_bounds",
+    "day_start",
+    "engagement_score",
+    "engagement_touch_q",
+    "high_value_patterns",
+    "high_value_visit_q",
+    "intent_surge",
+    "intent_surge_q",
+    "relationship_score",
+    "research_grade",
+    "research_window",
+    "touches_between",
+    "view_through_touches",
+]

@@ -1,0 +1,109 @@
+"""The KPI engine: ``compute()`` runs the catalogue, ``drilldown()`` lists the rows behind a count.
+
+``compute`` plans before it queries: from the requested KPIs and the cohort
+filter it works out which sources (aggregate queries) are needed and for
+which cohorts, so each source runs once with every cohort's measures as
+conditional aggregates. The number of queries depends on the KPIs asked for,
+never on the amount of data.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+
+from . import overview, stage1, stage2, stage3, stage4, stage5, stage6  # noqa: F401 - register
+from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
+from .sources import Context
+
+#: The default: no tier, program or owner filter, each KPI's default cohort.
+NO_FILTERS = Filters()
+
+# Catalogue order (KPIS.md): stages 1 to 6, then funnel, velocity and the comparison.
+for _spec in sorted(REGISTRY.values(), key=lambda spec: spec.stage == 0):
+    REGISTRY[_spec.id] = REGISTRY.pop(_spec.id)
+
+
+def _specs(ids: Iterable[str] | None) -> list[KpiSpec]:
+    if ids is None:
+        return list(REGISTRY.values())
+    if isinstance(ids, str):
+        ids = [ids]
+    wanted = set()
+    for kpi_id in ids:
+        if kpi_id not in REGISTRY:
+            raise UnknownKpi(kpi_id)
+        wanted.add(kpi_id)
+    return [spec for spec in REGISTRY.values() if spec.id in wanted]
+
+
+def _plan(specs: list[KpiSpec], filters: Filters) -> dict[str, set[str]]:
+    """Source -> the cohorts it must compute for these KPIs."""
+    cohorts: dict[str, set[str]] = {}
+    for spec in specs:
+        needed = {str(c) for c in spec.also_cohorts} or {spec.cohort_for(filters.cohort)}
+        for source in spec.sources:
+            cohorts.setdefault(source, set()).update(needed)
+    return cohorts
+
+
+def _filters_echo(filters: Filters) -> dict[str, Any]:
+    return {
+        "cohort": filters.cohort or "default",
+        "tier": list(filters.tier),
+        "program": list(filters.program),
+        "owner": list(filters.owner),
+    }
+
+
+def compute(
+    period: Period, filters: Filters = NO_FILTERS, ids: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The KPIs ``ids`` (all by default) for ``period`` and ``filters``, in the KPIS.md shape.
+
+    Raises ``UnknownKpi`` for an id not in the catalogue.
+    """
+    specs = _specs(ids)
+    ctx = Context(period, filters, _plan(specs, filters))
+    # No transaction here: on SQLite an atomic block takes the write lock (IMMEDIATE mode)
+    # for the whole computation. PostgreSQL's JIT is switched off per connection in settings.
+    items = _items(specs, ctx, filters)
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "filters": _filters_echo(filters),
+        "kpis": items,
+    }
+
+
+def _items(specs: list[KpiSpec], ctx: Context, filters: Filters) -> list[dict[str, Any]]:
+    items = []
+    for spec in specs:  # the catalogue: a fixed list of KPIs, not of data rows
+        cohort = str(spec.cohort_for(filters.cohort))
+        item = {
+            "id": spec.id,
+            "stage": spec.stage,
+            "label": spec.label,
+            "unit": spec.unit,
+            "kind": spec.kind,
+            "r": spec.r,
+            "definition": spec.definition,
+            "cohort": cohort,
+        }
+        item.update(spec.compute(ctx, cohort))
+        items.append(item)
+    return items
+
+
+def drilldown(kpi_id: str, period: Period, filters: Filters = NO_FILTERS) -> QuerySet:
+    """The accounts (or opportunities) behind the count KPI ``kpi_id``, as a lazy queryset.
+
+    Raises ``UnknownKpi`` for an unknown id and ``NoDrilldown`` for a KPI that
+    is not a count of rows.
+    """
+    if kpi_id not in REGISTRY:
+        raise UnknownKpi(kpi_id)
+    spec = REGISTRY[kpi_id]
+    if spec.drill is None:
+        raise NoDrilldown(kpi_id)
+    ctx = Context(period, filters, {})
+    return spec.drill(ctx, str(spec.cohort_for(filters.cohort)))

@@ -1,0 +1,75 @@
+"""Reads of the funnel app: customers, cohorts and the first-win date of accounts."""
+
+import datetime as dt
+
+from django.db.models import BooleanField, Case, DateField, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models.query import QuerySet
+
+from accounts.models import Account, target_q
+
+from .choices import Cohort
+from .models import Opportunity
+from .querysets import OpportunityQuerySet, won_new_business_q
+
+
+def opportunities() -> OpportunityQuerySet:
+    """All opportunities as an ``OpportunityQuerySet`` (``open_as_of``, ``won_in`` …)."""
+    return OpportunityQuerySet(model=Opportunity)
+
+
+def first_won_new_business(account_ref: str = "pk") -> Subquery:
+    """The close date of the account's first won new-business opportunity (or NULL)."""
+    first = (
+        Opportunity.objects.filter(won_new_business_q(), account_id=OuterRef(account_ref))
+        .order_by()
+        .values("account_id")
+        .annotate(first=Min("closed_on"))
+        .values("first")
+    )
+    return Subquery(first, output_field=DateField())
+
+
+def customer_q(day: dt.date, first_won: str = "first_won", churned_on: str = "churned_on") -> Q:
+    """Customer at the end of ``day`` (KPIS.md), on a queryset annotated with the first-win date.
+
+    First won new-business opportunity closed on or before ``day``, and not
+    churned by then (``churned_on`` empty or after ``day``).
+    """
+    return Q(**{f"{first_won}__lte": day}) & (
+        Q(**{f"{churned_on}__isnull": True}) | Q(**{f"{churned_on}__gt": day})
+    )
+
+
+def customer_accounts(as_of: dt.date) -> QuerySet[Account]:
+    """Accounts that are customers at the end of ``as_of``, annotated with ``first_won``."""
+    return Account.objects.annotate(first_won=first_won_new_business()).filter(customer_q(as_of))
+
+
+def targeted_expression(day: dt.date, prefix: str = "") -> Case:
+    """Boolean expression: the account is on the target list at the end of ``day``.
+
+    A ``Case`` rather than the bare ``Q`` so that negating it (non-ABM) is
+    exact with NULL dates.
+    """
+    return Case(
+        When(target_q(day, prefix), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def cohort_q(cohort: str, day: dt.date, prefix: str = "") -> Q:
+    """Accounts of ``cohort`` (abm, non_abm, all) as of ``day``, optionally through ``prefix``."""
+    if cohort == Cohort.ALL:
+        return Q()
+    targeted = targeted_expression(day, prefix)
+    if cohort == Cohort.ABM:
+        return Q(targeted)
+    if cohort == Cohort.NON_ABM:
+        return ~Q(targeted)
+    raise ValueError(f"Unknown cohort {cohort!r}: use abm, non_abm or all.")
+
+
+def cohort_accounts(cohort: str, as_of: dt.date) -> QuerySet[Account]:
+    """The accounts of ``cohort`` as of the end of ``as_of``."""
+    return Account.objects.filter(cohort_q(cohort, as_of))
