@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from .models import ApiToken, User
+from .models import ApiToken, User, UserSession
+from .signals import sessions_end, tokens_revoke
 
 
 @admin.register(User)
@@ -17,6 +18,7 @@ class UserAdmin(DjangoUserAdmin):
         "last_login",
     ]
     list_filter = ["is_active", "is_staff", "groups"]
+    actions = ["deactivate"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -25,6 +27,16 @@ class UserAdmin(DjangoUserAdmin):
     def roles(self, obj: User) -> str:
         return ", ".join(g.name for g in obj.groups.all()) or (
             "superuser" if obj.is_superuser else "—"
+        )
+
+    @admin.action(description="Deactivate selected users (ends their sessions, revokes tokens)")
+    def deactivate(self, request, queryset):
+        ids = list(queryset.exclude(pk=request.user.pk).values_list("pk", flat=True))
+        queryset.filter(pk__in=ids).update(is_active=False)
+        ended, revoked = sessions_end(ids), tokens_revoke(ids)
+        self.message_user(
+            request,
+            f"Deactivated {len(ids)} user(s): ended {ended} session(s), revoked {revoked} token(s).",
         )
 
 
@@ -56,6 +68,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ]
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A key belongs to the user it was issued to; it never moves to another user.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "user"] if obj is not None else fields
+
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
@@ -74,3 +91,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {n} token(s).")
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    """Signed-in sessions, to look at; the user actions and pages end them."""
+
+    list_display = ["user", "created_at", "ip_address", "user_agent"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "ip_address"]
+    readonly_fields = ["user", "session_key", "created_at", "ip_address", "user_agent"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,4 +14,6 @@ class AbmSiteConfig(AppConfig):
     verbose_name = "Site and users"
 
     def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the session and token receivers
+
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="abm_site_sync_roles")

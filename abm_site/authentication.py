@@ -1,5 +1,6 @@
 """Token authentication against hashed ``ApiToken`` keys."""
 
+from axes.backends import AxesStandaloneBackend
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -33,3 +34,17 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for every sign-in that comes with a request.
+
+    ``authenticate()`` without a request (the test client's ``login()``, shell
+    use) has no client address to lock out, so it is passed on to the next
+    backend instead of failing; every HTTP sign-in form passes its request.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

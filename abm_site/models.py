@@ -102,3 +102,25 @@ class ApiToken(TimeStampedModel):
     @classmethod
     def lookup(cls, key: str) -> "ApiToken | None":
         return cls.objects.active().select_related("user").filter(key_hash=_hash_key(key)).first()
+
+
+class UserSession(models.Model):
+    """One signed-in browser session of a user, recorded at sign-in.
+
+    Lets the app end every session of a user (password change, deactivation,
+    "sign out everywhere") with one set-based delete instead of decoding every
+    row of the session table.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="abm_site_usersession_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,11 +1,21 @@
-"""Top-level URL wiring."""
+"""Top-level URL wiring. Who may use each route: ``abm_site/access.py``."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import account_views, views
+
+#: Swagger UI loads its bundle from a CDN and has one inline style block.
+_SWAGGER_CSP = {
+    "script-src": ["https://cdn.jsdelivr.net"],
+    "style-src": ["https://cdn.jsdelivr.net", "'unsafe-inline'"],
+    "img-src": ["https://cdn.jsdelivr.net"],
+}
+
+handler500 = "abm_site.security.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -15,9 +25,28 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/security/", account_views.account_security, name="account_security"),
+    path("account/verify/", account_views.otp_verify, name="otp_verify"),
+    path("account/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/done/",
+        account_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("account/tokens/", account_views.token_list, name="account_tokens"),
+    path(
+        "account/tokens/<int:pk>/revoke/",
+        account_views.token_revoke,
+        name="account_token_revoke",
+    ),
+    path("admin/login/", account_views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("abm_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        csp_update(_SWAGGER_CSP)(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("", include("reports.urls")),
 ]

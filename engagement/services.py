@@ -221,7 +221,11 @@ def _moment(row: dict, options: ParseOptions) -> dt.datetime:
         raise _Reject("occurred_at", "must be an ISO 8601 date-time")
     if moment.tzinfo is None:
         moment = timezone.make_aware(moment)
-    return moment
+    # PostgreSQL stores offsets up to ±15:59 only; Python allows ±23:59 (API fuzzing).
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise _Reject("occurred_at", "is out of the representable date range") from None
 
 
 def _clean(row: dict, default_source: str, options: ParseOptions, domains: dict) -> dict:
