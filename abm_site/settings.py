@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "abm_site",
     "accounts",
     "engagement",
@@ -170,6 +171,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Accounts, engagement, opportunities and the ABM funnel KPIs.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc served from our own static files: no CDN, works offline and
+    # under the 'self'-only Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -----------------------------------------------------------------

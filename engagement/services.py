@@ -477,7 +477,7 @@ def _write_postgresql(records: list[tuple]) -> list[int]:
             for record in records:
                 copy.write_row(record)
         cursor.execute(
-            f"INSERT INTO {table} (created_at, updated_at, {columns}) "  # noqa: S608
+            f"INSERT INTO {table} (created_at, updated_at, {columns}) "  # noqa: S608  # nosec B608 - constant column names
             f"SELECT now(), now(), {columns} FROM _touch_in "
             "ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING "
             "RETURNING account_id"

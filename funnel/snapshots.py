@@ -244,7 +244,7 @@ def stage_changes_record(day: dt.date, first_id: int, last_id: int, account_ids=
         stale.delete()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (created_at, updated_at, account_id, changed_on, "  # noqa: S608
+                f"INSERT INTO {table} (created_at, updated_at, account_id, changed_on, "  # noqa: S608  # nosec B608 - compiled ORM SQL
                 f"from_stage, to_stage) SELECT %s, %s, m.account_id, %s, m.previous_stage, m.stage "
                 f"FROM ({select_sql}) m",
                 (now, now, day, *params),
