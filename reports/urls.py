@@ -6,6 +6,13 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("stages/<int:stage>/", views.stage_detail, name="stage_detail"),
+    path("kpis/<str:kpi_id>/accounts/", views.kpi_drilldown, name="kpi_drilldown"),
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("programs/", views.program_list, name="program_list"),
+    path("cohorts/", views.cohort_list, name="cohort_list"),
+    path("imports/", views.import_upload, name="import_upload"),
+    path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
+    path("status/", views.status, name="status"),
 ]

@@ -1,0 +1,184 @@
+"""Query parameters and result shapes of the KPI endpoints.
+
+The parameters are parsed by a Serializer (never by hand): each bad value is
+answered with a 400 whose key names the parameter.
+"""
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.db.models import Model
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.utils import html
+
+from accounts.models import Tier
+from engagement.models import Program
+from funnel.choices import Cohort
+
+#: Default period: the 90 days ending yesterday.
+DEFAULT_DAYS = 90
+#: Dates outside this range are refused (the engine compares the previous period too).
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
+MAX_ID = 2**63 - 1
+
+
+class CommaListField(serializers.ListField):
+    """A query-string list: ``?tier=1&tier=2`` or ``?tier=1,2``."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary):
+            if self.field_name not in dictionary:
+                return serializers.empty
+            values = []
+            for raw in dictionary.getlist(self.field_name):
+                values.extend(part.strip() for part in raw.split(",") if part.strip())
+            return values
+        return dictionary.get(self.field_name, serializers.empty)
+
+
+def _ids() -> CommaListField:
+    return CommaListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=1000,
+    )
+
+
+def _known(model: type[Model], ids: list[int], what: str) -> list[int]:
+    """The ids, checked to exist in one query; a 400 names the unknown ones."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    found = set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise serializers.ValidationError(
+            f"Unknown {what} id{'s' if len(missing) > 1 else ''}: {', '.join(map(str, missing))}."
+        )
+    return ids
+
+
+class KpiQuerySerializer(serializers.Serializer):
+    """``from``, ``to``, ``tier``, ``program``, ``owner``, ``cohort`` of every KPI endpoint."""
+
+    from_ = serializers.DateField(
+        required=False,
+        help_text="First day of the period (inclusive, YYYY-MM-DD). "
+        f"Default: {DEFAULT_DAYS - 1} days before `to`.",
+    )
+    to = serializers.DateField(
+        required=False, help_text="Last day of the period (inclusive). Default: yesterday."
+    )
+    tier = _ids()
+    program = _ids()
+    owner = _ids()
+    cohort = serializers.ChoiceField(
+        choices=Cohort.choices,
+        required=False,
+        help_text="abm, non_abm or all. Default: each KPI's own (abm for stages 1-4, "
+        "all for stages 5-6).",
+    )
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # ``from`` is a Python keyword but the API's parameter name.
+        return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+    def validate_tier(self, value: list[int]) -> list[int]:
+        return _known(Tier, value, "tier")
+
+    def validate_program(self, value: list[int]) -> list[int]:
+        return _known(Program, value, "program")
+
+    def validate_owner(self, value: list[int]) -> list[int]:
+        return _known(get_user_model(), value, "owner (user)")
+
+    def validate(self, attrs: dict) -> dict:
+        yesterday = timezone.localdate() - dt.timedelta(days=1)
+        start, end = attrs.get("from"), attrs.get("to")
+        if end is None:
+            end = yesterday
+        if start is None:
+            start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        for name, day in (("from", start), ("to", end)):
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise serializers.ValidationError(
+                    {name: [f"Must be between {EARLIEST_DAY} and {LATEST_DAY}."]}
+                )
+        if start > end:
+            raise serializers.ValidationError(
+                {"from": [f"'from' ({start}) is after 'to' ({end})."]}
+            )
+        attrs["from"], attrs["to"] = start, end
+        return attrs
+
+
+class KpiListQuerySerializer(KpiQuerySerializer):
+    """The list endpoint also takes ``id``: the KPIs wanted (default: all)."""
+
+    id = CommaListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=200,
+        help_text="KPI ids (repeat or comma-separate); default: the whole catalogue.",
+    )
+
+    def validate_id(self, value: list[str]) -> list[str]:
+        from funnel.kpis import REGISTRY
+
+        unknown = sorted({v for v in value if v not in REGISTRY})
+        if unknown:
+            raise serializers.ValidationError(f"Unknown KPI id(s): {', '.join(unknown)}.")
+        return list(dict.fromkeys(value))
+
+
+# --- result shapes (for the schema) -------------------------------------------
+
+
+class KpiPeriodSerializer(serializers.Serializer):
+    from_ = serializers.DateField()
+    to = serializers.DateField()
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+
+class KpiFiltersSerializer(serializers.Serializer):
+    cohort = serializers.CharField(help_text='The requested cohort, or "default".')
+    tier = serializers.ListField(child=serializers.IntegerField())
+    program = serializers.ListField(child=serializers.IntegerField())
+    owner = serializers.ListField(child=serializers.IntegerField())
+
+
+def _number() -> serializers.FloatField:
+    return serializers.FloatField(required=False, allow_null=True)
+
+
+class KpiItemSerializer(serializers.Serializer):
+    """One KPI: its catalogue entry, its value and what the value is made of."""
+
+    id = serializers.CharField()
+    stage = serializers.IntegerField(min_value=0, max_value=6)
+    label = serializers.CharField()
+    unit = serializers.ChoiceField(choices=["count", "ratio", "money", "days", "score", "map"])
+    kind = serializers.ChoiceField(choices=["activity", "outcome"])
+    r = serializers.ChoiceField(choices=["reputation", "relationship", "revenue"])
+    definition = serializers.CharField()
+    cohort = serializers.CharField()
+    value = serializers.JSONField(
+        allow_null=True, help_text="A number, null, or an object for unit map."
+    )
+    numerator = _number()
+    denominator = _number()
+    count = _number()
+    total = _number()
+    by_position = serializers.DictField(child=_number(), required=False)
+
+
+class KpiResultSerializer(serializers.Serializer):
+    period = KpiPeriodSerializer()
+    filters = KpiFiltersSerializer()
+    kpis = KpiItemSerializer(many=True)

@@ -1,0 +1,154 @@
+"""KPI endpoints: thin adapters over ``funnel.kpis`` (the one KPI engine)."""
+
+from django.db.models import QuerySet
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from abm_site.api_base import ErrorDetailSerializer
+from abm_site.pagination import StandardPagination
+from accounts.api.serializers import AccountSerializer
+from accounts.models import Account
+from funnel.api.serializers import OpportunitySerializer
+from funnel.models import Opportunity
+
+from .serializers import KpiListQuerySerializer, KpiQuerySerializer, KpiResultSerializer
+
+KPI_ID = OpenApiParameter(
+    "kpi_id", str, OpenApiParameter.PATH, description="A KPI id of the catalogue (KPIS.md)."
+)
+BAD_PARAMETERS = OpenApiResponse(
+    description="A parameter is invalid; the body is keyed by the parameter's name."
+)
+UNKNOWN_KPI = OpenApiResponse(ErrorDetailSerializer, description="No such KPI (or no drill-down).")
+
+DrilldownPage = inline_serializer(
+    name="PaginatedKpiDrilldownList",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": PolymorphicProxySerializer(
+            component_name="KpiDrilldownRow",
+            serializers=[AccountSerializer, OpportunitySerializer],
+            resource_type_field_name=None,
+            many=True,
+        ),
+    },
+)
+
+
+def _engine():
+    """The KPI engine, imported when used (it is the funnel app's public KPI facade)."""
+    from funnel import kpis
+
+    return kpis
+
+
+def _parse(request: Request, serializer_class: type[KpiQuerySerializer]) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _period_and_filters(params: dict):
+    kpis = _engine()
+    period = kpis.Period(start=params["from"], end=params["to"])
+    filters = kpis.Filters(
+        tier=tuple(params.get("tier", ())),
+        program=tuple(params.get("program", ())),
+        owner=tuple(params.get("owner", ())),
+        cohort=params.get("cohort"),
+    )
+    return period, filters
+
+
+def _spec(kpi_id: str):
+    spec = _engine().REGISTRY.get(kpi_id)
+    if spec is None:
+        raise NotFound(f"Unknown KPI id '{kpi_id}'; GET /api/v1/kpis/ lists the catalogue.")
+    return spec
+
+
+class KpiSchema(AutoSchema):
+    """The KPI "list" answers one result object (the catalogue), not a list of rows."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
+class KpiViewSet(viewsets.GenericViewSet):
+    """The KPI catalogue computed for a period and slice, and the rows behind a count."""
+
+    lookup_url_kwarg = "kpi_id"
+    lookup_value_regex = r"[A-Za-z0-9_]+"
+    filter_backends: list = []
+    pagination_class = None  # the KPI result is one object; drill-downs paginate themselves
+    schema = KpiSchema()
+
+    @extend_schema(
+        operation_id="kpis_list",
+        parameters=[KpiListQuerySerializer],
+        responses={200: KpiResultSerializer, 400: BAD_PARAMETERS},
+    )
+    def list(self, request: Request, format: str | None = None) -> Response:  # noqa: A002
+        """Every KPI of the catalogue (or those named by ``id``) for the period and filters."""
+        params = _parse(request, KpiListQuerySerializer)
+        period, filters = _period_and_filters(params)
+        return Response(_engine().compute(period, filters, ids=params.get("id") or None))
+
+    @extend_schema(
+        operation_id="kpis_retrieve",
+        parameters=[KPI_ID, KpiQuerySerializer],
+        responses={200: KpiResultSerializer, 400: BAD_PARAMETERS, 404: UNKNOWN_KPI},
+    )
+    def retrieve(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
+        """One KPI, in the same result shape as the list (``kpis`` holds one item)."""
+        _spec(kpi_id)
+        period, filters = _period_and_filters(_parse(request, KpiQuerySerializer))
+        return Response(_engine().compute(period, filters, ids=[kpi_id]))
+
+    @extend_schema(
+        operation_id="kpis_accounts_list",
+        parameters=[
+            KPI_ID,
+            KpiQuerySerializer,
+            OpenApiParameter("page", int, description="Page number (from 1)."),
+            OpenApiParameter("page_size", int, description="Rows per page (at most 1000)."),
+        ],
+        responses={200: DrilldownPage, 400: BAD_PARAMETERS, 404: UNKNOWN_KPI},
+    )
+    @action(detail=True, methods=["get"])
+    def accounts(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
+        """The accounts (or opportunities, per the KPI's drill-down kind) behind a count KPI."""
+        spec = _spec(kpi_id)
+        if spec.drilldown not in ("account", "opportunity"):
+            raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no drill-down list.")
+        period, filters = _period_and_filters(_parse(request, KpiQuerySerializer))
+        try:
+            rows = _engine().drilldown(kpi_id, period, filters)
+        except _engine().NoDrilldown as exc:
+            raise NotFound(f"KPI '{kpi_id}' has no drill-down list.") from exc
+        queryset, serializer_class = _drilldown_rows(spec.drilldown, rows)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def _drilldown_rows(kind: str, rows: QuerySet) -> tuple[QuerySet, type]:
+    """The engine's rows re-selected with what their serializer renders, in a stable order."""
+    if kind == "account":
+        queryset = Account.objects.filter(pk__in=rows.values("pk")).select_related("tier")
+        return queryset.order_by("name", "pk"), AccountSerializer
+    queryset = Opportunity.objects.filter(pk__in=rows.values("pk"))
+    return queryset.order_by("pk"), OpportunitySerializer

@@ -1,0 +1,359 @@
+"""The period picker and the report filters, parsed in one place for every page.
+
+Every page keeps ``period`` (a preset) or ``from``/``to`` (a custom range) and
+the filters ``tier``, ``program``, ``owner`` and ``cohort`` in its query
+string, so a view can be bookmarked and shared. ``report_query(request)``
+turns them into the KPI engine's ``Period`` and ``Filters``; a bad value
+gives a message naming the field and falls back to the default for that
+field, so a stale or edited link still shows a page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+
+from accounts.choices import FitGrade
+from accounts.models import Account, Tier
+from engagement.models import Program
+from funnel.choices import Cohort, Stage
+from funnel.kpis import Filters, Period
+
+#: The query-string keys this module owns; every link between pages carries them.
+GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort")
+#: The longest custom period accepted (ten years): beyond it a page would mean nothing.
+MAX_PERIOD_DAYS = 3660
+
+PRESETS = (
+    ("last_30", "Last 30 days"),
+    ("last_90", "Last 90 days"),
+    ("qtd", "Quarter to date"),
+    ("last_quarter", "Last quarter"),
+    ("ytd", "Year to date"),
+    ("custom", "Custom range"),
+)
+DEFAULT_PRESET = "last_90"
+
+
+def _quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def preset_period(preset: str, today: dt.date | None = None) -> Period:
+    """The period a preset names, ending yesterday (the last complete day).
+
+    "Last quarter" is the whole calendar quarter before the one ``yesterday``
+    falls in; "quarter/year to date" run from the start of yesterday's
+    quarter/year to yesterday.
+    """
+    yesterday = (today or timezone.localdate()) - dt.timedelta(days=1)
+    if preset == "last_30":
+        return Period(yesterday - dt.timedelta(days=29), yesterday)
+    if preset == "qtd":
+        return Period(_quarter_start(yesterday), yesterday)
+    if preset == "ytd":
+        return Period(dt.date(yesterday.year, 1, 1), yesterday)
+    if preset == "last_quarter":
+        end = _quarter_start(yesterday) - dt.timedelta(days=1)
+        return Period(_quarter_start(end), end)
+    return Period(yesterday - dt.timedelta(days=89), yesterday)
+
+
+class MultiIdField(forms.TypedMultipleChoiceField):
+    """Repeated ``?tier=1&tier=2`` ids, checked against the choices loaded for the page."""
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, required=False, **kwargs)
+
+    def valid_value(self, value) -> bool:
+        return str(value) in {str(k) for k, _ in self.choices}
+
+
+class ReportQueryForm(forms.Form):
+    """Period and filters of every report page (GET)."""
+
+    period = forms.ChoiceField(choices=PRESETS, required=False, label="Period")
+    start = forms.DateField(required=False, label="From")
+    end = forms.DateField(required=False, label="To")
+    tier = MultiIdField(label="Tier")
+    program = MultiIdField(label="Program")
+    owner = MultiIdField(label="Owner")
+    cohort = forms.ChoiceField(
+        choices=[("", "Default per KPI"), *Cohort.choices],
+        required=False,
+        label="Cohort",
+    )
+
+    def __init__(self, data: QueryDict, *, tiers, programs, owners):
+        # ``from`` is a Python keyword: the form fields are start/end, the URL keys from/to.
+        mapped = data.copy()
+        for key, name in (("from", "start"), ("to", "end")):
+            if key in data:
+                mapped.setlist(name, data.getlist(key))
+        super().__init__(mapped)
+        self.fields["tier"].choices = tiers
+        self.fields["program"].choices = programs
+        self.fields["owner"].choices = owners
+
+
+@dataclass
+class ReportQuery:
+    """The parsed period and filters of a request, and how to link to the same view."""
+
+    period: Period
+    filters: Filters
+    preset: str
+    messages: list[str]
+    tiers: list[tuple[int, str]]
+    programs: list[tuple[int, str]]
+    owners: list[tuple[int, str]]
+    extra: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def previous(self) -> Period:
+        return self.period.previous()
+
+    def params(self) -> list[tuple[str, str]]:
+        """The canonical query-string pairs (only non-defaults)."""
+        pairs: list[tuple[str, str]] = []
+        if self.preset == "custom":
+            pairs += [("from", self.period.start.isoformat()), ("to", self.period.end.isoformat())]
+        elif self.preset != DEFAULT_PRESET:
+            pairs.append(("period", self.preset))
+        for name in ("tier", "program", "owner"):
+            pairs += [(name, str(v)) for v in getattr(self.filters, name)]
+        if self.filters.cohort:
+            pairs.append(("cohort", self.filters.cohort))
+        return pairs
+
+    @property
+    def query(self) -> str:
+        """``a=1&b=2`` of the period and filters, for links between pages."""
+        q = QueryDict(mutable=True)
+        for key, value in self.params():
+            q.appendlist(key, value)
+        return q.urlencode()
+
+    def with_params(self, **extra) -> str:
+        """The query plus page-specific keys (None drops a key)."""
+        q = QueryDict(mutable=True)
+        for key, value in self.params():
+            q.appendlist(key, value)
+        for key, value in extra.items():
+            if isinstance(value, list | tuple):
+                q.setlist(key, [str(v) for v in value])
+            elif value not in (None, "", False):
+                q[key] = "1" if value is True else str(value)
+        return q.urlencode()
+
+    @property
+    def period_label(self) -> str:
+        label = dict(PRESETS).get(self.preset, "")
+        dates = f"{self.period.start:%b %-d, %Y} – {self.period.end:%b %-d, %Y}"
+        return dates if self.preset == "custom" else f"{label}: {dates}"
+
+    @property
+    def preset_choices(self) -> list[tuple[str, str, bool]]:
+        return [(k, label, k == self.preset) for k, label in PRESETS]
+
+    @property
+    def cohort_choices(self) -> list[tuple[str, str, bool]]:
+        current = self.filters.cohort or ""
+        return [
+            (k, label, k == current) for k, label in ReportQueryForm.base_fields["cohort"].choices
+        ]
+
+    def _options(self, kind: str) -> list[tuple[int, str, bool]]:
+        chosen = set(getattr(self.filters, kind))
+        return [(pk, name, pk in chosen) for pk, name in getattr(self, f"{kind}s")]
+
+    @property
+    def tier_options(self):
+        return self._options("tier")
+
+    @property
+    def program_options(self):
+        return self._options("program")
+
+    @property
+    def owner_options(self):
+        return self._options("owner")
+
+    def summary(self, kind: str) -> str:
+        ids = getattr(self.filters, kind)
+        if not ids:
+            return "All"
+        if len(ids) == 1:
+            return self.name_of(f"{kind}s", ids[0])
+        return f"{len(ids)} selected"
+
+    @property
+    def filter_groups(self) -> list[tuple[str, str, list, str]]:
+        return [
+            (kind, label, self._options(kind), self.summary(kind))
+            for kind, label in (("tier", "Tier"), ("program", "Program"), ("owner", "Owner"))
+        ]
+
+    @property
+    def tier_summary(self) -> str:
+        return self.summary("tier")
+
+    @property
+    def program_summary(self) -> str:
+        return self.summary("program")
+
+    @property
+    def owner_summary(self) -> str:
+        return self.summary("owner")
+
+    def name_of(self, kind: str, pk: int) -> str:
+        return dict(getattr(self, kind)).get(pk, f"#{pk}")
+
+    @property
+    def active_filters(self) -> list[str]:
+        """Human labels of the active filters, for the page header."""
+        out = []
+        for kind, label in (("tier", "tiers"), ("program", "programs"), ("owner", "owners")):
+            ids = getattr(self.filters, kind)
+            if ids:
+                out.append(
+                    f"{label.capitalize()}: " + ", ".join(self.name_of(label, i) for i in ids)
+                )
+        if self.filters.cohort:
+            out.append(f"Cohort: {Cohort(self.filters.cohort).label}")
+        return out
+
+
+def filter_choices() -> tuple[list, list, list]:
+    """(tiers, programs, owners) as (id, label) lists: three small queries."""
+    tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
+    programs = list(Program.objects.order_by("name").values_list("pk", "name"))
+    user_model = get_user_model()
+    owners = [
+        (pk, (f"{first} {last}".strip() or username))
+        for pk, username, first, last in user_model.objects.filter(
+            Exists(Account.objects.filter(owner_id=OuterRef("pk")))
+        )
+        .order_by("username")
+        .values_list("pk", "username", "first_name", "last_name")
+    ]
+    return tiers, programs, owners
+
+
+def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQuery:
+    """Parse the period and filters of ``request.GET``; bad values fall back with a message."""
+    tiers, programs, owners = filter_choices()
+    form = ReportQueryForm(request.GET, tiers=tiers, programs=programs, owners=owners)
+    form.is_valid()
+    data, errors = form.cleaned_data, form.errors
+    messages: list[str] = []
+    for name, errs in errors.items():
+        label = {"start": "From", "end": "To"}.get(name, form.fields[name].label)
+        shown = ", ".join(repr(v) for v in request.GET.getlist(_url_key(name)))
+        messages.append(
+            f"{label}: {' '.join(str(e) for e in errs)} (got {shown or 'nothing'}); "
+            "showing the default instead."
+        )
+
+    preset = data.get("period") or ""
+    start, end = data.get("start"), data.get("end")
+    has_dates = bool(request.GET.get("from") or request.GET.get("to"))
+    if preset and preset != "custom" and start and end:
+        # The bar submits the preset and the dates; dates edited by hand win.
+        named = preset_period(preset, today)
+        if (start, end) != (named.start, named.end):
+            preset = "custom"
+    if preset == "custom" or (not preset and has_dates and "period" not in errors):
+        custom, problem = _custom_period(start, end, errors)
+        if problem:
+            messages.append(problem)
+        if custom is None:
+            preset, period = DEFAULT_PRESET, preset_period(DEFAULT_PRESET, today)
+        else:
+            preset, period = "custom", custom
+    else:
+        preset = preset or DEFAULT_PRESET
+        period = preset_period(preset, today)
+
+    filters = Filters(
+        tier=tuple(data.get("tier") or ()),
+        program=tuple(data.get("program") or ()),
+        owner=tuple(data.get("owner") or ()),
+        cohort=data.get("cohort") or None,
+    )
+    extra = [
+        (key, value)
+        for key in request.GET
+        if key not in GLOBAL_KEYS and key not in ("page", "format")
+        for value in request.GET.getlist(key)
+    ]
+    return ReportQuery(period, filters, preset, messages, tiers, programs, owners, extra)
+
+
+def _url_key(name: str) -> str:
+    return {"start": "from", "end": "to"}.get(name, name)
+
+
+def _custom_period(start, end, errors) -> tuple[Period | None, str]:
+    """A custom period from the cleaned dates, or a message saying why it cannot be used."""
+    if "start" in errors or "end" in errors:
+        return None, ""  # the field's own message already says what is wrong
+    if start is None or end is None:
+        missing = "From" if start is None else "To"
+        return None, f"{missing}: a custom period needs both dates; showing the default instead."
+    if start > end:
+        return None, (
+            f"From: {start.isoformat()} is after To {end.isoformat()}; showing the default instead."
+        )
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        return None, (
+            f"From/To: the period may be at most {MAX_PERIOD_DAYS} days long; "
+            "showing the default instead."
+        )
+    return Period(start, end), ""
+
+
+ACCOUNT_SORTS = [
+    (f"{sign}{key}", f"{label} ({'descending' if sign else 'ascending'})")
+    for key, label in (
+        ("name", "Account"),
+        ("tier", "Tier"),
+        ("grade", "Fit grade"),
+        ("engagement", "Engagement score"),
+        ("relationship", "Relationship score"),
+        ("pipeline", "Open pipeline"),
+        ("last_touch", "Last touch"),
+    )
+    for sign in ("", "-")
+]
+
+
+class AccountListForm(forms.Form):
+    """The account list's own filters (the period/tier/owner/program/cohort bar is global)."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    stage = forms.ChoiceField(
+        choices=[("", "Any stage"), *Stage.choices], required=False, label="Stage"
+    )
+    fit_grade = forms.MultipleChoiceField(
+        choices=FitGrade.choices, required=False, label="Fit grade"
+    )
+    is_target = forms.ChoiceField(
+        choices=[("", "All"), ("true", "On the target list"), ("false", "Not targeted")],
+        required=False,
+        label="Target list",
+    )
+    surging = forms.BooleanField(required=False, label="Surging")
+    at_risk = forms.BooleanField(required=False, label="At risk")
+    sort = forms.ChoiceField(choices=ACCOUNT_SORTS, required=False, label="Sort")
+
+    def list_params(self) -> dict:
+        """The valid, non-empty list filters, for links (sorting, paging, export)."""
+        data = getattr(self, "cleaned_data", {})
+        return {k: v for k, v in data.items() if v not in ("", None, False, [])}

@@ -1,0 +1,495 @@
+"""Reads for the server-rendered pages.
+
+Each selector returns a queryset or plain data whose query count is fixed
+whatever the data size; KPIs themselves always come from ``funnel.kpis``.
+Per-account scores on lists come from the snapshots the nightly recompute
+writes (one join on the snapshot date), never from recomputing scores per
+request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from accounts.choices import BuyingRole
+from accounts.models import Account, Stakeholder, target_q
+from engagement.choices import ENGAGEMENT_KINDS
+from engagement.models import IntentSignal, Program, Touch
+from engagement.selectors import day_bounds, intent_surge_q
+from funnel.kpis import REGISTRY, Filters, Period, compute, drilldown
+from funnel.models import (
+    AccountSnapshot,
+    AccountStageChange,
+    FunnelSnapshot,
+    NpsResponse,
+    Opportunity,
+    RecomputeRun,
+)
+from funnel.selectors import cohort_q
+
+#: Date before any data: a join condition that matches no snapshot.
+NO_DATE = dt.date(1900, 1, 1)
+#: The headline KPI of each stage, shown as a dashboard card.
+HEADLINE_KPIS: dict[int, str] = {
+    1: "target_accounts",
+    2: "engaged_target_accounts",
+    3: "opportunity_accounts",
+    4: "won_accounts",
+    5: "renewal_rate",
+    6: "expansion_accounts",
+}
+STAGE_NAMES: dict[int, str] = {
+    1: "Target accounts",
+    2: "Engaged target accounts",
+    3: "Target account opportunities",
+    4: "New deals won",
+    5: "Customer retention",
+    6: "Customer expansion",
+}
+
+
+# --- snapshots ---------------------------------------------------------------
+
+
+def snapshot_date() -> dt.date | None:
+    """The day whose account snapshots the lists read.
+
+    The last day a full (nightly or backfill) recompute succeeded for, so a
+    marked-accounts run that starts a new day with a handful of accounts
+    does not empty the lists; without any run, the newest snapshot day.
+    """
+    day = RecomputeRun.objects.filter(
+        status=RecomputeRun.Status.SUCCEEDED,
+        kind__in=(RecomputeRun.Kind.NIGHTLY, RecomputeRun.Kind.BACKFILL),
+    ).aggregate(day=Max("date"))["day"]
+    if day is None:
+        day = AccountSnapshot.objects.aggregate(day=Max("date"))["day"]
+    return day
+
+
+def with_latest_snapshot(accounts: QuerySet[Account], day: dt.date | None) -> QuerySet[Account]:
+    """Annotate accounts with their snapshot of ``day`` (one LEFT JOIN on (date, account))."""
+    return accounts.annotate(
+        snap=FilteredRelation("snapshots", condition=Q(snapshots__date=day or NO_DATE))
+    ).annotate(
+        snap_stage=F("snap__stage"),
+        engagement_score=F("snap__engagement_score"),
+        relationship_score=F("snap__relationship_score"),
+        research_grade=F("snap__research_grade"),
+        intent_surge=F("snap__intent_surge"),
+        open_pipeline=F("snap__open_pipeline"),
+        last_touch_at=F("snap__last_touch_at"),
+    )
+
+
+def scope_q(filters: Filters, period: Period, prefix: str = "") -> Q:
+    """Tier, owner and program filters on accounts, as the KPI engine reads them.
+
+    Program: accounts with at least one touch of one of the programs up to the
+    end of the period (``funnel.kpis`` uses the same condition).
+    """
+    q = Q()
+    if filters.tier:
+        q &= Q(**{f"{prefix}tier_id__in": filters.tier})
+    if filters.owner:
+        q &= Q(**{f"{prefix}owner_id__in": filters.owner})
+    if filters.program:
+        _, end = day_bounds(period.start, period.end)
+        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end).values(
+            "account_id"
+        )
+        q &= Q(**{f"{prefix}pk__in": touched})
+    if filters.cohort:
+        q &= cohort_q(filters.cohort, period.end, prefix)
+    return q
+
+
+SORTS: dict[str, tuple[str, str]] = {
+    "name": ("name", "Account"),
+    "tier": ("tier__rank", "Tier"),
+    "grade": ("fit_grade", "Fit grade"),
+    "engagement": ("engagement_score", "Engagement score"),
+    "relationship": ("relationship_score", "Relationship score"),
+    "pipeline": ("open_pipeline", "Open pipeline"),
+    "last_touch": ("last_touch_at", "Last touch"),
+}
+
+
+def account_list(
+    accounts: QuerySet[Account],
+    period: Period,
+    filters: Filters,
+    *,
+    stage: str = "",
+    surging: bool = False,
+    at_risk: bool = False,
+    sort: str = "name",
+    day: dt.date | None = None,
+) -> QuerySet[Account]:
+    """Accounts with their latest snapshot figures, filtered and sorted for the list page.
+
+    ``accounts`` is already narrowed by the page's FilterSet (search, grade,
+    target list). Sorting by a score reads the snapshot column, so the page
+    costs the same few queries on 100,000 accounts.
+    """
+    qs = with_latest_snapshot(accounts.filter(scope_q(filters, period)), day)
+    qs = qs.select_related("tier", "owner")
+    if stage:
+        qs = qs.filter(snap_stage=stage)
+    if surging:
+        qs = qs.filter(Q(intent_surge=True) | Q(research_grade__gte=2))
+    if at_risk:
+        risky = drilldown("at_risk_customers", period, Filters(cohort=filters.cohort))
+        qs = qs.filter(pk__in=risky.values("pk"))
+    descending = sort.startswith("-")
+    field, _ = SORTS.get(sort.lstrip("-"), SORTS["name"])
+    order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+    return qs.order_by(order, "pk")
+
+
+def surging_accounts(
+    period: Period, filters: Filters, day: dt.date | None, limit: int = 10
+) -> list[Account]:
+    """Top accounts by research grade / intent surge in their latest snapshot."""
+    qs = with_latest_snapshot(Account.objects.filter(scope_q(filters, period)), day)
+    return list(
+        qs.filter(Q(intent_surge=True) | Q(research_grade__gte=2))
+        .select_related("tier")
+        .order_by(
+            F("research_grade").desc(nulls_last=True),
+            F("engagement_score").desc(nulls_last=True),
+            "pk",
+        )[:limit]
+    )
+
+
+def at_risk_accounts(period: Period, filters: Filters, limit: int = 10) -> tuple[list, int]:
+    """The first accounts of the ``at_risk_customers`` drill-down and how many there are.
+
+    The drill-down runs once (its ids, by name); the first ``limit`` are then read by id.
+    """
+    ids = list(
+        drilldown("at_risk_customers", period, filters)
+        .order_by("name", "pk")
+        .values_list("pk", flat=True)
+    )
+    by_id = Account.objects.select_related("tier", "owner").in_bulk(ids[:limit])
+    return [by_id[pk] for pk in ids[:limit] if pk in by_id], len(ids)
+
+
+def drill_page(rows: QuerySet, number, per_page: int = 50):
+    """A page of a drill-down, running the (heavy) drill-down query once.
+
+    The ids behind the number come in one query, ordered; the page's rows are
+    then fetched by id. Paginating the queryset itself would run the drill-down
+    twice (COUNT and the page).
+    """
+    from django.core.paginator import Paginator
+
+    ids = list(rows.values_list("pk", flat=True))
+    page = Paginator(ids, per_page).get_page(number)
+    related = ("account",) if rows.model is Opportunity else ("tier", "owner")
+    by_id = rows.model.objects.select_related(*related).in_bulk(list(page.object_list))
+    page.object_list = [by_id[pk] for pk in page.object_list if pk in by_id]
+    return page
+
+
+# --- KPI helpers ----------------------------------------------------------------
+
+
+def kpi_items(result: dict) -> dict[str, dict]:
+    return {item["id"]: item for item in result["kpis"]}
+
+
+def stage_kpi_ids(stage: int) -> list[str]:
+    return [spec.id for spec in REGISTRY.values() if spec.stage == stage]
+
+
+def trend_slice(filters: Filters) -> str | None:
+    """The FunnelSnapshot slice matching the filters, or None when none is snapshotted."""
+    if filters.owner:
+        return None
+    if filters.tier and not filters.program and not filters.cohort and len(filters.tier) == 1:
+        return f"tier:{filters.tier[0]}"
+    if filters.program and not filters.tier and not filters.cohort and len(filters.program) == 1:
+        return f"program:{filters.program[0]}"
+    if filters.cohort and not filters.tier and not filters.program:
+        return f"cohort:{filters.cohort}"
+    if not (filters.tier or filters.program or filters.cohort):
+        return "all"
+    return None
+
+
+@dataclass
+class Trend:
+    """Values of KPIs over snapshot days, for sparklines."""
+
+    slice: str | None
+    dates: list[dt.date]
+    series: dict[str, list[float | None]]
+
+    @property
+    def empty(self) -> bool:
+        return len(self.dates) == 0
+
+
+def funnel_trend(period: Period, filters: Filters, ids: list[str]) -> Trend:
+    """KPI values from the FunnelSnapshot rows of the matching slice, up to the period's end.
+
+    Window ``ABM_SNAPSHOT_WINDOW_DAYS`` (the nightly window); the days shown
+    are those within the period, or within the last 90 days before its end
+    when the period is shorter. One query.
+    """
+    slice_name = trend_slice(filters)
+    if slice_name is None:
+        return Trend(None, [], {})
+    span = max(period.days, 90)
+    rows = FunnelSnapshot.objects.filter(
+        slice=slice_name,
+        window_days=settings.ABM_SNAPSHOT_WINDOW_DAYS,
+        date__gt=period.end - dt.timedelta(days=span),
+        date__lte=period.end,
+    ).order_by("date")
+    dates: list[dt.date] = []
+    series: dict[str, list[float | None]] = {i: [] for i in ids}
+    for row in rows.values("date", "kpis"):
+        items = {k.get("id"): k for k in (row["kpis"] or {}).get("kpis", [])}
+        dates.append(row["date"])
+        for kpi_id in ids:
+            value = items.get(kpi_id, {}).get("value")
+            series[kpi_id].append(value if isinstance(value, int | float) else None)
+    return Trend(slice_name, dates, series)
+
+
+# --- account page ---------------------------------------------------------------
+
+
+def _role_order() -> Case:
+    return Case(
+        *[When(buying_role=v, then=Value(i)) for i, v in enumerate(BuyingRole.values)],
+        default=Value(99),
+        output_field=IntegerField(),
+    )
+
+
+def account_stakeholders(account: Account, period: Period) -> QuerySet[Stakeholder]:
+    """The buying committee, by role, each marked engaged (an engagement touch in the period)."""
+    begin, end = day_bounds(period.start, period.end)
+    engaged = Touch.objects.filter(
+        stakeholder_id=OuterRef("pk"),
+        kind__in=ENGAGEMENT_KINDS,
+        occurred_at__gte=begin,
+        occurred_at__lt=end,
+    )
+    return (
+        Stakeholder.objects.filter(account=account)
+        .annotate(engaged=Exists(engaged), role_order=_role_order())
+        .order_by("role_order", "-engaged", "name", "pk")
+    )
+
+
+def account_touches(account: Account, period: Period) -> QuerySet[Touch]:
+    """Touches of the account in the period, newest first."""
+    begin, end = day_bounds(period.start, period.end)
+    return (
+        Touch.objects.filter(account=account, occurred_at__gte=begin, occurred_at__lt=end)
+        .select_related("stakeholder", "program")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def account_intent(account: Account, period: Period, weeks: int = 8) -> list[dict[str, Any]]:
+    """The account's intent topics of the latest ``weeks`` weeks up to the period's end.
+
+    One row per topic: its weekly scores (newest first) and whether any week surged.
+    """
+    since = period.end - dt.timedelta(weeks=weeks)
+    signals = (
+        IntentSignal.objects.filter(account=account, week__gt=since, week__lte=period.end)
+        .annotate(
+            surge=Case(
+                When(intent_surge_q(), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("topic", "-week")
+        .values("topic", "week", "score", "surge", "is_competitor_topic")
+    )
+    topics: dict[str, dict[str, Any]] = {}
+    for s in signals:
+        topic = topics.setdefault(
+            s["topic"],
+            {
+                "topic": s["topic"],
+                "competitor": s["is_competitor_topic"],
+                "weeks": [],
+                "surge": False,
+                "latest": s["score"],
+            },
+        )
+        topic["weeks"].append(s)
+        topic["surge"] = topic["surge"] or s["surge"]
+    return sorted(topics.values(), key=lambda t: (not t["surge"], -float(t["latest"]), t["topic"]))
+
+
+def account_opportunities(account: Account) -> QuerySet[Opportunity]:
+    return Opportunity.objects.filter(account=account).order_by(
+        F("closed_on").desc(nulls_first=True), F("created_on").desc(nulls_last=True), "-pk"
+    )
+
+
+def account_nps(account: Account) -> QuerySet[NpsResponse]:
+    return (
+        NpsResponse.objects.filter(account=account)
+        .select_related("stakeholder")
+        .order_by("-responded_on", "-pk")
+    )
+
+
+def account_stage_history(account: Account) -> QuerySet[AccountStageChange]:
+    return AccountStageChange.objects.filter(account=account).order_by("-changed_on")
+
+
+def account_snapshot_series(account: Account, period: Period) -> list[dict[str, Any]]:
+    """Scores from the account's snapshots, oldest first, from 365 days before the period's end."""
+    return list(
+        AccountSnapshot.objects.filter(
+            account=account,
+            date__gt=period.end - dt.timedelta(days=max(period.days, 365)),
+            date__lte=period.end,
+        )
+        .order_by("date")
+        .values(
+            "date",
+            "stage",
+            "engagement_score",
+            "relationship_score",
+            "research_grade",
+            "intent_surge",
+            "open_pipeline",
+            "last_touch_at",
+            "is_target",
+        )
+    )
+
+
+# --- programs ---------------------------------------------------------------------
+
+PROGRAM_KPIS = [
+    "engaged_target_accounts",
+    "opportunity_accounts",
+    "won_accounts",
+    "cost_per_engaged_account",
+    "cost_per_opportunity_account",
+    "cost_per_won_account",
+    "influenced_pipeline",
+]
+
+
+def program_rows(period: Period, filters: Filters) -> list[dict[str, Any]]:
+    """One row per ABM program: the engine's KPIs with ``Filters(program=(pk,))``.
+
+    Queries: one for the programs, then one ``compute()`` per program (the
+    engine's fixed cost for these seven KPIs). Programs are few (tens at
+    most), so the page is bounded; ``tests/reports`` pins the count.
+    """
+    programs = list(Program.objects.order_by("name"))
+    rows = []
+    for program in programs:  # programs: a short, bounded list, not data rows
+        scoped = Filters(
+            tier=filters.tier, owner=filters.owner, program=(program.pk,), cohort=filters.cohort
+        )
+        items = kpi_items(compute(period, scoped, ids=PROGRAM_KPIS))
+        rows.append(
+            {
+                "program": program,
+                "kpis": items,
+                "spend": items["cost_per_engaged_account"].get("numerator"),
+            }
+        )
+    return rows
+
+
+# --- status -------------------------------------------------------------------------
+
+#: Above this many rows (PostgreSQL's estimate) a table's count is shown as an estimate.
+ESTIMATE_ABOVE = 1_000_000
+
+
+def table_estimate(model) -> int | None:
+    """PostgreSQL's row estimate for the model's table (``pg_class.reltuples``)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [model._meta.db_table],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None and row[0] >= 0 else None
+
+
+def data_counts() -> list[dict[str, Any]]:
+    """Row counts for the status page: a few aggregate queries, touches estimated when huge."""
+    today = timezone.localdate()
+    accounts = Account.objects.aggregate(
+        total=Count("pk"), targets=Count("pk", filter=target_q(today))
+    )
+    estimate = table_estimate(Touch)
+    if estimate is not None and estimate > ESTIMATE_ABOVE:
+        touches, about = estimate, True
+    else:
+        touches, about = Touch.objects.count(), False
+    opportunities = Opportunity.objects.aggregate(
+        total=Count("pk"),
+        open=Count("pk", filter=Q(status="open")),
+        pipeline=Sum("amount", filter=Q(status="open")),
+    )
+    snapshots = AccountSnapshot.objects.aggregate(total=Count("pk"), latest=Max("date"))
+    funnel = FunnelSnapshot.objects.aggregate(total=Count("pk"), latest=Max("date"))
+    return [
+        {"label": "Accounts", "value": accounts["total"], "about": False},
+        {"label": "Target accounts (today)", "value": accounts["targets"], "about": False},
+        {"label": "Touches", "value": touches, "about": about},
+        {"label": "Opportunities", "value": opportunities["total"], "about": False},
+        {"label": "Open opportunities", "value": opportunities["open"], "about": False},
+        {
+            "label": "Account snapshots",
+            "value": snapshots["total"],
+            "about": False,
+            "note": f"latest {snapshots['latest']}" if snapshots["latest"] else "none yet",
+        },
+        {
+            "label": "Funnel snapshots",
+            "value": funnel["total"],
+            "about": False,
+            "note": f"latest {funnel['latest']}" if funnel["latest"] else "none yet",
+        },
+    ]
+
+
+def recompute_runs(limit: int = 20) -> list[RecomputeRun]:
+    return list(RecomputeRun.objects.order_by("-started_at")[:limit])

@@ -1,0 +1,431 @@
+"""Formatting of KPI values and server-rendered SVG charts for the report pages.
+
+Charts are inline SVG with presentation attributes only (no ``style=``), so
+the Content-Security-Policy ('self' only) allows them; each has a
+``<title>`` and an ``aria-label``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from numbers import Number
+
+from django import template
+from django.conf import settings
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+NO_DATA = "no data: the denominator is 0"
+
+
+def _number(value, decimals: int = 0) -> str:
+    """Thousands separators and a fixed number of decimals."""
+    return f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,}"
+
+
+def dash(reason: str = NO_DATA) -> SafeString:
+    return format_html('<span class="nodata" title="{}" tabindex="0">—</span>', reason)
+
+
+@register.filter
+def money(value) -> str:
+    if value is None or value == "":
+        return dash()
+    v = float(value)
+    decimals = 0 if abs(v) >= 1000 or v == int(v) else 2
+    return f"{settings.ABM_CURRENCY} {_number(v, decimals)}"
+
+
+@register.filter
+def pct(value) -> str:
+    """A fraction as a percentage with one decimal (0.2512 -> 25.1 %)."""
+    if value is None or value == "":
+        return dash()
+    return f"{float(value) * 100:,.1f} %"
+
+
+@register.filter
+def days(value) -> str:
+    if value is None or value == "":
+        return dash()
+    return f"{float(value):,.1f} days"
+
+
+@register.filter
+def num(value, decimals: int | None = None) -> str:
+    """Integers with thousands separators; other numbers with up to one or two decimals."""
+    if value is None or value == "":
+        return dash()
+    v = float(value)
+    if decimals is not None:
+        return _number(v, int(decimals))
+    if v == int(v):
+        return f"{int(v):,}"
+    return f"{v:,.1f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+@register.filter
+def score(value) -> str:
+    if value is None or value == "":
+        return dash()
+    return f"{float(value):,.1f}"
+
+
+def format_unit(value, unit: str) -> str:
+    if unit == "ratio":
+        return pct(value)
+    if unit == "money":
+        return money(value)
+    if unit == "days":
+        return days(value)
+    if unit == "score":
+        return score(value)
+    return num(value)
+
+
+@register.filter
+def kpi_value(item: dict | None) -> str:
+    """The value of a KPI result item, formatted by its unit."""
+    if not item:
+        return dash("not computed")
+    if item["unit"] == "map":
+        value = item.get("value") or {}
+        if not value:
+            return dash("no data in the period")
+        parts = []
+        for k, v in value.items():
+            if isinstance(v, dict):
+                continue
+            shown = days(v) if item["id"] == "stage_velocity_days" else num(v)
+            parts.append((k, shown))
+        return format_html_join(", ", "{}: {}", parts) or dash("no data in the period")
+    return format_unit(item.get("value"), item["unit"])
+
+
+@register.filter
+def kpi_map(item: dict | None) -> list[tuple[str, str]]:
+    """(key, formatted value) pairs of a map KPI (flat maps only)."""
+    value = (item or {}).get("value")
+    if not isinstance(value, dict):
+        return []
+    days_map = (item or {}).get("id") == "stage_velocity_days"
+    return [
+        (str(k), days(v) if days_map else num(v))
+        for k, v in value.items()
+        if not isinstance(v, dict)
+    ]
+
+
+@register.filter
+def kpi_parts(item: dict | None) -> str:
+    """What the value was computed from: ``numerator / denominator`` or ``n = count``."""
+    if not item:
+        return ""
+    if "numerator" in item and "denominator" in item:
+        numerator = item["numerator"]
+        shown = money(numerator) if item["unit"] == "money" else num(numerator)
+        return f"{shown} / {num(item['denominator'])}"
+    if "count" in item:
+        if "total" in item:
+            total = money(item["total"]) if item["unit"] == "money" else num(item["total"])
+            return f"n = {num(item['count'])}, total {total}"
+        if item["unit"] == "count" and item.get("value") == item.get("count"):
+            return ""
+        return f"n = {num(item['count'])}"
+    return ""
+
+
+def change(current, previous, unit: str) -> tuple[str, str, str]:
+    """(text, css class, title) of the change from ``previous`` to ``current``."""
+    if not isinstance(current, Number) or not isinstance(previous, Number):
+        return "—", "flat", "no value to compare in one of the periods"
+    if unit == "ratio":
+        delta = (float(current) - float(previous)) * 100
+        text = f"{delta:+.1f} pts"
+        title = f"previous period: {pct(previous)}"
+    else:
+        if previous == 0:
+            return (
+                ("new" if current else "±0"),
+                ("up" if current else "flat"),
+                ("previous period: 0"),
+            )
+        delta = (float(current) - float(previous)) / abs(float(previous)) * 100
+        text = f"{delta:+.1f} %"
+        title = f"previous period: {format_unit(previous, unit)}"
+    css = "up" if delta > 0.05 else "down" if delta < -0.05 else "flat"
+    return text, css, title
+
+
+@register.simple_tag
+def kpi_change(current: dict | None, previous: dict | None) -> str:
+    if not current or not previous or current.get("unit") == "map":
+        return ""
+    text, css, title = change(current.get("value"), previous.get("value"), current["unit"])
+    arrow = {"up": "▲", "down": "▼", "flat": "●"}[css]
+    return format_html(
+        '<span class="change {}" title="{}"><span aria-hidden="true">{}</span> {}'
+        '<span class="sr-only"> against the previous period ({})</span></span>',
+        css,
+        title,
+        arrow,
+        text,
+        title,
+    )
+
+
+@register.simple_tag
+def qs(rq, **extra) -> str:
+    """``?query`` of the page's period and filters plus ``extra`` keys."""
+    query = rq.with_params(**extra)
+    return f"?{query}" if query else "?"
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str, label: str) -> str:
+    """A sortable column header: toggles ascending/descending, marks the current order."""
+    rq = context["rq"]
+    current = context.get("sort", "name")
+    extra = dict(context.get("list_params", {}))
+    if current == key:
+        target, mark, aria = f"-{key}", " ▲", "ascending"
+    elif current == f"-{key}":
+        target, mark, aria = key, " ▼", "descending"
+    else:
+        target, mark, aria = (f"-{key}" if key != "name" else key), "", "none"
+    extra["sort"] = target
+    return format_html(
+        '<a href="{}" aria-sort="{}">{}{}</a>', "?" + rq.with_params(**extra), aria, label, mark
+    )
+
+
+# --- charts -------------------------------------------------------------------------
+
+
+def _points(values: list, width: float, height: float, pad: float = 2) -> list[tuple[float, float]]:
+    known = [float(v) for v in values if v is not None]
+    if not known:
+        return []
+    lo, hi = min(known), max(known)
+    span = hi - lo
+    n = len(values)
+    step = (width - 2 * pad) / max(n - 1, 1)
+    out = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        x = pad + i * step
+        # A flat series is drawn as a line through the middle.
+        y = height - pad - (float(v) - lo) / span * (height - 2 * pad) if span else height / 2
+        out.append((round(x, 1), round(y, 1)))
+    return out
+
+
+@register.simple_tag
+def sparkline(
+    values, label: str, dates=None, unit: str = "count", width: int = 120, height: int = 32
+) -> str:
+    """A small line chart of ``values`` (None gaps skipped)."""
+    values = [None if v is None else float(v) for v in (values or [])]
+    points = _points(values, width, height)
+    if len(points) < 2:
+        return format_html(
+            '<span class="muted small">{}</span>', "not enough snapshots for a trend"
+        )
+    first = next(v for v in values if v is not None)
+    last = next(v for v in reversed(values) if v is not None)
+    when = ""
+    if dates:
+        when = f" from {dates[0]:%b %-d} to {dates[-1]:%b %-d, %Y}"
+    description = f"{label}: trend{when}, {format_unit(first, unit)} to {format_unit(last, unit)}"
+    polyline = " ".join(f"{x},{y}" for x, y in points)
+    lx, ly = points[-1]
+    return format_html(
+        '<svg class="spark" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        'aria-label="{d}"><title>{d}</title>'
+        '<polyline points="{p}" fill="none" stroke="#2451c7" stroke-width="1.5" '
+        'stroke-linejoin="round" stroke-linecap="round"/>'
+        '<circle cx="{lx}" cy="{ly}" r="2.5" fill="#2451c7"/></svg>',
+        w=width,
+        h=height,
+        d=description,
+        p=polyline,
+        lx=lx,
+        ly=ly,
+    )
+
+
+@register.simple_tag
+def trend_chart(
+    values, dates, label: str, unit: str = "count", width: int = 640, height: int = 180
+) -> str:
+    """A larger line chart with axis labels (first/last date, min/max value)."""
+    values = [None if v is None else float(v) for v in (values or [])]
+    left, bottom, top = 70, 22, 10
+    inner_w, inner_h = width - left - 10, height - bottom - top
+    points = _points(values, inner_w, inner_h, pad=4)
+    if len(points) < 2:
+        return format_html('<p class="muted small">{}</p>', "Not enough snapshots for a trend yet.")
+    known = [v for v in values if v is not None]
+    lo, hi = min(known), max(known)
+    desc = (
+        f"{label} from {dates[0]:%b %-d, %Y} to {dates[-1]:%b %-d, %Y}: "
+        f"between {format_unit(lo, unit)} and {format_unit(hi, unit)}, "
+        f"last {format_unit(known[-1], unit)}"
+    )
+    poly = " ".join(f"{x + left},{y + top}" for x, y in points)
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="2.5" fill="#2451c7"><title>{}: {}</title></circle>',
+        (
+            (x + left, y + top, f"{d:%b %-d, %Y}", format_unit(v, unit))
+            for (x, y), d, v in zip(
+                points,
+                [d for d, v in zip(dates, values, strict=False) if v is not None],
+                known,
+                strict=False,
+            )
+        ),
+    )
+    label = '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="#5b6475">{}</text>'
+    if hi == lo:  # a flat series: one label, level with the line
+        ylabels = format_html(label, left - 6, top + inner_h / 2 + 4, format_unit(hi, unit))
+    else:
+        ylabels = format_html(label, left - 6, top + 10, format_unit(hi, unit)) + format_html(
+            label, left - 6, top + inner_h, format_unit(lo, unit)
+        )
+    return format_html(
+        '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="{d}"><title>{d}</title>'
+        '<line x1="{l}" y1="{t}" x2="{l}" y2="{b}" stroke="#dde2ea"/>'
+        '<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" stroke="#dde2ea"/>'
+        "{ylabels}"
+        '<text x="{l}" y="{dy}" font-size="11" fill="#5b6475">{d0}</text>'
+        '<text x="{r}" y="{dy}" text-anchor="end" font-size="11" fill="#5b6475">{d1}</text>'
+        '<polyline points="{p}" fill="none" stroke="#2451c7" stroke-width="2" '
+        'stroke-linejoin="round"/>{dots}</svg>',
+        w=width,
+        h=height,
+        d=desc,
+        l=left,
+        t=top,
+        b=top + inner_h,
+        r=left + inner_w,
+        ylabels=ylabels,
+        dy=height - 4,
+        d0=f"{dates[0]:%b %-d}",
+        d1=f"{dates[-1]:%b %-d, %Y}",
+        p=poly,
+        dots=dots,
+    )
+
+
+STAGE_LABELS = {
+    "target": "Target accounts",
+    "engaged": "Engaged",
+    "opportunity": "Opportunity",
+    "customer": "Won",
+    "retained": "Renewed",
+    "expanded": "Expanded",
+}
+
+
+@register.simple_tag
+def funnel_chart(item: dict | None) -> str:
+    """The six-stage funnel as horizontal bars with counts and stage-to-stage conversion.
+
+    Bar widths and text positions are percentages of the chart's width, so the
+    text keeps its size on a phone and on a wide screen.
+    """
+    if not item or not isinstance(item.get("value"), dict):
+        return ""
+    stages = item["value"].get("stages", {})
+    conversion = item["value"].get("conversion", {})
+    names = list(stages)
+    top = max([int(v or 0) for v in stages.values()] + [1])
+    row = 52
+    parts = []
+    for i, name in enumerate(names):
+        count = int(stages[name] or 0)
+        y = i * row
+        width = max(0.4, 80 * count / top)
+        label = STAGE_LABELS.get(name, name.title())
+        rate_text = ""
+        if i > 0:
+            rate = conversion.get(f"{names[i - 1]}_to_{name}")
+            above = STAGE_LABELS.get(names[i - 1], names[i - 1]).lower()
+            rate_text = f"{pct(rate)} of {above}" if rate is not None else "— (none above)"
+        parts.append(
+            format_html(
+                "<g><title>{label}: {count}{sep}{rate}</title>"
+                '<text x="0" y="{ty}" font-size="13" fill="#1d2330">{n}. {label}</text>'
+                '<text x="100%" y="{ty}" font-size="12" fill="#5b6475" '
+                'text-anchor="end">{rate}</text>'
+                '<rect x="0" y="{by}" width="{w}%" height="20" rx="3" fill="{fill}"/>'
+                '<text x="{cx}%" y="{cy}" font-size="13" font-weight="600" '
+                'fill="#1d2330">{count}</text></g>',
+                label=label,
+                count=f"{count:,}",
+                sep=" — " if rate_text else "",
+                rate=rate_text,
+                ty=y + 14,
+                n=i + 1,
+                by=y + 21,
+                w=f"{width:.2f}",
+                fill=("#2451c7", "#3b68d9", "#5a82e0", "#067647", "#2f8f5b", "#55a878")[i % 6],
+                cx=f"{width + 1:.2f}",
+                cy=y + 36,
+            )
+        )
+    desc = "ABM funnel: " + "; ".join(
+        f"{STAGE_LABELS.get(n, n)} {int(stages[n] or 0):,}" for n in names
+    )
+    return format_html(
+        '<svg class="funnel" width="100%" height="{h}" role="img" aria-label="{d}">'
+        "<title>{d}</title>{parts}</svg>",
+        h=row * len(names),
+        d=desc,
+        parts=mark_safe("".join(parts)),  # noqa: S308 - each part built by format_html
+    )
+
+
+@register.filter
+def isodate(value) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return ""
+
+
+@register.filter
+def as_float(value) -> float | None:
+    if isinstance(value, Decimal | int | float):
+        return float(value)
+    return None
+
+
+@register.filter
+def get(mapping, key):
+    """``mapping[key]`` in templates (None when missing)."""
+    if mapping is None:
+        return None
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.filter
+def duration(run) -> str:
+    """How long a recompute run took (or has been running)."""
+    if not getattr(run, "finished_at", None) or not getattr(run, "started_at", None):
+        return "—"
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
