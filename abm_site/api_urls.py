@@ -1,12 +1,35 @@
 """One router for every app's viewsets, mounted at /api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts_api
+from engagement.api import views as engagement_api
+from funnel.api import views as funnel_api
+from reports.api import views as reports_api
 
 router = DefaultRouter()
 router.register("accounts", accounts_api.AccountViewSet, basename="account")
 router.register("tiers", accounts_api.TierViewSet, basename="tier")
 router.register("stakeholders", accounts_api.StakeholderViewSet, basename="stakeholder")
+router.register("programs", engagement_api.ProgramViewSet, basename="program")
+router.register("spend", engagement_api.SpendViewSet, basename="spend")
+router.register("touches", engagement_api.TouchViewSet, basename="touch")
+router.register("visitors", engagement_api.VisitorViewSet, basename="visitor")
+router.register("intent-signals", engagement_api.IntentSignalViewSet, basename="intentsignal")
+router.register("opportunities", funnel_api.OpportunityViewSet, basename="opportunity")
+router.register("nps-responses", funnel_api.NpsResponseViewSet, basename="npsresponse")
+router.register("stage-changes", funnel_api.AccountStageChangeViewSet, basename="stagechange")
+router.register("account-snapshots", funnel_api.AccountSnapshotViewSet, basename="accountsnapshot")
+router.register("funnel-snapshots", funnel_api.FunnelSnapshotViewSet, basename="funnelsnapshot")
+router.register("kpis", reports_api.KpiViewSet, basename="kpi")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path(
+        "accounts/<int:pk>/timeline/",
+        funnel_api.AccountTimelineView.as_view(),
+        name="account-timeline",
+    ),
+    path("imports/", funnel_api.ImportView.as_view(), name="import-create"),
+    *router.urls,
+]

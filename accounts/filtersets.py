@@ -1,23 +1,43 @@
 """FilterSets shared by the API and the pages (NetBox style)."""
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from abm_site.api_base import CharInFilter, DateTimeRangeFilter, IdInFilter
+
 from .models import Account, Stakeholder, Tier
+
+
+def search_name_domain(queryset, name: str, value: str):
+    """``q``: case-insensitive substring of the account name or domain."""
+    value = value.strip()
+    if not value:
+        return queryset
+    return queryset.filter(Q(name__icontains=value) | Q(domain__icontains=value))
 
 
 class AccountFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search name or domain")
     tier = django_filters.ModelMultipleChoiceFilter(queryset=Tier.objects.all())
+    owner__in = django_filters.ModelMultipleChoiceFilter(
+        field_name="owner", queryset=get_user_model().objects.all(), label="Owners (repeat)"
+    )
     fit_grade = django_filters.MultipleChoiceFilter(
         choices=Account._meta.get_field("fit_grade").choices
     )
+    program_type__in = django_filters.MultipleChoiceFilter(
+        field_name="program_type", choices=Account._meta.get_field("program_type").choices
+    )
     targeted_on = django_filters.DateFromToRangeFilter()
+    untargeted_on = django_filters.DateFromToRangeFilter()
     churned_on = django_filters.DateFromToRangeFilter()
+    created_at = DateTimeRangeFilter()
     annual_revenue = django_filters.RangeFilter()
     employees = django_filters.RangeFilter()
-    id__in = django_filters.BaseInFilter(field_name="id")
-    domain__in = django_filters.BaseInFilter(field_name="domain")
+    fit_score = django_filters.RangeFilter()
+    id__in = IdInFilter(field_name="id")
+    domain__in = CharInFilter(field_name="domain")
 
     class Meta:
         model = Account
@@ -34,10 +54,7 @@ class AccountFilterSet(django_filters.FilterSet):
         ]
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(domain__icontains=value))
+        return search_name_domain(queryset, name, value)
 
 
 class StakeholderFilterSet(django_filters.FilterSet):
@@ -46,7 +63,10 @@ class StakeholderFilterSet(django_filters.FilterSet):
         choices=Stakeholder._meta.get_field("buying_role").choices
     )
     known_since = django_filters.DateFromToRangeFilter()
-    account__in = django_filters.BaseInFilter(field_name="account_id")
+    created_at = DateTimeRangeFilter()
+    account__in = IdInFilter(field_name="account_id")
+    id__in = IdInFilter(field_name="id")
+    email__in = CharInFilter(field_name="email")
 
     class Meta:
         model = Stakeholder
@@ -62,6 +82,9 @@ class StakeholderFilterSet(django_filters.FilterSet):
 
 
 class TierFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search name")
+    id__in = IdInFilter(field_name="id")
+
     class Meta:
         model = Tier
         fields = ["name", "rank"]

@@ -1,19 +1,25 @@
-"""Serializers of the accounts app."""
+"""Serializers of the accounts app; writes run the models' own validation."""
 
 from rest_framework import serializers
 
+from abm_site.api_base import ModelCleanSerializer
+
+from ..choices import FitGrade
 from ..domains import normalize_domain
 from ..models import Account, Stakeholder, Tier
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(ModelCleanSerializer):
     class Meta:
         model = Tier
         fields = ["id", "name", "rank", "created_at", "updated_at"]
 
 
-class AccountSerializer(serializers.ModelSerializer):
-    tier_name = serializers.CharField(source="tier.name", read_only=True, default=None)
+class AccountSerializer(ModelCleanSerializer):
+    tier_name = serializers.CharField(source="tier.name", read_only=True, allow_null=True)
+    fit_grade = serializers.ChoiceField(
+        choices=FitGrade.choices, allow_blank=True, read_only=True, help_text="Blank: not graded."
+    )
 
     class Meta:
         model = Account
@@ -44,16 +50,10 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["fit_score", "fit_grade", "needs_recompute"]
 
     def validate_domain(self, value: str | None) -> str | None:
-        domain = normalize_domain(value)
-        qs = Account.objects.filter(domain=domain)
-        if self.instance is not None:
-            qs = qs.exclude(pk=self.instance.pk)
-        if domain and qs.exists():
-            raise serializers.ValidationError(f"Another account already has the domain {domain}.")
-        return domain
+        return normalize_domain(value)
 
 
-class StakeholderSerializer(serializers.ModelSerializer):
+class StakeholderSerializer(ModelCleanSerializer):
     class Meta:
         model = Stakeholder
         fields = [

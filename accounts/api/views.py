@@ -1,20 +1,21 @@
-"""API viewsets of the accounts app."""
+"""API viewsets of the accounts app: thin adapters over the write services."""
 
-from rest_framework import viewsets
+from abm_site.api_base import ServiceModelViewSet
 
+from .. import writes
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
 from ..models import Account, Stakeholder, Tier
 from .serializers import AccountSerializer, StakeholderSerializer, TierSerializer
 
 
-class TierViewSet(viewsets.ModelViewSet):
-    queryset = Tier.objects.all()
+class TierViewSet(ServiceModelViewSet):
+    queryset = Tier.objects.order_by("rank", "id")
     serializer_class = TierSerializer
     filterset_class = TierFilterSet
-    ordering_fields = ["rank", "name"]
+    ordering_fields = ["id", "rank", "name", "created_at"]
 
 
-class AccountViewSet(viewsets.ModelViewSet):
+class AccountViewSet(ServiceModelViewSet):
     queryset = Account.objects.select_related("tier").order_by("id")
     serializer_class = AccountSerializer
     filterset_class = AccountFilterSet
@@ -26,12 +27,19 @@ class AccountViewSet(viewsets.ModelViewSet):
         "employees",
         "fit_score",
         "targeted_on",
+        "churned_on",
         "created_at",
+        "updated_at",
     ]
+    create_service = writes.account_create
+    update_service = writes.account_update
 
 
-class StakeholderViewSet(viewsets.ModelViewSet):
+class StakeholderViewSet(ServiceModelViewSet):
     queryset = Stakeholder.objects.order_by("id")
     serializer_class = StakeholderSerializer
     filterset_class = StakeholderFilterSet
-    ordering_fields = ["id", "name", "email", "known_since", "created_at"]
+    ordering_fields = ["id", "name", "email", "known_since", "created_at", "updated_at"]
+    create_service = writes.stakeholder_create
+    update_service = writes.stakeholder_update
+    delete_service = writes.stakeholder_delete

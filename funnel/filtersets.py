@@ -1,0 +1,80 @@
+"""FilterSets of the funnel app, for the API and the pages."""
+
+import django_filters
+from django.db.models import Q
+
+from abm_site.api_base import CharInFilter, IdInFilter
+
+from .choices import OpportunityStatus, OpportunityType, Stage
+from .models import AccountSnapshot, AccountStageChange, FunnelSnapshot, NpsResponse, Opportunity
+
+
+class OpportunityFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search name, account name or domain")
+    account__in = IdInFilter(field_name="account_id")
+    type = django_filters.MultipleChoiceFilter(choices=OpportunityType.choices)
+    status = django_filters.MultipleChoiceFilter(choices=OpportunityStatus.choices)
+    created_on = django_filters.DateFromToRangeFilter()
+    closed_on = django_filters.DateFromToRangeFilter()
+    contract_end = django_filters.DateFromToRangeFilter()
+    amount = django_filters.RangeFilter()
+    external_id__in = CharInFilter(field_name="external_id")
+    id__in = IdInFilter(field_name="id")
+
+    class Meta:
+        model = Opportunity
+        fields = ["account", "crm_stage", "source", "external_id"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(account__name__icontains=value)
+            | Q(account__domain__icontains=value)
+        )
+
+
+class NpsResponseFilterSet(django_filters.FilterSet):
+    account__in = IdInFilter(field_name="account_id")
+    score = django_filters.RangeFilter()
+    responded_on = django_filters.DateFromToRangeFilter()
+    id__in = IdInFilter(field_name="id")
+
+    class Meta:
+        model = NpsResponse
+        fields = ["account", "stakeholder", "source", "external_id"]
+
+
+class AccountStageChangeFilterSet(django_filters.FilterSet):
+    account__in = IdInFilter(field_name="account_id")
+    changed_on = django_filters.DateFromToRangeFilter()
+    from_stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    to_stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+
+    class Meta:
+        model = AccountStageChange
+        fields = ["account"]
+
+
+class AccountSnapshotFilterSet(django_filters.FilterSet):
+    account__in = IdInFilter(field_name="account_id")
+    date = django_filters.DateFromToRangeFilter()
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    engagement_score = django_filters.RangeFilter()
+    relationship_score = django_filters.RangeFilter()
+    research_grade = django_filters.RangeFilter()
+
+    class Meta:
+        model = AccountSnapshot
+        fields = ["account", "is_target", "intent_surge"]
+
+
+class FunnelSnapshotFilterSet(django_filters.FilterSet):
+    date = django_filters.DateFromToRangeFilter()
+    slice__in = CharInFilter(field_name="slice")
+
+    class Meta:
+        model = FunnelSnapshot
+        fields = ["window_days", "slice"]

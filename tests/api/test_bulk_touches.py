@@ -1,0 +1,205 @@
+"""POST /api/v1/touches/bulk/: mixed rows, idempotency, concurrency, the size limit."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts.models import Account
+from engagement.models import Touch
+from tests.conftest import token_client
+from tests.factories import AccountFactory, ProgramFactory, StakeholderFactory
+
+URL = "/api/v1/touches/bulk/"
+
+
+@pytest.fixture
+def people(db):
+    acme = AccountFactory(name="Acme", domain="acme.com")
+    ada = StakeholderFactory(account=acme, email="ada@acme.com")
+    return {"acme": acme, "ada": ada, "program": ProgramFactory()}
+
+
+def _mixed(people) -> list[dict]:
+    acme, ada = people["acme"], people["ada"]
+    return [
+        # 0: by account id, with an external id
+        {
+            "account": acme.pk,
+            "kind": "web_visit",
+            "occurred_at": "2024-03-01T10:00:00Z",
+            "source": "web",
+            "external_id": "v-1",
+            "program": people["program"].pk,
+        },
+        # 1: by domain (written differently), no external id
+        {
+            "account_domain": "https://www.ACME.com/",
+            "kind": "email_open",
+            "occurred_at": "2024-03-02T10:00:00+01:00",
+        },
+        # 2: by stakeholder e-mail only
+        {
+            "stakeholder_email": "Ada@acme.com",
+            "kind": "meeting",
+            "occurred_at": "2024-03-03T09:00:00Z",
+            "engagement_minutes": 30,
+        },
+        # 3: unknown kind
+        {"account": acme.pk, "kind": "telepathy", "occurred_at": "2024-03-01T10:00:00Z"},
+        # 4: duplicate of 0 within the request
+        {
+            "account": acme.pk,
+            "kind": "web_visit",
+            "occurred_at": "2024-03-01T10:00:00Z",
+            "source": "web",
+            "external_id": "v-1",
+        },
+        # 5: unknown account
+        {"account": 987654321, "kind": "web_visit", "occurred_at": "2024-03-01T10:00:00Z"},
+        # 6: a field the API does not know
+        {"account": acme.pk, "kind": "web_visit", "occured_at": "2024-03-01T10:00:00Z"},
+        # 7: not an object
+        "web_visit",
+        # 8: bad date-time
+        {"account": acme.pk, "kind": "ad_click", "occurred_at": "yesterday-ish"},
+        # 9: by stakeholder id
+        {"stakeholder": ada.pk, "kind": "call_connected", "occurred_at": "2024-03-04T09:00:00Z"},
+    ]
+
+
+def test_mixed_rows(people, editor_api):
+    Account.objects.update(needs_recompute=False)
+    response = editor_api.post(URL, _mixed(people), format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["accepted"] == 4
+    assert body["duplicates"] == 1
+    assert body["rejected_count"] == 5
+    rejected = {r["index"]: r["errors"] for r in body["rejected"]}
+    assert sorted(rejected) == [3, 5, 6, 7, 8]
+    assert list(rejected[3]) == ["kind"]
+    assert list(rejected[5]) == ["account"]
+    assert rejected[6] == {"occured_at": ["Unknown field."]}
+    assert list(rejected[7]) == ["non_field_errors"]
+    assert list(rejected[8]) == ["occurred_at"]
+    touches = Touch.objects.filter(account=people["acme"])
+    assert touches.count() == 4
+    assert set(touches.values_list("kind", flat=True)) == {
+        "web_visit",
+        "email_open",
+        "meeting",
+        "call_connected",
+    }
+    meeting = touches.get(kind="meeting")
+    assert meeting.stakeholder_id == people["ada"].pk
+    assert touches.get(kind="web_visit").program_id == people["program"].pk
+    assert touches.get(kind="web_visit").source == "web"
+    assert touches.get(kind="email_open").source == "api"
+    assert Account.objects.get(pk=people["acme"].pk).needs_recompute is True
+
+
+def test_repeated_request_stores_nothing_new(people, editor_api):
+    rows = _mixed(people)
+    first = editor_api.post(URL, rows, format="json").json()
+    second = editor_api.post(URL, rows, format="json").json()
+    assert first["accepted"] == 4
+    assert second["accepted"] == 0
+    assert second["duplicates"] == 5
+    assert second["rejected_count"] == 5
+    assert Touch.objects.count() == 4
+
+
+def test_source_parameter_and_its_validation(people, editor_api):
+    row = {"account": people["acme"].pk, "kind": "ad_click", "occurred_at": "2024-03-01"}
+    ok = editor_api.post(f"{URL}?source=linkedin", [row], format="json")
+    assert ok.json()["accepted"] == 1
+    assert Touch.objects.get().source == "linkedin"
+    bad = editor_api.post(f"{URL}?source={'x' * 51}", [row], format="json")
+    assert bad.status_code == 400
+    assert list(bad.json()) == ["source"]
+
+
+def test_limit_is_413_with_a_json_message(people, editor_api):
+    row = {"account": people["acme"].pk, "kind": "ad_click", "occurred_at": "2024-03-01"}
+    response = editor_api.post(URL, [row] * 10_001, format="json")
+    assert response.status_code == 413
+    body = response.json()
+    assert body["limit"] == 10_000
+    assert "10,000" in body["detail"]
+    assert Touch.objects.count() == 0
+
+
+def test_body_must_be_an_array(people, editor_api):
+    response = editor_api.post(URL, {"account": people["acme"].pk}, format="json")
+    assert response.status_code == 400
+    assert "JSON array" in response.json()["non_field_errors"][0]
+    assert editor_api.post(URL, [], format="json").json() == {
+        "accepted": 0,
+        "duplicates": 0,
+        "rejected": [],
+        "rejected_count": 0,
+    }
+
+
+def test_access(people, api_client, viewer_api, editor_read_api):
+    row = {"account": people["acme"].pk, "kind": "ad_click", "occurred_at": "2024-03-01"}
+    assert api_client.post(URL, [row], format="json").status_code == 401
+    assert viewer_api.post(URL, [row], format="json").status_code == 403
+    assert editor_read_api.post(URL, [row], format="json").status_code == 403
+    assert Touch.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_identical_requests_store_each_touch_once(editor):
+    acme = AccountFactory(domain="acme.com")
+    rows = [
+        {"account": acme.pk, "kind": "web_visit", "occurred_at": f"2024-03-01T10:{m:02d}:00Z"}
+        for m in range(60)
+    ] + [
+        {
+            "account_domain": "acme.com",
+            "kind": "email_open",
+            "occurred_at": "2024-03-02",
+            "external_id": f"e-{i}",
+        }
+        for i in range(500)
+    ]
+    barrier = threading.Barrier(2)
+    results: list = []
+    errors: list = []
+
+    def send() -> None:
+        try:
+            client = token_client(editor, "write")
+            barrier.wait(timeout=30)
+            results.append(client.post(URL, rows, format="json"))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread has its own connection
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert [r.status_code for r in results] == [200, 200]
+    bodies = [r.json() for r in results]
+    assert sum(b["accepted"] for b in bodies) == 560
+    assert sum(b["duplicates"] for b in bodies) == 560
+    assert Touch.objects.count() == 560
+
+
+def test_extreme_utc_offsets_are_stored_in_utc(people, editor_api):
+    rows = [
+        {"account": people["acme"].pk, "kind": "ad_click", "occurred_at": "2024-03-01T10:00-23:24"},
+        {"account": people["acme"].pk, "kind": "ad_click", "occurred_at": "0001-01-01T00:00+23:00"},
+    ]
+    body = editor_api.post(URL, rows, format="json").json()
+    assert body["accepted"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert list(body["rejected"][0]["errors"]) == ["occurred_at"]
+    stored = Touch.objects.get().occurred_at
+    assert stored.isoformat() == "2024-03-02T09:24:00+00:00"

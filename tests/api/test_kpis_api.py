@@ -1,0 +1,205 @@
+"""KPI endpoints: the engine's result through the API, drill-downs, every bad parameter."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from funnel.kpis import REGISTRY, Filters, Period, compute
+from tests.factories import (
+    AccountFactory,
+    OpportunityFactory,
+    ProgramFactory,
+    TierFactory,
+    TouchFactory,
+    at,
+)
+
+MARCH = {"from": "2024-03-01", "to": "2024-03-31"}
+
+
+@pytest.fixture
+def world(db):
+    """Two target accounts (one in tier 1, engaged in March) and one non-target account."""
+    tier = TierFactory(name="Tier 1", rank=1)
+    engaged = AccountFactory(name="Engaged", tier=tier)
+    quiet = AccountFactory(name="Quiet")
+    outsider = AccountFactory(name="Outsider", is_target=False)
+    TouchFactory(account=engaged, kind="meeting", occurred_at=at(dt.date(2024, 3, 5)))
+    TouchFactory(account=outsider, kind="web_visit", occurred_at=at(dt.date(2024, 3, 6)))
+    won = OpportunityFactory(
+        account=engaged,
+        status="won",
+        amount=5000,
+        created_on=dt.date(2024, 2, 1),
+        closed_on=dt.date(2024, 3, 20),
+    )
+    return {"tier": tier, "engaged": engaged, "quiet": quiet, "outsider": outsider, "won": won}
+
+
+def _items(body: dict) -> dict:
+    return {k["id"]: k for k in body["kpis"]}
+
+
+def test_list_returns_the_engine_result_exactly(world, viewer_api):
+    response = viewer_api.get("/api/v1/kpis/", MARCH)
+    assert response.status_code == 200
+    expected = compute(Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31)), Filters())
+    assert response.json() == json.loads(json.dumps(expected))
+    assert [k["id"] for k in response.json()["kpis"]] == list(REGISTRY)
+    items = _items(response.json())
+    assert items["target_accounts"]["value"] == 2
+    assert items["engaged_target_accounts"]["value"] == 1
+    assert items["engaged_rate"]["numerator"] == 1
+    assert items["engaged_rate"]["denominator"] == 2
+    assert items["engaged_rate"]["value"] == 0.5
+    assert items["won_opportunities"]["value"] == 1
+
+
+def test_ids_tier_and_cohort_filters(world, viewer_api):
+    params = {**MARCH, "id": "target_accounts,engaged_rate", "tier": world["tier"].pk}
+    body = viewer_api.get("/api/v1/kpis/", params).json()
+    assert [k["id"] for k in body["kpis"]] == ["target_accounts", "engaged_rate"]
+    assert body["filters"]["tier"] == [world["tier"].pk]
+    assert _items(body)["target_accounts"]["value"] == 1
+    assert _items(body)["engaged_rate"]["value"] == 1.0
+
+    repeated = viewer_api.get(
+        "/api/v1/kpis/?from=2024-03-01&to=2024-03-31&id=target_accounts&id=web_visits"
+        "&cohort=non_abm"
+    ).json()
+    assert [k["id"] for k in repeated["kpis"]] == ["target_accounts", "web_visits"]
+    assert repeated["filters"]["cohort"] == "non_abm"
+    assert _items(repeated)["web_visits"]["value"] == 1
+
+
+def test_program_and_owner_filters(world, viewer_api, viewer):
+    program = ProgramFactory()
+    TouchFactory(account=world["quiet"], program=program, occurred_at=at(dt.date(2024, 3, 2)))
+    world["engaged"].owner = viewer
+    world["engaged"].save()
+    by_program = viewer_api.get(
+        "/api/v1/kpis/", {**MARCH, "id": "target_accounts", "program": program.pk}
+    ).json()
+    assert _items(by_program)["target_accounts"]["value"] == 1
+    by_owner = viewer_api.get(
+        "/api/v1/kpis/", {**MARCH, "id": "target_accounts", "owner": viewer.pk}
+    ).json()
+    assert _items(by_owner)["target_accounts"]["value"] == 1
+    assert by_owner["filters"]["owner"] == [viewer.pk]
+
+
+def test_default_period_is_the_90_days_ending_yesterday(world, viewer_api):
+    body = viewer_api.get("/api/v1/kpis/", {"id": "target_accounts"}).json()
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    assert body["period"] == {
+        "from": (yesterday - dt.timedelta(days=89)).isoformat(),
+        "to": yesterday.isoformat(),
+    }
+    only_to = viewer_api.get("/api/v1/kpis/", {"id": "target_accounts", "to": "2024-03-31"})
+    assert only_to.json()["period"] == {"from": "2024-01-02", "to": "2024-03-31"}
+
+
+@pytest.mark.parametrize(
+    "params,name,fragment",
+    [
+        ({"from": "2024-13-01"}, "from", "Date has wrong format"),
+        ({"to": "yesterday"}, "to", "Date has wrong format"),
+        ({"from": "2024-04-01", "to": "2024-03-01"}, "from", "is after 'to'"),
+        ({"from": "0001-01-01", "to": "2024-03-01"}, "from", "between"),
+        ({"id": "target_accounts,nope"}, "id", "Unknown KPI id(s): nope"),
+        ({"tier": "999999"}, "tier", "Unknown tier id: 999999"),
+        ({"tier": "abc"}, "tier", "valid integer"),
+        ({"tier": "0"}, "tier", "greater than or equal to 1"),
+        ({"program": "424242"}, "program", "Unknown program id: 424242"),
+        ({"owner": "777777"}, "owner", "Unknown owner (user) id: 777777"),
+        ({"cohort": "vip"}, "cohort", "not a valid choice"),
+    ],
+)
+def test_bad_parameters_answer_400_naming_them(world, viewer_api, params, name, fragment):
+    for url in ("/api/v1/kpis/", "/api/v1/kpis/target_accounts/"):
+        if name == "id" and url != "/api/v1/kpis/":
+            continue
+        response = viewer_api.get(url, params)
+        assert response.status_code == 400, response.content
+        body = response.json()
+        assert list(body) == [name]
+        assert fragment in json.dumps(body[name]), body
+    drill = viewer_api.get("/api/v1/kpis/target_accounts/accounts/", params)
+    assert drill.status_code == (200 if name == "id" else 400)
+
+
+def test_retrieve_one_kpi(world, viewer_api):
+    response = viewer_api.get("/api/v1/kpis/won_opportunities/", MARCH)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["period"] == {"from": "2024-03-01", "to": "2024-03-31"}
+    assert [k["id"] for k in body["kpis"]] == ["won_opportunities"]
+    assert body["kpis"][0]["value"] == 1
+    missing = viewer_api.get("/api/v1/kpis/no_such_kpi/", MARCH)
+    assert missing.status_code == 404
+    assert "no_such_kpi" in missing.json()["detail"]
+
+
+def test_drilldown_lists_accounts(world, viewer_api):
+    response = viewer_api.get("/api/v1/kpis/target_accounts/accounts/", MARCH)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert [r["name"] for r in body["results"]] == ["Engaged", "Quiet"]
+    assert body["results"][0]["tier_name"] == "Tier 1"
+    engaged = viewer_api.get("/api/v1/kpis/engaged_target_accounts/accounts/", MARCH).json()
+    assert [r["id"] for r in engaged["results"]] == [world["engaged"].pk]
+
+
+def test_drilldown_lists_opportunities(world, viewer_api):
+    body = viewer_api.get("/api/v1/kpis/won_opportunities/accounts/", MARCH).json()
+    assert body["count"] == 1
+    assert body["results"][0]["id"] == world["won"].pk
+    assert body["results"][0]["status"] == "won"
+
+
+def test_drilldown_of_a_ratio_or_unknown_kpi_is_404(world, viewer_api):
+    ratio = viewer_api.get("/api/v1/kpis/engaged_rate/accounts/", MARCH)
+    assert ratio.status_code == 404
+    assert "no drill-down" in ratio.json()["detail"]
+    assert viewer_api.get("/api/v1/kpis/nope/accounts/", MARCH).status_code == 404
+
+
+def test_drilldown_query_count_is_fixed(world, viewer_api):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = viewer_api.get(
+                "/api/v1/kpis/target_accounts/accounts/", {**MARCH, "page_size": 1000}
+            )
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.json()["count"]
+
+    queries()  # warm up the token's last-used stamp
+    small, n_small = queries()
+    for i in range(15):
+        AccountFactory(tier=TierFactory(name=f"T{i}", rank=10 + i))
+    large, n_large = queries()
+    assert (n_small, n_large) == (2, 17)
+    assert small == large
+
+
+def test_access(world, api_client, viewer_api, editor_api, editor_read_api):
+    assert api_client.get("/api/v1/kpis/").status_code == 401
+    assert viewer_api.post("/api/v1/kpis/", {}).status_code == 403
+    assert editor_read_api.post("/api/v1/kpis/", {}).status_code == 403
+    assert editor_api.post("/api/v1/kpis/", {}).status_code == 405
+    assert editor_api.delete("/api/v1/kpis/target_accounts/").status_code == 405
+
+
+def test_format_suffix_routes(world, viewer_api, editor_api):
+    """The router's ``.json`` suffix routes reach the same views."""
+    assert (
+        viewer_api.get("/api/v1/kpis.json", {**MARCH, "id": "target_accounts"}).status_code == 200
+    )
+    assert viewer_api.get("/api/v1/kpis/target_accounts.json", MARCH).status_code == 200
+    assert viewer_api.get("/api/v1/kpis/target_accounts/accounts.json", MARCH).status_code == 200
+    assert editor_api.post("/api/v1/touches/bulk.json", [], format="json").status_code == 200
