@@ -231,6 +231,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Product settings -------------------------------------------------------
 ABM_CURRENCY = env.str("ABM_CURRENCY", default="USD")
 ABM_SNAPSHOT_WINDOW_DAYS = env.int("ABM_SNAPSHOT_WINDOW_DAYS", default=90)
+# Seconds a computed KPI result stays in the cache (PostgreSQL only; 0 turns it off).
+# Results are keyed by the database snapshot, so any commit makes a new key anyway.
+ABM_KPI_CACHE_SECONDS = env.int("ABM_KPI_CACHE_SECONDS", default=3600)
 ABM_SCORES = {
     # Relationship score: two-way contact over a trailing window, decayed.
     "relationship_window_days": 90,

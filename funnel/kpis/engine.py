@@ -7,10 +7,16 @@ conditional aggregates. The number of queries depends on the KPIs asked for,
 never on the amount of data.
 """
 
+import hashlib
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
 from django.db.models import QuerySet
+from redis.exceptions import RedisError
 
 from . import overview, stage1, stage2, stage3, stage4, stage5, stage6  # noqa: F401 - register
 from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
@@ -18,6 +24,8 @@ from .sources import Context
 
 #: The default: no tier, program or owner filter, each KPI's default cohort.
 NO_FILTERS = Filters()
+
+logger = logging.getLogger(__name__)
 
 # Catalogue order (KPIS.md): stages 1 to 6, then funnel, velocity and the comparison.
 for _spec in sorted(REGISTRY.values(), key=lambda spec: spec.stage == 0):
@@ -64,15 +72,62 @@ def compute(
     Raises ``UnknownKpi`` for an id not in the catalogue.
     """
     specs = _specs(ids)
+    key = _cache_key(period, filters, specs)
+    if key is not None:
+        cached = _cache_get(key)
+        if cached is not None:
+            return cached
     ctx = Context(period, filters, _plan(specs, filters))
     # No transaction here: on SQLite an atomic block takes the write lock (IMMEDIATE mode)
     # for the whole computation. PostgreSQL's JIT is switched off per connection in settings.
     items = _items(specs, ctx, filters)
-    return {
+    result = {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
         "filters": _filters_echo(filters),
         "kpis": items,
     }
+    if key is not None:
+        _cache_set(key, result)
+    return result
+
+
+def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec]) -> str | None:
+    """A key that changes whenever any committed data could differ, or None (no caching).
+
+    PostgreSQL's transaction snapshot (``xmin:xmax:in-progress ids``) names
+    exactly which transactions' writes a query sees: two equal snapshots see
+    the same data, and any commit changes it. So a cached result is never
+    stale, and every write anywhere simply starts a new key. Only in
+    autocommit mode: inside a transaction our own uncommitted writes are not
+    in the snapshot. SQLite (the embedded default) computes every time.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    if not settings.ABM_KPI_CACHE_SECONDS:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        snapshot = cursor.fetchone()[0]
+    # Settings that change results are part of the key, so a reconfigured deployment
+    # never reads another configuration's numbers.
+    config = (settings.TIME_ZONE, settings.ABM_SCORES)
+    scope = repr((period, filters, [spec.id for spec in specs], snapshot, config))
+    return "kpis:" + hashlib.sha256(scope.encode()).hexdigest()
+
+
+def _cache_get(key: str) -> dict[str, Any] | None:
+    try:
+        return cache.get(key)
+    except (OSError, RedisError, DatabaseError) as exc:  # cache down: compute instead
+        logger.warning("KPI cache unavailable (%s); computing without it.", exc)
+        return None
+
+
+def _cache_set(key: str, result: dict[str, Any]) -> None:
+    try:
+        cache.set(key, result, timeout=settings.ABM_KPI_CACHE_SECONDS)
+    except (OSError, RedisError, DatabaseError) as exc:
+        logger.warning("KPI cache unavailable (%s); result not cached.", exc)
 
 
 def _items(specs: list[KpiSpec], ctx: Context, filters: Filters) -> list[dict[str, Any]]:
