@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make bench: the benchmarks in bench/ against PostgreSQL on 127.0.0.1 (not part of make test).
+# BENCH_RECOMPUTE_ACCOUNTS / BENCH_RECOMPUTE_TOUCHES size the recompute benchmark
+# (default 100,000 accounts and 10,000,000 touches: the first run generates them, ~10 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+echo "==> CSV import of touches (bench/bench_import.py)"
+$BIN/python bench/bench_import.py
+echo "==> Bulk touch ingest over HTTP (bench/bench_ingest.py)"
+$BIN/python bench/bench_ingest.py
+echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"
+$BIN/python bench/bench_recompute.py \
+  --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"
