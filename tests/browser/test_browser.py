@@ -7,7 +7,6 @@ screenshot of every page at 1280 and 390 pixels wide under var/screenshots/.
 """
 
 import datetime as dt
-import os
 import re
 import shutil
 from decimal import Decimal
@@ -40,9 +39,14 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
 ]
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
-# still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _async_unsafe_allowed(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread; the ORM calls of the test
+    are still plain synchronous code. Only for these tests: the variable must not leak
+    into other tests' subprocesses (``check --deploy`` rejects it)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture

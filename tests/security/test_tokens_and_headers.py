@@ -116,7 +116,7 @@ def test_templates_have_no_inline_scripts_or_styles():
 
 def test_check_deploy_is_clean():
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DEBUG": "0",
         "SECRET_KEY": "k" * 20 + "a-test-only-secret-key-for-check-deploy-0123456789",
         "ALLOWED_HOSTS": "abm.example.com",
