@@ -446,10 +446,11 @@ def import_stakeholders(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     written += upsert_by_key(
         Stakeholder, by_email, ("account_id", "email"), ctx.column("email"), ctx
     )
-    return _account_ids(written)
+    return touched_account_ids(written)
 
 
-def _account_ids(written: list) -> set[int]:
+def touched_account_ids(written: list) -> set[int]:
+    """Accounts a batch of upserts touched: each row's account, and its old one if it moved."""
     ids = set()
     for obj, before in written:
         ids.add(obj.account_id)

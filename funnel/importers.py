@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from abm_site.csvio import ImportContext, Row, RowRejected, content_key, upsert_by_key
-from accounts.importers import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
+from accounts.importers import (
+    ACCOUNT_REF_FIELDS,
+    account_index_for,
+    account_ref,
+    resolve_account,
+    touched_account_ids,
+)
 
 from .choices import OpportunityStatus, OpportunityType
 from .models import NpsResponse, Opportunity
@@ -71,12 +77,7 @@ def import_opportunities(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     written = upsert_by_key(
         Opportunity, items, ("source", "external_id"), ctx.column("external_id"), ctx
     )
-    ids = set()
-    for obj, before in written:
-        ids.add(obj.account_id)
-        if before is not None:
-            ids.add(before["account_id"])
-    return ids
+    return touched_account_ids(written)
 
 
 def _opportunity_values(row: Row, ctx: ImportContext) -> dict:
@@ -182,9 +183,4 @@ def import_nps(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     written = upsert_by_key(
         NpsResponse, items, ("source", "external_id"), ctx.column("external_id"), ctx
     )
-    ids = set()
-    for obj, before in written:
-        ids.add(obj.account_id)
-        if before is not None:
-            ids.add(before["account_id"])
-    return ids
+    return touched_account_ids(written)
