@@ -324,6 +324,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--touches", type=int, default=10_000_000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="chunks computed at once, like that many Celery worker processes (default 2)",
+    )
+    parser.add_argument(
+        "--funnel",
+        action="store_true",
+        help="also time the funnel snapshots (the KPI catalogue for every slice); slow at 100k",
+    )
     args = parser.parse_args()
     db_name = f"abm_bench_{args.accounts}_{args.touches}"
     ensure_database(db_name)
@@ -342,9 +353,21 @@ def main() -> None:
     RecomputeRun.objects.filter(date=DAY).delete()
 
     def full_accounts():
+        """The chunks run ``--workers`` at a time, as Celery workers run them in production."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.db import connections
+
         run, chunks = recompute.run_start(DAY, kind="backfill")
-        for lo, hi in chunks:
-            recompute.chunk_compute(run.pk, DAY, lo, hi)
+
+        def one(bounds):
+            try:
+                recompute.chunk_compute(run.pk, DAY, *bounds)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            list(pool.map(one, chunks))
         RecomputeRun.objects.filter(pk=run.pk).update(status="succeeded")
 
     sql, params = hand_sql()
@@ -354,7 +377,10 @@ def main() -> None:
             c.execute("DROP TABLE IF EXISTS hand_snapshots")
             c.execute(sql, params)
 
-    print(f"Day {DAY}; {args.accounts:,} accounts, {args.touches:,} touches")
+    print(
+        f"Day {DAY}; {args.accounts:,} accounts, {args.touches:,} touches; "
+        f"{args.workers} chunk worker(s)"
+    )
     hand()  # warm the cache for both contenders alike
     ours = timed("Recompute: account snapshots + stage changes (all chunks)", full_accounts)
     best = timed("Hand-written single SQL statement (into a temp table)", hand)
@@ -371,10 +397,12 @@ def main() -> None:
         )
         agree = c.fetchone()[0]
     print(f"Rows where both agree on every figure: {agree:,} of {args.accounts:,}")
-    funnel = timed(
-        "Funnel snapshots (every slice, through the KPI engine)",
-        lambda: funnel_snapshots_upsert(DAY),
-    )
+    funnel = 0.0
+    if args.funnel:
+        funnel = timed(
+            "Funnel snapshots (every slice, through the KPI engine)",
+            lambda: funnel_snapshots_upsert(DAY),
+        )
 
     marked_ids = list(
         Account.objects.order_by("?").values_list("pk", flat=True)[: args.accounts // 100]
@@ -386,7 +414,10 @@ def main() -> None:
     )
     print()
     print(f"Recompute / hand-written SQL ratio: {ours / best:.2f} (target <= 2.00)")
-    print(f"Marked / full recompute: {100 * marked / (ours + funnel):.2f} % (target < 5 %)")
+    print(
+        f"Marked / full recompute: {100 * marked / (ours + funnel):.2f} % (target < 5 %)"
+        + ("" if args.funnel else " (account snapshots; funnel snapshots not timed)")
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
-    IntegerField,
-    Max,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
@@ -40,9 +39,11 @@ from engagement.scoring import (
     intent_surge,
     relationship_score,
     research_grade,
+    research_window,
 )
 
 from .choices import OpportunityStatus, OpportunityType, Stage
+from .kpis.sources import PerAccount
 from .models import AccountSnapshot, AccountStageChange, FunnelSnapshot, Opportunity
 from .querysets import open_as_of_q
 from .selectors import customer_q, first_won_new_business, targeted_expression
@@ -92,35 +93,32 @@ def stage_expression(day: dt.date) -> Case:
 
 
 def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=None) -> QuerySet:
-    """Every snapshot figure of the accounts in ``[first_id, last_id]`` as of ``day``."""
-    window_days = int(settings.ABM_SCORES["engagement_window_days"])
+    """Every snapshot figure of the accounts in ``[first_id, last_id]`` as of ``day``.
+
+    One GROUP BY pass joins each account to its touches of the widest window
+    any figure reads (``scored``, a filtered relation); the scores are the
+    scoring module's aggregate forms (``via="scored"``), so they are the same
+    definitions the KPI engine uses. Opportunity, intent and last-touch facts
+    are per-account subqueries on small tables or a single index probe,
+    evaluated once per account (``PerAccount``), not once per joined touch.
+    """
+    params = settings.ABM_SCORES
     end = day_start(day + dt.timedelta(days=1))
-    begin = end - dt.timedelta(days=window_days)
+    counts_begin = end - dt.timedelta(days=int(params["engagement_window_days"]))
+    lowest = min(
+        counts_begin,
+        end - dt.timedelta(days=int(params["relationship_window_days"])),
+        research_window(day)[0],
+    )
     accounts = Account.objects.filter(pk__gte=first_id, pk__lte=last_id)
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
-    window_touches = Touch.objects.filter(
-        account_id=OuterRef("pk"), occurred_at__gte=begin, occurred_at__lt=end
-    ).order_by()
-    counts = (
-        window_touches.values("account_id")
-        .annotate(
-            counts=JSONObject(**{k: Count("pk", filter=Q(kind=k)) for k in TouchKind.values}),
-        )
-        .values("counts")
-    )
-    engagement_count = (
-        window_touches.filter(kind__in=ENGAGEMENT_KINDS)
-        .values("account_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    in_counts = Q(scored__occurred_at__gte=counts_begin)
+    engagement = in_counts & Q(scored__kind__in=ENGAGEMENT_KINDS)
     last_touch = (
         Touch.objects.filter(account_id=OuterRef("pk"), occurred_at__lt=end)
-        .order_by()
-        .values("account_id")
-        .annotate(last=Max("occurred_at"))
-        .values("last")
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
     )
     opportunities = Opportunity.objects.filter(account_id=OuterRef("pk")).order_by()
     pipeline = (
@@ -132,28 +130,42 @@ def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=Non
     money = DecimalField(max_digits=16, decimal_places=2)
     return (
         accounts.annotate(
-            first_won=first_won_new_business(),
-            targeted_now=targeted_expression(day),
-            engaged_now=Exists(window_touches.filter(kind__in=ENGAGEMENT_KINDS)),
-            open_new_business=Exists(
-                opportunities.filter(open_as_of_q(day), type=OpportunityType.NEW_BUSINESS)
+            scored=FilteredRelation(
+                "touches",
+                condition=Q(touches__occurred_at__gte=lowest, touches__occurred_at__lt=end),
+            )
+        )
+        .annotate(
+            first_won=PerAccount(first_won_new_business()),
+            targeted_now=PerAccount(targeted_expression(day)),
+            engaged_n=Count("scored__id", filter=engagement),
+            open_new_business=PerAccount(
+                Exists(opportunities.filter(open_as_of_q(day), type=OpportunityType.NEW_BUSINESS))
             ),
-            renewed=Exists(opportunities.filter(_won_q(OpportunityType.RENEWAL, day))),
-            expanded=Exists(opportunities.filter(_won_q(OpportunityType.EXPANSION, day))),
+            renewed=PerAccount(Exists(opportunities.filter(_won_q(OpportunityType.RENEWAL, day)))),
+            expanded=PerAccount(
+                Exists(opportunities.filter(_won_q(OpportunityType.EXPANSION, day)))
+            ),
+        )
+        .annotate(
+            engaged_now=Case(When(engaged_n__gt=0, then=Value(True)), default=Value(False)),
         )
         .annotate(
             snap_stage=stage_expression(day),
-            snap_engagement=engagement_score(day),
-            snap_relationship=relationship_score(day),
-            snap_research=research_grade(day, patterns=high_value_patterns()),
-            snap_surge=intent_surge(day - dt.timedelta(days=SURGE_DAYS - 1), day),
-            snap_counts=Subquery(counts),
-            snap_engagement_touches=Coalesce(
-                Subquery(engagement_count, output_field=IntegerField()), Value(0)
+            snap_engagement=engagement_score(day, via="scored"),
+            snap_relationship=relationship_score(day, via="scored"),
+            snap_research=research_grade(day, patterns=high_value_patterns(), via="scored"),
+            snap_surge=PerAccount(intent_surge(day - dt.timedelta(days=SURGE_DAYS - 1), day)),
+            snap_counts=JSONObject(
+                **{
+                    k: Count("scored__id", filter=in_counts & Q(scored__kind=k))
+                    for k in TouchKind.values
+                }
             ),
-            snap_last_touch=Subquery(last_touch),
-            snap_pipeline=Coalesce(
-                Subquery(pipeline, output_field=money), Value(0), output_field=money
+            snap_engagement_touches=F("engaged_n"),
+            snap_last_touch=PerAccount(Subquery(last_touch)),
+            snap_pipeline=PerAccount(
+                Coalesce(Subquery(pipeline, output_field=money), Value(0), output_field=money)
             ),
         )
         .order_by()
