@@ -82,6 +82,13 @@ print(ApiToken.issue(user=user, name="outage")[1])
 """
 
 
+class LoopbackCookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Send the app's Secure cookies over plain HTTP to 127.0.0.1 (production mode, no TLS)."""
+
+    def return_ok_secure(self, cookie, request) -> bool:
+        return True
+
+
 def request(opener, path: str, *, data: dict | None = None, headers: dict | None = None):
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     req = urllib.request.Request(BASE + path, data=body, headers=headers or {})  # noqa: S310
@@ -112,7 +119,7 @@ def main() -> int:
             failures.append(label)
 
     try:
-        jar = http.cookiejar.CookieJar()
+        jar = http.cookiejar.CookieJar(policy=LoopbackCookiePolicy())
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         api = {"Authorization": f"Token {token}", "Accept": "application/json"}
         for _ in range(50):

@@ -117,9 +117,7 @@ def main() -> int:
     oc.manage(env, "collectstatic", "--noinput")
     oc.manage(env, "seed_demo", "--accounts", "300", "--touches", "30000")
     token = oc.manage(env, "shell", "-c", oc.SETUP).strip().splitlines()[-1]
-    editor_token = oc.manage(
-        env, "create_api_token", "demo-editor", "--name", "ingest", "--scope", "write"
-    ).strip()
+    editor_token = oc.manage(env, "shell", "-c", EDITOR).strip().splitlines()[-1]
     day = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     server = subprocess.Popen(
         [str(oc.GUNICORN), "abm_site.wsgi", "-b", f"127.0.0.1:{oc.PORT}", "-w", "2"],
@@ -199,7 +197,7 @@ def main() -> int:
         )
 
         # --- B: Redis stopped: reads and ingest go on ------------------------------------
-        jar = http.cookiejar.CookieJar()
+        jar = http.cookiejar.CookieJar(policy=oc.LoopbackCookiePolicy())
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         api = {"Authorization": f"Token {token}", "Accept": "application/json"}
         writer = {"Authorization": f"Token {editor_token}", "Content-Type": "application/json"}
