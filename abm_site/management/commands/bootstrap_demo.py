@@ -62,7 +62,7 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name="admin"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"Sign in at http://127.0.0.1:8000/ as user 'demo' with password: {password}"
+                f"Sign in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ as user 'demo' with password: {password}"
             )
         )
 
