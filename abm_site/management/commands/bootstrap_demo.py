@@ -60,10 +60,9 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         user.groups.add(Group.objects.get(name="admin"))
+        url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Sign in at http://127.0.0.1:{os.environ.get('PORT', '8000')}/ as user 'demo' with password: {password}"
-            )
+            self.style.SUCCESS(f"Sign in at {url} as user 'demo' with password: {password}")
         )
 
     def _demo_password(self) -> str:
