@@ -212,9 +212,19 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
         research_window(ctx.end)[0],
         ctx.end_dt - dt.timedelta(days=change_days + int(ctx.params["relationship_window_days"])),
     )
+    # Only the kinds some per-account measure reads: engagement (counts, people), two-way
+    # contact (relationship) and web visits (research). Ad impressions, mail and intent
+    # touches (a third or more of all rows) never enter the join.
+    scored_kinds = sorted(
+        {*ENGAGEMENT_KINDS, *ctx.params["relationship_weights"], *WEB_VISIT_KINDS}
+    )
     window = FilteredRelation(
         "touches",
-        condition=Q(touches__occurred_at__gte=lowest, touches__occurred_at__lt=ctx.end_dt),
+        condition=Q(
+            touches__occurred_at__gte=lowest,
+            touches__occurred_at__lt=ctx.end_dt,
+            touches__kind__in=scored_kinds,
+        ),
     )
     engaged_in_period = Q(
         scored_touches__kind__in=ENGAGEMENT_KINDS, scored_touches__occurred_at__gte=ctx.start_dt
