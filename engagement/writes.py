@@ -35,6 +35,8 @@ def intent_signal_delete(signal: IntentSignal) -> None:
     account_row_delete(signal)
 
 
+from .services import TOUCH_FIELDS  # noqa: E402 - next to its only use
+
 #: API row keys → keys of ``touch_bulk_create`` (the REST names match the touch resource).
 _BULK_KEYS = {
     "account": "account_id",
@@ -43,22 +45,8 @@ _BULK_KEYS = {
     "program_name": "program",
 }
 _BULK_NAMES = {v: k for k, v in _BULK_KEYS.items()}
-BULK_ROW_KEYS = frozenset(
-    {"account_domain", "account_name", "stakeholder_email", *_BULK_KEYS}
-    | {
-        "kind",
-        "channel",
-        "direction",
-        "occurred_at",
-        "url",
-        "asset",
-        "funnel_position",
-        "engagement_minutes",
-        "cost",
-        "source",
-        "external_id",
-    }
-)
+#: The service's touch keys under their API names.
+BULK_ROW_KEYS = frozenset(_BULK_NAMES.get(key, key) for key in TOUCH_FIELDS)
 
 
 def touches_bulk_ingest(rows: list, *, source: str) -> dict[str, Any]:
