@@ -9,6 +9,7 @@ from typing import Any
 from accounts.writes import account_row_delete, account_row_save
 
 from .models import IntentSignal, Touch
+from .services import TOUCH_FIELDS
 
 
 def touch_create(**fields: Any) -> Touch:
@@ -34,8 +35,6 @@ def intent_signal_update(signal: IntentSignal, **fields: Any) -> IntentSignal:
 def intent_signal_delete(signal: IntentSignal) -> None:
     account_row_delete(signal)
 
-
-from .services import TOUCH_FIELDS  # noqa: E402 - next to its only use
 
 #: API row keys → keys of ``touch_bulk_create`` (the REST names match the touch resource).
 _BULK_KEYS = {
