@@ -744,6 +744,19 @@ class ImportContext:
                 return self.mapping.value_default[field_name]
         return value
 
+    def _parsed(self, row: Row, field_name: str, parse, *, required: bool = False):
+        """One cell through ``parse``: blank → None (or "is required"); a parse error names
+        the field. Every typed accessor below goes through here."""
+        value = row.values.get(field_name, "")
+        if not value.strip():
+            if required:
+                raise self.fail(field_name, "is required")
+            return None
+        try:
+            return parse(value)
+        except CellError as exc:
+            raise self.fail(field_name, str(exc)) from None
+
     def text(
         self, row: Row, field_name: str, *, max_length: int | None = None, required: bool = False
     ) -> str:
@@ -789,22 +802,19 @@ class ImportContext:
         allow_negative: bool = False,
         required: bool = False,
     ) -> Decimal | None:
-        value = row.values.get(field_name, "")
-        if not value.strip():
-            if required:
-                raise self.fail(field_name, "is required")
-            return None
-        try:
-            return parse_decimal(
+        return self._parsed(
+            row,
+            field_name,
+            lambda value: parse_decimal(
                 value,
                 decimal_comma=self.mapping.decimal_comma,
                 allow_negative=allow_negative,
                 max_digits=max_digits,
                 decimal_places=decimal_places,
                 scale=self.mapping.scale.get(field_name, 1),
-            )
-        except CellError as exc:
-            raise self.fail(field_name, str(exc)) from None
+            ),
+            required=required,
+        )
 
     def integer(
         self,
@@ -815,20 +825,17 @@ class ImportContext:
         max_value: int | None = None,
         required: bool = False,
     ) -> int | None:
-        value = row.values.get(field_name, "")
-        if not value.strip():
-            if required:
-                raise self.fail(field_name, "is required")
-            return None
-        try:
-            return parse_int(
+        return self._parsed(
+            row,
+            field_name,
+            lambda value: parse_int(
                 value,
                 min_value=min_value,
                 max_value=max_value,
                 scale=int(self.mapping.scale.get(field_name, 1)),
-            )
-        except CellError as exc:
-            raise self.fail(field_name, str(exc)) from None
+            ),
+            required=required,
+        )
 
     def boolean(self, row: Row, field_name: str) -> bool | None:
         value = self.mapped(row, field_name)
@@ -840,32 +847,28 @@ class ImportContext:
             raise self.fail(field_name, str(exc)) from None
 
     def date(self, row: Row, field_name: str, *, required: bool = False) -> dt.date | None:
-        value = row.values.get(field_name, "").strip()
-        if not value:
-            if required:
-                raise self.fail(field_name, "is required")
-            return None
-        try:
-            return parse_date(
-                value, formats=self.mapping.date_formats, excel_serial=self.mapping.excel_dates
-            )
-        except CellError as exc:
-            raise self.fail(field_name, str(exc)) from None
+        return self._parsed(
+            row,
+            field_name,
+            lambda value: parse_date(
+                value.strip(),
+                formats=self.mapping.date_formats,
+                excel_serial=self.mapping.excel_dates,
+            ),
+            required=required,
+        )
 
     def datetime(self, row: Row, field_name: str, *, required: bool = False) -> dt.datetime | None:
-        value = row.values.get(field_name, "").strip()
-        if not value:
-            if required:
-                raise self.fail(field_name, "is required")
-            return None
-        try:
-            return parse_datetime(
-                value,
+        return self._parsed(
+            row,
+            field_name,
+            lambda value: parse_datetime(
+                value.strip(),
                 formats=self.mapping.datetime_formats or self.mapping.date_formats,
                 excel_serial=self.mapping.excel_dates,
-            )
-        except CellError as exc:
-            raise self.fail(field_name, str(exc)) from None
+            ),
+            required=required,
+        )
 
     def row_source(self, row: Row) -> str:
         """The row's ``source`` column when the file has one, else the import's source."""
