@@ -71,7 +71,9 @@ class AgeDays(Func):
         later, later_params = compiler.compile(self.source_expressions[0])
         earlier, earlier_params = compiler.compile(self.source_expressions[1])
         if connection.vendor == "postgresql":
-            sql = f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+            # date_part, not EXTRACT: EXTRACT returns numeric, whose arithmetic is many
+            # times slower than double precision over a large touch scan.
+            sql = f"(date_part('epoch', {later} - {earlier}) / 86400.0::double precision)"
         else:
             sql = f"(julianday({later}) - julianday({earlier}))"
         return sql, (*later_params, *earlier_params)
@@ -103,8 +105,24 @@ def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return day_start(start), day_start(end + dt.timedelta(days=1))
 
 
+class FloatValue(Value):
+    """A float literal typed ``double precision`` on PostgreSQL.
+
+    The driver binds a Python float as an untyped literal, which PostgreSQL
+    reads as ``numeric``; arithmetic with it (weights, decay) then runs in
+    arbitrary precision, many times slower over a large touch scan.
+    """
+
+    def __init__(self, value: float):
+        super().__init__(float(value), output_field=FloatField())
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = self.as_sql(compiler, connection, **extra_context)
+        return f"({sql})::double precision", params
+
+
 def _fval(x: float) -> Value:
-    return Value(float(x), output_field=FloatField())
+    return FloatValue(x)
 
 
 def _as_float(expression) -> Cast:

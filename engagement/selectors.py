@@ -13,13 +13,13 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
+    IntegerField,
     Max,
     Q,
     Value,
     ValueRange,
     When,
     Window,
-    WindowFrameExclusion,
 )
 from django.db.models.query import QuerySet
 
@@ -28,6 +28,7 @@ from .models import Touch
 from .scoring import (
     AgeDays,
     DaysBetween,
+    FloatValue,
     Like,
     day_bounds,
     day_start,
@@ -64,31 +65,37 @@ def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]
     and no click came at or after it. Computed with window functions over
     each account's touches in one pass, so ``touches`` must reach ``days``
     back before the first touch that is judged (the caller filters after).
+
+    Only non-impression touches are judged. Ordering each account's touches
+    by time and then impressions last makes one running frame exact for
+    them: its peers are the other non-impression touches of the same instant
+    (so a click at the very instant counts as before the touch) while
+    impressions of that instant sort after (so they are not "before"). A
+    running frame is also linear, where excluding peers made PostgreSQL
+    re-aggregate the whole frame for every row.
     """
-    order = F("occurred_at").asc()
-    last_impression = Window(
-        Max(
-            Case(
-                When(kind=TouchKind.AD_IMPRESSION, then=F("occurred_at")),
-                output_field=DateTimeField(),
-            )
-        ),
-        partition_by=[F("account_id")],
-        order_by=order,
-        frame=ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP),
+    is_impression = Case(
+        When(kind=TouchKind.AD_IMPRESSION, then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
     )
-    last_click = Window(
-        Max(
-            Case(When(kind=TouchKind.AD_CLICK, then=F("occurred_at")), output_field=DateTimeField())
-        ),
-        partition_by=[F("account_id")],
-        order_by=order,
-        frame=ValueRange(start=None, end=0),
-    )
-    return touches.annotate(last_impression=last_impression, last_click=last_click).annotate(
+
+    def running_max(kind: str) -> Window:
+        return Window(
+            Max(Case(When(kind=kind, then=F("occurred_at")), output_field=DateTimeField())),
+            partition_by=[F("account_id")],
+            order_by=[F("occurred_at").asc(), is_impression.asc()],
+            frame=ValueRange(start=None, end=0),
+        )
+
+    return touches.annotate(
+        last_impression=running_max(TouchKind.AD_IMPRESSION),
+        last_click=running_max(TouchKind.AD_CLICK),
+    ).annotate(
         view_through=Case(
             When(
-                Q(
+                ~Q(kind=TouchKind.AD_IMPRESSION)
+                & Q(
                     last_impression__gte=ExpressionWrapper(
                         F("occurred_at") - Value(dt.timedelta(days=days)),
                         output_field=DateTimeField(),
@@ -113,6 +120,7 @@ __all__ = [
     "CONVERSION_KINDS",
     "AgeDays",
     "DaysBetween",
+    "FloatValue",
     "Like",
     "content_touch_q",
     "day_bounds",

@@ -53,6 +53,7 @@ from engagement.models import Spend, Touch, Visitor
 from engagement.selectors import (
     CONVERSION_KINDS,
     DaysBetween,
+    FloatValue,
     content_touch_q,
     day_bounds,
     high_value_patterns,
@@ -175,16 +176,26 @@ def _by_cohort(
     prefix: str,
     queryset: QuerySet,
     fence: bool = False,
+    narrow: bool = True,
 ):
     """Run one ``aggregate()`` of ``measures(cohort_q)`` for every cohort, split by cohort.
 
     ``fence`` for querysets whose annotations are subqueries (see ``_FENCE``).
+    With a single cohort the rows are filtered to it up front (fewer rows, no
+    per-aggregate condition); ``narrow=False`` for sources with a measure that
+    deliberately ignores the cohort. Rows are whole accounts either way, so
+    per-account window functions see the same partitions.
     """
+    conditions = {cohort: ctx.cohort_q(cohort, prefix) for cohort in cohorts}
+    if narrow and len(cohorts) == 1:
+        queryset = queryset.filter(conditions[cohorts[0]])
+        conditions[cohorts[0]] = Q()
     if fence:
-        queryset = queryset[:_FENCE]
+        # No model ordering inside the fence: it would sort every row for nothing.
+        queryset = queryset.order_by()[:_FENCE]
     aggregates = {}
     for cohort in cohorts:
-        for name, aggregate in measures(ctx.cohort_q(cohort, prefix)).items():
+        for name, aggregate in measures(conditions[cohort]).items():
             aggregates[f"{cohort}__{name}"] = aggregate
     row = queryset.aggregate(**aggregates) if aggregates else {}
     result: dict[str, dict[str, Any]] = {c: {} for c in cohorts}
@@ -319,7 +330,7 @@ def account_conditions(ctx: Context) -> dict[str, Q]:
     """Named conditions on ``account_facts`` rows: the account-level definitions."""
     year_start = ctx.end - dt.timedelta(days=364)
     points = float(ctx.params["relationship_change_points"])
-    degrading = Q(rel_now__lte=F("rel_prev") - Value(points, output_field=FloatField()))
+    degrading = Q(rel_now__lte=F("rel_prev") - FloatValue(points))
     customer = customer_q(ctx.end)
     return {
         "accounts": Q(),
@@ -340,7 +351,7 @@ def account_conditions(ctx: Context) -> dict[str, Q]:
         & Q(first_won__lte=F("churned_on")),
         "customer_12m": Q(first_won__lte=ctx.end)
         & (Q(churned_on__isnull=True) | Q(churned_on__gte=year_start)),
-        "improving": Q(rel_now__gte=F("rel_prev") + Value(points, output_field=FloatField())),
+        "improving": Q(rel_now__gte=F("rel_prev") + FloatValue(points)),
         "degrading": degrading,
         "surging": Q(surge=True),
         "researching": Q(research__gte=2),
@@ -381,7 +392,8 @@ def _accounts_source(ctx: Context, cohorts: list[str]):
             "customer_rel_sum": Sum("rel_now", filter=cq & cond["customer"]),
         }
 
-    return _by_cohort(ctx, cohorts, measures, "", account_facts(ctx), fence=True)
+    # ``tam`` counts every scoped account whatever the cohort.
+    return _by_cohort(ctx, cohorts, measures, "", account_facts(ctx), fence=True, narrow=False)
 
 
 def _tiers_source(ctx: Context, cohorts: list[str]):

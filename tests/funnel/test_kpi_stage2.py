@@ -290,3 +290,29 @@ def test_content_engagement_minutes_total_and_by_position():
     assert item["value"] == 64.75  # 10.50 + 20 + 30.25 + 4
     assert item["count"] == 4
     assert item["by_position"] == {"tofu": 10.5, "mofu": 20.0, "bofu": 34.25}  # bofu 30.25 + 4
+
+
+def test_view_through_at_the_same_instant():
+    """An impression is "before" a touch only when strictly earlier; a click at the
+    touch's instant is before it; an impression exactly ``days`` earlier counts."""
+    same_instant = target()
+    touch(same_instant, "ad_impression", day(10))
+    touch(same_instant, "web_visit", day(10))  # impression not strictly before: no
+    clicked_then = target()
+    touch(clicked_then, "ad_impression", day(3))
+    touch(clicked_then, "ad_click", day(10))
+    touch(clicked_then, "web_visit", day(10))  # click at the visit's instant: no
+    click_with_impression = target()
+    touch(click_with_impression, "ad_impression", day(3))
+    touch(click_with_impression, "ad_click", day(3))
+    touch(click_with_impression, "form_fill", day(10))  # clicked that impression: no
+    edge = target()
+    touch(edge, "ad_impression", day(1))
+    touch(edge, "web_visit", day(31))  # exactly 30 days after: counts
+    touch(edge, "form_fill", day(31))  # counts
+
+    items = kpis("view_through_visits", "view_through_conversions")
+
+    assert items["view_through_visits"]["value"] == 1
+    assert items["view_through_conversions"]["value"] == 1
+    assert drill_ids("view_through_visits") == {edge.pk}
