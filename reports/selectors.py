@@ -433,6 +433,38 @@ def program_rows(period: Period, filters: Filters) -> list[dict[str, Any]]:
     return rows
 
 
+COHORT_TIER_KPIS = [
+    "target_accounts",
+    "engaged_rate",
+    "opportunity_rate",
+    "target_account_win_rate",
+    "opportunity_win_rate",
+    "average_deal_value",
+    "sales_cycle_days",
+    "new_revenue_won",
+    "renewal_rate",
+    "expansion_rate",
+    "net_promoter_score",
+]
+
+
+def tier_rows(
+    period: Period, filters: Filters, tiers: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """One row per tier: the cohort page's KPIs with ``Filters(tier=(pk,))``.
+
+    One ``compute()`` per tier; tiers are a handful.
+    """
+    rows = []
+    for pk, name in tiers:  # tiers: a handful, one engine call each
+        scoped = Filters(
+            tier=(pk,), program=filters.program, owner=filters.owner, cohort=filters.cohort
+        )
+        items = kpi_items(compute(period, scoped, ids=COHORT_TIER_KPIS))
+        rows.append({"pk": pk, "name": name, "kpis": items})
+    return rows
+
+
 # --- status -------------------------------------------------------------------------
 
 #: Above this many rows (PostgreSQL's estimate) a table's count is shown as an estimate.

@@ -20,7 +20,7 @@ from accounts.choices import BuyingRole, FitGrade
 from accounts.filtersets import AccountFilterSet
 from accounts.models import Account
 from funnel.choices import Stage
-from funnel.kpis import REGISTRY, Filters, NoDrilldown, compute, drilldown
+from funnel.kpis import REGISTRY, NoDrilldown, compute, drilldown
 
 from . import selectors, uploads
 from .forms import AccountListForm, ReportQuery, report_query
@@ -423,21 +423,6 @@ def program_list(request: HttpRequest) -> HttpResponse:
     return page(request, "reports/program_list.html", rq, {"rows": rows})
 
 
-COHORT_TIER_KPIS = [
-    "target_accounts",
-    "engaged_rate",
-    "opportunity_rate",
-    "target_account_win_rate",
-    "opportunity_win_rate",
-    "average_deal_value",
-    "sales_cycle_days",
-    "new_revenue_won",
-    "renewal_rate",
-    "expansion_rate",
-    "net_promoter_score",
-]
-
-
 @require_GET
 def cohort_list(request: HttpRequest) -> HttpResponse:
     """ABM against non-ABM for the comparison KPIs, and tier against tier."""
@@ -448,18 +433,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         for metric, values in (comparison.get("value") or {}).items()
     ]
     tiers = [(pk, name) for pk, name in rq.tiers if not rq.filters.tier or pk in rq.filters.tier]
-    tier_rows = []
-    for pk, name in tiers:  # tiers: a handful, one engine call each
-        scoped = Filters(
-            tier=(pk,), program=rq.filters.program, owner=rq.filters.owner, cohort=rq.filters.cohort
-        )
-        tier_rows.append(
-            {
-                "pk": pk,
-                "name": name,
-                "kpis": selectors.kpi_items(compute(rq.period, scoped, ids=COHORT_TIER_KPIS)),
-            }
-        )
+    tier_rows = selectors.tier_rows(rq.period, rq.filters, tiers)
     if wants_csv(request):
         header = ["section", "metric", "label", "unit", "abm", "non_abm"] + [n for _, n in tiers]
         data = [
@@ -477,11 +451,12 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
         data += [
             ["by_tier", k, REGISTRY[k].label, REGISTRY[k].unit, "", ""]
             + [t["kpis"][k]["value"] for t in tier_rows]
-            for k in COHORT_TIER_KPIS
+            for k in selectors.COHORT_TIER_KPIS
         ]
         return csv_response(f"cohorts-{_period_name(rq)}.csv", header, data)
     tier_table = [
-        {"spec": REGISTRY[k], "items": [t["kpis"][k] for t in tier_rows]} for k in COHORT_TIER_KPIS
+        {"spec": REGISTRY[k], "items": [t["kpis"][k] for t in tier_rows]}
+        for k in selectors.COHORT_TIER_KPIS
     ]
     return page(
         request,

@@ -9,6 +9,8 @@ echo "==> CSV import of touches (bench/bench_import.py)"
 $BIN/python bench/bench_import.py
 echo "==> Bulk touch ingest over HTTP (bench/bench_ingest.py)"
 $BIN/python bench/bench_ingest.py
+echo "==> KPI API and page latency, cold and warm (bench/bench_kpis.py)"
+$BIN/python bench/bench_kpis.py
 echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"
 $BIN/python bench/bench_recompute.py \
   --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"

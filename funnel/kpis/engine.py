@@ -14,11 +14,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from redis.exceptions import RedisError
 
-from . import overview, stage1, stage2, stage3, stage4, stage5, stage6  # noqa: F401 - register
+from . import overview, stage1, stage2, stage3, stage4, stage5, stage6, version  # noqa: F401
 from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
 from .sources import Context
 
@@ -69,58 +69,78 @@ def compute(
 ) -> dict[str, Any]:
     """The KPIs ``ids`` (all by default) for ``period`` and ``filters``, in the KPIS.md shape.
 
-    Raises ``UnknownKpi`` for an id not in the catalogue.
+    On PostgreSQL, outside a transaction, results are cached under the data
+    version (``version.data_version``): exact, because any write to KPI input
+    changes the version. A subset is also served from a cached whole catalogue
+    (what ``warm`` computes). Raises ``UnknownKpi`` for an id not in the catalogue.
     """
     specs = _specs(ids)
-    key = _cache_key(period, filters, specs)
-    if key is not None:
-        cached = _cache_get(key)
-        if cached is not None:
-            return cached
-    ctx = Context(period, filters, _plan(specs, filters))
-    # No transaction here: on SQLite an atomic block takes the write lock (IMMEDIATE mode)
-    # for the whole computation. PostgreSQL's JIT is switched off per connection in settings.
-    items = _items(specs, ctx, filters)
-    result = {
-        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "filters": _filters_echo(filters),
-        "kpis": items,
-    }
-    if key is not None:
-        _cache_set(key, result)
+    if not _cacheable():
+        return _compute(specs, period, filters)
+    # One read-only snapshot for the version and every source: the result is the data
+    # of exactly that version, even while writers commit.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        data = version.data_version()
+        if data is None:
+            return _compute(specs, period, filters)
+        key = _cache_key(period, filters, specs, data)
+        whole = _cache_key(period, filters, _specs(None), data)
+        found = _cache_get_many([key, whole])
+        if key in found:
+            return found[key]
+        if whole in found:
+            return _subset(found[whole], specs)
+        result = _compute(specs, period, filters)
+    _cache_set(key, result)
     return result
 
 
-def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec]) -> str | None:
-    """A key that changes whenever any committed data could differ, or None (no caching).
+def _compute(specs: list[KpiSpec], period: Period, filters: Filters) -> dict[str, Any]:
+    ctx = Context(period, filters, _plan(specs, filters))
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "filters": _filters_echo(filters),
+        "kpis": _items(specs, ctx, filters),
+    }
 
-    PostgreSQL's transaction snapshot (``xmin:xmax:in-progress ids``) names
-    exactly which transactions' writes a query sees: two equal snapshots see
-    the same data, and any commit changes it. So a cached result is never
-    stale, and every write anywhere simply starts a new key. Only in
-    autocommit mode: inside a transaction our own uncommitted writes are not
-    in the snapshot. SQLite (the embedded default) computes every time.
+
+def _subset(result: dict[str, Any], specs: list[KpiSpec]) -> dict[str, Any]:
+    """The items of ``specs`` out of a whole-catalogue result (each item stands alone)."""
+    wanted = {spec.id for spec in specs}
+    return {**result, "kpis": [item for item in result["kpis"] if item["id"] in wanted]}
+
+
+def _cacheable() -> bool:
+    """Only PostgreSQL in autocommit mode.
+
+    Inside a caller's transaction its own uncommitted writes are in the data
+    version it reads, and a rollback would leave a cached result that no
+    committed data ever produced. SQLite (the embedded default) has no data
+    version and computes every time.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return None
-    if not settings.ABM_KPI_CACHE_SECONDS:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_snapshot()::text")
-        snapshot = cursor.fetchone()[0]
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and bool(settings.ABM_KPI_CACHE_SECONDS)
+    )
+
+
+def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec], data: int) -> str:
     # Settings that change results are part of the key, so a reconfigured deployment
     # never reads another configuration's numbers.
     config = (settings.TIME_ZONE, settings.ABM_SCORES)
-    scope = repr((period, filters, [spec.id for spec in specs], snapshot, config))
+    scope = repr((period, filters, [spec.id for spec in specs], data, config))
     return "kpis:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
-def _cache_get(key: str) -> dict[str, Any] | None:
+def _cache_get_many(keys: list[str]) -> dict[str, Any]:
     try:
-        return cache.get(key)
+        return cache.get_many(keys)
     except (OSError, RedisError, DatabaseError) as exc:  # cache down: compute instead
         logger.warning("KPI cache unavailable (%s); computing without it.", exc)
-        return None
+        return {}
 
 
 def _cache_set(key: str, result: dict[str, Any]) -> None:

@@ -1,48 +1,188 @@
-"""The KPI result cache: hits while nothing was committed, misses after any commit."""
+"""The KPI result cache and the data version it is keyed by.
+
+The version must change with every committed write to KPI input (or a cached
+result would be stale) and with nothing else (or sign-ins and bookkeeping
+would throw the cache away).
+"""
 
 import datetime as dt
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from funnel.kpis import Filters, Period, compute
-from tests.factories import AccountFactory, TouchFactory, at
+from abm_site.models import ApiToken
+from accounts.models import Account
+from funnel.kpis import Filters, Period, compute, version
+from funnel.models import RecomputeRun
+from reports import warm
+from reports.forms import preset_period
+from tests import factories as f
 
 PERIOD = Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31))
 IDS = ["target_accounts", "engaged_target_accounts"]
 
 pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the cache is keyed by PostgreSQL snapshots"
+    connection.vendor != "postgresql", reason="the data version and the cache need PostgreSQL"
 )
 
 
-def values():
-    return {k["id"]: k["value"] for k in compute(PERIOD, Filters(), IDS)["kpis"]}
+def values(ids=IDS):
+    return {k["id"]: k["value"] for k in compute(PERIOD, Filters(), ids)["kpis"]}
+
+
+def statements(queries) -> int:
+    """Queries run, not counting the transaction's BEGIN and COMMIT."""
+    return sum(q["sql"] not in ("BEGIN", "COMMIT") for q in queries)
+
+
+@pytest.fixture
+def clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- the data version -----------------------------------------------------------
+
+
+def test_every_input_table_has_the_trigger(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = %s",
+            [version.TRIGGER],
+        )
+        triggered = {row[0] for row in cursor.fetchall()}
+    tables = set(version.input_tables())
+    assert {"engagement_touch", "accounts_account", "funnel_opportunity"} <= tables
+    assert "funnel_accountsnapshot" not in tables
+    assert triggered == tables
+
+
+def test_install_is_idempotent(db):
+    version.install()
+    version.install()
+    assert version.data_version() is not None
+
+
+WRITES = {
+    "account": lambda: f.AccountFactory(),
+    "tier": lambda: f.TierFactory(),
+    "icp rule": lambda: f.IcpRuleFactory(),
+    "stakeholder": lambda: f.StakeholderFactory(),
+    "program": lambda: f.ProgramFactory(),
+    "spend": lambda: f.SpendFactory(),
+    "visitor": lambda: f.VisitorFactory(),
+    "touch": lambda: f.TouchFactory(),
+    "intent": lambda: f.IntentSignalFactory(),
+    "high-value page": lambda: f.HighValuePageFactory(),
+    "opportunity": lambda: f.OpportunityFactory(),
+    "nps": lambda: f.NpsResponseFactory(),
+    "stage change": lambda: f.AccountStageChangeFactory(),
+    "update": lambda: Account.objects.update(name="Renamed"),
+    "delete": lambda: Account.objects.all().delete(),
+}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_repeated_compute_is_served_from_the_cache_until_a_commit():
-    cache.clear()
-    account = AccountFactory()
+@pytest.mark.parametrize("write", list(WRITES.values()), ids=list(WRITES))
+def test_each_committed_write_to_kpi_input_changes_the_version(write):
+    f.AccountFactory()
+    before = version.data_version()
+    write()
+    assert version.data_version() > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_transaction_counts_once_and_a_rollback_not_at_all():
+    before = version.data_version()
+    with transaction.atomic():
+        f.AccountFactory()
+        f.TouchFactory()
+    assert version.data_version() == before + 1
+    with pytest.raises(RuntimeError), transaction.atomic():
+        f.AccountFactory()
+        raise RuntimeError("rolled back")
+    assert version.data_version() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bookkeeping_writes_leave_the_version_alone(client):
+    user = f.UserFactory(username="viewer")
+    user.set_password("pw-long-enough-1")
+    user.save()
+    account = f.AccountFactory()
+    before = version.data_version()
+    assert client.login(username="viewer", password="pw-long-enough-1")  # sessions, last_login
+    ApiToken.issue(user=user, name="integration")
+    f.AccountSnapshotFactory(account=account)
+    f.FunnelSnapshotFactory()
+    RecomputeRun.objects.create(date=dt.date(2024, 1, 15), started_at=timezone.now())
+    assert version.data_version() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compacting_the_log_keeps_the_version():
+    for _ in range(3):
+        f.AccountFactory()
+    before = version.data_version()
+    assert version.compact() >= 3
+    assert version.data_version() == before
+    assert version.compact() == 0
+    f.AccountFactory()
+    assert version.data_version() == before + 1
+
+
+# --- the cache ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_repeated_compute_is_served_from_the_cache_until_a_write(clear_cache):
+    account = f.AccountFactory()
     assert values() == {"target_accounts": 1, "engaged_target_accounts": 0}
     with CaptureQueriesContext(connection) as queries:
         assert values() == {"target_accounts": 1, "engaged_target_accounts": 0}
-    assert len(queries) == 1  # only the snapshot lookup: the result came from the cache
+    # Only the snapshot's isolation level and the data version: the result came from the cache.
+    assert statements(queries) == 2
 
-    TouchFactory(account=account, kind="meeting", occurred_at=at(dt.date(2024, 3, 31), 23))
+    f.TouchFactory(account=account, kind="meeting", occurred_at=f.at(dt.date(2024, 3, 31), 23))
     assert values() == {"target_accounts": 1, "engaged_target_accounts": 1}
-    AccountFactory()
+    f.AccountFactory()
     assert values() == {"target_accounts": 2, "engaged_target_accounts": 1}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_subset_is_served_from_a_cached_whole_catalogue(clear_cache):
+    f.AccountFactory()
+    whole = compute(PERIOD)
+    with CaptureQueriesContext(connection) as queries:
+        subset = compute(PERIOD, Filters(), IDS)
+    assert statements(queries) == 2
+    assert [k["id"] for k in subset["kpis"]] == IDS
+    assert subset["kpis"] == [k for k in whole["kpis"] if k["id"] in IDS]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_ins_do_not_throw_the_cache_away(client, clear_cache):
+    user = f.UserFactory(username="viewer")
+    user.set_password("pw-long-enough-1")
+    user.save()
+    f.AccountFactory()
+    values()
+    assert client.login(username="viewer", password="pw-long-enough-1")
+    with CaptureQueriesContext(connection) as queries:
+        values()
+    assert statements(queries) == 2
+
+
 @pytest.mark.django_db
-def test_no_cache_inside_a_transaction_where_own_writes_are_invisible_to_the_key():
-    cache.clear()
-    AccountFactory()
+def test_no_cache_inside_a_transaction_where_own_writes_are_uncommitted(clear_cache):
+    f.AccountFactory()
     assert values()["target_accounts"] == 1
-    AccountFactory()  # same transaction: the snapshot text would not change
+    f.AccountFactory()
     assert values()["target_accounts"] == 2
 
 
@@ -55,5 +195,32 @@ def test_a_broken_cache_falls_back_to_computing(settings):
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }
-    AccountFactory()
+    f.AccountFactory()
     assert values()["target_accounts"] == 1
+
+
+# --- warming ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_warming_computes_the_presets_once_per_data_version(clear_cache):
+    f.TierFactory()
+    f.ProgramFactory()
+    f.AccountFactory()
+    done = warm.warm_kpi_cache()
+    assert done["periods"] == 10  # five presets and the period before each
+    assert warm.warm_kpi_cache() == {"skipped": "already warm", "version": done["version"]}
+
+    # The dashboard's default period now answers from the cache.
+    with CaptureQueriesContext(connection) as queries:
+        result = compute(preset_period("last_90"), Filters(), ["target_accounts"])
+    assert statements(queries) == 2
+    assert result["kpis"][0]["value"] == 1
+
+    f.AccountFactory()  # a write: the next run warms again, with the new numbers
+    again = warm.warm_kpi_cache()
+    assert again["version"] > done["version"]
+    with CaptureQueriesContext(connection) as queries:
+        result = compute(preset_period("last_90"), Filters(), ["target_accounts"])
+    assert statements(queries) == 2
+    assert result["kpis"][0]["value"] == 2

@@ -1,0 +1,191 @@
+"""KPI API and page latency on the default demo data: gunicorn + PostgreSQL + Redis.
+
+Seeds the default demo data set into a fresh database (``--reuse`` keeps an
+existing one), starts gunicorn, and times over HTTP, with a viewer's token
+and a signed-in session:
+
+* cold: the result cache emptied before every request, so the KPI engine
+  computes everything (what the first request after a data change costs
+  when the cache has not been warmed yet);
+* warm: after ``reports.warm_kpi_cache`` (beat runs it every minute), the
+  state in which users and integrations normally find the cache.
+
+    .venv/bin/python bench/bench_kpis.py \
+        --database-url postgres://postgres@127.0.0.1:5432/abm_bench_kpis
+"""
+
+import argparse
+import http.client
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import urlencode
+
+from bench_ingest import ROOT, recreate_database, setup_django, wait_for_port
+
+PASSWORD = secrets.token_urlsafe(16)
+PAGES = ["/", "/stages/1/", "/stages/4/", "/programs/", "/cohorts/", "/accounts/"]
+
+
+def seed(reuse: bool) -> str:
+    """Demo data (unless reused) and a viewer with a read token; returns the token."""
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from abm_site.models import ApiToken, User
+    from accounts.models import Account
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # production mode serves the manifest
+    if not (reuse and Account.objects.exists()):
+        call_command("seed_demo", "--force", verbosity=0)
+    User.objects.filter(username="bench-viewer").delete()
+    user = User.objects.create_user(username="bench-viewer", password=PASSWORD)
+    user.groups.add(Group.objects.get(name="viewer"))
+    _, key = ApiToken.issue(user=user, name="bench", scope="read")
+    return key
+
+
+class Client:
+    """One keep-alive HTTP connection that keeps the cookies it is given."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: str | None = None, headers=None):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        return response.status, data
+
+    def sign_in(self) -> None:
+        self.request("GET", "/login/")
+        token = self.cookies["csrftoken"]
+        body = urlencode({"username": "bench-viewer", "password": PASSWORD})
+        status, data = self.request(
+            "POST",
+            "/login/",
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": token,
+                "Referer": "http://127.0.0.1/login/",
+            },
+        )
+        if status != 302:
+            raise SystemExit(f"sign-in failed: HTTP {status} {data[:300]!r}")
+
+
+def timed(client: Client, path: str, headers=None) -> float:
+    began = time.perf_counter()
+    status, data = client.request("GET", path, headers=headers)
+    elapsed = (time.perf_counter() - began) * 1000
+    if status != 200:
+        raise SystemExit(f"GET {path}: HTTP {status} {data[:300]!r}")
+    return elapsed
+
+
+def report(label: str, samples: list[float], target: float) -> None:
+    median = statistics.median(samples)
+    verdict = "ok" if median < target else "over"
+    print(
+        f"  {label:<28} median {median:7.1f} ms  min {min(samples):7.1f}  "
+        f"max {max(samples):7.1f}  (target < {target:.0f} ms: {verdict})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/abm_bench_kpis"
+    )
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+
+    env = {
+        "DATABASE_URL": args.database_url,
+        "CELERY_BROKER_URL": args.broker_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "ABM_API_RATE": "100000/min",
+    }
+    if not args.reuse:
+        recreate_database(args.database_url)
+    setup_django(env)
+    key = seed(args.reuse)
+
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from reports.warm import warm_kpi_cache
+
+    # Production settings mark cookies Secure; ``Client`` sends them back over local HTTP.
+    server_env = {**os.environ, **env}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "abm_site.wsgi", "--bind", f"127.0.0.1:{args.port}",
+         "--workers", "2", "--timeout", "300"],
+        cwd=ROOT,
+        env=server_env,
+    )  # fmt: skip
+    try:
+        wait_for_port(args.port)
+        api = Client(args.port)
+        token = {"Authorization": f"Token {key}"}
+        pages = Client(args.port)
+        pages.sign_in()
+        for path in PAGES:  # load code and templates in both workers
+            timed(pages, path)
+        print(
+            f"KPI API and pages, default demo data, cache {settings.CACHES['default']['BACKEND']}"
+        )
+
+        print("cold (result cache emptied before each request):")
+        samples: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            cache.clear()
+            samples.setdefault("GET /api/v1/kpis/ (90 days)", []).append(
+                timed(api, "/api/v1/kpis/", token)
+            )
+            for path in PAGES:
+                cache.clear()
+                samples.setdefault(f"GET {path}", []).append(timed(pages, path))
+        for label, values in samples.items():
+            report(label, values, 300 if "api" in label else 500)
+
+        cache.clear()
+        began = time.perf_counter()
+        done = warm_kpi_cache(force=True)
+        print(f"warm: reports.warm_kpi_cache took {time.perf_counter() - began:.1f} s ({done})")
+        samples = {}
+        for _ in range(args.repeat):
+            samples.setdefault("GET /api/v1/kpis/ (90 days)", []).append(
+                timed(api, "/api/v1/kpis/", token)
+            )
+            for path in PAGES:
+                samples.setdefault(f"GET {path}", []).append(timed(pages, path))
+        for label, values in samples.items():
+            report(label, values, 300 if "api" in label else 500)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The data version: a number that changes with every committed write the KPIs could read.
+
+KPI results are cached under it (``engine.compute``). It must change with
+every commit that touches KPI input and with nothing else: sign-ins, session
+and token bookkeeping, snapshots and recompute runs leave it alone, so a
+cached result survives them.
+
+PostgreSQL only. A statement-level trigger on every input table records the
+writing transaction's id in a log table, once per transaction; the version
+is the number of logged transactions. Rows appear only when their
+transaction commits, so the version read in a snapshot matches the data that
+snapshot sees: exact, with no lock that writers would queue on (each
+transaction inserts its own row). ``compact`` folds the log into a counter.
+"""
+
+from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+COUNTER_TABLE = "funnel_kpi_data_version"
+TRIGGER = "funnel_kpi_data_change"  # the trigger, its function and the log table
+
+#: The apps whose tables hold KPI input.
+INPUT_APPS = ("accounts", "engagement", "funnel")
+#: Tables in those apps that the KPI engine never reads: what it writes or bookkeeping.
+NOT_INPUT = (
+    "funnel.AccountSnapshot",
+    "funnel.FunnelSnapshot",
+    "funnel.RecomputeRun",
+    "funnel.RecomputeChunk",
+)
+
+_installed_in: set[str] = set()
+
+_SETUP = """
+CREATE TABLE IF NOT EXISTS funnel_kpi_data_change (txid bigint PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS funnel_kpi_data_version (
+    id smallint PRIMARY KEY CHECK (id = 1),
+    compacted bigint NOT NULL
+);
+INSERT INTO funnel_kpi_data_version (id, compacted) VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION funnel_kpi_data_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO funnel_kpi_data_change (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+"""
+_VERSION = (
+    "SELECT compacted + (SELECT count(*) FROM funnel_kpi_data_change) FROM funnel_kpi_data_version"
+)
+_COMPACT = (
+    "WITH gone AS (DELETE FROM funnel_kpi_data_change RETURNING 1) "
+    "UPDATE funnel_kpi_data_version SET compacted = compacted + (SELECT count(*) FROM gone) "
+    "RETURNING (SELECT count(*) FROM gone)"
+)
+
+
+def input_tables() -> list[str]:
+    """The database tables of every KPI input model (many-to-many tables included)."""
+    tables = []
+    for label in INPUT_APPS:
+        for model in apps.get_app_config(label).get_models(include_auto_created=True):
+            if model._meta.label not in NOT_INPUT and model._meta.managed:
+                tables.append(model._meta.db_table)
+    return sorted(set(tables))
+
+
+def install(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create the log, the counter and the triggers; idempotent (runs after every migrate)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    existing = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        cursor.execute(_SETUP)
+        for table in input_tables():
+            if table not in existing:
+                continue
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted}")
+            cursor.execute(
+                f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {quoted} FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()"
+            )
+
+
+def data_version() -> int | None:
+    """The current data version, or None where there is none (SQLite, or not installed)."""
+    if connection.vendor != "postgresql":
+        return None
+    database = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        if database not in _installed_in:  # once per process and database: tables stay
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [COUNTER_TABLE])
+            if not cursor.fetchone()[0]:
+                return None
+            _installed_in.add(database)
+        cursor.execute(_VERSION)
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def compact() -> int:
+    """Fold the logged transactions into the counter; the version stays the same.
+
+    One statement, so every snapshot sees either the rows or the counter that
+    replaced them. Returns how many rows were folded.
+    """
+    if data_version() is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPACT)
+        return int(cursor.fetchone()[0])
