@@ -26,10 +26,13 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
+    ValueRange,
     When,
+    Window,
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
@@ -340,7 +343,7 @@ def research_grade(
 # --- Intent surge -------------------------------------------------------------
 
 
-def intent_surge_q() -> Q:
+def intent_surge_q(baseline=None) -> Q:
     """Condition on ``IntentSignal`` rows: the signal is a surge.
 
     The provider flagged it, or its score is positive and at least
@@ -348,23 +351,77 @@ def intent_surge_q() -> Q:
     topic over the ``intent_baseline_weeks`` weeks before its week (a signal
     with no earlier score for its topic has no baseline and surges only when
     the provider says so).
+
+    ``baseline`` is that mean as an expression: by default a correlated
+    subquery per signal (for a few signals, e.g. one account's); over many
+    accounts ``surging_accounts`` passes the ``intent_baseline`` window
+    instead, which computes the same mean in one pass.
     """
-    params = settings.ABM_SCORES
-    factor = float(params["intent_surge_factor"])
-    days = 7 * int(params["intent_baseline_weeks"])
-    baseline = (
-        IntentSignal.objects.filter(account_id=OuterRef("account_id"), topic=OuterRef("topic"))
-        .annotate(_ago=DaysBetween(OuterRef("week"), F("week")))
-        .filter(_ago__gte=1, _ago__lte=days)
-        .order_by()
-        .values("account_id")
-        .annotate(mean=Avg(_as_float(F("score"))))
-        .values("mean")
-    )
-    mean = Subquery(baseline, output_field=FloatField())
+    factor = float(settings.ABM_SCORES["intent_surge_factor"])
+    if baseline is None:
+        days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
+        rows = (
+            IntentSignal.objects.filter(account_id=OuterRef("account_id"), topic=OuterRef("topic"))
+            .annotate(_ago=DaysBetween(OuterRef("week"), F("week")))
+            .filter(_ago__gte=1, _ago__lte=days)
+            .order_by()
+            .values("account_id")
+            .annotate(mean=Avg(_as_float(F("score"))))
+            .values("mean")
+        )
+        baseline = Subquery(rows, output_field=FloatField())
     return Q(provider_surge=True) | (
-        Q(score__gt=0) & Q(GreaterThanOrEqual(_as_float(F("score")), mean * _fval(factor)))
+        Q(score__gt=0) & Q(GreaterThanOrEqual(_as_float(F("score")), baseline * _fval(factor)))
     )
+
+
+#: A Monday before any week: signal weeks become whole day numbers for a window frame.
+_DAY_ZERO = dt.date(2000, 1, 3)
+
+
+class _PrecedingRange(ValueRange):
+    """``RANGE BETWEEN a PRECEDING AND b PRECEDING`` (Django's frames must reach the current row)."""
+
+    def window_frame_start_end(self, connection, start: int, end: int) -> tuple[str, str]:
+        return f"{int(-start)} PRECEDING", f"{int(-end)} PRECEDING"
+
+
+def intent_baseline() -> Window:
+    """The mean score of the same account and topic over the baseline weeks before each
+    signal's week, as a window over signal rows (they must reach that far back)."""
+    days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
+    day_number = Cast(DaysBetween(F("week"), Value(_DAY_ZERO)), IntegerField())
+    return Window(
+        Avg(_as_float(F("score"))),
+        partition_by=[F("account_id"), F("topic")],
+        order_by=day_number.asc(),
+        frame=_PrecedingRange(start=-days, end=-1),
+    )
+
+
+def surging_accounts(start: dt.date, end: dt.date, competitor_only: bool = False) -> QuerySet:
+    """The ids of the accounts with an intent surge for a week in ``[start, end]``.
+
+    The set-based form of ``intent_surge`` for many accounts at once: one
+    pass over the signals of the period and the baseline weeks before it,
+    for ``pk__in`` (PostgreSQL runs it once, not once per account).
+    """
+    days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
+    judged = Q(week__gte=start) & intent_surge_q(baseline=F("baseline"))
+    if competitor_only:
+        judged &= Q(is_competitor_topic=True)
+    flagged = (
+        IntentSignal.objects.filter(week__gte=start - dt.timedelta(days=days), week__lte=end)
+        .order_by()
+        .annotate(baseline=intent_baseline())
+        .annotate(
+            surging=Case(
+                When(judged, then=Value(True)), default=Value(False), output_field=BooleanField()
+            )
+        )
+    )
+    # The flag folds in the period, so the baseline weeks stay in the window's rows.
+    return flagged.filter(surging=True).values("account_id")
 
 
 def intent_surge(
@@ -394,7 +451,9 @@ __all__ = [
     "high_value_visit_q",
     "intent_surge",
     "intent_surge_q",
+    "intent_baseline",
     "relationship_score",
     "research_grade",
     "research_window",
+    "surging_accounts",
 ]

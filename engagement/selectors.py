@@ -40,6 +40,7 @@ from .scoring import (
     relationship_score,
     research_grade,
     research_window,
+    surging_accounts,
 )
 
 #: Kinds that convert after a view-through (KPIS.md ``view_through_conversions``).
@@ -134,6 +135,7 @@ __all__ = [
     "relationship_score",
     "research_grade",
     "research_window",
+    "surging_accounts",
     "touches_between",
     "view_through_touches",
 ]

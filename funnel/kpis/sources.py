@@ -58,10 +58,10 @@ from engagement.selectors import (
     day_bounds,
     high_value_patterns,
     high_value_visit_q,
-    intent_surge,
     relationship_score,
     research_grade,
     research_window,
+    surging_accounts,
     view_through_touches,
 )
 from funnel.choices import OpportunityStatus, OpportunityType
@@ -112,6 +112,13 @@ def _count_subquery(qs: QuerySet, field: str = "pk", distinct: bool = False):
 def _min_subquery(qs: QuerySet, expression, output_field):
     first = qs.order_by().values("account_id").annotate(m=Min(expression)).values("m")
     return Subquery(first, output_field=output_field)
+
+
+def _in(ids: QuerySet) -> Case:
+    """Whether the account's id is among ``ids`` (an uncorrelated subquery, run once)."""
+    return Case(
+        When(pk__in=ids, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
 
 
 def _money(value) -> Decimal:
@@ -257,8 +264,10 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
             rel_now=relationship_score(ctx.end, via="scored_touches"),
             rel_prev=relationship_score(rel_before, via="scored_touches"),
             research=research_grade(ctx.end, patterns=ctx.patterns, via="scored_touches"),
-            surge=PerAccount(intent_surge(ctx.start, ctx.end)),
-            competitor_surge=PerAccount(intent_surge(ctx.start, ctx.end, competitor_only=True)),
+            surge=PerAccount(_in(surging_accounts(ctx.start, ctx.end))),
+            competitor_surge=PerAccount(
+                _in(surging_accounts(ctx.start, ctx.end, competitor_only=True))
+            ),
             committee=PerAccount(
                 _count_subquery(
                     Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
