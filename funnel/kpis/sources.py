@@ -64,7 +64,7 @@ from engagement.selectors import (
     surging_accounts,
     view_through_touches,
 )
-from funnel.choices import OpportunityStatus, OpportunityType
+from funnel.choices import Cohort, OpportunityStatus, OpportunityType
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
 from funnel.querysets import closed_in_q, created_in_q, open_as_of_q
 from funnel.selectors import cohort_q, customer_q, first_won_new_business, targeted_expression
@@ -184,6 +184,8 @@ def _by_cohort(
     queryset: QuerySet,
     fence: bool = False,
     narrow: bool = True,
+    targeted: str | None = None,
+    whole: tuple[str, ...] = (),
 ):
     """Run one ``aggregate()`` of ``measures(cohort_q)`` for every cohort, split by cohort.
 
@@ -192,8 +194,24 @@ def _by_cohort(
     per-aggregate condition); ``narrow=False`` for sources with a measure that
     deliberately ignores the cohort. Rows are whole accounts either way, so
     per-account window functions see the same partitions.
+
+    ``targeted`` names a boolean annotation of the rows (the account is
+    targeted): the cohorts test it instead of the targeting dates, and when
+    abm and non_abm are both computed, all is their sum rather than a third
+    set of aggregates. Every measure must then be a count or a sum; those in
+    ``whole`` ignore the cohort and are copied, not summed.
     """
-    conditions = {cohort: ctx.cohort_q(cohort, prefix) for cohort in cohorts}
+    if targeted:
+        conditions = {
+            Cohort.ABM: Q(**{targeted: True}),
+            Cohort.NON_ABM: Q(**{targeted: False}),
+            Cohort.ALL: Q(),
+        }
+        conditions = {c: conditions[c] for c in cohorts}
+    else:
+        conditions = {cohort: ctx.cohort_q(cohort, prefix) for cohort in cohorts}
+    derived = bool(targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
+    computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
     if narrow and len(cohorts) == 1:
         queryset = queryset.filter(conditions[cohorts[0]])
         conditions[cohorts[0]] = Q()
@@ -201,7 +219,7 @@ def _by_cohort(
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
     aggregates = {}
-    for cohort in cohorts:
+    for cohort in computed:
         for name, aggregate in measures(conditions[cohort]).items():
             aggregates[f"{cohort}__{name}"] = aggregate
     row = queryset.aggregate(**aggregates) if aggregates else {}
@@ -209,7 +227,19 @@ def _by_cohort(
     for key, value in row.items():
         cohort, name = key.split("__", 1)
         result[cohort][name] = value
+    if derived:
+        abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+        result[Cohort.ALL] = {
+            name: abm[name] if name in whole else _plus(abm[name], non_abm[name]) for name in abm
+        }
     return result
+
+
+def _plus(a, b):
+    """``a + b`` where a missing (NULL) sum counts as nothing, and two stay missing."""
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
 # --- accounts -----------------------------------------------------------------
@@ -402,7 +432,17 @@ def _accounts_source(ctx: Context, cohorts: list[str]):
         }
 
     # ``tam`` counts every scoped account whatever the cohort.
-    return _by_cohort(ctx, cohorts, measures, "", account_facts(ctx), fence=True, narrow=False)
+    return _by_cohort(
+        ctx,
+        cohorts,
+        measures,
+        "",
+        account_facts(ctx),
+        fence=True,
+        narrow=False,
+        targeted="targeted",
+        whole=("tam",),
+    )
 
 
 def _tiers_source(ctx: Context, cohorts: list[str]):
