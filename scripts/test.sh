@@ -39,6 +39,8 @@ echo "==> Database: ${DATABASE_URL:-SQLite (embedded)}; broker: ${CELERY_BROKER_
 
 echo "==> ruff"
 $BIN/ruff check .
+echo "==> app layering (import-linter)"
+$BIN/lint-imports --no-cache
 echo "==> migrations are up to date"
 $BIN/python manage.py makemigrations --check --dry-run >/dev/null
 echo "==> pytest"
