@@ -10,6 +10,7 @@ never on the amount of data.
 import hashlib
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -127,10 +128,31 @@ def _cacheable() -> bool:
     )
 
 
+def _code_fingerprint() -> str:
+    """A hash of the code that defines the numbers: the KPI package and the scores.
+
+    Part of the cache key, so a deployment with changed definitions never
+    serves results the previous code computed.
+    """
+    from engagement import scoring, selectors
+    from funnel import querysets
+    from funnel import selectors as funnel_selectors
+
+    digest = hashlib.sha256()
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    files += [Path(m.__file__) for m in (scoring, selectors, querysets, funnel_selectors)]
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_CODE = _code_fingerprint()
+
+
 def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec], data: int) -> str:
-    # Settings that change results are part of the key, so a reconfigured deployment
-    # never reads another configuration's numbers.
-    config = (settings.TIME_ZONE, settings.ABM_SCORES)
+    # Settings and code that change results are part of the key, so a reconfigured or
+    # upgraded deployment never reads another configuration's numbers.
+    config = (settings.TIME_ZONE, settings.ABM_SCORES, _CODE)
     scope = repr((period, filters, [spec.id for spec in specs], data, config))
     return "kpis:" + hashlib.sha256(scope.encode()).hexdigest()
 
