@@ -8,6 +8,7 @@ CI="${CI:-false}"
 
 reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+mkdir -p var
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   echo "==> Installing Debian's chromium and chromium-driver for the browser tests"
   if [ "$(id -u)" = 0 ]; then
@@ -15,6 +16,9 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
       >var/apt-chromium.log 2>&1 || echo "    could not install chromium (see var/apt-chromium.log); browser tests will be skipped"
   else
     echo "    not root: install them with 'sudo apt-get install chromium chromium-driver'"
+  fi
+  if [ "$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "CI=true but chromium could not be installed: the browser tests must run in CI" >&2; exit 1
   fi
 fi
 
