@@ -92,6 +92,20 @@ def bodies(total: int, batch: int, accounts: list[tuple[int, str]]) -> list[byte
     return out
 
 
+def server_env(database_url: str, broker_url: str) -> dict[str, str]:
+    """Production settings for a local gunicorn: no TLS redirect, no practical rate limit."""
+    return {
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "ABM_API_RATE": "100000/min",
+    }
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,16 +129,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    env = {
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(60),
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "ABM_API_RATE": "100000/min",
-    }
+    env = server_env(args.database_url, args.broker_url)
     recreate_database(args.database_url)
     setup_django(env)
     key, accounts = seed(args.accounts)

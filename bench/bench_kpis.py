@@ -24,7 +24,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
-from bench_ingest import ROOT, recreate_database, setup_django, wait_for_port
+from bench_ingest import ROOT, recreate_database, server_env, setup_django, wait_for_port
 
 PASSWORD = secrets.token_urlsafe(16)
 PAGES = ["/", "/stages/1/", "/stages/4/", "/programs/", "/cohorts/", "/accounts/"]
@@ -116,16 +116,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args()
 
-    env = {
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(60),
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "ABM_API_RATE": "100000/min",
-    }
+    env = server_env(args.database_url, args.broker_url)
     if not args.reuse:
         recreate_database(args.database_url)
     setup_django(env)
@@ -137,12 +128,12 @@ def main() -> None:
     from reports.warm import warm_kpi_cache
 
     # Production settings mark cookies Secure; ``Client`` sends them back over local HTTP.
-    server_env = {**os.environ, **env}
+    process_env = {**os.environ, **env}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "abm_site.wsgi", "--bind", f"127.0.0.1:{args.port}",
          "--workers", "2", "--timeout", "300"],
         cwd=ROOT,
-        env=server_env,
+        env=process_env,
     )  # fmt: skip
     try:
         wait_for_port(args.port)
