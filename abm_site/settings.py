@@ -6,6 +6,7 @@ Redis. Production (``DEBUG=0``) refuses to start without a real
 ``SECRET_KEY``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -108,6 +109,11 @@ else:
 DATABASES["default"].setdefault("TEST", {})
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, like the app's own database: Django's default in-memory test database
+    # shares one cache between connections, where a second writer fails at once with
+    # "database table is locked" instead of waiting its turn as the timeout above says.
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
