@@ -4,7 +4,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from abm_site.api_base import CharInFilter, DateTimeRangeFilter, IdInFilter
+from abm_site.api_base import CharInFilter, DateTimeRangeFilter, IdChoicesFilter, IdInFilter
 
 from .models import Account, Stakeholder, Tier
 
@@ -19,8 +19,8 @@ def search_name_domain(queryset, name: str, value: str):
 
 class AccountFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search name or domain")
-    tier = django_filters.ModelMultipleChoiceFilter(queryset=Tier.objects.all())
-    owner__in = django_filters.ModelMultipleChoiceFilter(
+    tier = IdChoicesFilter(queryset=Tier.objects.all())
+    owner__in = IdChoicesFilter(
         field_name="owner", queryset=get_user_model().objects.all(), label="Owners (repeat)"
     )
     fit_grade = django_filters.MultipleChoiceFilter(
