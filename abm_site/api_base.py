@@ -195,8 +195,13 @@ def integrity_error_detail(model: type[models.Model], exc: IntegrityError) -> di
     """Map a database constraint violation to ``{field: [message]}``."""
     cause = exc.__cause__
     name = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    # SQLite names the columns instead: "UNIQUE constraint failed: table.a, table.b".
+    columns = _sqlite_unique_columns(str(cause or exc), model._meta.db_table)
     for constraint in model._meta.constraints:
-        if constraint.name == name:
+        fields = getattr(constraint, "fields", ())
+        if constraint.name == name or (
+            columns and {model._meta.get_field(f).column for f in fields} == columns
+        ):
             return {constraint_field(constraint): [constraint.get_violation_error_message()]}
     for field in model._meta.concrete_fields:
         if field.unique and name == f"{model._meta.db_table}_{field.column}_key":
@@ -204,6 +209,14 @@ def integrity_error_detail(model: type[models.Model], exc: IntegrityError) -> di
         if field.is_relation and name and field.column in name:
             return {field.name: [f"The referenced {field.name} does not exist (any more)."]}
     return {NON_FIELD: [f"The database rejected this change: {name or 'constraint violated'}."]}
+
+
+def _sqlite_unique_columns(message: str, table: str) -> set[str]:
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return set()
+    names = [part.strip() for part in message[len(prefix) :].split(",")]
+    return {n.split(".", 1)[1] for n in names if n.startswith(table + ".")}
 
 
 @contextmanager

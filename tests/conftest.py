@@ -3,17 +3,27 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connection
 from rest_framework.test import APIClient
 
 from abm_site.models import ApiToken
+
+#: What only PostgreSQL or Redis can show (server-side timeouts, outages, shared counters).
+#: CI runs with both (ABM_REQUIRE_SERVICES), so there these tests always run.
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)"
+)
+redis_only = pytest.mark.skipif(
+    not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"),
+    reason="needs Redis (CELERY_BROKER_URL / the Redis cache)",
+)
 
 
 def pytest_configure(config):
     """In CI the suite must run on PostgreSQL and Redis, never silently on SQLite."""
     if os.environ.get("ABM_REQUIRE_SERVICES") == "1":
-        from django.conf import settings
-
         engine = settings.DATABASES["default"]["ENGINE"]
         if "postgresql" not in engine:
             raise pytest.UsageError(f"ABM_REQUIRE_SERVICES=1 but the database is {engine}")

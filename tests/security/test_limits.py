@@ -11,7 +11,7 @@ from rest_framework.settings import api_settings
 
 from abm_site import throttling
 from abm_site.db import StatementTimeout, statement_timeout
-from tests.conftest import token_client
+from tests.conftest import postgresql_only, redis_only, token_client
 
 
 @pytest.mark.django_db
@@ -78,6 +78,7 @@ def test_api_is_throttled_per_token_with_retry_after(editor, viewer):
     cache.clear()
 
 
+@redis_only
 @pytest.mark.django_db
 def test_throttle_counts_live_in_redis(settings, editor):
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
@@ -110,6 +111,7 @@ def test_without_redis_reads_keep_working_and_a_warning_is_logged(editor, caplog
     assert "rate limits are off" in caplog.text
 
 
+@postgresql_only
 @pytest.mark.django_db
 def test_statement_timeout_cancels_slow_queries_and_restores_the_limit():
     with connection.cursor() as cursor:

@@ -5,7 +5,7 @@ from django.db import close_old_connections, connection
 from django.db.utils import OperationalError
 from django.test import Client
 
-from tests.conftest import token_client
+from tests.conftest import postgresql_only, token_client
 
 
 def _kill_our_connection() -> None:
@@ -14,6 +14,7 @@ def _kill_our_connection() -> None:
         cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_api_and_pages_answer_503_then_recover(viewer, request):
     api = token_client(viewer)
@@ -45,6 +46,7 @@ def test_api_and_pages_answer_503_then_recover(viewer, request):
     assert page.get("/accounts/").status_code == 200
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_unreachable_server_is_503(viewer, settings):
     api = token_client(viewer)
