@@ -1,9 +1,15 @@
-"""Database helpers shared by the KPI engine and the pages."""
+"""Database helpers shared by the KPI engine, the pages and the imports."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+_BIGINT = range(-(2**63), 2**63)
+_ARRAY_TYPES = frozenset({"bigint", "text"})
 
 
 class StatementTimeout(OperationalError):
@@ -56,3 +62,24 @@ def statement_timeout(ms: int, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
             raise
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+
+
+def in_values(field: str, values: Iterable[Any], db_type: str, using: str = DEFAULT_DB_ALIAS) -> Q:
+    """``Q(<field>__in=values)``; on PostgreSQL the values go as one array parameter.
+
+    Django and psycopg spend several microseconds on each parameter of an
+    ``IN`` list, and a 10,000-touch request names some 2,000 accounts: on
+    PostgreSQL this is ``<field> IN (SELECT unnest(%s::<db_type>[]))``, a
+    fifth of the time. ``db_type`` is the column's SQL type (``bigint``,
+    ``text``); ids outside the bigint range match nothing and are left out.
+    """
+    if db_type not in _ARRAY_TYPES:
+        raise ValueError(f"in_values: unsupported column type {db_type!r}")
+    values = list(values)
+    if db_type == "bigint":
+        values = [v for v in values if not isinstance(v, int) or v in _BIGINT]
+    if connections[using].vendor != "postgresql":
+        return Q(**{f"{field}__in": values})
+    # db_type is one of _ARRAY_TYPES; the values travel as a parameter.
+    sql = f"SELECT unnest(%s::{db_type}[])"
+    return Q(**{f"{field}__in": RawSQL(sql, [values])})  # noqa: S611  # nosec B611 - fixed type

@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db.models.functions import Lower
 
 from abm_site.csvio import ImportContext, Row, RowRejected, bulk_write, upsert_by_key
+from abm_site.db import in_values
 
 from .choices import BuyingRole, ProgramType
 from .domains import normalize_domain
@@ -155,7 +156,9 @@ def account_index(
     index = AccountIndex()
     ids = set(ids)
     if ids:
-        index.ids = set(Account.objects.filter(id__in=ids).values_list("id", flat=True))
+        index.ids = set(
+            Account.objects.filter(in_values("id", ids, "bigint")).values_list("id", flat=True)
+        )
     external_keys = set(external_keys)
     if external_keys:
         rows = Account.objects.filter(
@@ -165,7 +168,7 @@ def account_index(
     domains = {d for d in domains if d}
     if domains:
         index.by_domain = dict(
-            Account.objects.filter(domain__in=domains).values_list("domain", "id")
+            Account.objects.filter(in_values("domain", domains, "text")).values_list("domain", "id")
         )
     folded = {n.casefold() for n in names if n}
     if folded:

@@ -140,6 +140,10 @@ def main() -> None:
 
     seed(args.accounts)
     Touch.objects.filter(source="bench").delete()
+    # Reclaim the deleted rows of an earlier run (autovacuum may be off on a dev server),
+    # so every run inserts into the same table state.
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {Touch._meta.db_table}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "touches.csv"
         write_csv(path, args.rows, args.accounts)

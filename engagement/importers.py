@@ -1,7 +1,8 @@
 """CSV import of touches, spend and intent signals.
 
-Touches go through :func:`engagement.services.touch_bulk_create` in chunks,
-so the CSV import and the REST bulk endpoint store touches the same way.
+Touches go through :class:`engagement.services.TouchIngest` in chunks (as
+``touch_bulk_create`` does), so the CSV import and the REST bulk endpoint
+store touches the same way.
 A touch row without an external id gets one derived from a hash of its
 content; re-importing the file is then idempotent, and a row repeating an
 earlier row exactly is counted as a duplicate (reported as unchanged).
@@ -10,6 +11,7 @@ Spend rows without an external id get a content hash the same way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 from abm_site.csvio import ImportContext, Row, RowRejected, chunked, content_key, upsert_by_key
@@ -17,7 +19,7 @@ from accounts.importers import ACCOUNT_REF_FIELDS, account_index_for, account_re
 
 from .choices import SpendCategory
 from .models import IntentSignal, Program, Spend
-from .services import TOUCH_FIELDS, ParseOptions, touch_bulk_create
+from .services import TOUCH_FIELDS, BulkTouchResult, ParseOptions, TouchIngest
 
 SPEND_FIELDS: tuple[str, ...] = (
     "program",
@@ -48,7 +50,11 @@ def import_touches(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> set[int]:
-    """Store touch rows through ``touch_bulk_create``; return the accounts marked."""
+    """Store touch rows through a ``TouchIngest``; return the accounts marked.
+
+    The ingest writes each chunk on PostgreSQL while this loop reads and
+    validates the next one; a chunk's rows are reported when it is written.
+    """
     mapping = ctx.mapping
     options = ParseOptions(
         datetime_formats=tuple(mapping.datetime_formats or mapping.date_formats),
@@ -57,25 +63,29 @@ def import_touches(
     )
     translate = [f for f in _TOUCH_CHOICE_FIELDS if f in mapping.values]
     account_ids: set[int] = set()
-    for batch in chunked(rows, TOUCH_CHUNK):
-        dicts = []
-        for row in batch:
-            values = row.values
-            for name in translate:
-                values[name] = ctx.mapped(row, name)
-            if not values.get("source"):
-                values["source"] = ctx.source
-            dicts.append(values)
-        result = touch_bulk_create(dicts, source=ctx.source, options=options)
+
+    def written(batch: list[Row], result: BulkTouchResult) -> None:
         for rejection in result.rejected:
             row = batch[rejection.index]
             ctx.reject(row, RowRejected(ctx.column(rejection.field), rejection.reason))
         ctx.report.created += result.accepted
         ctx.report.unchanged += result.duplicates
         ctx.report.accounts_marked += result.accounts_marked
-        account_ids |= result.account_ids
+        account_ids.update(result.account_ids)
         if progress is not None:
             progress(len(batch))
+
+    with TouchIngest(source=ctx.source, options=options) as ingest:
+        for batch in chunked(rows, TOUCH_CHUNK):
+            dicts = []
+            for row in batch:
+                values = row.values
+                for name in translate:
+                    values[name] = ctx.mapped(row, name)
+                if not values.get("source"):
+                    values["source"] = ctx.source
+                dicts.append(values)
+            ingest.add(dicts, functools.partial(written, batch))
     if ctx.report.unchanged and not ctx.report.dry_run:
         ctx.report.warnings.append(
             f"{ctx.report.unchanged} touches were already stored (same source and external id, "

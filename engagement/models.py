@@ -3,6 +3,7 @@
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from abm_site.models import TimeStampedModel
 from accounts.choices import ProgramType
@@ -119,10 +120,13 @@ class Touch(TimeStampedModel):
 
     The largest table: its foreign keys to account, stakeholder and program
     are indexed only through the composite (…, occurred_at) indexes below,
-    and ``created_at`` is not indexed, so bulk ingest maintains few indexes.
+    those of the nullable keys only where the key is set, and ``created_at``
+    is not indexed, so bulk ingest maintains few indexes.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Database defaults too: bulk ingest COPYs rows straight into this table.
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="touches", db_index=False
     )
@@ -143,7 +147,12 @@ class Touch(TimeStampedModel):
         db_index=False,
     )
     visitor = models.ForeignKey(
-        Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="touches"
+        Visitor,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="touches",
+        db_index=False,
     )
     kind = models.CharField(max_length=25, choices=TouchKind.choices)
     channel = models.CharField(max_length=50, blank=True)
@@ -185,10 +194,22 @@ class Touch(TimeStampedModel):
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="touches_account_time_idx"),
             models.Index(fields=["kind", "occurred_at"], name="touches_kind_time_idx"),
+            # Most touches name no stakeholder, program or visitor: these indexes hold
+            # only the rows that do, so bulk ingest does not maintain them for the rest
+            # (a lookup by these columns implies IS NOT NULL and still uses them).
             models.Index(
-                fields=["stakeholder", "occurred_at"], name="touches_stakeholder_time_idx"
+                fields=["stakeholder", "occurred_at"],
+                condition=Q(stakeholder__isnull=False),
+                name="touches_stakeholder_time_idx",
             ),
-            models.Index(fields=["program", "occurred_at"], name="touches_program_time_idx"),
+            models.Index(
+                fields=["program", "occurred_at"],
+                condition=Q(program__isnull=False),
+                name="touches_program_time_idx",
+            ),
+            models.Index(
+                fields=["visitor"], condition=Q(visitor__isnull=False), name="touches_visitor_idx"
+            ),
         ]
 
     def __str__(self) -> str:

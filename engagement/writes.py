@@ -52,27 +52,28 @@ def touches_bulk_ingest(rows: list, *, source: str) -> dict[str, Any]:
     """Store a batch of API touches through ``touch_bulk_create``; the API's result body.
 
     Rows with keys the API does not know are rejected (naming the keys) so a
-    typo never silently drops a value; the others are renamed to the
-    service's keys. Returns ``{"accepted", "duplicates", "rejected": [{"index",
-    "errors": {field: [reason]}}], "rejected_count"}``.
+    typo never silently drops a value; the others go to the service as they
+    are, with the API's key names passed along (no renamed copy of each row).
+    Returns ``{"accepted", "duplicates", "rejected": [{"index", "errors":
+    {field: [reason]}}], "rejected_count"}``.
     """
     from .services import touch_bulk_create
 
     rejected: list[dict[str, Any]] = []
     service_rows: list[dict] = []
     positions: list[int] = []  # service index -> request index
+    known = BULK_ROW_KEYS.issuperset
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             rejected.append({"index": index, "errors": {"non_field_errors": ["Not an object."]}})
             continue
-        unknown = row.keys() - BULK_ROW_KEYS
-        if unknown:
-            errors = {key: ["Unknown field."] for key in sorted(unknown)}
+        if not known(row):
+            errors = {key: ["Unknown field."] for key in sorted(row.keys() - BULK_ROW_KEYS)}
             rejected.append({"index": index, "errors": errors})
             continue
-        service_rows.append({_BULK_KEYS.get(k, k): v for k, v in row.items()})
+        service_rows.append(row)
         positions.append(index)
-    result = touch_bulk_create(service_rows, source=source)
+    result = touch_bulk_create(service_rows, source=source, keys=_BULK_KEYS)
     for rejection in result.rejected:
         name = _BULK_NAMES.get(rejection.field, rejection.field) or "non_field_errors"
         rejected.append({"index": positions[rejection.index], "errors": {name: [rejection.reason]}})

@@ -24,6 +24,7 @@ from ..filtersets import (
     VisitorFilterSet,
 )
 from ..models import IntentSignal, Program, Spend, Touch, Visitor
+from ..services import MAX_BULK_TOUCHES
 from .serializers import (
     IntentSignalSerializer,
     ProgramSerializer,
@@ -33,9 +34,6 @@ from .serializers import (
     TouchSerializer,
     VisitorSerializer,
 )
-
-#: Touches one bulk request may carry.
-BULK_LIMIT = 10_000
 
 
 class BulkLimitSerializer(serializers.Serializer):
@@ -92,7 +90,7 @@ class TouchViewSet(ServiceModelViewSet):
         responses={
             200: TouchBulkResultSerializer,
             400: OpenApiResponse(description="The body is not a JSON array."),
-            413: OpenApiResponse(BulkLimitSerializer, f"More than {BULK_LIMIT} touches."),
+            413: OpenApiResponse(BulkLimitSerializer, f"More than {MAX_BULK_TOUCHES} touches."),
         },
     )
     @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
@@ -109,10 +107,12 @@ class TouchViewSet(ServiceModelViewSet):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send a JSON array of touch objects."]}
             )
-        if len(rows) > BULK_LIMIT:
-            detail = f"{len(rows):,} touches sent; at most {BULK_LIMIT:,} per request: split it."
+        if len(rows) > MAX_BULK_TOUCHES:
+            detail = (
+                f"{len(rows):,} touches sent; at most {MAX_BULK_TOUCHES:,} per request: split it."
+            )
             return Response(
-                {"detail": detail, "limit": BULK_LIMIT},
+                {"detail": detail, "limit": MAX_BULK_TOUCHES},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         return Response(writes.touches_bulk_ingest(rows, source=query.validated_data["source"]))

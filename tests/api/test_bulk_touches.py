@@ -203,3 +203,41 @@ def test_extreme_utc_offsets_are_stored_in_utc(people, editor_api):
     assert list(body["rejected"][0]["errors"]) == ["occurred_at"]
     stored = Touch.objects.get().occurred_at
     assert stored.isoformat() == "2024-03-02T09:24:00+00:00"
+
+
+def test_a_kind_that_is_not_text_is_a_rejected_row(people, editor_api):
+    """An array or object where a kind belongs is that row's error, not a server error."""
+    acme = people["acme"].pk
+    rows = [
+        {"account": acme, "kind": ["web_visit"], "occurred_at": "2024-03-01"},
+        {"account": acme, "kind": {"x": 1}, "occurred_at": "2024-03-01"},
+        {"account": acme, "kind": "web_visit", "occurred_at": "2024-03-01"},
+    ]
+    body = editor_api.post(URL, rows, format="json").json()
+    assert (body["accepted"], body["rejected_count"]) == (1, 2)
+    assert [list(r["errors"]) for r in body["rejected"]] == [["kind"], ["kind"]]
+
+
+def test_ids_that_are_digits_only_to_unicode_are_rejected_rows(people, editor_api):
+    """'²' is a digit to str.isdigit but not to int(); 5,000 digits exceed int()'s limit."""
+    acme = people["acme"].pk
+    rows = [
+        {"account": "²", "kind": "web_visit", "occurred_at": "2024-03-01"},
+        {"account": "9" * 5000, "kind": "web_visit", "occurred_at": "2024-03-01"},
+        {
+            "account": acme,
+            "stakeholder": "1" * 20,
+            "kind": "web_visit",
+            "occurred_at": "2024-03-01",
+        },
+        {"account": str(acme), "kind": "web_visit", "occurred_at": "2024-03-01"},
+    ]
+    response = editor_api.post(URL, rows, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["accepted"], body["rejected_count"]) == (1, 3)
+    assert [list(r["errors"]) for r in body["rejected"]] == [
+        ["account"],
+        ["account"],
+        ["stakeholder"],
+    ]

@@ -20,7 +20,7 @@ def _env_count(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise CommandError(f"{name} must be a whole number, got {value!r}.")
     return int(value)
 
