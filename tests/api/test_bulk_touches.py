@@ -241,3 +241,19 @@ def test_ids_that_are_digits_only_to_unicode_are_rejected_rows(people, editor_ap
         ["account"],
         ["stakeholder"],
     ]
+
+
+def test_a_lone_surrogate_is_a_400_and_an_escaped_pair_is_text(people, editor_api):
+    """Python reads "\\ud800" as a string no database can store: a 400, not a 500."""
+    acme = people["acme"].pk
+    row = '{"account": %d, "kind": "web_visit", "occurred_at": "2024-03-01", "channel": "%s"}'
+    lone = editor_api.post(
+        URL, "[" + row % (acme, "x\\ud800") + "]", content_type="application/json"
+    )
+    assert lone.status_code == 400, lone.content
+    assert "surrogate" in lone.json()["detail"]
+    pair = editor_api.post(
+        URL, "[" + row % (acme, "\\ud83d\\ude00") + "]", content_type="application/json"
+    )
+    assert pair.status_code == 200, pair.content
+    assert Touch.objects.get().channel == "\U0001f600"
