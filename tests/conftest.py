@@ -1,5 +1,6 @@
 """Shared fixtures: users of each role, API clients, and the service checks."""
 
+import contextlib
 import os
 
 import pytest
@@ -87,3 +88,14 @@ def editor_api(editor):
 @pytest.fixture
 def admin_api(admin_user):
     return token_client(admin_user, "write")
+
+
+def pytest_unconfigure(config):
+    """Django removes a file SQLite test database but not its WAL companions."""
+    from django.conf import settings as django_settings
+
+    name = str(django_settings.DATABASES["default"].get("TEST", {}).get("NAME") or "")
+    if name.endswith(".sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(name + suffix)
