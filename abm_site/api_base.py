@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from typing import Any
 
 import django_filters
@@ -189,6 +190,20 @@ class ModelCleanSerializer(serializers.ModelSerializer):
             if name not in many:
                 attrs[name] = getattr(instance, name)  # keep what clean() normalised
         return attrs
+
+
+def serializer_for(model: type[models.Model]) -> type[serializers.Serializer]:
+    """The API serializer of ``model``: ``<app>.api.serializers.<Model>Serializer``.
+
+    Found by convention, as NetBox does, so pages and APIs of a higher app
+    (the account timeline, drill-downs) show a row exactly as its own
+    resource does without importing another app's API modules.
+    """
+    module = import_module(f"{model._meta.app_label}.api.serializers")
+    try:
+        return getattr(module, f"{model.__name__}Serializer")
+    except AttributeError:
+        raise LookupError(f"{module.__name__} has no {model.__name__}Serializer") from None
 
 
 def integrity_error_detail(model: type[models.Model], exc: IntegrityError) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import views as accounts_api
 from engagement.api import views as engagement_api
 from funnel.api import views as funnel_api
+from ingest.api import views as ingest_api
 from reports.api import views as reports_api
 
 router = DefaultRouter()
@@ -27,9 +28,9 @@ router.register("kpis", reports_api.KpiViewSet, basename="kpi")
 urlpatterns = [
     path(
         "accounts/<int:pk>/timeline/",
-        funnel_api.AccountTimelineView.as_view(),
+        reports_api.AccountTimelineView.as_view(),
         name="account-timeline",
     ),
-    path("imports/", funnel_api.ImportView.as_view(), name="import-create"),
+    path("imports/", ingest_api.ImportView.as_view(), name="import-create"),
     *router.urls,
 ]

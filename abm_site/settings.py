@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "accounts",
     "engagement",
     "funnel",
+    "ingest",
     "reports",
 ]
 

@@ -121,7 +121,7 @@ def write_csv(path: Path, rows: int, accounts: int) -> None:
 
 
 def timed_import(path: Path) -> tuple[float, object]:
-    from funnel.services import csv_import
+    from ingest.services import csv_import
 
     started, cpu = time.perf_counter(), time.process_time()
     report = csv_import("touches", path, source="bench")

@@ -47,8 +47,8 @@ from abm_site.csvio import (
     text_key,
 )
 from abm_site.db import in_values
-from accounts.importers import AccountIndex, account_index, clean_domain
 from accounts.models import Account, Stakeholder
+from accounts.selectors import AccountIndex, account_index, clean_domain
 
 from .choices import Direction, FunnelPosition, TouchKind
 from .models import Program, Touch

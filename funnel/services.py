@@ -1,280 +1,31 @@
-"""Writes of the funnel app, starting with the CSV import engine.
+"""Writes of the funnel app: opportunities and NPS responses (snapshots are written by the recompute)."""
 
-``csv_import`` is the one engine behind ``manage.py import_csv``, the
-upload page and the import API: it reads any CSV we can make sense of,
-maps columns with a mapping profile, lets each kind's importer validate
-and write set-based, marks the accounts whose data changed for
-recomputation and returns an :class:`~abm_site.csvio.ImportReport`.
-"""
+from typing import Any
 
-from __future__ import annotations
+from accounts.writes import account_row_delete, account_row_save
 
-import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
-
-from django.db import transaction
-
-from abm_site.csvio import (
-    CsvFileError,
-    ImportContext,
-    ImportReport,
-    Mapping,
-    Row,
-    read_table,
-)
-from accounts.importers import (
-    ACCOUNT_FIELDS,
-    ACCOUNT_REF_FIELDS,
-    STAKEHOLDER_FIELDS,
-    import_accounts,
-    import_stakeholders,
-)
-from accounts.models import Account
-from accounts.services import account_fit_refresh
-from engagement.importers import (
-    INTENT_FIELDS,
-    SPEND_FIELDS,
-    TOUCH_FIELDS,
-    import_intent,
-    import_spend,
-    import_touches,
-)
-
-from .importers import NPS_FIELDS, OPPORTUNITY_FIELDS, import_nps, import_opportunities
-from .mappings import MAPPINGS
-
-#: ``progress(rows_done_since_last_call, total_rows_estimate)``.
-Progress = Callable[[int, int], None]
-DEFAULT_SOURCE = "csv"
+from .models import NpsResponse, Opportunity
 
 
-@dataclass(frozen=True)
-class ImportKind:
-    """One importable kind: its fields (our column names), required columns, importer."""
-
-    name: str
-    label: str
-    fields: tuple[str, ...]
-    #: Each entry is a group of fields of which the header must feed at least one.
-    required: tuple[tuple[str, ...], ...]
-    importer: Callable[..., set[int]]
-    refresh_fit: bool = False
-    streams: bool = False
+def opportunity_create(**fields: Any) -> Opportunity:
+    return account_row_save(Opportunity(), fields)
 
 
-IMPORT_KINDS: dict[str, ImportKind] = {
-    k.name: k
-    for k in (
-        ImportKind(
-            "accounts",
-            "Accounts",
-            ACCOUNT_FIELDS,
-            (("name",),),
-            import_accounts,
-            refresh_fit=True,
-        ),
-        ImportKind(
-            "stakeholders",
-            "Stakeholders (buying committee)",
-            STAKEHOLDER_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("name", "first_name", "last_name")),
-            import_stakeholders,
-        ),
-        ImportKind(
-            "opportunities",
-            "Opportunities",
-            OPPORTUNITY_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("external_id",)),
-            import_opportunities,
-        ),
-        ImportKind(
-            "touches",
-            "Touches (engagement)",
-            TOUCH_FIELDS,
-            (
-                (
-                    "account_id",
-                    "account_domain",
-                    "account_name",
-                    "stakeholder_id",
-                    "stakeholder_email",
-                ),
-                ("kind",),
-                ("occurred_at",),
-            ),
-            import_touches,
-            streams=True,
-        ),
-        ImportKind("spend", "Spend", SPEND_FIELDS, (("spent_on",), ("amount",)), import_spend),
-        ImportKind(
-            "nps",
-            "NPS responses",
-            NPS_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("score",), ("responded_on",)),
-            import_nps,
-        ),
-        ImportKind(
-            "intent",
-            "Intent signals",
-            INTENT_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("topic",), ("score",), ("week",)),
-            import_intent,
-        ),
-    )
-}
+def opportunity_update(opportunity: Opportunity, **fields: Any) -> Opportunity:
+    return account_row_save(opportunity, fields)
 
 
-def available_mappings(kind: str) -> list[tuple[str, str]]:
-    """(name, label) of the mapping profiles shipped for ``kind``, default first (for forms)."""
-    spec = _kind(kind)
-    names = [("default", f"Our column names ({', '.join(spec.fields[:4])}, …)")]
-    for name, kinds in MAPPINGS.items():
-        if kind in kinds:
-            names.append((name, kinds[kind].get("label", name)))
-    return names
+def opportunity_delete(opportunity: Opportunity) -> None:
+    account_row_delete(opportunity)
 
 
-def mapping_resolve(kind: str, mapping: str | dict | Path | None) -> Mapping:
-    """A mapping by shipped name, JSON file path or dict; ``CsvFileError`` when unusable."""
-    spec = _kind(kind)
-    if mapping is None or mapping == "default":
-        return Mapping.identity_for(spec.fields)
-    if isinstance(mapping, dict):
-        return _mapping_from_data(kind, mapping, name="custom")
-    name = str(mapping)
-    if name in MAPPINGS:
-        if kind not in MAPPINGS[name]:
-            kinds = ", ".join(MAPPINGS[name])
-            raise CsvFileError(f"The '{name}' mapping has no profile for {kind} (only {kinds}).")
-        return Mapping.from_dict(MAPPINGS[name][kind], name=name)
-    path = Path(name)
-    if not path.is_file():
-        known = ", ".join(n for n, _ in available_mappings(kind))
-        raise CsvFileError(
-            f"Unknown mapping '{name}': not a shipped mapping ({known}) nor a JSON file."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CsvFileError(f"The mapping file {path} is not valid JSON: {exc}") from exc
-    return _mapping_from_data(kind, data, name=path.stem)
+def nps_response_create(**fields: Any) -> NpsResponse:
+    return account_row_save(NpsResponse(), fields)
 
 
-def _mapping_from_data(kind: str, data: Any, *, name: str) -> Mapping:
-    if isinstance(data, dict) and "columns" not in data and kind in data:
-        data = data[kind]
-    mapping = Mapping.from_dict(data, name=name)
-    if mapping.kind and mapping.kind != kind:
-        raise CsvFileError(f"The mapping '{mapping.name}' is for {mapping.kind}, not {kind}.")
-    return mapping
+def nps_response_update(response: NpsResponse, **fields: Any) -> NpsResponse:
+    return account_row_save(response, fields)
 
 
-def _kind(kind: str) -> ImportKind:
-    try:
-        return IMPORT_KINDS[kind]
-    except KeyError:
-        raise ValueError(
-            f"Unknown import kind '{kind}'; choose one of {', '.join(IMPORT_KINDS)}."
-        ) from None
-
-
-def _read_bytes(file: BinaryIO | str | Path) -> bytes:
-    if isinstance(file, str | Path):
-        try:
-            return Path(file).read_bytes()
-        except OSError as exc:
-            raise CsvFileError(f"Cannot read {file}: {exc.strerror or exc}") from exc
-    data = file.read()
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-
-
-def csv_import(
-    kind: str,
-    file: BinaryIO | str | Path,
-    mapping: str | dict | Path | None = None,
-    dry_run: bool = False,
-    source: str | None = None,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Import a CSV file of ``kind``; never raises on bad input, the report says what happened.
-
-    Idempotent: importing the same file again finds every row unchanged. A
-    dry run does the whole import inside a transaction and rolls it back,
-    so its counts are exactly what a real run would do. Afterwards the
-    accounts whose data changed carry ``needs_recompute=True`` (one UPDATE;
-    touches are marked by ``touch_bulk_create`` as they are written) and,
-    for account imports, their ICP fit is refreshed.
-    """
-    spec = _kind(kind)
-    report = ImportReport(kind=kind, dry_run=dry_run)
-    try:
-        bound_mapping = mapping_resolve(kind, mapping)
-        report.mapping = bound_mapping.name
-        table = read_table(_read_bytes(file))
-    except CsvFileError as exc:
-        report.errors.append(str(exc))
-        return report
-    report.encoding = table.encoding
-    report.delimiter = table.delimiter
-    report.header = table.header
-    report.warnings.extend(table.warnings)
-    bound = bound_mapping.bind(table.header, spec.fields)
-    report.warnings.extend(bound.warnings)
-    report.errors.extend(bound.errors)
-    for group in spec.required:
-        if not any(f in bound.field_index or f in bound_mapping.constants for f in group):
-            report.errors.append(_missing_message(group, bound_mapping))
-    if report.errors:
-        return report
-    if source is not None and len(source) > 50:
-        report.errors.append("The source name may have at most 50 characters.")
-        return report
-    report.source = source or bound_mapping.source or DEFAULT_SOURCE
-    ctx = ImportContext(bound, report, report.source)
-    total = max(table.physical_lines - 1, 0)
-    rows = _with_progress(ctx.rows(table.records), progress, total)
-    with transaction.atomic():
-        account_ids = spec.importer(rows, ctx)
-        if account_ids and not spec.streams:
-            report.accounts_marked = Account.objects.filter(
-                id__in=account_ids, needs_recompute=False
-            ).update(needs_recompute=True)
-        if spec.refresh_fit and account_ids:
-            account_fit_refresh(Account.objects.filter(id__in=account_ids))
-        if dry_run:
-            transaction.set_rollback(True)
-    ctx.finish()
-    if report.rows_read == 0:
-        report.warnings.append("The file has a header row but no data rows.")
-    report.rejected.sort(key=lambda r: r.line)
-    return report
-
-
-def _missing_message(group: Iterable[str], mapping: Mapping) -> str:
-    group = list(group)
-    wanted = []
-    for name in group:
-        sources = mapping.sources_for(name)
-        wanted.extend(sources or [name])
-    if len(group) == 1:
-        return f"The header has no column for {group[0]} (required); expected: {', '.join(wanted)}."
-    return (
-        f"The header has none of the columns for {' / '.join(group)} (one is required); "
-        f"expected one of: {', '.join(wanted)}."
-    )
-
-
-def _with_progress(rows: Iterator[Row], progress: Progress | None, total: int) -> Iterator[Row]:
-    if progress is None:
-        yield from rows
-        return
-    done = 0
-    for row in rows:
-        done += 1
-        if done % 2000 == 0:
-            progress(2000, total)
-        yield row
-    progress(done % 2000, total)
+def nps_response_delete(response: NpsResponse) -> None:
+    account_row_delete(response)

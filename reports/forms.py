@@ -24,6 +24,8 @@ from accounts.models import Account, Tier
 from engagement.models import Program
 from funnel.choices import Cohort, Stage
 from funnel.kpis import Filters, Period
+from ingest.selectors import available_mappings, kind_choices, mapping_choices
+from ingest.services import ImportTokenError, upload_load
 
 #: The query-string keys this module owns; every link between pages carries them.
 GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort")
@@ -357,3 +359,40 @@ class AccountListForm(forms.Form):
         """The valid, non-empty list filters, for links (sorting, paging, export)."""
         data = getattr(self, "cleaned_data", {})
         return {k: v for k, v in data.items() if v not in ("", None, False, [])}
+
+
+# --- imports ----------------------------------------------------------------------
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="CSV file")
+    kind = forms.ChoiceField(label="What the file holds")
+    mapping = forms.ChoiceField(label="Column mapping")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kind_choices()
+        self.fields["mapping"].choices = [(m["name"], m["label"]) for m in mapping_choices()]
+
+    def clean(self):
+        data = super().clean()
+        kind, mapping = data.get("kind"), data.get("mapping")
+        if kind and mapping:
+            names = [n for n, _ in available_mappings(kind)]
+            if mapping not in names:
+                self.add_error(
+                    "mapping",
+                    f"The '{mapping}' mapping has no profile for {kind}; choose one of: "
+                    f"{', '.join(names)}.",
+                )
+        return data
+
+
+class RunForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_token(self) -> dict:
+        try:
+            return upload_load(self.cleaned_data["token"])
+        except ImportTokenError as exc:
+            raise forms.ValidationError(str(exc)) from None

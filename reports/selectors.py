@@ -18,7 +18,9 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    CharField,
     Count,
+    DateTimeField,
     Exists,
     F,
     FilteredRelation,
@@ -31,6 +33,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.choices import BuyingRole
@@ -367,6 +370,41 @@ def account_nps(account: Account) -> QuerySet[NpsResponse]:
         .select_related("stakeholder")
         .order_by("-responded_on", "-pk")
     )
+
+
+def _day_start(field: str) -> Cast:
+    return Cast(field, output_field=DateTimeField())
+
+
+def account_timeline_entries(account_id: int) -> QuerySet:
+    """One UNION query over the account's touches, opportunities, stage changes and
+    NPS responses: rows ``(entry_type, entry_id, at)``, newest first.
+
+    Date-only events sort at the start of their day; an opportunity sorts at
+    its close (or creation) date.
+    """
+
+    def entries(queryset: QuerySet, kind: str, at) -> QuerySet:
+        return (
+            queryset.filter(account_id=account_id)
+            .order_by()
+            .annotate(
+                entry_type=Value(kind, output_field=CharField()),
+                entry_id=F("id"),
+                at=at,
+            )
+            .values_list("entry_type", "entry_id", "at")
+        )
+
+    touches = entries(Touch.objects.all(), "touch", F("occurred_at"))
+    opportunities = entries(
+        Opportunity.objects.all(),
+        "opportunity",
+        Coalesce(_day_start("closed_on"), _day_start("created_on"), F("created_at")),
+    )
+    changes = entries(AccountStageChange.objects.all(), "stage_change", _day_start("changed_on"))
+    nps = entries(NpsResponse.objects.all(), "nps_response", _day_start("responded_on"))
+    return touches.union(opportunities, changes, nps, all=True).order_by("-at", "-entry_id")
 
 
 def account_stage_history(account: Account) -> QuerySet[AccountStageChange]:

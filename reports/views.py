@@ -21,9 +21,11 @@ from accounts.filtersets import AccountFilterSet
 from accounts.models import Account
 from funnel.choices import Stage
 from funnel.kpis import REGISTRY, NoDrilldown, compute, drilldown
+from ingest import selectors as ingest_selectors
+from ingest import services as ingest_services
 
-from . import selectors, uploads
-from .forms import AccountListForm, ReportQuery, report_query
+from . import selectors
+from .forms import AccountListForm, ReportQuery, RunForm, UploadForm, report_query
 from .selectors import HEADLINE_KPIS, STAGE_NAMES
 
 PAGE_SIZE = 50
@@ -485,27 +487,27 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     _require_editor(request)
     rq = report_query(request)
     context: dict = {
-        "kinds": uploads.kind_choices(),
-        "mappings": uploads.mapping_choices(),
+        "kinds": ingest_selectors.kind_choices(),
+        "mappings": ingest_selectors.mapping_choices(),
         "hide_filters": True,  # an import has no period; the links still carry it
     }
     if request.method == "GET":
-        context["form"] = uploads.UploadForm()
+        context["form"] = UploadForm()
         return page(request, "reports/import.html", rq, context)
     if request.POST.get("action") == "run":
-        run_form = uploads.RunForm(request.POST)
+        run_form = RunForm(request.POST)
         if not run_form.is_valid():
-            context["form"] = uploads.UploadForm()
+            context["form"] = UploadForm()
             context["run_errors"] = [e for errs in run_form.errors.values() for e in errs]
             return page(request, "reports/import.html", rq, context)
-        result = uploads.import_run(run_form.cleaned_data["token"])
+        result = ingest_services.import_run(run_form.cleaned_data["token"])
         context.update(result)
         return page(request, "reports/import_report.html", rq, context)
-    form = uploads.UploadForm(request.POST, request.FILES)
+    form = UploadForm(request.POST, request.FILES)
     context["form"] = form
     if not form.is_valid():
         return page(request, "reports/import.html", rq, context)
-    context.update(uploads.import_preview(form.cleaned_data))
+    context.update(ingest_services.import_preview(form.cleaned_data))
     return page(request, "reports/import.html", rq, context)
 
 
@@ -514,8 +516,8 @@ def import_rejected_csv(request: HttpRequest) -> HttpResponse:
     """The rejected rows of a finished import (line, column, reason, the row) as CSV."""
     _require_editor(request)
     try:
-        header, rows, name = uploads.rejected_rows(request.GET.get("token", ""))
-    except uploads.ImportTokenError as exc:
+        header, rows, name = ingest_services.rejected_rows(request.GET.get("token", ""))
+    except ingest_services.ImportTokenError as exc:
         raise Http404(str(exc)) from None
     return csv_response(f"rejected-{Path(name).stem}.csv", header, rows)
 
@@ -571,6 +573,6 @@ def status(request: HttpRequest) -> HttpResponse:
             "counts": selectors.data_counts() if database["ok"] else [],
             "checks": checks,
             "nightly": nightly,
-            "upload_dir": str(uploads.upload_dir()),
+            "upload_dir": str(ingest_selectors.upload_dir()),
         },
     )

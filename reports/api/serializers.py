@@ -9,6 +9,8 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.db.models import Model
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
@@ -182,3 +184,17 @@ class KpiResultSerializer(serializers.Serializer):
     period = KpiPeriodSerializer()
     filters = KpiFiltersSerializer()
     kpis = KpiItemSerializer(many=True)
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    """One event of an account's history; ``object`` is the row as its own resource shows it."""
+
+    type = serializers.ChoiceField(choices=["touch", "opportunity", "stage_change", "nps_response"])
+    id = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    summary = serializers.CharField()
+    object = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_object(self, entry: dict) -> dict:
+        return entry["object"]

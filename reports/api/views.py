@@ -1,6 +1,7 @@
 """KPI endpoints: thin adapters over ``funnel.kpis`` (the one KPI engine)."""
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -9,20 +10,28 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from abm_site.api_base import ErrorDetailSerializer
+from abm_site.api_base import ErrorDetailSerializer, serializer_for
 from abm_site.pagination import StandardPagination
-from accounts.api.serializers import AccountSerializer
 from accounts.models import Account
-from funnel.api.serializers import OpportunitySerializer
-from funnel.models import Opportunity
+from engagement.models import Touch
+from funnel.models import AccountStageChange, NpsResponse, Opportunity
 
-from .serializers import KpiListQuerySerializer, KpiQuerySerializer, KpiResultSerializer
+from .. import selectors
+from .serializers import (
+    KpiListQuerySerializer,
+    KpiQuerySerializer,
+    KpiResultSerializer,
+    TimelineEntrySerializer,
+)
+
+AccountSerializer = serializer_for(Account)
+OpportunitySerializer = serializer_for(Opportunity)
 
 KPI_ID = OpenApiParameter(
     "kpi_id", str, OpenApiParameter.PATH, description="A KPI id of the catalogue (KPIS.md)."
@@ -152,3 +161,71 @@ def _drilldown_rows(kind: str, rows: QuerySet) -> tuple[QuerySet, type]:
         return queryset.order_by("name", "pk"), AccountSerializer
     queryset = Opportunity.objects.filter(pk__in=rows.values("pk"))
     return queryset.order_by("pk"), OpportunitySerializer
+
+
+# --- account timeline ------------------------------------------------------------
+
+_ENTRY_SOURCES = {
+    "touch": (Touch, lambda o: o.get_kind_display()),
+    "opportunity": (
+        Opportunity,
+        lambda o: f"{o.get_type_display()} opportunity {o.name or o.pk} ({o.get_status_display()})",
+    ),
+    "stage_change": (
+        AccountStageChange,
+        lambda o: f"Stage {o.get_from_stage_display()} → {o.get_to_stage_display()}",
+    ),
+    "nps_response": (NpsResponse, lambda o: f"NPS {o.score}"),
+}
+
+
+def timeline_page_rows(page: list[tuple[str, int, object]]) -> list[dict]:
+    """Load the rows of one timeline page: one query per entry type, whatever the page size."""
+    wanted: dict[str, list[int]] = {}
+    for entry_type, entry_id, _at in page:
+        wanted.setdefault(entry_type, []).append(entry_id)
+    loaded: dict[tuple[str, int], object] = {}
+    for entry_type, ids in wanted.items():
+        model = _ENTRY_SOURCES[entry_type][0]
+        for obj in model.objects.filter(pk__in=ids):
+            loaded[(entry_type, obj.pk)] = obj
+    rows = []
+    for entry_type, entry_id, at in page:
+        obj = loaded.get((entry_type, entry_id))
+        if obj is None:  # deleted between the page query and this one
+            continue
+        model, summary = _ENTRY_SOURCES[entry_type]
+        rows.append(
+            {
+                "type": entry_type,
+                "id": entry_id,
+                "occurred_at": at,
+                "summary": summary(obj),
+                "object": serializer_for(model)(obj).data,
+            }
+        )
+    return rows
+
+
+class AccountTimelineView(generics.GenericAPIView):
+    """An account's touches, opportunities, stage changes and NPS responses, newest first."""
+
+    serializer_class = TimelineEntrySerializer
+    filter_backends: list = []
+    queryset = Account.objects.all()
+
+    @extend_schema(
+        operation_id="accounts_timeline_list",
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="Account id."),
+            OpenApiParameter("page", int, description="Page number (from 1)."),
+            OpenApiParameter("page_size", int, description="Entries per page (at most 1000)."),
+        ],
+        responses=TimelineEntrySerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        account = get_object_or_404(Account.objects.only("id"), pk=pk)
+        page = self.paginate_queryset(selectors.account_timeline_entries(account.pk))
+        return self.get_paginated_response(
+            TimelineEntrySerializer(timeline_page_rows(page), many=True).data
+        )

@@ -1,4 +1,4 @@
-"""POST /api/v1/imports/: a CSV upload through ``funnel.services.csv_import``."""
+"""POST /api/v1/imports/: a CSV upload through ``ingest.services.csv_import``."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

@@ -14,14 +14,14 @@ from decimal import Decimal
 import pytest
 from django.db import OperationalError, connection, transaction
 
-import engagement.importers
 import engagement.services as services
+import ingest.kinds.engagement
 from abm_site.csvio import content_key
 from abm_site.db import in_values
 from accounts.models import Account
 from engagement.models import Touch
 from engagement.services import TouchIngest, touch_bulk_create
-from funnel.services import csv_import
+from ingest.services import csv_import
 from tests.factories import AccountFactory, StakeholderFactory
 
 postgresql_only = pytest.mark.skipif(
@@ -143,7 +143,7 @@ def test_a_refused_row_costs_only_itself(accounts, tmp_path, monkeypatch):
     after the lookup, and a cost that overflows its column): the other rows of its batch and
     of the other batches are stored, the report counts are exact and name the column."""
     acme, beta = accounts
-    monkeypatch.setattr(engagement.importers, "TOUCH_CHUNK", 3)
+    monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 3)
     vanished = Account.objects.order_by("-id").values_list("id", flat=True)[0] + 1000
     fetch = services._References.fetch
 
@@ -190,7 +190,7 @@ def test_a_failing_write_rolls_the_whole_import_back(accounts, tmp_path, monkeyp
     """An error that is not about a row (the server went away) ends the import: nothing
     is kept, the batches queued behind it are not written, the process settings are back."""
     acme, beta = accounts
-    monkeypatch.setattr(engagement.importers, "TOUCH_CHUNK", 2)
+    monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 2)
     writer = services._PostgresWriter if connection.vendor == "postgresql" else services._OrmWriter
     insert = writer._insert
     calls = []
@@ -228,7 +228,7 @@ def test_an_error_on_the_callers_side_rolls_back_and_stops_the_writer(accounts):
 
 def test_dry_run_of_a_touch_file_in_several_batches(accounts, tmp_path, monkeypatch):
     acme, beta = accounts
-    monkeypatch.setattr(engagement.importers, "TOUCH_CHUNK", 2)
+    monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 2)
     path = csv_file(
         tmp_path,
         [

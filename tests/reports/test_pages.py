@@ -513,7 +513,8 @@ def test_query_counts_are_fixed(viewer_client, db, django_assert_max_num_queries
 
 
 def test_old_uploads_expire(settings, tmp_path):
-    from reports.uploads import upload_dir, uploads_expire
+    from ingest.selectors import upload_dir
+    from ingest.services import uploads_expire
 
     settings.VAR_DIR = tmp_path
     old, new = upload_dir() / "old.csv", upload_dir() / "new.csv"

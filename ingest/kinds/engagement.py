@@ -15,11 +15,11 @@ import functools
 from collections.abc import Callable, Iterable
 
 from abm_site.csvio import ImportContext, Row, RowRejected, chunked, content_key, upsert_by_key
-from accounts.importers import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
+from engagement.choices import SpendCategory
+from engagement.models import IntentSignal, Program, Spend
+from engagement.services import TOUCH_FIELDS, BulkTouchResult, ParseOptions, TouchIngest
 
-from .choices import SpendCategory
-from .models import IntentSignal, Program, Spend
-from .services import TOUCH_FIELDS, BulkTouchResult, ParseOptions, TouchIngest
+from .accounts import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
 
 SPEND_FIELDS: tuple[str, ...] = (
     "program",

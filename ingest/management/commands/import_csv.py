@@ -4,7 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from funnel.services import IMPORT_KINDS, available_mappings, csv_import
+from ingest.selectors import IMPORT_KINDS, available_mappings
+from ingest.services import csv_import
 
 SHOWN_REJECTIONS = 50
 

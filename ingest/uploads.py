@@ -2,7 +2,7 @@
 
 Between preview and run the file lives under ``var/uploads/`` with a random
 name; the page carries a *signed* token naming it (plus kind and mapping),
-never a path from the user. The import itself is ``funnel.services.csv_import``.
+never a path from the user. The import itself is ``ingest.imports.csv_import``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.core import signing
 
 from abm_site.csvio import CsvFileError, ImportReport, read_table
-from funnel.services import IMPORT_KINDS, available_mappings, csv_import, mapping_resolve
 
-SALT = "reports.uploads"
+from .imports import available_mappings, csv_import, mapping_resolve
+from .kinds import IMPORT_KINDS
+
+SALT = "reports.uploads"  # unchanged since the module moved: tokens issued before stay valid
 #: A preview stays runnable for a day.
 TOKEN_MAX_AGE = 24 * 3600
 PREVIEW_ROWS = 10
@@ -59,41 +60,8 @@ def mapping_choices() -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-class UploadForm(forms.Form):
-    file = forms.FileField(label="CSV file")
-    kind = forms.ChoiceField(label="What the file holds")
-    mapping = forms.ChoiceField(label="Column mapping")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = kind_choices()
-        self.fields["mapping"].choices = [(m["name"], m["label"]) for m in mapping_choices()]
-
-    def clean(self):
-        data = super().clean()
-        kind, mapping = data.get("kind"), data.get("mapping")
-        if kind and mapping:
-            names = [n for n, _ in available_mappings(kind)]
-            if mapping not in names:
-                self.add_error(
-                    "mapping",
-                    f"The '{mapping}' mapping has no profile for {kind}; choose one of: "
-                    f"{', '.join(names)}.",
-                )
-        return data
-
-
-class RunForm(forms.Form):
-    token = forms.CharField(widget=forms.HiddenInput)
-
-    def clean_token(self) -> dict:
-        try:
-            return _load(self.cleaned_data["token"])
-        except ImportTokenError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-
-def _load(token: str, suffix: str = ".csv") -> dict:
+def upload_load(token: str, suffix: str = ".csv") -> dict:
+    """The stored upload a signed token names; ``ImportTokenError`` when it cannot be used."""
     try:
         data = signing.loads(token, salt=SALT, max_age=TOKEN_MAX_AGE)
     except signing.SignatureExpired:
@@ -199,6 +167,6 @@ def import_run(data: dict) -> dict[str, Any]:
 
 
 def rejected_rows(token: str) -> tuple[list[str], list[list], str]:
-    data = _load(token, suffix=".rejected.json")
+    data = upload_load(token, suffix=".rejected.json")
     stored = json.loads(data["path"].read_text(encoding="utf-8"))
     return stored["header"], stored["rows"], data["n"]

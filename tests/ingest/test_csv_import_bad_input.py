@@ -12,7 +12,7 @@ import pytest
 
 from accounts.models import Account
 from funnel.models import Opportunity
-from funnel.services import csv_import
+from ingest.services import csv_import
 from tests.factories import AccountFactory
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "bad_csv"

@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from abm_site.csvio import ImportContext, Row, RowRejected, content_key, upsert_by_key
-from accounts.importers import (
+from funnel.choices import OpportunityStatus, OpportunityType
+from funnel.models import NpsResponse, Opportunity
+
+from .accounts import (
     ACCOUNT_REF_FIELDS,
     account_index_for,
     account_ref,
     resolve_account,
     touched_account_ids,
 )
-
-from .choices import OpportunityStatus, OpportunityType
-from .models import NpsResponse, Opportunity
 
 OPPORTUNITY_FIELDS: tuple[str, ...] = (
     *ACCOUNT_REF_FIELDS,

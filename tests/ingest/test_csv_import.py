@@ -11,7 +11,8 @@ from django.core.management import call_command
 from accounts.models import Account, IcpRule, Stakeholder, Tier
 from engagement.models import IntentSignal, Spend, Touch
 from funnel.models import NpsResponse, Opportunity
-from funnel.services import IMPORT_KINDS, available_mappings, csv_import
+from ingest.selectors import IMPORT_KINDS, available_mappings
+from ingest.services import csv_import
 from tests.factories import AccountFactory, ProgramFactory, StakeholderFactory
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -1,4 +1,4 @@
-"""CSV import of accounts and stakeholders, and the account/stakeholder lookups other kinds use.
+"""CSV import of accounts and stakeholders, and the account references other kinds use.
 
 Natural keys: an account is found by (source, external id) when the row
 has one, else by domain, else by its exact name; a domain or name match
@@ -8,21 +8,16 @@ stakeholder is found by (source, external id) or by (account, e-mail).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models.functions import Lower
 
 from abm_site.csvio import ImportContext, Row, RowRejected, bulk_write, upsert_by_key
-from abm_site.db import in_values
-
-from .choices import BuyingRole, ProgramType
-from .domains import normalize_domain
-from .models import Account, Stakeholder, Tier
+from accounts.choices import BuyingRole, ProgramType
+from accounts.models import Account, Stakeholder, Tier
+from accounts.selectors import AccountIndex, account_index, clean_domain
 
 ACCOUNT_FIELDS: tuple[str, ...] = (
     "name",
@@ -61,128 +56,6 @@ STAKEHOLDER_FIELDS: tuple[str, ...] = (
     "source",
     "external_id",
 )
-
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
-)
-
-
-def clean_domain(value: str) -> str | None:
-    """Normalised domain, or ``ValueError`` with the reason."""
-    domain = normalize_domain(value)
-    if domain is None:
-        return None
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"'{value.strip()[:100]}' is not a web domain") from None
-    if not _DOMAIN_RE.match(domain):
-        raise ValueError(f"'{value.strip()[:100]}' is not a web domain")
-    return domain
-
-
-# --------------------------------------------------------------------------- lookups
-
-
-@dataclass
-class AccountIndex:
-    """Accounts named by a batch of rows, fetched with one query per kind of reference."""
-
-    ids: set[int] = field(default_factory=set)
-    by_external: dict[tuple[str, str], int] = field(default_factory=dict)
-    by_domain: dict[str, int] = field(default_factory=dict)
-    by_name: dict[str, list[int]] = field(default_factory=dict)
-
-    def resolve(
-        self,
-        *,
-        account_id: int | None = None,
-        external_id: str = "",
-        source: str = "",
-        domain: str | None = None,
-        name: str = "",
-    ) -> tuple[int | None, str, str]:
-        """(account id, "", "") for the first reference that finds an account, tried in
-        the order id, external id, domain, name (a CRM export naming an account by an id
-        we do not know still matches by name); else (None, field, reason) of the first.
-        """
-        failures: list[tuple[str, str]] = []
-        if account_id is not None:
-            if account_id in self.ids:
-                return account_id, "", ""
-            failures.append(("account_id", f"no account has id {account_id}"))
-        if external_id:
-            found = self.by_external.get((source, external_id))
-            if found is not None:
-                return found, "", ""
-            failures.append(
-                (
-                    "account_external_id",
-                    f"no account from source '{source}' has external id '{external_id[:100]}'",
-                )
-            )
-        if domain:
-            found = self.by_domain.get(domain)
-            if found is not None:
-                return found, "", ""
-            failures.append(("account_domain", f"no account has the domain '{domain}'"))
-        if name:
-            matches = self.by_name.get(name.casefold(), [])
-            if len(matches) == 1:
-                return matches[0], "", ""
-            if not matches:
-                failures.append(("account_name", f"no account is named '{name[:100]}'"))
-            else:
-                failures.append(
-                    (
-                        "account_name",
-                        f"{len(matches)} accounts are named '{name[:100]}'; name the account "
-                        "by domain or id instead",
-                    )
-                )
-        if failures:
-            return None, *failures[0]
-        return None, "account_name", "names no account (give an account name, domain or id)"
-
-
-def account_index(
-    *,
-    ids: Iterable[int] = (),
-    external_keys: Iterable[tuple[str, str]] = (),
-    domains: Iterable[str] = (),
-    names: Iterable[str] = (),
-) -> AccountIndex:
-    """Fetch the accounts behind these references: at most one query per kind of reference."""
-    index = AccountIndex()
-    ids = set(ids)
-    if ids:
-        index.ids = set(
-            Account.objects.filter(in_values("id", ids, "bigint")).values_list("id", flat=True)
-        )
-    external_keys = set(external_keys)
-    if external_keys:
-        rows = Account.objects.filter(
-            external_id__in={e for _, e in external_keys}, source__in={s for s, _ in external_keys}
-        ).values_list("source", "external_id", "id")
-        index.by_external = {(s, e): i for s, e, i in rows}
-    domains = {d for d in domains if d}
-    if domains:
-        index.by_domain = dict(
-            Account.objects.filter(in_values("domain", domains, "text")).values_list("domain", "id")
-        )
-    folded = {n.casefold() for n in names if n}
-    if folded:
-        by_name: dict[str, list[int]] = defaultdict(list)
-        rows = (
-            Account.objects.annotate(lname=Lower("name"))
-            .filter(lname__in={n.lower() for n in folded})
-            .values_list("name", "id")
-        )
-        for name, account_id in rows:
-            by_name[name.casefold()].append(account_id)
-        index.by_name = dict(by_name)
-    return index
-
 
 def account_ref(row: Row, ctx: ImportContext) -> dict:
     """The account references of a row, parsed (raises ``RowRejected`` when it has none)."""

@@ -1,0 +1,99 @@
+"""The kinds of data a CSV import can load: their fields, required columns and importer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .accounts import (
+    ACCOUNT_FIELDS,
+    ACCOUNT_REF_FIELDS,
+    STAKEHOLDER_FIELDS,
+    import_accounts,
+    import_stakeholders,
+)
+from .engagement import (
+    INTENT_FIELDS,
+    SPEND_FIELDS,
+    TOUCH_FIELDS,
+    import_intent,
+    import_spend,
+    import_touches,
+)
+from .opportunities import NPS_FIELDS, OPPORTUNITY_FIELDS, import_nps, import_opportunities
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """One importable kind: its fields (our column names), required columns, importer."""
+
+    name: str
+    label: str
+    fields: tuple[str, ...]
+    #: Each entry is a group of fields of which the header must feed at least one.
+    required: tuple[tuple[str, ...], ...]
+    importer: Callable[..., set[int]]
+    refresh_fit: bool = False
+    streams: bool = False
+
+
+IMPORT_KINDS: dict[str, ImportKind] = {
+    k.name: k
+    for k in (
+        ImportKind(
+            "accounts",
+            "Accounts",
+            ACCOUNT_FIELDS,
+            (("name",),),
+            import_accounts,
+            refresh_fit=True,
+        ),
+        ImportKind(
+            "stakeholders",
+            "Stakeholders (buying committee)",
+            STAKEHOLDER_FIELDS,
+            (ACCOUNT_REF_FIELDS, ("name", "first_name", "last_name")),
+            import_stakeholders,
+        ),
+        ImportKind(
+            "opportunities",
+            "Opportunities",
+            OPPORTUNITY_FIELDS,
+            (ACCOUNT_REF_FIELDS, ("external_id",)),
+            import_opportunities,
+        ),
+        ImportKind(
+            "touches",
+            "Touches (engagement)",
+            TOUCH_FIELDS,
+            (
+                (
+                    "account_id",
+                    "account_domain",
+                    "account_name",
+                    "stakeholder_id",
+                    "stakeholder_email",
+                ),
+                ("kind",),
+                ("occurred_at",),
+            ),
+            import_touches,
+            streams=True,
+        ),
+        ImportKind("spend", "Spend", SPEND_FIELDS, (("spent_on",), ("amount",)), import_spend),
+        ImportKind(
+            "nps",
+            "NPS responses",
+            NPS_FIELDS,
+            (ACCOUNT_REF_FIELDS, ("score",), ("responded_on",)),
+            import_nps,
+        ),
+        ImportKind(
+            "intent",
+            "Intent signals",
+            INTENT_FIELDS,
+            (ACCOUNT_REF_FIELDS, ("topic",), ("score",), ("week",)),
+            import_intent,
+        ),
+    )
+}
