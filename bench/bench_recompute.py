@@ -253,8 +253,9 @@ LEFT JOIN LATERAL (
 def hand_sql() -> tuple[str, dict]:
     from django.conf import settings
 
+    from abm_site.db import day_start
     from engagement.choices import ENGAGEMENT_KINDS, TouchKind
-    from engagement.scoring import day_start, high_value_patterns
+    from engagement.scoring import high_value_patterns
 
     p = settings.ABM_SCORES
     end = day_start(DAY + dt.timedelta(days=1))

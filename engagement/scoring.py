@@ -36,92 +36,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
-from django.utils import timezone
+
+from abm_site.db import AgeDays, DaysBetween, FloatValue, Like, day_start
 
 from .choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS, TouchKind
 from .models import HighValuePage, IntentSignal, Touch
-
-# --- SQL helpers ------------------------------------------------------------
-
-
-class DaysBetween(Func):
-    """``later - earlier`` in calendar days (a float) for two date expressions.
-
-    PostgreSQL subtracts dates; SQLite subtracts Julian day numbers. Both
-    sides are dates, so the result is a whole number of days.
-    """
-
-    output_field = FloatField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        later, later_params = compiler.compile(self.source_expressions[0])
-        earlier, earlier_params = compiler.compile(self.source_expressions[1])
-        if connection.vendor == "postgresql":
-            sql = f"CAST((CAST({later} AS date) - CAST({earlier} AS date)) AS double precision)"
-        else:
-            sql = f"(julianday(date({later})) - julianday(date({earlier})))"
-        return sql, (*later_params, *earlier_params)
-
-
-class AgeDays(Func):
-    """``later - earlier`` in fractional days for two datetime expressions."""
-
-    output_field = FloatField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        later, later_params = compiler.compile(self.source_expressions[0])
-        earlier, earlier_params = compiler.compile(self.source_expressions[1])
-        if connection.vendor == "postgresql":
-            # date_part, not EXTRACT: EXTRACT returns numeric, whose arithmetic is many
-            # times slower than double precision over a large touch scan.
-            sql = f"(date_part('epoch', {later} - {earlier}) / 86400.0::double precision)"
-        else:
-            sql = f"(julianday({later}) - julianday({earlier}))"
-        return sql, (*later_params, *earlier_params)
-
-
-class Like(Func):
-    """Case-insensitive ``expression LIKE pattern`` with ``\\`` as the escape character."""
-
-    output_field = BooleanField()
-    conditional = True
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        text, text_params = compiler.compile(self.source_expressions[0])
-        pattern, pattern_params = compiler.compile(self.source_expressions[1])
-        sql = f"UPPER({text}) LIKE UPPER({pattern}) ESCAPE '\\'"
-        return sql, (*text_params, *pattern_params)
-
-
-def day_start(day: dt.date) -> dt.datetime:
-    """The aware datetime at which ``day`` begins in the deployment's time zone."""
-    return timezone.make_aware(
-        dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone()
-    )
-
-
-def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """``[start of start, start of the day after end)``: a closed date range as datetimes."""
-    return day_start(start), day_start(end + dt.timedelta(days=1))
-
-
-class FloatValue(Value):
-    """A float literal typed ``double precision`` on PostgreSQL.
-
-    The driver binds a Python float as an untyped literal, which PostgreSQL
-    reads as ``numeric``; arithmetic with it (weights, decay) then runs in
-    arbitrary precision, many times slower over a large touch scan.
-    """
-
-    def __init__(self, value: float):
-        super().__init__(float(value), output_field=FloatField())
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = self.as_sql(compiler, connection, **extra_context)
-        return f"({sql})::double precision", params
 
 
 def _fval(x: float) -> Value:
@@ -441,11 +360,6 @@ def intent_surge(
 
 
 __all__ = [
-    "AgeDays",
-    "DaysBetween",
-    "Like",
-    "day_bounds",
-    "day_start",
     "engagement_score",
     "high_value_patterns",
     "high_value_visit_q",

@@ -23,15 +23,11 @@ from django.db.models import (
 )
 from django.db.models.query import QuerySet
 
+from abm_site.db import day_bounds
+
 from .choices import ENGAGEMENT_KINDS, TouchKind
 from .models import Touch
 from .scoring import (
-    AgeDays,
-    DaysBetween,
-    FloatValue,
-    Like,
-    day_bounds,
-    day_start,
     engagement_score,
     high_value_patterns,
     high_value_visit_q,
@@ -119,13 +115,7 @@ def touches_between(start: dt.date, end: dt.date) -> QuerySet[Touch]:
 
 __all__ = [
     "CONVERSION_KINDS",
-    "AgeDays",
-    "DaysBetween",
-    "FloatValue",
-    "Like",
     "content_touch_q",
-    "day_bounds",
-    "day_start",
     "engagement_score",
     "engagement_touch_q",
     "high_value_patterns",

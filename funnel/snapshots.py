@@ -29,11 +29,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
 
+from abm_site.db import PerAccount, day_start
 from accounts.models import Account
 from engagement.choices import ENGAGEMENT_KINDS, TouchKind
 from engagement.models import Touch
-from engagement.scoring import (
-    day_start,
+from engagement.selectors import (
     engagement_score,
     high_value_patterns,
     intent_surge,
@@ -43,7 +43,6 @@ from engagement.scoring import (
 )
 
 from .choices import OpportunityStatus, OpportunityType, Stage
-from .kpis.sources import PerAccount
 from .models import AccountSnapshot, AccountStageChange, FunnelSnapshot, Opportunity
 from .querysets import open_as_of_q
 from .selectors import customer_q, first_won_new_business, targeted_expression

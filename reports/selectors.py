@@ -36,11 +36,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from abm_site.db import day_bounds
 from accounts.choices import BuyingRole
 from accounts.models import Account, Stakeholder, target_q
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import IntentSignal, Program, Touch
-from engagement.selectors import day_bounds, intent_surge_q
+from engagement.selectors import intent_surge_q
 from funnel.kpis import REGISTRY, Filters, Period, compute, drilldown
 from funnel.models import (
     AccountSnapshot,

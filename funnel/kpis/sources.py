@@ -26,7 +26,6 @@ from django.db.models import (
     F,
     FilteredRelation,
     FloatField,
-    Func,
     IntegerField,
     Max,
     Min,
@@ -41,6 +40,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, RowNumber, TruncDate
 
+from abm_site.db import DaysBetween, FloatValue, PerAccount, PercentileCont, day_bounds
 from accounts.models import Account, Stakeholder
 from engagement.choices import (
     ACQUISITION_CATEGORIES,
@@ -52,10 +52,7 @@ from engagement.choices import (
 from engagement.models import Spend, Touch, Visitor
 from engagement.selectors import (
     CONVERSION_KINDS,
-    DaysBetween,
-    FloatValue,
     content_touch_q,
-    day_bounds,
     high_value_patterns,
     high_value_visit_q,
     relationship_score,
@@ -74,32 +71,6 @@ from .base import Filters, Period
 WON = OpportunityStatus.WON
 LOST = OpportunityStatus.LOST
 NB = OpportunityType.NEW_BUSINESS
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expr)``."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float = 0.5, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
-class PerAccount(Func):
-    """An account-level expression in a query grouped by account: evaluated once per group.
-
-    Django would otherwise add a wrapped correlated subquery to the GROUP BY,
-    which makes PostgreSQL run it once per joined touch row. Grouping by the
-    account's primary key already fixes its value.
-    """
-
-    template = "%(expressions)s"
-    arity = 1
-
-    def get_group_by_cols(self):
-        return []
 
 
 def _count_subquery(qs: QuerySet, field: str = "pk", distinct: bool = False):
