@@ -1,16 +1,22 @@
 """The KPI catalogue's types: Period, Filters, KpiSpec, the registry and its errors."""
 
+from __future__ import annotations
+
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 
 from funnel.choices import Cohort
+
+if TYPE_CHECKING:
+    from .measures import Condition, Measure
 
 UNITS = ("count", "ratio", "money", "days", "score", "map")
 KINDS = ("activity", "outcome")
 RS = ("reputation", "relationship", "revenue")
-DRILLDOWNS = ("account", "opportunity", None)
 COHORTS: tuple[str, ...] = tuple(str(c) for c in Cohort.values)
 
 
@@ -53,7 +59,7 @@ class Period:
         """Length in days, both ends counted."""
         return (self.end - self.start).days + 1
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period of equal length that ends the day before this one starts."""
         end = self.start - dt.timedelta(days=1)
         return Period(end - dt.timedelta(days=self.days - 1), end)
@@ -82,15 +88,48 @@ class Filters:
             )
 
 
+#: The catalogue's stages (KPIS.md), by number; 0 holds the funnel and velocity views.
+STAGE_TITLES: dict[int, str] = {
+    1: "Target accounts",
+    2: "Engaged target accounts",
+    3: "Target account opportunities",
+    4: "New deals won",
+    5: "Customer retention",
+    6: "Customer expansion",
+    0: "Funnel and velocity",
+}
+
+
+def definition_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a definition text may name, formatted for prose.
+
+    Whole numbers print without decimals (2.0 -> "2"); the research grade
+    thresholds also as ``research_thresholds`` ("1.5x, 2.5x and 4x").
+    """
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    shown = {key: plain(value) for key, value in params.items()}
+    thresholds = [f"{plain(float(t))}x" for t in sorted(params["research_ratio_thresholds"])]
+    shown["research_thresholds"] = ", ".join(thresholds[:-1]) + f" and {thresholds[-1]}"
+    return shown
+
+
 @dataclass(frozen=True)
 class KpiSpec:
-    """One KPI of the catalogue: its metadata and the function that computes it.
+    """One KPI of the catalogue: its metadata, the measures it reads and its function.
 
-    ``sources`` names the aggregate queries the KPI reads (see ``sources.py``);
+    ``measures`` are the measures and conditions (``sources/``) the function
+    reads; the engine computes exactly those. ``drill`` is the condition whose
+    rows are behind the number (None for KPIs without a list). ``definition``
+    is a template over the definition parameters (``{influence_days}``), so
+    the words always state the numbers the result was computed with.
     ``fixed_cohort`` is set for KPIs whose definition fixes the cohort (CAC
-    counts new customers of all cohorts); ``also_cohorts`` are cohorts the KPI reads
-    besides its own (the cohort comparison). ``compute(ctx, cohort)`` returns the
-    value fields of the result; ``drill(ctx, cohort)`` the rows behind a count.
+    counts new customers of all cohorts); ``also_cohorts`` are cohorts the KPI
+    reads besides its own (the cohort comparison).
     """
 
     id: str
@@ -99,13 +138,32 @@ class KpiSpec:
     unit: str
     kind: str
     r: str
-    definition: str
-    drilldown: str | None = None
-    sources: tuple[str, ...] = ()
+    definition_template: str
+    measures: tuple[Measure, ...] = ()
+    drill: Condition | None = field(default=None, compare=False)
     fixed_cohort: str | None = None
     also_cohorts: tuple[str, ...] = ()
     compute: Callable[..., dict[str, Any]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    drill: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Names of the sources the KPI reads, in the order of its measures."""
+        return tuple(dict.fromkeys(m.source.name for m in self.measures))
+
+    @property
+    def drilldown(self) -> str | None:
+        """What the drill-down lists: ``"account"``, ``"opportunity"`` or None."""
+        return self.drill.source.drills_to if self.drill is not None else None
+
+    def describe(self, params: Mapping[str, Any] | None = None) -> str:
+        """The definition in words, with the parameters in force (the settings by default)."""
+        if params is None:
+            params = settings.ABM_SCORES
+        return self.definition_template.format_map(definition_params(params))
+
+    @property
+    def definition(self) -> str:
+        return self.describe()
 
     def cohort_for(self, requested: str | None) -> str:
         """The cohort this KPI uses for a requested cohort (None = KPIS.md default)."""
@@ -129,19 +187,20 @@ def kpi(
     kind: str,
     r: str,
     definition: str,
-    sources: tuple[str, ...],
-    drilldown: str | None = None,
-    drill: Callable[..., Any] | None = None,
+    measures: tuple[Measure, ...],
+    drill: Condition | None = None,
     fixed_cohort: str | None = None,
     also_cohorts: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Register the decorated function as the one implementation of KPI ``id``."""
     if id in REGISTRY:
         raise ValueError(f"KPI {id!r} is registered twice.")
-    if unit not in UNITS or kind not in KINDS or r not in RS or drilldown not in DRILLDOWNS:
+    if unit not in UNITS or kind not in KINDS or r not in RS:
         raise ValueError(f"KPI {id!r} has invalid metadata.")
-    if (drilldown is None) != (drill is None):
-        raise ValueError(f"KPI {id!r}: drilldown and drill go together.")
+    if not measures:
+        raise ValueError(f"KPI {id!r} names no measure.")
+    if drill is not None and drill not in measures:
+        raise ValueError(f"KPI {id!r}: its drill-down condition must be one of its measures.")
 
     def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         REGISTRY[id] = KpiSpec(
@@ -151,14 +210,43 @@ def kpi(
             unit=unit,
             kind=kind,
             r=r,
-            definition=definition,
-            drilldown=drilldown,
-            sources=sources,
+            definition_template=definition,
+            measures=tuple(measures),
+            drill=drill,
             fixed_cohort=fixed_cohort,
             also_cohorts=also_cohorts,
             compute=function,
-            drill=drill,
         )
         return function
 
     return register
+
+
+def count_kpi(
+    id: str,  # noqa: A002
+    condition: Condition,
+    *,
+    stage: int,
+    label: str,
+    kind: str,
+    r: str,
+    definition: str,
+) -> None:
+    """Register a KPI that is the count of ``condition``'s rows, drillable to them."""
+    from .results import count_result
+
+    @kpi(
+        id,
+        stage=stage,
+        label=label,
+        unit="count",
+        kind=kind,
+        r=r,
+        definition=definition,
+        measures=(condition,),
+        drill=condition,
+    )
+    def count(ctx: Any, cohort: str) -> dict[str, Any]:
+        return count_result(ctx.value(condition, cohort))
+
+    count.__name__ = count.__qualname__ = id

@@ -10,7 +10,6 @@ never on the amount of data.
 import hashlib
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +20,9 @@ from redis.exceptions import RedisError
 
 from . import overview, stage1, stage2, stage3, stage4, stage5, stage6, version  # noqa: F401
 from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
-from .sources import Context
+from .context import Context, Planned
+from .fingerprint import fingerprint
+from .measures import Source
 
 #: The default: no tier, program or owner filter, each KPI's default cohort.
 NO_FILTERS = Filters()
@@ -29,7 +30,7 @@ NO_FILTERS = Filters()
 logger = logging.getLogger(__name__)
 
 # Catalogue order (KPIS.md): stages 1 to 6, then funnel, velocity and the comparison.
-for _spec in sorted(REGISTRY.values(), key=lambda spec: spec.stage == 0):
+for _spec in sorted(REGISTRY.values(), key=lambda spec: (spec.stage == 0, spec.stage)):
     REGISTRY[_spec.id] = REGISTRY.pop(_spec.id)
 
 
@@ -46,14 +47,16 @@ def _specs(ids: Iterable[str] | None) -> list[KpiSpec]:
     return [spec for spec in REGISTRY.values() if spec.id in wanted]
 
 
-def _plan(specs: list[KpiSpec], filters: Filters) -> dict[str, set[str]]:
-    """Source -> the cohorts it must compute for these KPIs."""
-    cohorts: dict[str, set[str]] = {}
+def _plan(specs: list[KpiSpec], filters: Filters) -> dict[Source, Planned]:
+    """Source -> the cohorts and measures it must compute for these KPIs."""
+    plan: dict[Source, Planned] = {}
     for spec in specs:
         needed = {str(c) for c in spec.also_cohorts} or {spec.cohort_for(filters.cohort)}
-        for source in spec.sources:
-            cohorts.setdefault(source, set()).update(needed)
-    return cohorts
+        for measure in spec.measures:
+            planned = plan.setdefault(measure.source, Planned())
+            planned.cohorts |= needed
+            planned.measures.add(measure)
+    return plan
 
 
 def _filters_echo(filters: Filters) -> dict[str, Any]:
@@ -128,25 +131,7 @@ def _cacheable() -> bool:
     )
 
 
-def _code_fingerprint() -> str:
-    """A hash of the code that defines the numbers: the KPI package and the scores.
-
-    Part of the cache key, so a deployment with changed definitions never
-    serves results the previous code computed.
-    """
-    from engagement import scoring, selectors
-    from funnel import querysets
-    from funnel import selectors as funnel_selectors
-
-    digest = hashlib.sha256()
-    files = sorted(Path(__file__).parent.glob("*.py"))
-    files += [Path(m.__file__) for m in (scoring, selectors, querysets, funnel_selectors)]
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-_CODE = _code_fingerprint()
+_CODE = fingerprint()
 
 
 def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec], data: int) -> str:
@@ -183,7 +168,7 @@ def _items(specs: list[KpiSpec], ctx: Context, filters: Filters) -> list[dict[st
             "unit": spec.unit,
             "kind": spec.kind,
             "r": spec.r,
-            "definition": spec.definition,
+            "definition": spec.describe(ctx.params),
             "cohort": cohort,
         }
         item.update(spec.compute(ctx, cohort))
@@ -202,5 +187,5 @@ def drilldown(kpi_id: str, period: Period, filters: Filters = NO_FILTERS) -> Que
     spec = REGISTRY[kpi_id]
     if spec.drill is None:
         raise NoDrilldown(kpi_id)
-    ctx = Context(period, filters, {})
-    return spec.drill(ctx, str(spec.cohort_for(filters.cohort)))
+    ctx = Context(period, filters)
+    return spec.drill.rows(ctx, str(spec.cohort_for(filters.cohort)))

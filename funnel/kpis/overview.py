@@ -4,18 +4,23 @@ from typing import Any
 
 from funnel.choices import Cohort, Stage
 
+# The compared KPIs must be registered before the comparison names their measures.
+from . import stage4, stage5, stage6  # noqa: F401
 from .arithmetic import mean, ratio, round_2, round_ratio
 from .base import REGISTRY, kpi
-from .sources import Context
+from .context import Context
+from .measures import Measure
+from .sources.accounts import accounts, engaged, expansion, opportunity, renewed, won
+from .sources.spend import days_in_stage
 
-#: Funnel stage -> (source, measure): the six stage counts.
-FUNNEL_STAGES: dict[str, tuple[str, str]] = {
-    Stage.TARGET: ("accounts", "accounts"),
-    Stage.ENGAGED: ("accounts", "engaged"),
-    Stage.OPPORTUNITY: ("accounts", "opportunity"),
-    Stage.CUSTOMER: ("accounts", "won"),
-    Stage.RETAINED: ("accounts", "renewed"),
-    Stage.EXPANDED: ("accounts", "expansion"),
+#: Funnel stage -> the condition counting its accounts: the six stage counts.
+FUNNEL_STAGES: dict[str, Measure] = {
+    Stage.TARGET: accounts,
+    Stage.ENGAGED: engaged,
+    Stage.OPPORTUNITY: opportunity,
+    Stage.CUSTOMER: won,
+    Stage.RETAINED: renewed,
+    Stage.EXPANDED: expansion,
 }
 
 COMPARED = (
@@ -38,13 +43,10 @@ COMPARED = (
     definition="The six stage counts of the period for one cohort (target accounts, engaged "
     "target accounts, opportunity accounts, won accounts, accounts with a won renewal closed "
     "in the period, expansion accounts) and the conversion rate from each stage to the next.",
-    sources=("accounts",),
+    measures=tuple(FUNNEL_STAGES.values()),
 )
 def funnel(ctx: Context, cohort: str) -> dict[str, Any]:
-    stages = {
-        str(stage): ctx.get(source, cohort)[measure] or 0
-        for stage, (source, measure) in FUNNEL_STAGES.items()
-    }
+    stages = {str(stage): ctx.value(m, cohort) or 0 for stage, m in FUNNEL_STAGES.items()}
     names = list(stages)
     conversion = {
         f"{a}_to_{b}": round_ratio(ratio(stages[b], stages[a]))
@@ -66,10 +68,10 @@ def funnel(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean days accounts spent in a stage, from recorded stage changes in the "
     "period: the days between a change out of the stage and the account's previous change "
     "(into it); changes with no earlier change are left out.",
-    sources=("stage_changes",),
+    measures=(days_in_stage,),
 )
 def stage_velocity_days(ctx: Context, cohort: str) -> dict[str, Any]:
-    stages = ctx.get("stage_changes", cohort)["stages"]
+    stages = ctx.value(days_in_stage, cohort)
     ordered = [s for s in Stage.values if s in stages]
     return {
         "value": {s: round_2(mean(*stages[s])) for s in ordered},
@@ -87,7 +89,7 @@ def stage_velocity_days(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Average deal value, sales cycle, opportunity win rate, renewal rate, expansion "
     "rate and NPS for ABM (target list) and non-ABM accounts side by side; the cohort filter "
     "does not apply.",
-    sources=("opportunities", "accounts", "nps"),
+    measures=tuple(dict.fromkeys(m for metric in COMPARED for m in REGISTRY[metric].measures)),
     fixed_cohort=Cohort.ALL,
     also_cohorts=(Cohort.ABM, Cohort.NON_ABM),
 )

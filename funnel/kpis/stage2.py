@@ -3,53 +3,48 @@
 from typing import Any
 
 from .arithmetic import complement, ratio, round_2, round_ratio
-from .base import kpi
-from .drills import (
-    accounts_where,
-    accounts_with_touches,
-    accounts_with_view_through,
+from .base import count_kpi, kpi
+from .context import Context
+from .results import money_ratio_result, ratio_result
+from .sources.accounts import accounts, engaged, researching
+from .sources.spend import abm_spend
+from .sources.touches import (
+    ad_clicks,
+    ad_impressions,
+    chat_conversations,
+    content,
+    content_minutes,
+    content_minutes_by_position,
+    email_clicks,
+    email_opens,
+    email_replies,
+    emails_sent,
+    high_value_page_visits,
+    view_through_conversions,
+    view_through_visits,
+    visitors_known,
+    visitors_seen,
+    web_visits,
 )
-from .results import count_result, money_ratio_result, ratio_result
-from .sources import Context
 
-
-def _touch_count(
-    id: str,  # noqa: A002
-    label: str,
-    definition: str,
-    measure: str,
-    kind: str = "activity",
-    source: str = "touches",
-) -> None:
-    @kpi(
-        id,
-        stage=2,
-        label=label,
-        unit="count",
-        kind=kind,
-        r="reputation",
-        definition=definition,
-        sources=(source,),
-        drilldown="account",
-        drill=(
-            accounts_with_view_through(measure)
-            if source == "view_through"
-            else accounts_with_touches(measure)
-        ),
-    )
-    def count(ctx: Context, cohort: str) -> dict[str, Any]:
-        return count_result(ctx.get(source, cohort)[measure])
-
-
-_touch_count(
+count_kpi(
     "ad_impressions",
-    "Ad impressions",
-    "Ad impression touches (web display and email signature banners) of target accounts in "
-    "the period.",
-    "ad_impressions",
+    ad_impressions,
+    stage=2,
+    label="Ad impressions",
+    kind="activity",
+    r="reputation",
+    definition="Ad impression touches (web display and email signature banners) of target "
+    "accounts in the period.",
 )
-_touch_count(
-    "ad_clicks", "Ad clicks", "Ad click touches of target accounts in the period.", "ad_clicks"
+count_kpi(
+    "ad_clicks",
+    ad_clicks,
+    stage=2,
+    label="Ad clicks",
+    kind="activity",
+    r="reputation",
+    definition="Ad click touches of target accounts in the period.",
 )
 
 
@@ -61,67 +56,71 @@ _touch_count(
     kind="activity",
     r="reputation",
     definition="Ad clicks / ad impressions of target accounts in the period.",
-    sources=("touches",),
+    measures=(ad_clicks, ad_impressions),
 )
 def ad_click_through_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("touches", cohort)
-    return ratio_result(m["ad_clicks"], m["ad_impressions"])
+    return ratio_result(ctx.value(ad_clicks, cohort), ctx.value(ad_impressions, cohort))
 
 
-_touch_count(
+count_kpi(
     "view_through_visits",
-    "View-through visits",
-    "Web visits in the period by target accounts that saw an ad impression in the 30 days "
-    "before the visit and clicked no ad between that impression and the visit.",
-    "view_through_visits",
+    view_through_visits,
+    stage=2,
+    label="View-through visits",
     kind="outcome",
-    source="view_through",
+    r="reputation",
+    definition="Web visits in the period by target accounts that saw an ad impression in the "
+    "{view_through_days} days before the visit and clicked no ad between that impression and "
+    "the visit.",
 )
-_touch_count(
+count_kpi(
     "view_through_conversions",
-    "View-through conversions",
-    "Form fills and content downloads in the period that follow an ad impression of the "
-    "previous 30 days with no ad click in between.",
-    "view_through_conversions",
+    view_through_conversions,
+    stage=2,
+    label="View-through conversions",
     kind="outcome",
-    source="view_through",
+    r="reputation",
+    definition="Form fills and content downloads in the period that follow an ad impression "
+    "of the previous {view_through_days} days with no ad click in between.",
 )
-_touch_count(
+count_kpi(
     "web_visits",
-    "Web visits",
-    "Web visit touches (each page view of an identified target account, high-value pages "
-    "included) in the period.",
-    "web_visits",
+    web_visits,
+    stage=2,
+    label="Web visits",
+    kind="activity",
+    r="reputation",
+    definition="Web visit touches (each page view of an identified target account, high-value "
+    "pages included) in the period.",
 )
-_touch_count(
+count_kpi(
     "high_value_page_visits",
-    "High-value page visits",
-    "Web visits in the period to a high-value page: touches recorded as high-value page "
-    "visits, and web visits whose URL matches a registered high-value page pattern.",
-    "high_value_page_visits",
+    high_value_page_visits,
+    stage=2,
+    label="High-value page visits",
+    kind="activity",
+    r="reputation",
+    definition="Web visits in the period to a high-value page: touches recorded as high-value "
+    "page visits, and web visits whose URL matches a registered high-value page pattern.",
 )
-_touch_count(
+count_kpi(
     "chat_conversations",
-    "Chat conversations",
-    "Chat conversation touches of target accounts in the period.",
-    "chat_conversations",
+    chat_conversations,
+    stage=2,
+    label="Chat conversations",
+    kind="activity",
+    r="reputation",
+    definition="Chat conversation touches of target accounts in the period.",
 )
-
-
-@kpi(
+count_kpi(
     "engaged_target_accounts",
+    engaged,
     stage=2,
     label="Engaged target accounts",
-    unit="count",
     kind="outcome",
     r="reputation",
     definition="Target accounts with at least one engagement touch in the period.",
-    sources=("accounts",),
-    drilldown="account",
-    drill=accounts_where("engaged"),
 )
-def engaged_target_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("accounts", cohort)["engaged"])
 
 
 @kpi(
@@ -132,11 +131,10 @@ def engaged_target_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="reputation",
     definition="Engaged target accounts / target accounts.",
-    sources=("accounts",),
+    measures=(engaged, accounts),
 )
 def engaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["engaged"], m["accounts"])
+    return ratio_result(ctx.value(engaged, cohort), ctx.value(accounts, cohort))
 
 
 @kpi(
@@ -148,15 +146,15 @@ def engaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="reputation",
     definition="1 - engaged rate: target accounts with no engagement touch in the period / "
     "target accounts (null when there are no target accounts).",
-    sources=("accounts",),
+    measures=(engaged, accounts),
 )
 def unengaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    accounts = m["accounts"] or 0
+    total = ctx.value(accounts, cohort) or 0
+    engaged_n = ctx.value(engaged, cohort)
     return {
-        "value": round_ratio(complement(ratio(m["engaged"], accounts))),
-        "numerator": accounts - (m["engaged"] or 0),
-        "denominator": accounts,
+        "value": round_ratio(complement(ratio(engaged_n, total))),
+        "numerator": total - (engaged_n or 0),
+        "denominator": total,
     }
 
 
@@ -169,31 +167,24 @@ def unengaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="ABM spend in the period (marketing and sales spend of programs) / engaged "
     "target accounts.",
-    sources=("accounts", "spend"),
+    measures=(abm_spend, engaged),
 )
 def cost_per_engaged_account(ctx: Context, cohort: str) -> dict[str, Any]:
-    return money_ratio_result(
-        ctx.get("spend", cohort)["abm"], ctx.get("accounts", cohort)["engaged"]
-    )
+    return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(engaged, cohort))
 
 
-@kpi(
+count_kpi(
     "research_intensity_accounts",
+    researching,
     stage=2,
     label="Research-intensity accounts",
-    unit="count",
     kind="outcome",
     r="reputation",
     definition="Target accounts graded 2 or 3 for on-site research at the end of the period: "
     "the strongest of high-value page visits, distinct pages and engagement minutes of the "
-    "last 7 days against the weekly mean of the 8 weeks before (floored at 1), graded at "
-    "1.5x, 2.5x and 4x.",
-    sources=("accounts",),
-    drilldown="account",
-    drill=accounts_where("researching"),
+    "last {research_recent_days} days against the weekly mean of the "
+    "{research_baseline_weeks} weeks before (floored at 1), graded at {research_thresholds}.",
 )
-def research_intensity_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("accounts", cohort)["researching"])
 
 
 @kpi(
@@ -205,14 +196,13 @@ def research_intensity_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
     r="relationship",
     definition="Of the anonymous web visitors first seen in the period and attributed to target "
     "accounts, the share linked to a known stakeholder by the end of the period.",
-    sources=("visitors",),
+    measures=(visitors_known, visitors_seen),
 )
 def deanonymization_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("visitors", cohort)
-    return ratio_result(m["known"], m["seen"])
+    return ratio_result(ctx.value(visitors_known, cohort), ctx.value(visitors_seen, cohort))
 
 
-def _email_rate(id: str, label: str, measure: str, word: str) -> None:  # noqa: A002
+def _email_rate(id: str, label: str, measure, word: str) -> None:  # noqa: A002
     @kpi(
         id,
         stage=2,
@@ -222,16 +212,15 @@ def _email_rate(id: str, label: str, measure: str, word: str) -> None:  # noqa: 
         r="relationship",
         definition=f"Email {word} touches / emails sent, both of target accounts in the period "
         f"(touch counts: the data does not link a {word[:-1]} to its email).",
-        sources=("touches",),
+        measures=(measure, emails_sent),
     )
     def rate(ctx: Context, cohort: str) -> dict[str, Any]:
-        m = ctx.get("touches", cohort)
-        return ratio_result(m[measure], m["emails_sent"])
+        return ratio_result(ctx.value(measure, cohort), ctx.value(emails_sent, cohort))
 
 
-_email_rate("email_open_rate", "Email open rate", "email_opens", "opens")
-_email_rate("email_click_rate", "Email click rate", "email_clicks", "clicks")
-_email_rate("email_reply_rate", "Email reply rate", "email_replies", "replies")
+_email_rate("email_open_rate", "Email open rate", email_opens, "opens")
+_email_rate("email_click_rate", "Email click rate", email_clicks, "clicks")
+_email_rate("email_reply_rate", "Email reply rate", email_replies, "replies")
 
 
 @kpi(
@@ -243,12 +232,13 @@ _email_rate("email_reply_rate", "Email reply rate", "email_replies", "replies")
     r="reputation",
     definition="Engagement minutes of target accounts' engagement touches on content (with a "
     "content asset or a funnel position) in the period, also split by funnel position.",
-    sources=("touches",),
+    measures=(content_minutes, content, *content_minutes_by_position.values()),
 )
 def content_engagement_minutes(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("touches", cohort)
     return {
-        "value": round_2(m["minutes"] or 0),
-        "count": m["content"] or 0,
-        "by_position": {p: round_2(m[f"minutes_{p}"] or 0) for p in ("tofu", "mofu", "bofu")},
+        "value": round_2(ctx.value(content_minutes, cohort) or 0),
+        "count": ctx.value(content, cohort) or 0,
+        "by_position": {
+            p: round_2(ctx.value(m, cohort) or 0) for p, m in content_minutes_by_position.items()
+        },
     }

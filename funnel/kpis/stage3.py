@@ -2,26 +2,38 @@
 
 from typing import Any
 
-from .base import kpi
-from .drills import accounts_where, opportunities_where
-from .results import count_result, mean_result, money_ratio_result, ratio_result, sum_result
-from .sources import Context
+from .base import count_kpi, kpi
+from .context import Context
+from .results import mean_result, money_ratio_result, ratio_result, sum_result
+from .sources.accounts import (
+    accounts,
+    committee,
+    engaged,
+    engaged_people,
+    first_opportunity_after_touch,
+    first_touch_to_opportunity_days,
+    opportunity,
+    tam,
+)
+from .sources.opportunities import (
+    influenced,
+    influenced_amount,
+    open_new_business,
+    open_new_business_amount,
+    open_opportunities,
+)
+from .sources.spend import abm_spend
 
-
-@kpi(
+count_kpi(
     "opportunity_accounts",
+    opportunity,
     stage=3,
     label="Opportunity accounts",
-    unit="count",
     kind="outcome",
     r="revenue",
-    definition="Target accounts with at least one new-business opportunity created in the period.",
-    sources=("accounts",),
-    drilldown="account",
-    drill=accounts_where("opportunity"),
+    definition="Target accounts with at least one new-business opportunity created in the "
+    "period.",
 )
-def opportunity_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("accounts", cohort)["opportunity"])
 
 
 @kpi(
@@ -32,11 +44,10 @@ def opportunity_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Opportunity accounts / target accounts.",
-    sources=("accounts",),
+    measures=(opportunity, accounts),
 )
 def opportunity_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["opportunity"], m["accounts"])
+    return ratio_result(ctx.value(opportunity, cohort), ctx.value(accounts, cohort))
 
 
 @kpi(
@@ -48,11 +59,10 @@ def opportunity_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="relationship",
     definition="Mean number of known stakeholders (known since the end of the period or "
     "earlier, or with no date) per opportunity account.",
-    sources=("accounts",),
+    measures=(committee, opportunity),
 )
 def buying_committee_size(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return mean_result(m["committee"], m["opportunity"])
+    return mean_result(ctx.value(committee, cohort), ctx.value(opportunity, cohort))
 
 
 @kpi(
@@ -64,11 +74,10 @@ def buying_committee_size(ctx: Context, cohort: str) -> dict[str, Any]:
     r="relationship",
     definition="Mean number of engaged stakeholders (with an engagement touch in the period) "
     "per engaged target account.",
-    sources=("accounts",),
+    measures=(engaged_people, engaged),
 )
 def account_penetration(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return mean_result(m["eng_people"], m["engaged"])
+    return mean_result(ctx.value(engaged_people, cohort), ctx.value(engaged, cohort))
 
 
 @kpi(
@@ -78,29 +87,25 @@ def account_penetration(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="money",
     kind="outcome",
     r="revenue",
-    definition="Sum of amounts of new-business opportunities of target accounts open at the end "
-    "of the period (created by then or with no creation date, and not closed by then).",
-    sources=("opportunities",),
+    definition="Sum of amounts of new-business opportunities of target accounts open at the "
+    "end of the period (created by then or with no creation date, and not closed by then).",
+    measures=(open_new_business_amount, open_new_business),
 )
 def target_account_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return sum_result(m["open_nb_amount"], m["open_nb_n"])
+    return sum_result(
+        ctx.value(open_new_business_amount, cohort), ctx.value(open_new_business, cohort)
+    )
 
 
-@kpi(
+count_kpi(
     "open_opportunities",
+    open_opportunities,
     stage=3,
     label="Open opportunities",
-    unit="count",
     kind="outcome",
     r="revenue",
     definition="Opportunities of any type of the cohort open at the end of the period.",
-    sources=("opportunities",),
-    drilldown="opportunity",
-    drill=opportunities_where("open"),
 )
-def open_opportunities(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("opportunities", cohort)["open_n"])
 
 
 @kpi(
@@ -113,11 +118,13 @@ def open_opportunities(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean days from an account's first engagement touch to its first new-business "
     "opportunity, over target accounts whose first opportunity was created in the period "
     "(accounts with no engagement touch on or before that day are left out).",
-    sources=("accounts",),
+    measures=(first_touch_to_opportunity_days, first_opportunity_after_touch),
 )
 def days_first_touch_to_opportunity(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return mean_result(m["ftto_sum"], m["ftto_n"])
+    return mean_result(
+        ctx.value(first_touch_to_opportunity_days, cohort),
+        ctx.value(first_opportunity_after_touch, cohort),
+    )
 
 
 @kpi(
@@ -128,12 +135,10 @@ def days_first_touch_to_opportunity(ctx: Context, cohort: str) -> dict[str, Any]
     kind="outcome",
     r="revenue",
     definition="ABM spend in the period / opportunity accounts.",
-    sources=("accounts", "spend"),
+    measures=(abm_spend, opportunity),
 )
 def cost_per_opportunity_account(ctx: Context, cohort: str) -> dict[str, Any]:
-    return money_ratio_result(
-        ctx.get("spend", cohort)["abm"], ctx.get("accounts", cohort)["opportunity"]
-    )
+    return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(opportunity, cohort))
 
 
 @kpi(
@@ -144,12 +149,11 @@ def cost_per_opportunity_account(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Sum of amounts of opportunities (any type) created in the period whose account "
-    "had an engagement touch on the creation day or in the 90 days before.",
-    sources=("opportunities",),
+    "had an engagement touch on the creation day or in the {influence_days} days before.",
+    measures=(influenced_amount, influenced),
 )
 def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return sum_result(m["influenced_amount"], m["influenced_n"])
+    return sum_result(ctx.value(influenced_amount, cohort), ctx.value(influenced, cohort))
 
 
 @kpi(
@@ -161,8 +165,7 @@ def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     r="reputation",
     definition="Engaged target accounts / accounts in the total addressable market (ICP fit "
     "grade A or B, whatever their cohort; tier, owner and program filters apply).",
-    sources=("accounts",),
+    measures=(engaged, tam),
 )
 def engaged_share_of_tam(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["engaged"], m["tam"])
+    return ratio_result(ctx.value(engaged, cohort), ctx.value(tam, cohort))

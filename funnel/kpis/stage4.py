@@ -5,26 +5,37 @@ from typing import Any
 from funnel.choices import Cohort
 
 from .arithmetic import round_2
-from .base import kpi
-from .drills import accounts_where, opportunities_where
-from .results import count_result, mean_result, money_ratio_result, ratio_result, sum_result
-from .sources import Context
+from .base import count_kpi, kpi
+from .context import Context
+from .results import mean_result, money_ratio_result, ratio_result, sum_result
+from .sources.accounts import (
+    accounts,
+    first_touch_to_win_days,
+    touches_to_win,
+    winner_engagement_touches,
+    winner_opportunities,
+    won,
+    won_after_touch,
+)
+from .sources.opportunities import (
+    lost_new_business,
+    sales_cycle_median,
+    sales_cycle_sum,
+    won_new_business,
+    won_new_business_amount,
+    won_new_business_dated,
+)
+from .sources.spend import abm_spend, acquisition_spend, retention_spend
 
-
-@kpi(
+count_kpi(
     "won_accounts",
+    won,
     stage=4,
     label="Won accounts",
-    unit="count",
     kind="outcome",
     r="revenue",
     definition="Target accounts whose first won new-business opportunity closed in the period.",
-    sources=("accounts",),
-    drilldown="account",
-    drill=accounts_where("won"),
 )
-def won_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("accounts", cohort)["won"])
 
 
 @kpi(
@@ -35,11 +46,10 @@ def won_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Won accounts / target accounts.",
-    sources=("accounts",),
+    measures=(won, accounts),
 )
 def target_account_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["won"], m["accounts"])
+    return ratio_result(ctx.value(won, cohort), ctx.value(accounts, cohort))
 
 
 @kpi(
@@ -49,44 +59,33 @@ def target_account_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="ratio",
     kind="outcome",
     r="revenue",
-    definition="Won / (won + lost) new-business opportunities of the cohort closed in the period.",
-    sources=("opportunities",),
+    definition="Won / (won + lost) new-business opportunities of the cohort closed in the "
+    "period.",
+    measures=(won_new_business, lost_new_business),
 )
 def opportunity_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return ratio_result(m["won_nb_n"], (m["won_nb_n"] or 0) + (m["lost_nb_n"] or 0))
+    won_n = ctx.value(won_new_business, cohort)
+    return ratio_result(won_n, (won_n or 0) + (ctx.value(lost_new_business, cohort) or 0))
 
 
-@kpi(
+count_kpi(
     "won_opportunities",
+    won_new_business,
     stage=4,
     label="Won opportunities",
-    unit="count",
     kind="outcome",
     r="revenue",
     definition="New-business opportunities of the cohort closed won in the period.",
-    sources=("opportunities",),
-    drilldown="opportunity",
-    drill=opportunities_where("won_nb"),
 )
-def won_opportunities(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("opportunities", cohort)["won_nb_n"])
-
-
-@kpi(
+count_kpi(
     "lost_opportunities",
+    lost_new_business,
     stage=4,
     label="Lost opportunities",
-    unit="count",
     kind="outcome",
     r="revenue",
     definition="New-business opportunities of the cohort closed lost in the period.",
-    sources=("opportunities",),
-    drilldown="opportunity",
-    drill=opportunities_where("lost_nb"),
 )
-def lost_opportunities(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("opportunities", cohort)["lost_nb_n"])
 
 
 @kpi(
@@ -98,11 +97,12 @@ def lost_opportunities(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Sum of amounts of new-business opportunities of the cohort closed won in the "
     "period.",
-    sources=("opportunities",),
+    measures=(won_new_business_amount, won_new_business),
 )
 def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return sum_result(m["won_nb_amount"], m["won_nb_n"])
+    return sum_result(
+        ctx.value(won_new_business_amount, cohort), ctx.value(won_new_business, cohort)
+    )
 
 
 @kpi(
@@ -112,12 +112,14 @@ def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="money",
     kind="outcome",
     r="revenue",
-    definition="Mean amount of new-business opportunities of the cohort closed won in the period.",
-    sources=("opportunities",),
+    definition="Mean amount of new-business opportunities of the cohort closed won in the "
+    "period.",
+    measures=(won_new_business_amount, won_new_business),
 )
 def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return mean_result(m["won_nb_amount"], m["won_nb_n"])
+    return mean_result(
+        ctx.value(won_new_business_amount, cohort), ctx.value(won_new_business, cohort)
+    )
 
 
 @kpi(
@@ -129,11 +131,10 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Mean days from creation to close of new-business opportunities of the cohort "
     "closed won in the period with a known creation date.",
-    sources=("opportunities",),
+    measures=(sales_cycle_sum, won_new_business_dated),
 )
 def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return mean_result(m["cycle_sum"], m["won_nb_dated_n"])
+    return mean_result(ctx.value(sales_cycle_sum, cohort), ctx.value(won_new_business_dated, cohort))
 
 
 @kpi(
@@ -145,12 +146,11 @@ def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Median days from creation to close of the same opportunities (the mean of the "
     "two middle values for an even count).",
-    sources=("opportunities",),
+    measures=(sales_cycle_median, won_new_business_dated),
 )
 def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    n = m["won_nb_dated_n"] or 0
-    return {"value": round_2(m["cycle_median"]) if n else None, "count": n}
+    n = ctx.value(won_new_business_dated, cohort) or 0
+    return {"value": round_2(ctx.value(sales_cycle_median, cohort)) if n else None, "count": n}
 
 
 @kpi(
@@ -163,11 +163,12 @@ def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean days from an account's first engagement touch to the close of its first "
     "won new-business opportunity, over won accounts (those with no engagement touch by the "
     "close day are left out).",
-    sources=("accounts",),
+    measures=(first_touch_to_win_days, won_after_touch),
 )
 def deal_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return mean_result(m["deal_sum"], m["deal_n"])
+    return mean_result(
+        ctx.value(first_touch_to_win_days, cohort), ctx.value(won_after_touch, cohort)
+    )
 
 
 @kpi(
@@ -179,11 +180,10 @@ def deal_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     r="relationship",
     definition="Mean number of touches of any kind on or before the day of the win, over won "
     "accounts.",
-    sources=("accounts",),
+    measures=(touches_to_win, won),
 )
 def touches_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return mean_result(m["touches_to_win"], m["won"])
+    return mean_result(ctx.value(touches_to_win, cohort), ctx.value(won, cohort))
 
 
 @kpi(
@@ -195,11 +195,12 @@ def touches_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Won new-business opportunities closed in the period / engagement touches in "
     "the period of the accounts that won them.",
-    sources=("accounts",),
+    measures=(winner_opportunities, winner_engagement_touches),
 )
 def conversion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["winner_opps"], m["winner_touches"])
+    return ratio_result(
+        ctx.value(winner_opportunities, cohort), ctx.value(winner_engagement_touches, cohort)
+    )
 
 
 @kpi(
@@ -210,10 +211,10 @@ def conversion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="ABM spend in the period / won accounts.",
-    sources=("accounts", "spend"),
+    measures=(abm_spend, won),
 )
 def cost_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
-    return money_ratio_result(ctx.get("spend", cohort)["abm"], ctx.get("accounts", cohort)["won"])
+    return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(won, cohort))
 
 
 @kpi(
@@ -225,13 +226,11 @@ def cost_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="All marketing and sales spend in the period (with or without a program) / new "
     "customers of all cohorts (first won new-business opportunity closed in the period).",
-    sources=("accounts", "spend"),
+    measures=(acquisition_spend, won),
     fixed_cohort=Cohort.ALL,
 )
 def customer_acquisition_cost(ctx: Context, cohort: str) -> dict[str, Any]:
-    return money_ratio_result(
-        ctx.get("spend", cohort)["acquisition"], ctx.get("accounts", cohort)["won"]
-    )
+    return money_ratio_result(ctx.value(acquisition_spend, cohort), ctx.value(won, cohort))
 
 
 @kpi(
@@ -243,11 +242,9 @@ def customer_acquisition_cost(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Customer acquisition cost with the onboarding and support spend of the period "
     "added to the marketing and sales spend.",
-    sources=("accounts", "spend"),
+    measures=(acquisition_spend, retention_spend, won),
     fixed_cohort=Cohort.ALL,
 )
 def customer_acquisition_cost_full(ctx: Context, cohort: str) -> dict[str, Any]:
-    spend = ctx.get("spend", cohort)
-    return money_ratio_result(
-        spend["acquisition"] + spend["retention"], ctx.get("accounts", cohort)["won"]
-    )
+    spend = ctx.value(acquisition_spend, cohort) + ctx.value(retention_spend, cohort)
+    return money_ratio_result(spend, ctx.value(won, cohort))

@@ -3,27 +3,33 @@
 from typing import Any
 
 from .arithmetic import lifespan_years, mean, nps, product, ratio, round_2, round_ratio
-from .base import kpi
-from .drills import accounts_where
-from .results import count_result, mean_result, ratio_result, sum_result
-from .sources import Context
+from .base import count_kpi, kpi
+from .context import Context
+from .results import mean_result, ratio_result, sum_result
+from .sources.accounts import churned_12m, customer, customer_12m, expansion, tam
+from .sources.opportunities import (
+    annual_value_sum,
+    annual_value_to_date_sum,
+    detractors,
+    nps_responses,
+    promoters,
+    won_any,
+    won_any_amount,
+    won_expansion,
+    won_expansion_amount,
+    won_to_date,
+)
 
-
-@kpi(
+count_kpi(
     "expansion_accounts",
+    expansion,
     stage=6,
     label="Expansion accounts",
-    unit="count",
     kind="outcome",
     r="revenue",
-    definition="Customers at the end of the period with a won expansion (upsell or cross-sell) "
-    "opportunity closed in the period.",
-    sources=("accounts",),
-    drilldown="account",
-    drill=accounts_where("expansion"),
+    definition="Customers at the end of the period with a won expansion (upsell or "
+    "cross-sell) opportunity closed in the period.",
 )
-def expansion_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
-    return count_result(ctx.get("accounts", cohort)["expansion"])
 
 
 @kpi(
@@ -34,11 +40,10 @@ def expansion_accounts(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Expansion accounts / customers at the end of the period.",
-    sources=("accounts",),
+    measures=(expansion, customer),
 )
 def expansion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("accounts", cohort)
-    return ratio_result(m["expansion"], m["customer"])
+    return ratio_result(ctx.value(expansion, cohort), ctx.value(customer, cohort))
 
 
 @kpi(
@@ -49,11 +54,10 @@ def expansion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Sum of amounts of won expansion opportunities closed in the period.",
-    sources=("opportunities",),
+    measures=(won_expansion_amount, won_expansion),
 )
 def expansion_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return sum_result(m["won_expansion_amount"], m["won_expansion_n"])
+    return sum_result(ctx.value(won_expansion_amount, cohort), ctx.value(won_expansion, cohort))
 
 
 @kpi(
@@ -65,11 +69,10 @@ def expansion_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Mean annualised value (amount / (term in months / 12)) of won opportunities of "
     "any type closed in the period.",
-    sources=("opportunities",),
+    measures=(annual_value_sum, won_any),
 )
 def annual_contract_value(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return mean_result(m["acv_sum"], m["won_any_n"])
+    return mean_result(ctx.value(annual_value_sum, cohort), ctx.value(won_any, cohort))
 
 
 @kpi(
@@ -81,11 +84,10 @@ def annual_contract_value(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Sum of amounts of all won opportunities (new business, renewal, expansion) "
     "closed in the period.",
-    sources=("opportunities",),
+    measures=(won_any_amount, won_any),
 )
 def total_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("opportunities", cohort)
-    return sum_result(m["won_any_amount"], m["won_any_n"])
+    return sum_result(ctx.value(won_any_amount, cohort), ctx.value(won_any, cohort))
 
 
 @kpi(
@@ -97,18 +99,17 @@ def total_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Annual contract value x mean customer lifespan in years: 1 / the churn rate "
     "of the 365 days ending with the period (accounts churned in them / accounts that were "
-    "customers at any time in them), capped at 10 years.",
-    sources=("opportunities", "accounts"),
+    "customers at any time in them), capped at {clv_max_years} years.",
+    measures=(annual_value_sum, won_any, churned_12m, customer_12m),
 )
 def customer_lifetime_value(ctx: Context, cohort: str) -> dict[str, Any]:
-    opps = ctx.get("opportunities", cohort)
-    accounts = ctx.get("accounts", cohort)
-    acv = mean(opps["acv_sum"], opps["won_any_n"])
-    churn = ratio(accounts["churned_12m"], accounts["customer_12m"])
+    won_n = ctx.value(won_any, cohort)
+    acv = mean(ctx.value(annual_value_sum, cohort), won_n)
+    churn = ratio(ctx.value(churned_12m, cohort), ctx.value(customer_12m, cohort))
     years = lifespan_years(churn, ctx.params["clv_max_years"])
     return {
         "value": round_2(product(acv, years)),
-        "count": opps["won_any_n"] or 0,
+        "count": won_n or 0,
         "annual_contract_value": round_2(acv),
         "churn_rate": round_ratio(churn),
         "lifespan_years": round_2(years),
@@ -122,17 +123,19 @@ def customer_lifetime_value(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="score",
     kind="outcome",
     r="reputation",
-    definition="Of NPS responses (0-10) in the period: % promoters (9-10) - % detractors (0-6), "
-    "from -100 to 100.",
-    sources=("nps",),
+    definition="Of NPS responses (0-10) in the period: % promoters (9-10) - % detractors "
+    "(0-6), from -100 to 100.",
+    measures=(promoters, detractors, nps_responses),
 )
 def net_promoter_score(ctx: Context, cohort: str) -> dict[str, Any]:
-    m = ctx.get("nps", cohort)
+    promoters_n = ctx.value(promoters, cohort)
+    detractors_n = ctx.value(detractors, cohort)
+    responses = ctx.value(nps_responses, cohort)
     return {
-        "value": round_2(nps(m["promoters"], m["detractors"], m["responses"])),
-        "count": m["responses"],
-        "promoters": m["promoters"],
-        "detractors": m["detractors"],
+        "value": round_2(nps(promoters_n, detractors_n, responses)),
+        "count": responses,
+        "promoters": promoters_n,
+        "detractors": detractors_n,
     }
 
 
@@ -145,12 +148,11 @@ def net_promoter_score(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Mean annualised contract value of won opportunities closed by the end of the "
     "period x accounts with ICP fit grade A or B (whatever their cohort).",
-    sources=("opportunities", "accounts"),
+    measures=(annual_value_to_date_sum, won_to_date, tam),
 )
 def total_addressable_market(ctx: Context, cohort: str) -> dict[str, Any]:
-    opps = ctx.get("opportunities", cohort)
-    tam_accounts = ctx.get("accounts", cohort)["tam"] or 0
-    acv = mean(opps["acv_to_date_sum"], opps["won_to_date_n"])
+    tam_accounts = ctx.value(tam, cohort) or 0
+    acv = mean(ctx.value(annual_value_to_date_sum, cohort), ctx.value(won_to_date, cohort))
     return {
         "value": round_2(product(acv, tam_accounts)),
         "count": tam_accounts,

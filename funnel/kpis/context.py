@@ -1,0 +1,73 @@
+"""One ``compute()``: the period, the filters, the parameters, and the measures run so far."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from abm_site.db import day_bounds
+from engagement.selectors import high_value_patterns
+from funnel.selectors import cohort_q
+
+from .base import Filters, Period
+from .measures import Measure, Source
+from .scope import scope_q
+
+
+@dataclass
+class Planned:
+    """What one source must compute: for which cohorts, which measures."""
+
+    cohorts: set[str] = field(default_factory=set)
+    measures: set[Measure] = field(default_factory=set)
+
+
+class Context:
+    """The state of one computation; KPI functions read measures through ``value``."""
+
+    def __init__(
+        self,
+        period: Period,
+        filters: Filters,
+        plan: dict[Source, Planned] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ):
+        self.period = period
+        self.filters = filters
+        self.plan = plan or {}
+        self.start, self.end = period.start, period.end
+        self.start_dt, self.end_dt = day_bounds(period.start, period.end)
+        self.params = params if params is not None else settings.ABM_SCORES
+        self._results: dict[Source, dict[str, dict[str, Any]]] = {}
+
+    def scope_q(self, prefix: str = "") -> Q:
+        """Tier, owner and program filters on accounts (through ``prefix``)."""
+        return scope_q(self.filters, self.period, prefix)
+
+    def cohort_q(self, cohort: str, prefix: str = "") -> Q:
+        return cohort_q(cohort, self.end, prefix)
+
+    @cached_property
+    def patterns(self) -> list[str]:
+        """The high-value page patterns in force (one query, on first use)."""
+        return high_value_patterns()
+
+    def value(self, measure: Measure, cohort: str) -> Any:
+        """The value of ``measure`` for ``cohort``; runs its source on first use."""
+        source = measure.source
+        if source not in self._results:
+            planned = self.plan.get(source) or Planned({cohort}, {measure})
+            measures = sorted(planned.measures, key=lambda m: m.name)
+            self._results[source] = source.compute(self, sorted(planned.cohorts), measures)
+        try:
+            return self._results[source][cohort][measure.name]
+        except KeyError:
+            raise LookupError(
+                f"{measure!r} for cohort {cohort!r} was not planned: the KPI that reads it "
+                "must name it in its measures."
+            ) from None

@@ -1,0 +1,221 @@
+"""Sources, measures and conditions: the vocabulary every KPI is written in.
+
+A *source* is one set-based query over rows (accounts with their facts,
+touches, opportunities, ...) that returns many named *measures* at once, for
+every cohort the requested KPIs need. A *condition* is a measure that
+counts the rows matching a ``Q``; the same condition filters the rows of a
+drill-down, so a count and the list behind it are one definition. Measures
+and conditions are module-level functions, registered on their source by a
+decorator: a KPI names the objects it reads (``measures=(engaged, ...)``), so
+"go to definition" leads from a KPI to its exact rule, and the engine
+computes only the measures the requested KPIs declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Aggregate, Count, Q, QuerySet
+
+from funnel.choices import Cohort
+
+if TYPE_CHECKING:
+    from .context import Context
+
+#: Slicing the per-row queryset makes Django aggregate over it as a subquery with a
+#: LIMIT, which PostgreSQL never flattens: each row's correlated subqueries then run
+#: once, instead of once per aggregate that reads them.
+_FENCE = 10**15
+
+Rows = Callable[["Context"], QuerySet]
+Runner = Callable[["Context", list[str]], dict[str, dict[str, Any]]]
+
+
+@dataclass(eq=False)
+class Source:
+    """One aggregate query: its rows and the measures registered on it.
+
+    ``prefix`` leads from a row to its account (``""`` for account rows).
+    ``drills_to`` is what a drill-down of one of its conditions lists
+    (``"account"`` or ``"opportunity"``); ``drill_via_accounts`` makes it list
+    the accounts that have matching rows (touch counts drill to accounts).
+    ``fence`` for row querysets whose annotations are subqueries (see
+    ``_FENCE``). ``after(ctx, cohorts, measures, result)`` completes measures
+    whose aggregate is None on this database. ``targeted`` names a boolean annotation of account rows: the
+    cohorts test it, and "all" is abm + non_abm when both are computed (every
+    measure must then be a count or a sum). ``runner`` replaces the generic
+    aggregate for sources that are not one (spend, tiers, stage changes).
+    """
+
+    name: str
+    rows: Rows | None = None
+    prefix: str = "account__"
+    drills_to: str | None = None
+    drill_via_accounts: bool = False
+    fence: bool = False
+    targeted: str | None = None
+    runner: Runner | None = None
+    after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
+        None
+    )
+    measures: dict[str, Measure] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<Source {self.name}>"
+
+    # --- declaring measures -----------------------------------------------------
+
+    def _register(self, measure: Measure) -> Measure:
+        if measure.name in self.measures:
+            raise ValueError(f"Source {self.name!r} has two measures named {measure.name!r}.")
+        self.measures[measure.name] = measure
+        return measure
+
+    def measure(
+        self, function: Callable[..., Aggregate] | None = None, *, whole: bool = False
+    ) -> Any:
+        """Register ``function(ctx, cohort_q) -> Aggregate`` as a measure of this source.
+
+        ``whole``: the measure ignores the cohort (e.g. the TAM counts every
+        scoped account).
+        """
+
+        def register(fn: Callable[..., Aggregate]) -> Measure:
+            return self._register(Measure(self, fn.__name__, fn, whole=whole, doc=fn.__doc__))
+
+        return register(function) if function is not None else register
+
+    def condition(self, function: Callable[[Context], Q] | None = None, *, whole: bool = False):
+        """Register ``function(ctx) -> Q`` as a condition: the count of rows matching it."""
+
+        def register(fn: Callable[[Context], Q]) -> Condition:
+            condition = Condition(self, fn.__name__, None, whole=whole, doc=fn.__doc__, where=fn)
+            return self._register(condition)  # type: ignore[return-value]
+
+        return register(function) if function is not None else register
+
+    def output(self, name: str, doc: str = "") -> Measure:
+        """A named value of a source computed by its ``runner`` (no aggregate of its own)."""
+        return self._register(Measure(self, name, None, doc=doc))
+
+    # --- computing ----------------------------------------------------------------
+
+    def compute(
+        self, ctx: Context, cohorts: list[str], measures: Iterable[Measure]
+    ) -> dict[str, dict[str, Any]]:
+        """The values of ``measures`` for each of ``cohorts``: one query (a few for runners)."""
+        if self.runner is not None:
+            return self.runner(ctx, cohorts)
+        measures = list(measures)
+        result = _by_cohort(ctx, self, cohorts, measures)
+        if self.after is not None:
+            self.after(ctx, cohorts, measures, result)
+        return result
+
+    def drill(self, ctx: Context, cohort: str, where: Q) -> QuerySet:
+        """The rows (or, for touch sources, the accounts) matching ``where`` in ``cohort``."""
+        if self.rows is None:
+            raise TypeError(f"Source {self.name!r} has no rows to drill into.")
+        from accounts.models import Account
+
+        rows = self.rows(ctx)
+        if self.drill_via_accounts:
+            matching = rows.filter(where).values("account_id")
+            return Account.objects.filter(ctx.scope_q(), ctx.cohort_q(cohort), pk__in=matching)
+        if self.prefix == "":
+            return rows.filter(ctx.cohort_q(cohort), where)
+        return rows.filter(ctx.cohort_q(cohort, self.prefix), where).select_related("account")
+
+
+@dataclass(eq=False)
+class Measure:
+    """One named value of a source; ``aggregate(ctx, cohort_q)`` builds its SQL aggregate."""
+
+    source: Source
+    name: str
+    aggregate: Callable[..., Aggregate] | None
+    whole: bool = False
+    doc: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.source.name}.{self.name}>"
+
+    def expression(self, ctx: Context, cohort_q: Q) -> Aggregate | None:
+        assert self.aggregate is not None, f"{self!r} is computed by its source's runner"
+        return self.aggregate(ctx, Q() if self.whole else cohort_q)
+
+
+@dataclass(eq=False, repr=False)
+class Condition(Measure):
+    """A measure that counts the rows matching ``where(ctx)``; also the drill-down filter."""
+
+    where: Callable[[Context], Q] = field(default=lambda ctx: Q())
+
+    def __call__(self, ctx: Context) -> Q:
+        return self.where(ctx)
+
+    def expression(self, ctx: Context, cohort_q: Q) -> Aggregate:
+        return Count("pk", filter=(Q() if self.whole else cohort_q) & self.where(ctx))
+
+    def rows(self, ctx: Context, cohort: str) -> QuerySet:
+        """The rows behind the count: accounts or opportunities, as a lazy queryset."""
+        return self.source.drill(ctx, cohort, self.where(ctx))
+
+
+def _by_cohort(
+    ctx: Context, source: Source, cohorts: list[str], measures: list[Measure]
+) -> dict[str, dict[str, Any]]:
+    """One ``aggregate()`` of every measure for every cohort, split by cohort.
+
+    With a single cohort (and no measure that ignores it) the rows are
+    filtered to it up front: fewer rows, no per-aggregate condition. Rows are
+    whole accounts either way, so per-account window functions see the same
+    partitions.
+    """
+    assert source.rows is not None
+    queryset = source.rows(ctx)
+    if source.targeted:
+        flag = source.targeted
+        conditions = {
+            Cohort.ABM: Q(**{flag: True}),
+            Cohort.NON_ABM: Q(**{flag: False}),
+            Cohort.ALL: Q(),
+        }
+        conditions = {c: conditions[c] for c in cohorts}
+    else:
+        conditions = {cohort: ctx.cohort_q(cohort, source.prefix) for cohort in cohorts}
+    derived = bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
+    computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
+    if len(cohorts) == 1 and not any(m.whole for m in measures):
+        queryset = queryset.filter(conditions[cohorts[0]])
+        conditions[cohorts[0]] = Q()
+    if source.fence:
+        # No model ordering inside the fence: it would sort every row for nothing.
+        queryset = queryset.order_by()[:_FENCE]
+    aggregates = {}
+    for cohort in computed:
+        for m in measures:
+            expression = m.expression(ctx, conditions[cohort])
+            if expression is not None:  # None: the source's ``after`` step computes it
+                aggregates[f"{cohort}__{m.name}"] = expression
+    row = queryset.aggregate(**aggregates) if aggregates else {}
+    result: dict[str, dict[str, Any]] = {c: {} for c in cohorts}
+    for key, value in row.items():
+        cohort, name = key.split("__", 1)
+        result[cohort][name] = value
+    if derived:
+        abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+        wholes = {m.name for m in measures if m.whole}
+        result[Cohort.ALL] = {
+            name: abm[name] if name in wholes else _plus(abm[name], non_abm[name]) for name in abm
+        }
+    return result
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """``a + b`` where a missing (NULL) sum counts as nothing, and two stay missing."""
+    if a is None:
+        return b
+    return a if b is None else a + b

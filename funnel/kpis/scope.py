@@ -1,0 +1,75 @@
+"""Which accounts a filter keeps, and the named slices the nightly funnel snapshots cover.
+
+The KPI engine, the pages' account lists and the snapshot trends all read
+these, so "program 3" or "tier:2" means one thing everywhere.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from abm_site.db import day_bounds
+from engagement.models import Touch
+from funnel.selectors import cohort_q
+
+from .base import Filters, Period
+
+
+def scope_q(filters: Filters, period: Period, prefix: str = "", *, cohort: bool = False) -> Q:
+    """Tier, owner and program filters on accounts (through ``prefix``).
+
+    Program: accounts with at least one touch of one of the programs up to
+    the end of the period. ``cohort=True`` also applies the filters' cohort
+    (the engine applies cohorts per KPI instead).
+    """
+    q = Q()
+    if filters.tier:
+        q &= Q(**{f"{prefix}tier_id__in": filters.tier})
+    if filters.owner:
+        q &= Q(**{f"{prefix}owner_id__in": filters.owner})
+    if filters.program:
+        _, end = day_bounds(period.start, period.end)
+        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
+        q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
+    if cohort and filters.cohort:
+        q &= cohort_q(filters.cohort, period.end, prefix)
+    return q
+
+
+#: The cohorts snapshotted as slices of their own.
+SLICE_COHORTS = ("abm", "non_abm", "all")
+
+
+def slice_name(filters: Filters) -> str | None:
+    """The funnel-snapshot slice of ``filters``, or None when no slice matches them.
+
+    Slices are: no filter (``all``), exactly one tier (``tier:<id>``), exactly
+    one program (``program:<id>``) or a cohort alone (``cohort:<name>``).
+    """
+    tier, program, cohort = filters.tier, filters.program, filters.cohort
+    if filters.owner:
+        return None
+    if len(tier) == 1 and not program and not cohort:
+        return f"tier:{tier[0]}"
+    if len(program) == 1 and not tier and not cohort:
+        return f"program:{program[0]}"
+    if cohort and not tier and not program:
+        return f"cohort:{cohort}"
+    if not (tier or program or cohort):
+        return "all"
+    return None
+
+
+def funnel_slices() -> list[tuple[str, Filters]]:
+    """Every slice the nightly recompute snapshots: all, each tier, each program, each cohort.
+
+    Two queries (tier and program ids).
+    """
+    from accounts.models import Tier
+    from engagement.models import Program
+
+    filters = [Filters()]
+    filters += [Filters(tier=(pk,)) for pk in Tier.objects.values_list("pk", flat=True)]
+    filters += [Filters(program=(pk,)) for pk in Program.objects.values_list("pk", flat=True)]
+    filters += [Filters(cohort=c) for c in SLICE_COHORTS]
+    return [(str(slice_name(f)), f) for f in filters]

@@ -1,0 +1,401 @@
+"""Account-level sources: one row per scoped account with what the account KPIs count.
+
+Touch measures and scores come from one GROUP BY pass over the account's
+touches of the window the KPIs read; opportunity, stakeholder and intent
+facts are per-account expressions on small tables. Every condition below is
+both a count (a KPI's number) and the filter of its drill-down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+
+from abm_site.db import DaysBetween, FloatValue, PerAccount
+from accounts.models import Account, Stakeholder
+from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
+from engagement.models import Touch
+from engagement.selectors import (
+    relationship_score,
+    research_grade,
+    research_window,
+    surging_accounts,
+)
+from funnel.choices import OpportunityStatus, OpportunityType
+from funnel.models import Opportunity
+from funnel.querysets import closed_in_q, created_in_q
+from funnel.selectors import customer_q, first_won_new_business, targeted_expression
+
+from ..context import Context
+from ..measures import Source
+
+WON = OpportunityStatus.WON
+NB = OpportunityType.NEW_BUSINESS
+
+
+def _count_subquery(qs: QuerySet, field: str = "pk", distinct: bool = False):
+    counted = (
+        qs.order_by().values("account_id").annotate(n=Count(field, distinct=distinct)).values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _min_subquery(qs: QuerySet, expression, output_field):
+    first = qs.order_by().values("account_id").annotate(m=Min(expression)).values("m")
+    return Subquery(first, output_field=output_field)
+
+
+def _in(ids: QuerySet) -> Case:
+    """Whether the account's id is among ``ids`` (an uncorrelated subquery, run once)."""
+    return Case(
+        When(pk__in=ids, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+def account_facts(ctx: Context) -> QuerySet[Account]:
+    """Scoped accounts annotated with what the account-level KPIs count, one row per account."""
+    change_days = int(ctx.params["relationship_change_days"])
+    rel_before = ctx.end - dt.timedelta(days=change_days)
+    lowest = min(
+        ctx.start_dt,
+        research_window(ctx.end)[0],
+        ctx.end_dt - dt.timedelta(days=change_days + int(ctx.params["relationship_window_days"])),
+    )
+    # Only the kinds some per-account measure reads: engagement (counts, people), two-way
+    # contact (relationship) and web visits (research). Ad impressions, mail and intent
+    # touches (a third or more of all rows) never enter the join.
+    scored_kinds = sorted(
+        {*ENGAGEMENT_KINDS, *ctx.params["relationship_weights"], *WEB_VISIT_KINDS}
+    )
+    window = FilteredRelation(
+        "touches",
+        condition=Q(
+            touches__occurred_at__gte=lowest,
+            touches__occurred_at__lt=ctx.end_dt,
+            touches__kind__in=scored_kinds,
+        ),
+    )
+    engaged_in_period = Q(
+        scored_touches__kind__in=ENGAGEMENT_KINDS, scored_touches__occurred_at__gte=ctx.start_dt
+    )
+    eng = Touch.objects.filter(account_id=OuterRef("pk"), kind__in=ENGAGEMENT_KINDS)
+    opps = Opportunity.objects.filter(account_id=OuterRef("pk"))
+    won_nb_period = opps.filter(closed_in_q(ctx.start, ctx.end, status=WON, type=NB))
+    first_won_in_period = Q(first_won__gte=ctx.start, first_won__lte=ctx.end)
+    first_opp_in_period = Q(first_opp__gte=ctx.start, first_opp__lte=ctx.end)
+    return (
+        Account.objects.filter(ctx.scope_q())
+        .annotate(scored_touches=window)
+        .annotate(
+            targeted=PerAccount(targeted_expression(ctx.end)),
+            engaged_n=Count("scored_touches__id", filter=engaged_in_period),
+            eng_people=Count(
+                "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
+            ),
+            rel_now=relationship_score(ctx.end, via="scored_touches"),
+            rel_prev=relationship_score(rel_before, via="scored_touches"),
+            research=research_grade(ctx.end, patterns=ctx.patterns, via="scored_touches"),
+            surge=PerAccount(_in(surging_accounts(ctx.start, ctx.end))),
+            competitor_surge=PerAccount(
+                _in(surging_accounts(ctx.start, ctx.end, competitor_only=True))
+            ),
+            committee=PerAccount(
+                _count_subquery(
+                    Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
+                        Q(known_since__isnull=True) | Q(known_since__lte=ctx.end)
+                    )
+                )
+            ),
+            opp_in_period=PerAccount(
+                Exists(opps.filter(created_in_q(ctx.start, ctx.end, type=NB)))
+            ),
+            first_opp=PerAccount(
+                _min_subquery(
+                    opps.filter(type=NB, created_on__isnull=False), "created_on", DateField()
+                )
+            ),
+            first_won=PerAccount(first_won_new_business()),
+            won_in_period=PerAccount(_count_subquery(won_nb_period)),
+            renewed=PerAccount(
+                Exists(
+                    opps.filter(
+                        closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.RENEWAL)
+                    )
+                )
+            ),
+            expanded=PerAccount(
+                Exists(
+                    opps.filter(
+                        closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.EXPANSION)
+                    )
+                )
+            ),
+        )
+        .annotate(
+            # Only the few accounts that won or opened their first deal need these.
+            first_eng=PerAccount(
+                Case(
+                    When(
+                        first_won_in_period | first_opp_in_period,
+                        then=_min_subquery(
+                            eng.filter(occurred_at__lt=ctx.end_dt),
+                            TruncDate("occurred_at"),
+                            DateField(),
+                        ),
+                    ),
+                    default=Value(None),
+                    output_field=DateField(),
+                )
+            ),
+            touches_to_win=PerAccount(
+                Case(
+                    When(
+                        first_won_in_period,
+                        then=_count_subquery(
+                            Touch.objects.filter(
+                                account_id=OuterRef("pk"),
+                                occurred_at__date__lte=OuterRef("first_won"),
+                            )
+                        ),
+                    ),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            ),
+        )
+    )
+
+
+ACCOUNTS = Source(
+    "accounts", account_facts, prefix="", drills_to="account", fence=True, targeted="targeted"
+)
+
+
+# --- conditions: counts of accounts, and the filters of their drill-downs -----------------
+
+
+@ACCOUNTS.condition
+def accounts(ctx: Context) -> Q:
+    """Every account of the cohort (with the default cohort: the target list)."""
+    return Q()
+
+
+@ACCOUNTS.condition
+def engaged(ctx: Context) -> Q:
+    """At least one engagement touch in the period."""
+    return Q(engaged_n__gt=0)
+
+
+@ACCOUNTS.condition
+def opportunity(ctx: Context) -> Q:
+    """A new-business opportunity created in the period."""
+    return Q(opp_in_period=True)
+
+
+@ACCOUNTS.condition
+def first_opportunity_after_touch(ctx: Context) -> Q:
+    """The first new-business opportunity was created in the period, on or after the
+    account's first engagement touch."""
+    return Q(first_opp__gte=ctx.start, first_opp__lte=ctx.end) & Q(first_eng__lte=F("first_opp"))
+
+
+@ACCOUNTS.condition
+def won(ctx: Context) -> Q:
+    """The first won new-business opportunity closed in the period (a new customer)."""
+    return Q(first_won__gte=ctx.start, first_won__lte=ctx.end)
+
+
+@ACCOUNTS.condition
+def won_after_touch(ctx: Context) -> Q:
+    """Won (as above) on or after the account's first engagement touch."""
+    return won(ctx) & Q(first_eng__lte=F("first_won"))
+
+
+@ACCOUNTS.condition
+def winner(ctx: Context) -> Q:
+    """Won at least one new-business opportunity closed in the period."""
+    return Q(won_in_period__gt=0)
+
+
+@ACCOUNTS.condition
+def customer(ctx: Context) -> Q:
+    """A customer at the end of the period (KPIS.md): won, and not churned by then."""
+    return customer_q(ctx.end)
+
+
+@ACCOUNTS.condition
+def churned(ctx: Context) -> Q:
+    """Churned in the period."""
+    return Q(churned_on__gte=ctx.start, churned_on__lte=ctx.end)
+
+
+@ACCOUNTS.condition
+def renewed(ctx: Context) -> Q:
+    """A won renewal opportunity closed in the period."""
+    return Q(renewed=True)
+
+
+@ACCOUNTS.condition
+def expansion(ctx: Context) -> Q:
+    """A customer with a won expansion opportunity closed in the period."""
+    return customer(ctx) & Q(expanded=True)
+
+
+@ACCOUNTS.condition(whole=True)
+def tam(ctx: Context) -> Q:
+    """In the total addressable market: ICP fit grade A or B, whatever the cohort."""
+    return Q(fit_grade__in=("A", "B"))
+
+
+def _year_start(ctx: Context) -> dt.date:
+    return ctx.end - dt.timedelta(days=364)
+
+
+@ACCOUNTS.condition
+def churned_12m(ctx: Context) -> Q:
+    """Churned in the 365 days ending with the period, after becoming a customer."""
+    return Q(churned_on__gte=_year_start(ctx), churned_on__lte=ctx.end) & Q(
+        first_won__lte=F("churned_on")
+    )
+
+
+@ACCOUNTS.condition
+def customer_12m(ctx: Context) -> Q:
+    """A customer at any time in the 365 days ending with the period."""
+    return Q(first_won__lte=ctx.end) & (
+        Q(churned_on__isnull=True) | Q(churned_on__gte=_year_start(ctx))
+    )
+
+
+def _change_points(ctx: Context) -> FloatValue:
+    return FloatValue(float(ctx.params["relationship_change_points"]))
+
+
+@ACCOUNTS.condition
+def improving(ctx: Context) -> Q:
+    """Relationship score at least ``relationship_change_points`` above its value
+    ``relationship_change_days`` earlier."""
+    return Q(rel_now__gte=F("rel_prev") + _change_points(ctx))
+
+
+@ACCOUNTS.condition
+def degrading(ctx: Context) -> Q:
+    """Relationship score at least ``relationship_change_points`` below its value
+    ``relationship_change_days`` earlier."""
+    return Q(rel_now__lte=F("rel_prev") - _change_points(ctx))
+
+
+@ACCOUNTS.condition
+def surging(ctx: Context) -> Q:
+    """An intent surge for a week in the period."""
+    return Q(surge=True)
+
+
+@ACCOUNTS.condition
+def researching(ctx: Context) -> Q:
+    """Research grade 2 or 3 at the end of the period."""
+    return Q(research__gte=2)
+
+
+@ACCOUNTS.condition
+def at_risk(ctx: Context) -> Q:
+    """A customer with a competitor-topic intent surge in the period or a degrading
+    relationship."""
+    return customer(ctx) & (Q(competitor_surge=True) | degrading(ctx))
+
+
+# --- sums over accounts --------------------------------------------------------------
+
+
+@ACCOUNTS.measure
+def engaged_people(ctx: Context, cq: Q) -> Sum:
+    """Engaged stakeholders (an engagement touch in the period), over engaged accounts."""
+    return Sum("eng_people", filter=cq & engaged(ctx))
+
+
+@ACCOUNTS.measure
+def committee(ctx: Context, cq: Q) -> Sum:
+    """Known stakeholders, over opportunity accounts."""
+    return Sum("committee", filter=cq & opportunity(ctx))
+
+
+@ACCOUNTS.measure
+def first_touch_to_opportunity_days(ctx: Context, cq: Q) -> Sum:
+    return Sum(
+        DaysBetween(F("first_opp"), F("first_eng")),
+        filter=cq & first_opportunity_after_touch(ctx),
+    )
+
+
+@ACCOUNTS.measure
+def first_touch_to_win_days(ctx: Context, cq: Q) -> Sum:
+    return Sum(DaysBetween(F("first_won"), F("first_eng")), filter=cq & won_after_touch(ctx))
+
+
+@ACCOUNTS.measure
+def touches_to_win(ctx: Context, cq: Q) -> Sum:
+    """Touches of any kind on or before the day of the win, over won accounts."""
+    return Sum("touches_to_win", filter=cq & won(ctx))
+
+
+@ACCOUNTS.measure
+def winner_opportunities(ctx: Context, cq: Q) -> Sum:
+    return Sum("won_in_period", filter=cq & winner(ctx))
+
+
+@ACCOUNTS.measure
+def winner_engagement_touches(ctx: Context, cq: Q) -> Sum:
+    return Sum("engaged_n", filter=cq & winner(ctx))
+
+
+@ACCOUNTS.measure
+def relationship_sum(ctx: Context, cq: Q) -> Sum:
+    return Sum("rel_now", filter=cq)
+
+
+@ACCOUNTS.measure
+def customer_relationship_sum(ctx: Context, cq: Q) -> Sum:
+    return Sum("rel_now", filter=cq & customer(ctx))
+
+
+# --- accounts by tier ------------------------------------------------------------------------
+
+
+def _tiers(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
+    rows = (
+        Account.objects.filter(ctx.scope_q())
+        .values("tier__name", "tier__rank")
+        .annotate(**{c: Count("pk", filter=ctx.cohort_q(c)) for c in cohorts})
+        .order_by(F("tier__rank").asc(nulls_last=True))
+    )
+    result: dict[str, dict[str, Any]] = {c: {"by_tier": {}} for c in cohorts}
+    for row in rows:  # one row per tier: a handful
+        name = row["tier__name"] or "none"
+        for c in cohorts:
+            if row[c]:
+                result[c]["by_tier"][name] = row[c]
+    return result
+
+
+TIERS = Source("tiers", runner=_tiers)
+by_tier = TIERS.output("by_tier", "Accounts of the cohort by tier name (untiered: 'none').")

@@ -1,0 +1,233 @@
+"""Opportunity-level sources: opportunities of scoped accounts, and NPS responses.
+
+Opportunity conditions drill into the opportunities themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Cast, RowNumber, TruncDate
+
+from abm_site.db import DaysBetween, PercentileCont
+from engagement.choices import ENGAGEMENT_KINDS
+from engagement.models import Touch
+from funnel.choices import OpportunityStatus, OpportunityType
+from funnel.models import NpsResponse, Opportunity
+from funnel.querysets import closed_in_q, created_in_q, open_as_of_q
+
+from ..context import Context
+from ..measures import Condition, Source
+
+WON = OpportunityStatus.WON
+LOST = OpportunityStatus.LOST
+NB = OpportunityType.NEW_BUSINESS
+
+
+def scoped_opportunities(ctx: Context) -> QuerySet[Opportunity]:
+    """Opportunities of scoped accounts (any date: each condition picks its own)."""
+    return Opportunity.objects.filter(ctx.scope_q("account__"))
+
+
+def _median_fallback(
+    ctx: Context, cohorts: list[str], measures: list, result: dict[str, dict[str, Any]]
+) -> None:
+    """SQLite has no ``percentile_cont``: the middle row(s) by row number, one query a cohort.
+
+    Window functions number the rows in order and count them; only the one or
+    two middle rows come back.
+    """
+    if connection.vendor == "postgresql" or sales_cycle_median not in measures:
+        return
+    for cohort in cohorts:
+        rows = (
+            scoped_opportunities(ctx)
+            .filter(ctx.cohort_q(cohort, "account__"), won_new_business_dated(ctx))
+            .annotate(
+                days=_cycle_days(),
+                rn=Window(RowNumber(), order_by=[F("days").asc(), F("pk").asc()]),
+                total=Window(Count("pk")),
+            )
+            .filter(rn__gte=(F("total") + 1) / 2, rn__lte=(F("total") + 2) / 2)
+            .values_list("days", flat=True)
+        )
+        middle = list(rows)
+        result[cohort]["sales_cycle_median"] = sum(middle) / len(middle) if middle else None
+
+
+OPPORTUNITIES = Source(
+    "opportunities", scoped_opportunities, drills_to="opportunity", after=_median_fallback
+)
+
+
+@OPPORTUNITIES.condition
+def won_new_business(ctx: Context) -> Q:
+    """New-business opportunities closed won in the period."""
+    return closed_in_q(ctx.start, ctx.end, status=WON, type=NB)
+
+
+@OPPORTUNITIES.condition
+def lost_new_business(ctx: Context) -> Q:
+    """New-business opportunities closed lost in the period."""
+    return closed_in_q(ctx.start, ctx.end, status=LOST, type=NB)
+
+
+@OPPORTUNITIES.condition
+def won_new_business_dated(ctx: Context) -> Q:
+    """Won new business of the period with a known creation date (for cycle times)."""
+    return won_new_business(ctx) & Q(created_on__isnull=False)
+
+
+@OPPORTUNITIES.condition
+def open_opportunities(ctx: Context) -> Q:
+    """Open at the end of the period (created by then or undated, not closed by then)."""
+    return open_as_of_q(ctx.end)
+
+
+@OPPORTUNITIES.condition
+def open_new_business(ctx: Context) -> Q:
+    """Open new-business opportunities at the end of the period."""
+    return open_as_of_q(ctx.end) & Q(type=NB)
+
+
+@OPPORTUNITIES.condition
+def influenced(ctx: Context) -> Q:
+    """Created in the period, with an engagement touch of the account on the creation day
+    or in the ``influence_days`` days before."""
+    days = int(ctx.params["influence_days"])
+    touched_before = (
+        Touch.objects.filter(
+            account_id=OuterRef("account_id"),
+            kind__in=ENGAGEMENT_KINDS,
+            occurred_at__gte=ctx.start_dt - dt.timedelta(days=days + 1),
+            occurred_at__lt=ctx.end_dt + dt.timedelta(days=1),
+        )
+        .annotate(_ago=DaysBetween(OuterRef("created_on"), TruncDate("occurred_at")))
+        .filter(_ago__gte=0, _ago__lte=days)
+    )
+    return created_in_q(ctx.start, ctx.end) & Q(Exists(touched_before))
+
+
+@OPPORTUNITIES.condition
+def renewals_due(ctx: Context) -> Q:
+    """Contracts (won, any type) whose end date falls in the period."""
+    return Q(status=WON, contract_end__gte=ctx.start, contract_end__lte=ctx.end)
+
+
+@OPPORTUNITIES.condition
+def renewed_contracts(ctx: Context) -> Q:
+    """Renewals due that the account renewed: another won renewal closed after the
+    contract was won and no later than ``renewal_grace_days`` after its end."""
+    grace = int(ctx.params["renewal_grace_days"])
+    renewal = (
+        Opportunity.objects.filter(
+            account_id=OuterRef("account_id"),
+            type=OpportunityType.RENEWAL,
+            status=WON,
+            closed_on__gte=OuterRef("closed_on"),
+        )
+        .exclude(pk=OuterRef("pk"))
+        .annotate(_late=DaysBetween(F("closed_on"), OuterRef("contract_end")))
+        .filter(_late__lte=grace)
+    )
+    return renewals_due(ctx) & Q(Exists(renewal))
+
+
+@OPPORTUNITIES.condition
+def won_expansion(ctx: Context) -> Q:
+    """Expansion opportunities closed won in the period."""
+    return closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.EXPANSION)
+
+
+@OPPORTUNITIES.condition
+def won_any(ctx: Context) -> Q:
+    """Opportunities of any type closed won in the period."""
+    return closed_in_q(ctx.start, ctx.end, status=WON)
+
+
+@OPPORTUNITIES.condition
+def won_to_date(ctx: Context) -> Q:
+    """Opportunities of any type won by the end of the period."""
+    return Q(status=WON, closed_on__lte=ctx.end)
+
+
+def _amount_of(condition: Condition):
+    def amount(ctx: Context, cq: Q) -> Sum:
+        return Sum("amount", filter=cq & condition(ctx))
+
+    amount.__name__ = f"{condition.name}_amount"
+    amount.__doc__ = f"Sum of amounts of {condition.name.replace('_', ' ')}."
+    return OPPORTUNITIES.measure(amount)
+
+
+won_new_business_amount = _amount_of(won_new_business)
+open_new_business_amount = _amount_of(open_new_business)
+influenced_amount = _amount_of(influenced)
+won_expansion_amount = _amount_of(won_expansion)
+won_any_amount = _amount_of(won_any)
+
+
+def _annual_value():
+    return Cast(F("amount"), FloatField()) * Value(12.0) / Cast(F("term_months"), FloatField())
+
+
+def _cycle_days():
+    return DaysBetween(F("closed_on"), F("created_on"))
+
+
+@OPPORTUNITIES.measure
+def sales_cycle_sum(ctx: Context, cq: Q) -> Sum:
+    """Days from creation to close, summed over dated won new business of the period."""
+    return Sum(_cycle_days(), filter=cq & won_new_business_dated(ctx))
+
+
+@OPPORTUNITIES.measure
+def sales_cycle_median(ctx: Context, cq: Q):
+    """The median of the same (PostgreSQL; SQLite: ``_median_fallback``)."""
+    if connection.vendor == "postgresql":
+        return PercentileCont(_cycle_days(), filter=cq & won_new_business_dated(ctx))
+    return None  # SQLite: ``_median_fallback`` computes it
+
+
+@OPPORTUNITIES.measure
+def annual_value_sum(ctx: Context, cq: Q) -> Sum:
+    """Annualised values (amount / (term / 12)) of opportunities won in the period."""
+    return Sum(_annual_value(), filter=cq & won_any(ctx))
+
+
+@OPPORTUNITIES.measure
+def annual_value_to_date_sum(ctx: Context, cq: Q) -> Sum:
+    """Annualised values of opportunities won by the end of the period."""
+    return Sum(_annual_value(), filter=cq & won_to_date(ctx))
+
+
+# --- NPS ----------------------------------------------------------------------------------
+
+
+def period_nps(ctx: Context) -> QuerySet[NpsResponse]:
+    return NpsResponse.objects.filter(
+        ctx.scope_q("account__"), responded_on__gte=ctx.start, responded_on__lte=ctx.end
+    )
+
+
+NPS = Source("nps", period_nps)
+
+
+@NPS.condition
+def nps_responses(ctx: Context) -> Q:
+    return Q()
+
+
+@NPS.condition
+def promoters(ctx: Context) -> Q:
+    """Scores 9-10."""
+    return Q(score__gte=9)
+
+
+@NPS.condition
+def detractors(ctx: Context) -> Q:
+    """Scores 0-6."""
+    return Q(score__lte=6)

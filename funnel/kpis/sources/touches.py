@@ -1,0 +1,175 @@
+"""Touch-level sources: touches of the period, view-through candidates, web visitors.
+
+A touch count drills into the accounts that have such touches (one account
+may have many), so their drill-downs list accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import BooleanField, Case, DecimalField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast
+
+from engagement.choices import WEB_VISIT_KINDS, TouchKind
+from engagement.models import Touch, Visitor
+from engagement.selectors import (
+    CONVERSION_KINDS,
+    content_touch_q,
+    high_value_visit_q,
+    view_through_touches,
+)
+
+from ..context import Context
+from ..measures import Source
+
+
+def period_touches(ctx: Context) -> QuerySet[Touch]:
+    """Touches of scoped accounts in the period."""
+    return Touch.objects.filter(
+        ctx.scope_q("account__"), occurred_at__gte=ctx.start_dt, occurred_at__lt=ctx.end_dt
+    )
+
+
+TOUCHES = Source("touches", period_touches, drills_to="account", drill_via_accounts=True)
+
+
+def _kind(name: str, kind: str):
+    """A condition named ``name`` counting the touches of one kind."""
+
+    def where(ctx: Context) -> Q:
+        return Q(kind=kind)
+
+    where.__name__ = where.__qualname__ = name
+    where.__doc__ = f"Touches of kind {kind}."
+    return TOUCHES.condition(where)
+
+
+ad_impressions = _kind("ad_impressions", TouchKind.AD_IMPRESSION)
+ad_clicks = _kind("ad_clicks", TouchKind.AD_CLICK)
+chat_conversations = _kind("chat_conversations", TouchKind.CHAT_CONVERSATION)
+emails_sent = _kind("emails_sent", TouchKind.EMAIL_SENT)
+email_opens = _kind("email_opens", TouchKind.EMAIL_OPEN)
+email_clicks = _kind("email_clicks", TouchKind.EMAIL_CLICK)
+email_replies = _kind("email_replies", TouchKind.EMAIL_REPLY)
+
+
+@TOUCHES.condition
+def web_visits(ctx: Context) -> Q:
+    """Web visits (each page view of an identified account, high-value pages included)."""
+    return Q(kind__in=WEB_VISIT_KINDS)
+
+
+@TOUCHES.condition
+def high_value_page_visits(ctx: Context) -> Q:
+    """Visits recorded as high-value, and web visits to a registered high-value URL pattern."""
+    return high_value_visit_q(ctx.patterns)
+
+
+@TOUCHES.condition
+def content(ctx: Context) -> Q:
+    """Engagement touches on content (with a content asset or a funnel position)."""
+    return content_touch_q()
+
+
+_MINUTES = DecimalField(max_digits=20, decimal_places=2)
+
+
+def _content_minutes(position: str | None):
+    def minutes(ctx: Context, cq: Q) -> Sum:
+        where = cq & content(ctx)
+        if position:
+            where &= Q(funnel_position=position)
+        return Sum(Cast("engagement_minutes", _MINUTES), filter=where)
+
+    minutes.__name__ = f"content_minutes_{position}" if position else "content_minutes"
+    minutes.__doc__ = "Engagement minutes on content" + (f" ({position})." if position else ".")
+    return TOUCHES.measure(minutes)
+
+
+content_minutes = _content_minutes(None)
+#: Funnel position -> its content minutes measure.
+content_minutes_by_position = {p: _content_minutes(p) for p in ("tofu", "mofu", "bofu")}
+
+
+# --- view-through ---------------------------------------------------------------------
+
+
+def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
+    """Ad, visit and conversion touches of the period and the look-back before it, flagged.
+
+    The flags fold in the period and the kind so that filtering on them keeps
+    the look-back rows for the window functions (Django filters other
+    conditions before the windows run).
+    """
+    days = int(ctx.params["view_through_days"])
+    touches = Touch.objects.filter(
+        ctx.scope_q("account__"),
+        occurred_at__gte=ctx.start_dt - dt.timedelta(days=days),
+        occurred_at__lt=ctx.end_dt,
+        kind__in=(TouchKind.AD_IMPRESSION, TouchKind.AD_CLICK, *WEB_VISIT_KINDS, *CONVERSION_KINDS),
+    )
+    judged = Q(view_through=True, occurred_at__gte=ctx.start_dt)
+
+    def flag(kinds) -> Case:
+        return Case(
+            When(judged & Q(kind__in=kinds), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+
+    return view_through_touches(touches, days).annotate(
+        view_through_visit=flag(WEB_VISIT_KINDS),
+        view_through_conversion=flag(CONVERSION_KINDS),
+    )
+
+
+VIEW_THROUGH = Source(
+    "view_through",
+    view_through_candidates,
+    drills_to="account",
+    drill_via_accounts=True,
+    fence=True,
+)
+
+
+@VIEW_THROUGH.condition
+def view_through_visits(ctx: Context) -> Q:
+    """Web visits after an unclicked ad impression of the look-back window."""
+    return Q(view_through_visit=True)
+
+
+@VIEW_THROUGH.condition
+def view_through_conversions(ctx: Context) -> Q:
+    """Form fills and downloads after an unclicked ad impression of the look-back window."""
+    return Q(view_through_conversion=True)
+
+
+# --- visitors ---------------------------------------------------------------------------
+
+
+def period_visitors(ctx: Context) -> QuerySet[Visitor]:
+    """Anonymous visitors attributed to scoped accounts, first seen in the period."""
+    return Visitor.objects.filter(
+        ctx.scope_q("account__"),
+        account__isnull=False,
+        first_seen_at__gte=ctx.start_dt,
+        first_seen_at__lt=ctx.end_dt,
+    )
+
+
+VISITORS = Source("visitors", period_visitors)
+
+
+@VISITORS.condition
+def visitors_seen(ctx: Context) -> Q:
+    return Q()
+
+
+@VISITORS.condition
+def visitors_known(ctx: Context) -> Q:
+    """Linked to a known stakeholder (identified by the end of the period, or undated)."""
+    return Q(stakeholder__isnull=False) & (
+        Q(identified_at__isnull=True) | Q(identified_at__lt=ctx.end_dt)
+    )
+
