@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "engagement",
     "funnel",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [
