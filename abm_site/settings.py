@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "funnel",
     "ingest",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,7 @@ import time
 
 from django.core.management import BaseCommand, CommandError, CommandParser
 
-from funnel.demo import (
+from demo.services import (
     DEFAULT_ACCOUNTS,
     DEFAULT_MONTHS,
     DEFAULT_SEED,

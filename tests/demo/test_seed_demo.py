@@ -10,10 +10,10 @@ from django.db import models
 from django.db.models import Avg, Count, Q
 
 from accounts.models import Account, IcpRule, Stakeholder, Tier, target_q
+from demo.services import DEMO_USER_DOMAIN
 from engagement.choices import TouchKind
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.choices import OpportunityStatus, OpportunityType
-from funnel.demo import DEMO_USER_DOMAIN
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
 
 END = dt.date(2026, 6, 30)
