@@ -6,7 +6,7 @@ account ``needs_recompute`` like every other write.
 
 from typing import Any
 
-from accounts.writes import account_row_delete, account_row_save
+from accounts.services import account_row_delete, account_row_save
 
 from .models import IntentSignal, Touch
 from .services import TOUCH_FIELDS
