@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from accounts.writes import account_row_delete, account_row_save
+from accounts.services import account_row_delete, account_row_save
 
 from .models import NpsResponse, Opportunity
 

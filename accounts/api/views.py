@@ -2,7 +2,7 @@
 
 from abm_site.api_base import ServiceModelViewSet
 
-from .. import writes
+from .. import services
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
 from ..models import Account, Stakeholder, Tier
 from .serializers import AccountSerializer, StakeholderSerializer, TierSerializer
@@ -31,8 +31,8 @@ class AccountViewSet(ServiceModelViewSet):
         "created_at",
         "updated_at",
     ]
-    create_service = writes.account_create
-    update_service = writes.account_update
+    create_service = services.account_create
+    update_service = services.account_update
 
 
 class StakeholderViewSet(ServiceModelViewSet):
@@ -40,6 +40,6 @@ class StakeholderViewSet(ServiceModelViewSet):
     serializer_class = StakeholderSerializer
     filterset_class = StakeholderFilterSet
     ordering_fields = ["id", "name", "email", "known_since", "created_at", "updated_at"]
-    create_service = writes.stakeholder_create
-    update_service = writes.stakeholder_update
-    delete_service = writes.stakeholder_delete
+    create_service = services.stakeholder_create
+    update_service = services.stakeholder_update
+    delete_service = services.stakeholder_delete

@@ -15,7 +15,7 @@ from abm_site.api_base import (
     destroy_schema_with_conflict,
 )
 
-from .. import writes
+from .. import services
 from ..filtersets import (
     IntentSignalFilterSet,
     ProgramFilterSet,
@@ -79,9 +79,9 @@ class TouchViewSet(ServiceModelViewSet):
     serializer_class = TouchSerializer
     filterset_class = TouchFilterSet
     ordering_fields = ["id", "occurred_at", "kind", "engagement_minutes", "cost", "created_at"]
-    create_service = writes.touch_create
-    update_service = writes.touch_update
-    delete_service = writes.touch_delete
+    create_service = services.touch_create
+    update_service = services.touch_update
+    delete_service = services.touch_delete
 
     @extend_schema(
         operation_id="touches_bulk_create",
@@ -115,7 +115,7 @@ class TouchViewSet(ServiceModelViewSet):
                 {"detail": detail, "limit": MAX_BULK_TOUCHES},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        return Response(writes.touches_bulk_ingest(rows, source=query.validated_data["source"]))
+        return Response(services.touches_bulk_ingest(rows, source=query.validated_data["source"]))
 
 
 class IntentSignalViewSet(ServiceModelViewSet):
@@ -123,6 +123,6 @@ class IntentSignalViewSet(ServiceModelViewSet):
     serializer_class = IntentSignalSerializer
     filterset_class = IntentSignalFilterSet
     ordering_fields = ["id", "week", "score", "topic", "created_at"]
-    create_service = writes.intent_signal_create
-    update_service = writes.intent_signal_update
-    delete_service = writes.intent_signal_delete
+    create_service = services.intent_signal_create
+    update_service = services.intent_signal_update
+    delete_service = services.intent_signal_delete

@@ -14,11 +14,12 @@ from decimal import Decimal
 import pytest
 from django.db import OperationalError, connection, transaction
 
-import engagement.services as services
+import engagement.ingest.rows
 import ingest.kinds.engagement
 from abm_site.csvio import content_key
 from abm_site.db import in_values
 from accounts.models import Account
+from engagement.ingest import pipeline, references, writers
 from engagement.models import Touch
 from engagement.services import TouchIngest, touch_bulk_create
 from ingest.services import csv_import
@@ -72,7 +73,7 @@ def test_batches_are_reported_in_order_with_their_own_counts(accounts):
 
 
 def test_touch_bulk_create_over_several_batches(accounts, monkeypatch):
-    monkeypatch.setattr(services, "BULK_BATCH", 2)
+    monkeypatch.setattr(pipeline, "BULK_BATCH", 2)
     acme, beta = accounts
     no_key = {"account_id": beta.id, "kind": "meeting", "occurred_at": "2024-05-02"}
     rows = [
@@ -145,19 +146,19 @@ def test_a_refused_row_costs_only_itself(accounts, tmp_path, monkeypatch):
     acme, beta = accounts
     monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 3)
     vanished = Account.objects.order_by("-id").values_list("id", flat=True)[0] + 1000
-    fetch = services._References.fetch
+    fetch = references._References.fetch
 
     def fetch_then_forget(self, asks):
         fetch(self, asks)
         self.accounts.ids.add(vanished)  # resolves, but the row is gone from the table
 
-    monkeypatch.setattr(services._References, "fetch", fetch_then_forget)
-    amount = services._amount
+    monkeypatch.setattr(references._References, "fetch", fetch_then_forget)
+    amount = engagement.ingest.rows._amount
 
     def overflowing(name, value, max_digits, options):
         return Decimal("1e11") if value == "999" else amount(name, value, max_digits, options)
 
-    monkeypatch.setattr(services, "_amount", overflowing)
+    monkeypatch.setattr(engagement.ingest.rows, "_amount", overflowing)
     path = csv_file(
         tmp_path,
         [
@@ -191,7 +192,7 @@ def test_a_failing_write_rolls_the_whole_import_back(accounts, tmp_path, monkeyp
     is kept, the batches queued behind it are not written, the process settings are back."""
     acme, beta = accounts
     monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 2)
-    writer = services._PostgresWriter if connection.vendor == "postgresql" else services._OrmWriter
+    writer = writers._PostgresWriter if connection.vendor == "postgresql" else writers._OrmWriter
     insert = writer._insert
     calls = []
 
