@@ -225,7 +225,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
 }
-ABM_HEALTH_CHECKS = {"nightly_recompute": "funnel.recompute.health"}
+ABM_HEALTH_CHECKS = {"nightly_recompute": "funnel.selectors.recompute_health"}
 ABM_RECOMPUTE_CHUNK_SIZE = env.int("ABM_RECOMPUTE_CHUNK_SIZE", default=5000)
 ABM_RECOMPUTE_RESUME_AFTER = env.int("ABM_RECOMPUTE_RESUME_AFTER", default=900)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -1,5 +1,8 @@
 """Reads of the accounts app other apps use: finding accounts by id, external key, domain or name.
 
+``AccountFilterSet`` is the one declaration of how accounts are searched and
+filtered: the API and the accounts page both use it (as NetBox's list views do).
+
 The CSV import and the bulk touch API name accounts in these ways; both
 resolve a whole batch of references with at most one query per kind of
 reference (never one per row).
@@ -16,9 +19,16 @@ from django.db.models.functions import Lower
 from abm_site.db import in_values
 
 from .domains import clean_domain, normalize_domain
+from .filtersets import AccountFilterSet
 from .models import Account
 
-__all__ = ["AccountIndex", "account_index", "clean_domain", "normalize_domain"]
+__all__ = [
+    "AccountFilterSet",
+    "AccountIndex",
+    "account_index",
+    "clean_domain",
+    "normalize_domain",
+]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from accounts.choices import BuyingRole
-from accounts.domains import normalize_domain
+from accounts.selectors import normalize_domain
 from funnel.choices import OpportunityStatus, OpportunityType, Stage
 
 from .vocabulary import (

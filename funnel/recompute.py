@@ -187,32 +187,3 @@ def marked_compute(day: dt.date | None = None) -> int:
         account_snapshots_upsert(day, bounds["lo"], bounds["hi"], account_ids=ids)
         stage_changes_record(day, bounds["lo"], bounds["hi"], account_ids=ids)
     return len(ids)
-
-
-def health() -> dict:
-    """The last successful nightly run, for ``/healthz`` and the status page.
-
-    Not "ok" when no nightly run succeeded within two days: the schedule or
-    the worker is not running.
-    """
-    last = (
-        RecomputeRun.objects.filter(
-            kind=RecomputeRun.Kind.NIGHTLY, status=RecomputeRun.Status.SUCCEEDED
-        )
-        .order_by("-date", "-finished_at")
-        .values("date", "finished_at")
-        .first()
-    )
-    if last is None:
-        return {
-            "ok": False,
-            "last_success": None,
-            "message": "No nightly recompute has succeeded yet.",
-        }
-    age = (timezone.localdate() - last["date"]).days
-    return {
-        "ok": age <= 2,
-        "last_success": last["date"].isoformat(),
-        "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
-        "days_ago": age,
-    }

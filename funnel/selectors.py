@@ -4,11 +4,12 @@ import datetime as dt
 
 from django.db.models import BooleanField, Case, DateField, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.query import QuerySet
+from django.utils import timezone
 
 from accounts.models import Account, target_q
 
 from .choices import Cohort
-from .models import Opportunity
+from .models import Opportunity, RecomputeRun
 from .querysets import OpportunityQuerySet, won_new_business_q
 
 
@@ -73,3 +74,32 @@ def cohort_q(cohort: str, day: dt.date, prefix: str = "") -> Q:
 def cohort_accounts(cohort: str, as_of: dt.date) -> QuerySet[Account]:
     """The accounts of ``cohort`` as of the end of ``as_of``."""
     return Account.objects.filter(cohort_q(cohort, as_of))
+
+
+def recompute_health() -> dict:
+    """The last successful nightly run, for ``/healthz`` and the status page.
+
+    Not "ok" when no nightly run succeeded within two days: the schedule or
+    the worker is not running.
+    """
+    last = (
+        RecomputeRun.objects.filter(
+            kind=RecomputeRun.Kind.NIGHTLY, status=RecomputeRun.Status.SUCCEEDED
+        )
+        .order_by("-date", "-finished_at")
+        .values("date", "finished_at")
+        .first()
+    )
+    if last is None:
+        return {
+            "ok": False,
+            "last_success": None,
+            "message": "No nightly recompute has succeeded yet.",
+        }
+    age = (timezone.localdate() - last["date"]).days
+    return {
+        "ok": age <= 2,
+        "last_success": last["date"].isoformat(),
+        "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
+        "days_ago": age,
+    }

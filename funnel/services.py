@@ -1,10 +1,27 @@
-"""Writes of the funnel app: opportunities and NPS responses (snapshots are written by the recompute)."""
+"""Writes of the funnel app: opportunities and NPS responses; the snapshot recompute.
+
+Snapshots, stage changes and recompute runs are written by the recompute only
+(``funnel.recompute``); ``day_compute`` and ``marked_compute`` are its entry points
+for commands and other apps.
+"""
 
 from typing import Any
 
 from accounts.services import account_row_delete, account_row_save
 
 from .models import NpsResponse, Opportunity
+from .recompute import day_compute, marked_compute
+
+__all__ = [
+    "day_compute",
+    "marked_compute",
+    "nps_response_create",
+    "nps_response_delete",
+    "nps_response_update",
+    "opportunity_create",
+    "opportunity_delete",
+    "opportunity_update",
+]
 
 
 def opportunity_create(**fields: Any) -> Opportunity:

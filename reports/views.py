@@ -17,10 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from abm_site import access
 from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
-from accounts.filtersets import AccountFilterSet
+from accounts.selectors import AccountFilterSet
 from accounts.models import Account
 from funnel.choices import Stage
 from funnel.kpis import REGISTRY, NoDrilldown, compute, drilldown
+from funnel.selectors import recompute_health
 from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
@@ -529,7 +530,6 @@ def import_rejected_csv(request: HttpRequest) -> HttpResponse:
 def status(request: HttpRequest) -> HttpResponse:
     """Recompute runs, data counts and the health of the database, broker and nightly run."""
     from abm_site.views import _check_broker, _check_database
-    from funnel.recompute import health
 
     rq = report_query(request)
     runs = selectors.recompute_runs()
@@ -563,7 +563,7 @@ def status(request: HttpRequest) -> HttpResponse:
         {"name": "Database", **database},
         {"name": "Broker", **_check_broker()},
     ]
-    nightly = health() if database["ok"] else {"ok": False, "message": "database unreachable"}
+    nightly = recompute_health() if database["ok"] else {"ok": False, "message": "database unreachable"}
     return page(
         request,
         "reports/status.html",

@@ -2,7 +2,7 @@
 
 A cold computation of the whole catalogue on the default demo data takes
 about a second on PostgreSQL; from the cache it takes milliseconds. Results
-are cached under the data version (``funnel.kpis.version``), so they stay
+are cached under the data version (``funnel.kpis.data_version``), so they stay
 exact: this only moves the computation from the first request after a
 change to a background task. Beat runs it every minute; it does nothing
 while the data version is unchanged.
@@ -16,7 +16,13 @@ from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Tier
-from funnel.kpis import Filters, compute, version
+from funnel.kpis import (
+    Filters,
+    compute,
+    data_version,
+    data_version_compact,
+    data_version_log_length,
+)
 
 from . import selectors
 from .forms import DEFAULT_PRESET, PRESETS, preset_period
@@ -34,7 +40,7 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
     tiers pages, unless they were already computed for the current data version."""
     if connection.vendor != "postgresql":
         return {"skipped": "the KPI cache needs PostgreSQL"}
-    current = version.data_version()
+    current = data_version()
     if current is None:
         return {"skipped": "the data version is not installed (run migrate)"}
     if not force and cache.get(WARMED_KEY) == current:
@@ -53,13 +59,8 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
     tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
     selectors.tier_rows(period, Filters(), tiers)
     cache.set(WARMED_KEY, current, timeout=None)
-    folded = version.compact() if _log_length() > COMPACT_ABOVE else 0
+    folded = data_version_compact() if data_version_log_length() > COMPACT_ABOVE else 0
     elapsed = time.monotonic() - began
     logger.info("KPI cache warmed for data version %s in %.1fs.", current, elapsed)
     return {"version": current, "periods": computed, "seconds": round(elapsed, 1), "compacted": folded}
 
-
-def _log_length() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM funnel_kpi_data_change")
-        return int(cursor.fetchone()[0])

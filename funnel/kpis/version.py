@@ -100,6 +100,15 @@ def data_version() -> int | None:
     return int(row[0]) if row else None
 
 
+def log_length() -> int:
+    """How many transactions the data-version log holds (0 where there is none)."""
+    if data_version() is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM funnel_kpi_data_change")
+        return int(cursor.fetchone()[0])
+
+
 def compact() -> int:
     """Fold the logged transactions into the counter; the version stays the same.
 

@@ -136,7 +136,7 @@ class Command(BaseCommand):
         )
         if options["recompute"]:
             from funnel.models import AccountSnapshot, FunnelSnapshot
-            from funnel.recompute import day_compute
+            from funnel.services import day_compute
 
             if verbose:
                 self.stdout.write(f"Recomputing the snapshots for {config.end_date}…")
