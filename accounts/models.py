@@ -95,12 +95,6 @@ class IcpRule(TimeStampedModel):
             raise ValidationError({"values": "Values must be a list of strings."})
 
 
-class AccountQuerySet(models.QuerySet):
-    def targeted_as_of(self, day) -> "AccountQuerySet":
-        """Accounts on the target list at the end of ``day`` (KPIS.md)."""
-        return self.filter(target_q(day))
-
-
 def target_q(day, prefix: str = "") -> Q:
     """The target-list condition as of ``day``, optionally through a relation prefix.
 
@@ -168,8 +162,6 @@ class Account(TimeStampedModel):
     needs_recompute = models.BooleanField(
         default=False, help_text="Data changed since the last snapshot recompute."
     )
-
-    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

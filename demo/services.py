@@ -29,10 +29,10 @@ from typing import TextIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
-from django.utils import timezone
 
 from accounts.models import Account, IcpRule, Stakeholder, Tier
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
+from funnel.kpis import last_complete_day
 from funnel.models import (
     AccountSnapshot,
     AccountStageChange,
@@ -120,8 +120,8 @@ class DemoResult:
 
 
 def demo_default_end_date() -> dt.date:
-    """Yesterday in ``settings.TIME_ZONE``: the last complete day (the only clock read)."""
-    return timezone.localdate() - dt.timedelta(days=1)
+    """The last complete day, as every report's default period ends (the only clock read)."""
+    return last_complete_day()
 
 
 def demo_existing_counts() -> dict[str, int]:

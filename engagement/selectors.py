@@ -23,8 +23,6 @@ from django.db.models import (
 )
 from django.db.models.query import QuerySet
 
-from abm_site.db import day_bounds
-
 from .choices import ENGAGEMENT_KINDS, TouchKind
 from .models import Touch
 from .scoring import (
@@ -107,12 +105,6 @@ def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]
     )
 
 
-def touches_between(start: dt.date, end: dt.date) -> QuerySet[Touch]:
-    """Touches that occurred from the start of ``start`` to the end of ``end``."""
-    begin, finish = day_bounds(start, end)
-    return Touch.objects.filter(occurred_at__gte=begin, occurred_at__lt=finish)
-
-
 __all__ = [
     "CONVERSION_KINDS",
     "content_touch_q",
@@ -126,6 +118,5 @@ __all__ = [
     "research_grade",
     "research_window",
     "surging_accounts",
-    "touches_between",
     "view_through_touches",
 ]

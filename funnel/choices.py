@@ -15,8 +15,6 @@ class Stage(models.TextChoices):
     EXPANDED = "expanded", "Expanded"
 
 
-STAGE_ORDER: tuple[str, ...] = tuple(Stage.values)
-
 
 class OpportunityType(models.TextChoices):
     NEW_BUSINESS = "new_business", "New business"

@@ -1,4 +1,4 @@
-"""Opportunity conditions as ``Q`` builders and the ``OpportunityQuerySet`` built on them.
+"""Opportunity conditions as ``Q`` builders.
 
 The Q builders take a ``prefix`` so the same rule applies through a relation
 (``"opportunities__"``) or inside a subquery; the KPI engine and the
@@ -7,7 +7,6 @@ selectors use them, so "open as of", "won in" and "closed in" mean one thing.
 
 import datetime as dt
 
-from django.db import models
 from django.db.models import Q
 
 from .choices import OpportunityStatus, OpportunityType
@@ -63,19 +62,3 @@ def won_new_business_q(prefix: str = "") -> Q:
     return Q(
         **{f"{prefix}type": OpportunityType.NEW_BUSINESS, f"{prefix}status": OpportunityStatus.WON}
     )
-
-
-class OpportunityQuerySet(models.QuerySet):
-    """Chainable forms of the conditions above."""
-
-    def open_as_of(self, day: dt.date) -> "OpportunityQuerySet":
-        return self.filter(open_as_of_q(day))
-
-    def won_in(self, start: dt.date, end: dt.date, type: str | None = None):  # noqa: A002
-        return self.filter(closed_in_q(start, end, status=OpportunityStatus.WON, type=type))
-
-    def lost_in(self, start: dt.date, end: dt.date, type: str | None = None):  # noqa: A002
-        return self.filter(closed_in_q(start, end, status=OpportunityStatus.LOST, type=type))
-
-    def created_in(self, start: dt.date, end: dt.date, type: str | None = None):  # noqa: A002
-        return self.filter(created_in_q(start, end, type=type))

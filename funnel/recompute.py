@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 
+from .kpis import last_complete_day
 from .models import RecomputeChunk, RecomputeRun
 from .snapshots import account_snapshots_upsert, funnel_snapshots_upsert, stage_changes_record
 
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def default_day() -> dt.date:
-    """Yesterday in the deployment's time zone: the last complete day."""
-    return timezone.localdate() - dt.timedelta(days=1)
+    """The day the nightly run recomputes: the last complete day."""
+    return last_complete_day()
 
 
 def chunk_size() -> int:

@@ -3,19 +3,13 @@
 import datetime as dt
 
 from django.db.models import BooleanField, Case, DateField, Min, OuterRef, Q, Subquery, Value, When
-from django.db.models.query import QuerySet
 from django.utils import timezone
 
-from accounts.models import Account, target_q
+from accounts.models import target_q
 
 from .choices import Cohort
 from .models import Opportunity, RecomputeRun
-from .querysets import OpportunityQuerySet, won_new_business_q
-
-
-def opportunities() -> OpportunityQuerySet:
-    """All opportunities as an ``OpportunityQuerySet`` (``open_as_of``, ``won_in`` …)."""
-    return OpportunityQuerySet(model=Opportunity)
+from .querysets import won_new_business_q
 
 
 def first_won_new_business(account_ref: str = "pk") -> Subquery:
@@ -41,11 +35,6 @@ def customer_q(day: dt.date, first_won: str = "first_won", churned_on: str = "ch
     )
 
 
-def customer_accounts(as_of: dt.date) -> QuerySet[Account]:
-    """Accounts that are customers at the end of ``as_of``, annotated with ``first_won``."""
-    return Account.objects.annotate(first_won=first_won_new_business()).filter(customer_q(as_of))
-
-
 def targeted_expression(day: dt.date, prefix: str = "") -> Case:
     """Boolean expression: the account is on the target list at the end of ``day``.
 
@@ -69,11 +58,6 @@ def cohort_q(cohort: str, day: dt.date, prefix: str = "") -> Q:
     if cohort == Cohort.NON_ABM:
         return ~Q(targeted)
     raise ValueError(f"Unknown cohort {cohort!r}: use abm, non_abm or all.")
-
-
-def cohort_accounts(cohort: str, as_of: dt.date) -> QuerySet[Account]:
-    """The accounts of ``cohort`` as of the end of ``as_of``."""
-    return Account.objects.filter(cohort_q(cohort, as_of))
 
 
 def recompute_health() -> dict:

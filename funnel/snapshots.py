@@ -263,23 +263,9 @@ def stage_changes_record(day: dt.date, first_id: int, last_id: int, account_ids=
             return cursor.rowcount
 
 
-def funnel_slices() -> list[tuple[str, dict]]:
-    """The slices snapshotted each night: all, each tier, each program, each cohort."""
-    from accounts.models import Tier
-    from engagement.models import Program
-
-    slices: list[tuple[str, dict]] = [("all", {})]
-    slices += [(f"tier:{pk}", {"tier": (pk,)}) for pk in Tier.objects.values_list("pk", flat=True)]
-    slices += [
-        (f"program:{pk}", {"program": (pk,)}) for pk in Program.objects.values_list("pk", flat=True)
-    ]
-    slices += [(f"cohort:{c}", {"cohort": c}) for c in ("abm", "non_abm", "all")]
-    return slices
-
-
 def funnel_snapshots_upsert(day: dt.date, window_days: int | None = None) -> int:
     """The KPI engine's catalogue for the trailing window ending ``day``, per slice."""
-    from .kpis import Filters, Period, compute
+    from .kpis import Period, compute, funnel_slices
 
     window_days = window_days or settings.ABM_SNAPSHOT_WINDOW_DAYS
     period = Period(day - dt.timedelta(days=window_days - 1), day)
@@ -290,7 +276,7 @@ def funnel_snapshots_upsert(day: dt.date, window_days: int | None = None) -> int
     )
     changed = []
     for slice_name, filters in funnel_slices():
-        result = compute(period, Filters(**filters))
+        result = compute(period, filters)
         if existing.get(slice_name) != result:
             changed.append(
                 FunnelSnapshot(date=day, window_days=window_days, slice=slice_name, kpis=result)

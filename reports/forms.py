@@ -14,57 +14,25 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, QueryDict
-from django.utils import timezone
 
 from accounts.choices import FitGrade
-from accounts.models import Account, Tier
-from engagement.models import Program
 from funnel.choices import Cohort, Stage
-from funnel.kpis import Filters, Period
+from funnel.kpis import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Filters,
+    Period,
+    PeriodError,
+    filter_choices,
+    period_between,
+    preset_period,
+)
 from ingest.selectors import available_mappings, kind_choices, mapping_choices
 from ingest.services import ImportTokenError, upload_load
 
 #: The query-string keys this module owns; every link between pages carries them.
 GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort")
-#: The longest custom period accepted (ten years): beyond it a page would mean nothing.
-MAX_PERIOD_DAYS = 3660
-
-PRESETS = (
-    ("last_30", "Last 30 days"),
-    ("last_90", "Last 90 days"),
-    ("qtd", "Quarter to date"),
-    ("last_quarter", "Last quarter"),
-    ("ytd", "Year to date"),
-    ("custom", "Custom range"),
-)
-DEFAULT_PRESET = "last_90"
-
-
-def _quarter_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def preset_period(preset: str, today: dt.date | None = None) -> Period:
-    """The period a preset names, ending yesterday (the last complete day).
-
-    "Last quarter" is the whole calendar quarter before the one ``yesterday``
-    falls in; "quarter/year to date" run from the start of yesterday's
-    quarter/year to yesterday.
-    """
-    yesterday = (today or timezone.localdate()) - dt.timedelta(days=1)
-    if preset == "last_30":
-        return Period(yesterday - dt.timedelta(days=29), yesterday)
-    if preset == "qtd":
-        return Period(_quarter_start(yesterday), yesterday)
-    if preset == "ytd":
-        return Period(dt.date(yesterday.year, 1, 1), yesterday)
-    if preset == "last_quarter":
-        end = _quarter_start(yesterday) - dt.timedelta(days=1)
-        return Period(_quarter_start(end), end)
-    return Period(yesterday - dt.timedelta(days=89), yesterday)
 
 
 class MultiIdField(forms.TypedMultipleChoiceField):
@@ -175,18 +143,6 @@ class ReportQuery:
         chosen = set(getattr(self.filters, kind))
         return [(pk, name, pk in chosen) for pk, name in getattr(self, f"{kind}s")]
 
-    @property
-    def tier_options(self):
-        return self._options("tier")
-
-    @property
-    def program_options(self):
-        return self._options("program")
-
-    @property
-    def owner_options(self):
-        return self._options("owner")
-
     def summary(self, kind: str) -> str:
         ids = getattr(self.filters, kind)
         if not ids:
@@ -201,18 +157,6 @@ class ReportQuery:
             (kind, label, self._options(kind), self.summary(kind))
             for kind, label in (("tier", "Tier"), ("program", "Program"), ("owner", "Owner"))
         ]
-
-    @property
-    def tier_summary(self) -> str:
-        return self.summary("tier")
-
-    @property
-    def program_summary(self) -> str:
-        return self.summary("program")
-
-    @property
-    def owner_summary(self) -> str:
-        return self.summary("owner")
 
     def name_of(self, kind: str, pk: int) -> str:
         return dict(getattr(self, kind)).get(pk, f"#{pk}")
@@ -230,22 +174,6 @@ class ReportQuery:
         if self.filters.cohort:
             out.append(f"Cohort: {Cohort(self.filters.cohort).label}")
         return out
-
-
-def filter_choices() -> tuple[list, list, list]:
-    """(tiers, programs, owners) as (id, label) lists: three small queries."""
-    tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
-    programs = list(Program.objects.order_by("name").values_list("pk", "name"))
-    user_model = get_user_model()
-    owners = [
-        (pk, (f"{first} {last}".strip() or username))
-        for pk, username, first, last in user_model.objects.filter(
-            Exists(Account.objects.filter(owner_id=OuterRef("pk")))
-        )
-        .order_by("username")
-        .values_list("pk", "username", "first_name", "last_name")
-    ]
-    return tiers, programs, owners
 
 
 def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQuery:
@@ -309,16 +237,11 @@ def _custom_period(start, end, errors) -> tuple[Period | None, str]:
     if start is None or end is None:
         missing = "From" if start is None else "To"
         return None, f"{missing}: a custom period needs both dates; showing the default instead."
-    if start > end:
-        return None, (
-            f"From: {start.isoformat()} is after To {end.isoformat()}; showing the default instead."
-        )
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        return None, (
-            f"From/To: the period may be at most {MAX_PERIOD_DAYS} days long; "
-            "showing the default instead."
-        )
-    return Period(start, end), ""
+    try:
+        return period_between(start, end, labels=("From:", "To")), ""
+    except PeriodError as exc:
+        prefix = "" if exc.message.startswith("From:") else "From/To: "
+        return None, f"{prefix}{exc.message}; showing the default instead."
 
 
 ACCOUNT_SORTS = [

@@ -42,7 +42,7 @@ from accounts.models import Account, Stakeholder, target_q
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import IntentSignal, Program, Touch
 from engagement.selectors import intent_surge_q
-from funnel.kpis import REGISTRY, Filters, Period, compute, drilldown
+from funnel.kpis import REGISTRY, Filters, Period, compute, drilldown, scope_q, slice_name
 from funnel.models import (
     AccountSnapshot,
     AccountStageChange,
@@ -51,7 +51,6 @@ from funnel.models import (
     Opportunity,
     RecomputeRun,
 )
-from funnel.selectors import cohort_q
 
 #: Date before any data: a join condition that matches no snapshot.
 NO_DATE = dt.date(1900, 1, 1)
@@ -93,6 +92,16 @@ def snapshot_date() -> dt.date | None:
     return day
 
 
+def surging_q(prefix: str = "") -> Q:
+    """A surging account (lists, badges, the dashboard): an intent surge in its snapshot, or
+    research grade 2-3. Templates read the ``is_surging`` annotation, never this rule."""
+    return Q(**{f"{prefix}intent_surge": True}) | Q(**{f"{prefix}research_grade__gte": 2})
+
+
+def _flag(q: Q) -> Case:
+    return Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
 def with_latest_snapshot(accounts: QuerySet[Account], day: dt.date | None) -> QuerySet[Account]:
     """Annotate accounts with their snapshot of ``day`` (one LEFT JOIN on (date, account))."""
     return accounts.annotate(
@@ -105,29 +114,8 @@ def with_latest_snapshot(accounts: QuerySet[Account], day: dt.date | None) -> Qu
         intent_surge=F("snap__intent_surge"),
         open_pipeline=F("snap__open_pipeline"),
         last_touch_at=F("snap__last_touch_at"),
+        is_surging=_flag(surging_q("snap__")),
     )
-
-
-def scope_q(filters: Filters, period: Period, prefix: str = "") -> Q:
-    """Tier, owner and program filters on accounts, as the KPI engine reads them.
-
-    Program: accounts with at least one touch of one of the programs up to the
-    end of the period (``funnel.kpis`` uses the same condition).
-    """
-    q = Q()
-    if filters.tier:
-        q &= Q(**{f"{prefix}tier_id__in": filters.tier})
-    if filters.owner:
-        q &= Q(**{f"{prefix}owner_id__in": filters.owner})
-    if filters.program:
-        _, end = day_bounds(period.start, period.end)
-        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end).values(
-            "account_id"
-        )
-        q &= Q(**{f"{prefix}pk__in": touched})
-    if filters.cohort:
-        q &= cohort_q(filters.cohort, period.end, prefix)
-    return q
 
 
 SORTS: dict[str, tuple[str, str]] = {
@@ -158,12 +146,12 @@ def account_list(
     target list). Sorting by a score reads the snapshot column, so the page
     costs the same few queries on 100,000 accounts.
     """
-    qs = with_latest_snapshot(accounts.filter(scope_q(filters, period)), day)
+    qs = with_latest_snapshot(accounts.filter(scope_q(filters, period, cohort=True)), day)
     qs = qs.select_related("tier", "owner")
     if stage:
         qs = qs.filter(snap_stage=stage)
     if surging:
-        qs = qs.filter(Q(intent_surge=True) | Q(research_grade__gte=2))
+        qs = qs.filter(is_surging=True)
     if at_risk:
         risky = drilldown("at_risk_customers", period, Filters(cohort=filters.cohort))
         qs = qs.filter(pk__in=risky.values("pk"))
@@ -177,9 +165,9 @@ def surging_accounts(
     period: Period, filters: Filters, day: dt.date | None, limit: int = 10
 ) -> list[Account]:
     """Top accounts by research grade / intent surge in their latest snapshot."""
-    qs = with_latest_snapshot(Account.objects.filter(scope_q(filters, period)), day)
+    qs = with_latest_snapshot(Account.objects.filter(scope_q(filters, period, cohort=True)), day)
     return list(
-        qs.filter(Q(intent_surge=True) | Q(research_grade__gte=2))
+        qs.filter(is_surging=True)
         .select_related("tier")
         .order_by(
             F("research_grade").desc(nulls_last=True),
@@ -231,21 +219,6 @@ def stage_kpi_ids(stage: int) -> list[str]:
     return [spec.id for spec in REGISTRY.values() if spec.stage == stage]
 
 
-def trend_slice(filters: Filters) -> str | None:
-    """The FunnelSnapshot slice matching the filters, or None when none is snapshotted."""
-    if filters.owner:
-        return None
-    if filters.tier and not filters.program and not filters.cohort and len(filters.tier) == 1:
-        return f"tier:{filters.tier[0]}"
-    if filters.program and not filters.tier and not filters.cohort and len(filters.program) == 1:
-        return f"program:{filters.program[0]}"
-    if filters.cohort and not filters.tier and not filters.program:
-        return f"cohort:{filters.cohort}"
-    if not (filters.tier or filters.program or filters.cohort):
-        return "all"
-    return None
-
-
 @dataclass
 class Trend:
     """Values of KPIs over snapshot days, for sparklines."""
@@ -266,12 +239,12 @@ def funnel_trend(period: Period, filters: Filters, ids: list[str]) -> Trend:
     are those within the period, or within the last 90 days before its end
     when the period is shorter. One query.
     """
-    slice_name = trend_slice(filters)
-    if slice_name is None:
+    name = slice_name(filters)
+    if name is None:
         return Trend(None, [], {})
     span = max(period.days, 90)
     rows = FunnelSnapshot.objects.filter(
-        slice=slice_name,
+        slice=name,
         window_days=settings.ABM_SNAPSHOT_WINDOW_DAYS,
         date__gt=period.end - dt.timedelta(days=span),
         date__lte=period.end,
@@ -284,7 +257,7 @@ def funnel_trend(period: Period, filters: Filters, ids: list[str]) -> Trend:
         for kpi_id in ids:
             value = items.get(kpi_id, {}).get("value")
             series[kpi_id].append(value if isinstance(value, int | float) else None)
-    return Trend(slice_name, dates, series)
+    return Trend(name, dates, series)
 
 
 # --- account page ---------------------------------------------------------------
@@ -421,6 +394,7 @@ def account_snapshot_series(account: Account, period: Period) -> list[dict[str, 
             date__lte=period.end,
         )
         .order_by("date")
+        .annotate(is_surging=_flag(surging_q()))
         .values(
             "date",
             "stage",
@@ -431,6 +405,7 @@ def account_snapshot_series(account: Account, period: Period) -> list[dict[str, 
             "open_pipeline",
             "last_touch_at",
             "is_target",
+            "is_surging",
         )
     )
 

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from abm_site import access
 from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
-from accounts.selectors import AccountFilterSet
 from accounts.models import Account
+from accounts.selectors import AccountFilterSet
 from funnel.choices import Stage
 from funnel.kpis import REGISTRY, NoDrilldown, compute, drilldown
 from funnel.selectors import recompute_health

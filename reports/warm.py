@@ -17,15 +17,17 @@ from django.db import connection
 
 from accounts.models import Tier
 from funnel.kpis import (
+    DEFAULT_PRESET,
+    PRESETS,
     Filters,
     compute,
     data_version,
     data_version_compact,
     data_version_log_length,
+    preset_period,
 )
 
 from . import selectors
-from .forms import DEFAULT_PRESET, PRESETS, preset_period
 
 logger = logging.getLogger(__name__)
 

@@ -1,25 +1,74 @@
 """The KPI engine: one function per KPI of KPIS.md, computed set-based.
 
-Public names: ``Period``, ``Filters``, ``KpiSpec``, ``REGISTRY``, ``compute``,
-``drilldown``, ``UnknownKpi``, ``NoDrilldown``.
+The funnel app's public KPI facade: the engine (``compute``, ``drilldown``), its
+types and catalogue, and the rules around it that every surface shares (periods
+and presets, filter checks, scope and snapshot slices, the data version).
 """
 
 from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
 from .engine import compute, drilldown
+from .formatting import (
+    format_basis,
+    format_count,
+    format_days,
+    format_map,
+    format_money,
+    format_ratio,
+    format_score,
+    format_value,
+)
+from .query import (
+    DEFAULT_DAYS,
+    DEFAULT_PRESET,
+    MAX_PERIOD_DAYS,
+    PRESETS,
+    PeriodError,
+    default_period,
+    filter_choices,
+    last_complete_day,
+    period_between,
+    preset_period,
+    unknown_filter_ids,
+    unknown_ids,
+)
+from .scope import funnel_slices, scope_q, slice_name
 from .version import compact as data_version_compact
 from .version import data_version
 from .version import log_length as data_version_log_length
 
 __all__ = [
+    "DEFAULT_DAYS",
+    "DEFAULT_PRESET",
+    "MAX_PERIOD_DAYS",
+    "PRESETS",
     "REGISTRY",
     "Filters",
     "KpiSpec",
     "NoDrilldown",
     "Period",
+    "PeriodError",
     "UnknownKpi",
     "compute",
     "data_version",
     "data_version_compact",
     "data_version_log_length",
+    "default_period",
     "drilldown",
+    "filter_choices",
+    "format_basis",
+    "format_count",
+    "format_days",
+    "format_map",
+    "format_money",
+    "format_ratio",
+    "format_score",
+    "format_value",
+    "funnel_slices",
+    "last_complete_day",
+    "period_between",
+    "preset_period",
+    "scope_q",
+    "slice_name",
+    "unknown_filter_ids",
+    "unknown_ids",
 ]

@@ -4,25 +4,15 @@ The parameters are parsed by a Serializer (never by hand): each bad value is
 answered with a 400 whose key names the parameter.
 """
 
-import datetime as dt
 
-from django.contrib.auth import get_user_model
-from django.db.models import Model
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from accounts.models import Tier
-from engagement.models import Program
 from funnel.choices import Cohort
+from funnel.kpis import DEFAULT_DAYS, PeriodError, period_between, unknown_ids
 
-#: Default period: the 90 days ending yesterday.
-DEFAULT_DAYS = 90
-#: Dates outside this range are refused (the engine compares the previous period too).
-EARLIEST_DAY = dt.date(1900, 1, 1)
-LATEST_DAY = dt.date(2999, 12, 31)
 MAX_ID = 2**63 - 1
 
 
@@ -48,18 +38,14 @@ def _ids() -> CommaListField:
     )
 
 
-def _known(model: type[Model], ids: list[int], what: str) -> list[int]:
+def _known(kind: str, ids: list[int], what: str) -> list[int]:
     """The ids, checked to exist in one query; a 400 names the unknown ones."""
-    ids = sorted(set(ids))
-    if not ids:
-        return []
-    found = set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    missing = [i for i in ids if i not in found]
+    missing = unknown_ids(kind, ids)
     if missing:
         raise serializers.ValidationError(
             f"Unknown {what} id{'s' if len(missing) > 1 else ''}: {', '.join(map(str, missing))}."
         )
-    return ids
+    return sorted(set(ids))
 
 
 class KpiQuerySerializer(serializers.Serializer):
@@ -89,31 +75,20 @@ class KpiQuerySerializer(serializers.Serializer):
         return {("from" if name == "from_" else name): field for name, field in fields.items()}
 
     def validate_tier(self, value: list[int]) -> list[int]:
-        return _known(Tier, value, "tier")
+        return _known("tier", value, "tier")
 
     def validate_program(self, value: list[int]) -> list[int]:
-        return _known(Program, value, "program")
+        return _known("program", value, "program")
 
     def validate_owner(self, value: list[int]) -> list[int]:
-        return _known(get_user_model(), value, "owner (user)")
+        return _known("owner", value, "owner (user)")
 
     def validate(self, attrs: dict) -> dict:
-        yesterday = timezone.localdate() - dt.timedelta(days=1)
-        start, end = attrs.get("from"), attrs.get("to")
-        if end is None:
-            end = yesterday
-        if start is None:
-            start = end - dt.timedelta(days=DEFAULT_DAYS - 1)
-        for name, day in (("from", start), ("to", end)):
-            if not EARLIEST_DAY <= day <= LATEST_DAY:
-                raise serializers.ValidationError(
-                    {name: [f"Must be between {EARLIEST_DAY} and {LATEST_DAY}."]}
-                )
-        if start > end:
-            raise serializers.ValidationError(
-                {"from": [f"'from' ({start}) is after 'to' ({end})."]}
-            )
-        attrs["from"], attrs["to"] = start, end
+        try:
+            period = period_between(attrs.get("from"), attrs.get("to"))
+        except PeriodError as exc:
+            raise serializers.ValidationError({exc.field: [f"{exc.message}."]}) from None
+        attrs["from"], attrs["to"] = period.start, period.end
         return attrs
 
 

@@ -8,82 +8,65 @@ the Content-Security-Policy ('self' only) allows them; each has a
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from numbers import Number
 
 from django import template
-from django.conf import settings
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from funnel.kpis import (
+    format_basis,
+    format_count,
+    format_days,
+    format_map,
+    format_money,
+    format_ratio,
+    format_score,
+    format_value,
+)
 
 register = template.Library()
 
 NO_DATA = "no data: the denominator is 0"
 
 
-def _number(value, decimals: int = 0) -> str:
-    """Thousands separators and a fixed number of decimals."""
-    return f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,}"
-
-
 def dash(reason: str = NO_DATA) -> SafeString:
     return format_html('<span class="nodata" title="{}" tabindex="0">—</span>', reason)
 
 
+def _or_dash(text: str | None) -> str:
+    return dash() if text is None else text
+
+
 @register.filter
 def money(value) -> str:
-    if value is None or value == "":
-        return dash()
-    v = float(value)
-    decimals = 0 if abs(v) >= 1000 or v == int(v) else 2
-    return f"{settings.ABM_CURRENCY} {_number(v, decimals)}"
+    return _or_dash(format_money(value))
 
 
 @register.filter
 def pct(value) -> str:
     """A fraction as a percentage with one decimal (0.2512 -> 25.1 %)."""
-    if value is None or value == "":
-        return dash()
-    return f"{float(value) * 100:,.1f} %"
+    return _or_dash(format_ratio(value))
 
 
 @register.filter
 def days(value) -> str:
-    if value is None or value == "":
-        return dash()
-    return f"{float(value):,.1f} days"
+    return _or_dash(format_days(value))
 
 
 @register.filter
 def num(value, decimals: int | None = None) -> str:
     """Integers with thousands separators; other numbers with up to one or two decimals."""
-    if value is None or value == "":
-        return dash()
-    v = float(value)
-    if decimals is not None:
-        return _number(v, int(decimals))
-    if v == int(v):
-        return f"{int(v):,}"
-    return f"{v:,.1f}" if abs(v) >= 100 else f"{v:,.2f}"
+    return _or_dash(format_count(value, decimals))
 
 
 @register.filter
 def score(value) -> str:
-    if value is None or value == "":
-        return dash()
-    return f"{float(value):,.1f}"
+    return _or_dash(format_score(value))
 
 
 def format_unit(value, unit: str) -> str:
-    if unit == "ratio":
-        return pct(value)
-    if unit == "money":
-        return money(value)
-    if unit == "days":
-        return days(value)
-    if unit == "score":
-        return score(value)
-    return num(value)
+    return _or_dash(format_value(value, unit))
 
 
 @register.filter
@@ -92,15 +75,7 @@ def kpi_value(item: dict | None) -> str:
     if not item:
         return dash("not computed")
     if item["unit"] == "map":
-        value = item.get("value") or {}
-        if not value:
-            return dash("no data in the period")
-        parts = []
-        for k, v in value.items():
-            if isinstance(v, dict):
-                continue
-            shown = days(v) if item["id"] == "stage_velocity_days" else num(v)
-            parts.append((k, shown))
+        parts = [(k, _or_dash(v)) for k, v in format_map(item)]
         return format_html_join(", ", "{}: {}", parts) or dash("no data in the period")
     return format_unit(item.get("value"), item["unit"])
 
@@ -108,34 +83,13 @@ def kpi_value(item: dict | None) -> str:
 @register.filter
 def kpi_map(item: dict | None) -> list[tuple[str, str]]:
     """(key, formatted value) pairs of a map KPI (flat maps only)."""
-    value = (item or {}).get("value")
-    if not isinstance(value, dict):
-        return []
-    days_map = (item or {}).get("id") == "stage_velocity_days"
-    return [
-        (str(k), days(v) if days_map else num(v))
-        for k, v in value.items()
-        if not isinstance(v, dict)
-    ]
+    return [(k, _or_dash(v)) for k, v in format_map(item or {})]
 
 
 @register.filter
 def kpi_parts(item: dict | None) -> str:
     """What the value was computed from: ``numerator / denominator`` or ``n = count``."""
-    if not item:
-        return ""
-    if "numerator" in item and "denominator" in item:
-        numerator = item["numerator"]
-        shown = money(numerator) if item["unit"] == "money" else num(numerator)
-        return f"{shown} / {num(item['denominator'])}"
-    if "count" in item:
-        if "total" in item:
-            total = money(item["total"]) if item["unit"] == "money" else num(item["total"])
-            return f"n = {num(item['count'])}, total {total}"
-        if item["unit"] == "count" and item.get("value") == item.get("count"):
-            return ""
-        return f"n = {num(item['count'])}"
-    return ""
+    return format_basis(item) if item else ""
 
 
 def change(current, previous, unit: str) -> tuple[str, str, str]:
@@ -396,13 +350,6 @@ def isodate(value) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return ""
-
-
-@register.filter
-def as_float(value) -> float | None:
-    if isinstance(value, Decimal | int | float):
-        return float(value)
-    return None
 
 
 @register.filter

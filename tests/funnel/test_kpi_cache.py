@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from abm_site.models import ApiToken
 from accounts.models import Account
-from funnel.kpis import Filters, Period, compute, version
+from funnel.kpis import Filters, Period, compute, preset_period, version
 from funnel.models import RecomputeRun
 from reports import warm
-from reports.forms import preset_period
 from tests import factories as f
 
 PERIOD = Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31))

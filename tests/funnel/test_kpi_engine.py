@@ -286,6 +286,22 @@ def test_drilldown_count_matches_kpi_count(small_data):
             assert rows == count, kpi_id
 
 
+def test_each_kpi_alone_equals_its_item_in_the_whole_catalogue(small_data):
+    """A KPI names every measure it reads: computed alone (only its measures planned),
+    it gives what the whole catalogue gives."""
+    whole = {i["id"]: i for i in compute(Q1, Filters(cohort="all"))["kpis"]}
+    for kpi_id in REGISTRY:
+        alone = compute(Q1, Filters(cohort="all"), ids=[kpi_id])["kpis"]
+        assert alone == [whole[kpi_id]], kpi_id
+
+
+def test_a_count_and_its_drill_down_are_one_condition():
+    for spec in REGISTRY.values():
+        if spec.drill is not None:
+            assert spec.drill in spec.measures, spec.id
+            assert spec.drilldown == spec.drill.source.drills_to, spec.id
+
+
 def test_drilldown_errors(db):
     with pytest.raises(NoDrilldown):
         drilldown("engaged_rate", Q1)
@@ -348,9 +364,10 @@ def test_command_table(small_data, settings):
     call_command("kpis", "--from", "2024-01-01", "--to", "2024-03-31", stdout=out)
     text = out.getvalue()
     assert "Stage 1 - Target accounts" in text and "Funnel and velocity" in text
-    assert "Engaged rate" in text and "66.67 %" in text and "2 / 3" in text
-    assert "EUR 3,000.00" in text  # new revenue won
-    assert "30.00 d" in text  # sales cycle
+    # The pages' formatting rules (funnel.kpis.formatting), one per unit.
+    assert "Engaged rate" in text and "66.7 %" in text and "2 / 3" in text
+    assert "EUR 3,000" in text  # new revenue won
+    assert "30.0 days" in text  # sales cycle
     rows = [line for line in text.splitlines() if line.startswith("  ") and line.endswith("]")]
     assert len(rows) == len(REGISTRY)
     # Aligned: the cohort column starts at one place for scalar rows (maps have their own).

@@ -14,10 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.kpis import REGISTRY
+from funnel.kpis import REGISTRY, preset_period
 from funnel.models import RecomputeRun
 from funnel.snapshots import funnel_snapshots_upsert
-from reports.forms import preset_period
 from tests.factories import (
     AccountFactory,
     AccountSnapshotFactory,

@@ -4,20 +4,20 @@ import datetime as dt
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from funnel.kpis import Filters, Period, compute
-
-STAGE_TITLES = {
-    1: "Stage 1 - Target accounts",
-    2: "Stage 2 - Engaged target accounts",
-    3: "Stage 3 - Target account opportunities",
-    4: "Stage 4 - New deals won",
-    5: "Stage 5 - Customer retention",
-    6: "Stage 6 - Customer expansion",
-    0: "Funnel and velocity",
-}
+from funnel.kpis import (
+    REGISTRY,
+    Filters,
+    PeriodError,
+    compute,
+    format_basis,
+    format_map,
+    format_value,
+    period_between,
+    unknown_filter_ids,
+)
+from funnel.kpis.base import STAGE_TITLES
 
 
 def _date(option: str):
@@ -30,70 +30,41 @@ def _date(option: str):
     return parse
 
 
-def _number(value: Any, unit: str, currency: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "ratio":
-        return f"{value * 100:.2f} %"
-    if unit == "money":
-        return f"{currency} {value:,.2f}"
-    if unit == "days":
-        return f"{value:,.2f} d"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{value:,.0f}"
+def _number(value: Any, unit: str) -> str:
+    return format_value(value, unit) or "-"
 
 
-def _map_text(item: dict[str, Any], currency: str) -> str:
+def _map_text(item: dict[str, Any]) -> str:
     value = item["value"]
     if item["id"] == "funnel":
-        stages = " > ".join(f"{k} {v:,}" for k, v in value["stages"].items())
-        rates = ", ".join(
-            f"{k} {_number(v, 'ratio', currency)}" for k, v in value["conversion"].items()
-        )
+        stages = " > ".join(f"{k} {_number(v, 'count')}" for k, v in value["stages"].items())
+        rates = ", ".join(f"{k} {_number(v, 'ratio')}" for k, v in value["conversion"].items())
         return f"{stages} | {rates}"
-    if item["id"] == "stage_velocity_days":
-        return ", ".join(f"{k} {_number(v, 'days', currency)}" for k, v in value.items()) or "-"
     if item["id"] == "cohort_comparison":
-        from funnel.kpis import REGISTRY
-
         parts = []
         for metric, sides in value.items():
             unit = REGISTRY[metric].unit
             parts.append(
-                f"{metric}: abm {_number(sides['abm'], unit, currency)}"
-                f" / non_abm {_number(sides['non_abm'], unit, currency)}"
+                f"{metric}: abm {_number(sides['abm'], unit)} / non_abm "
+                f"{_number(sides['non_abm'], unit)}"
             )
         return "; ".join(parts)
-    return ", ".join(f"{k} {v:,}" for k, v in value.items()) or "-"
+    return ", ".join(f"{k} {v or '-'}" for k, v in format_map(item)) or "-"
 
 
-def _basis(item: dict[str, Any], currency: str) -> str:
-    if "numerator" in item:
-        unit = "money" if item["unit"] == "money" else "count"
-        return (
-            f"{_number(item['numerator'], unit, currency)} / "
-            f"{_number(item['denominator'], 'count', currency)}"
-        )
-    if "total" in item:
-        return f"n={item['count']:,}, total {item['total']:,.2f}"
-    if "count" in item and item["unit"] != "count":
-        return f"n={item['count']:,}"
+def _basis(item: dict[str, Any]) -> str:
     if "by_position" in item:
-        return ", ".join(f"{k} {v:,.2f}" for k, v in item["by_position"].items())
-    return ""
+        return ", ".join(f"{k} {_number(v, 'count')}" for k, v in item["by_position"].items())
+    return format_basis(item)
 
 
-def render_table(result: dict[str, Any], currency: str) -> str:
+def render_table(result: dict[str, Any]) -> str:
     """The result as text: one aligned block per stage, value then what it is made of."""
     rows_by_stage: dict[int, list[tuple[str, str, str, str]]] = {}
     for item in result["kpis"]:
-        if item["unit"] == "map":
-            value = _map_text(item, currency)
-        else:
-            value = _number(item["value"], item["unit"], currency)
+        value = _map_text(item) if item["unit"] == "map" else _number(item["value"], item["unit"])
         rows_by_stage.setdefault(item["stage"], []).append(
-            (item["label"], value, _basis(item, currency), item["cohort"])
+            (item["label"], value, _basis(item), item["cohort"])
         )
     period, filters = result["period"], result["filters"]
     lines = [
@@ -108,7 +79,8 @@ def render_table(result: dict[str, Any], currency: str) -> str:
     for stage in (1, 2, 3, 4, 5, 6, 0):
         if stage not in rows_by_stage:
             continue
-        lines += ["", STAGE_TITLES[stage], "-" * len(STAGE_TITLES[stage])]
+        title = f"Stage {stage} - {STAGE_TITLES[stage]}" if stage else STAGE_TITLES[stage]
+        lines += ["", title, "-" * len(title)]
         for label, value, basis, cohort in rows_by_stage[stage]:
             if len(value) > value_w:  # maps: on their own line under the label
                 lines.append(f"  {label:<{label_w}}  [{cohort}]")
@@ -124,8 +96,10 @@ class Command(BaseCommand):
     help = "Compute every KPI of KPIS.md for a period and filters; print a table or JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="start", required=True, type=_date("--from"))
-        parser.add_argument("--to", dest="end", required=True, type=_date("--to"))
+        parser.add_argument(
+            "--from", dest="start", type=_date("--from"), help="Default: 89 days before --to."
+        )
+        parser.add_argument("--to", dest="end", type=_date("--to"), help="Default: yesterday.")
         parser.add_argument("--tier", type=int, nargs="+", action="extend", default=[])
         parser.add_argument("--program", type=int, nargs="+", action="extend", default=[])
         parser.add_argument("--owner", type=int, nargs="+", action="extend", default=[])
@@ -134,30 +108,28 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the exact JSON result.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["start"] > options["end"]:
+        try:
+            period = period_between(options["start"], options["end"], labels=("--from", "--to"))
+        except PeriodError as exc:
             raise CommandError(
-                f"--from {options['start']} is after --to {options['end']}: give a period "
-                "whose start is on or before its end."
-            )
+                f"{exc.message}: give a period whose start is on or before its end."
+            ) from None
         for name in ("tier", "program", "owner"):
             if any(v <= 0 for v in options[name]):
                 raise CommandError(f"--{name}: ids are positive integers.")
-        from funnel.kpis import REGISTRY
-
+        filters = Filters(
+            tier=tuple(options["tier"]),
+            program=tuple(options["program"]),
+            owner=tuple(options["owner"]),
+            cohort=options["cohort"],
+        )
+        for name, ids in unknown_filter_ids(filters).items():
+            raise CommandError(f"--{name}: no {name} has id {', '.join(map(str, ids))}.")
         unknown = [i for i in options["ids"] or [] if i not in REGISTRY]
         if unknown:
             raise CommandError(f"--kpi: unknown KPI id(s) {', '.join(unknown)}.")
-        result = compute(
-            Period(options["start"], options["end"]),
-            Filters(
-                tier=tuple(options["tier"]),
-                program=tuple(options["program"]),
-                owner=tuple(options["owner"]),
-                cohort=options["cohort"],
-            ),
-            ids=options["ids"],
-        )
+        result = compute(period, filters, ids=options["ids"])
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:
-            self.stdout.write(render_table(result, settings.ABM_CURRENCY))
+            self.stdout.write(render_table(result))
