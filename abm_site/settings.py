@@ -375,6 +375,8 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
 CSRF_COOKIE_HTTPONLY = True
 ABM_REQUIRE_2FA_FOR_ADMINS = env.bool("ABM_REQUIRE_2FA_FOR_ADMINS", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ABM funnel")
+# TOTP secrets are never shown in the admin (abm_site.admin.TOTPDeviceAdmin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 ABM_MAX_UPLOAD_BYTES = env.int("ABM_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 ABM_MAX_JSON_BYTES = env.int("ABM_MAX_JSON_BYTES", default=20 * 1024 * 1024)
