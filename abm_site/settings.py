@@ -361,6 +361,15 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("ABM_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("ABM_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failed sign-ins from one address over any user names before the address is locked
+# (password spraying); higher than the per-user limit, as an office may share an address.
+ABM_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ABM_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+if ABM_LOGIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured(
+        "ABM_LOGIN_ADDRESS_FAILURE_LIMIT must be at least ABM_LOGIN_FAILURE_LIMIT "
+        f"({ABM_LOGIN_ADDRESS_FAILURE_LIMIT} < {AXES_FAILURE_LIMIT})."
+    )
+AXES_HANDLER = "abm_site.authentication.SignInLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
