@@ -244,6 +244,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 9 * 60},
     },
+    # Idempotency keys of API creates are kept 24 hours.
+    "abm-site-idempotency-keys-purge": {
+        "task": "abm_site.idempotency_keys_purge",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 50 * 60},
+    },
     # Recomputes the cached KPI results of the preset periods after a data change.
     "reports-warm-kpi-cache": {
         "task": "reports.warm_kpi_cache",

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from abm_site.api_base import ServiceModelViewSet
+from abm_site.idempotency import IdempotentCreateMixin
 from accounts.models import Account
 from engagement.api.serializers import TouchSerializer
 from engagement.models import Touch
@@ -185,7 +186,7 @@ class AccountTimelineView(generics.GenericAPIView):
         )
 
 
-class ImportView(generics.GenericAPIView):
+class ImportView(IdempotentCreateMixin, generics.GenericAPIView):
     """Upload a CSV file of accounts, stakeholders, opportunities, touches, spend, NPS or intent."""
 
     serializer_class = ImportRequestSerializer
