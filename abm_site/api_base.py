@@ -27,7 +27,8 @@ from .idempotency import IdempotentCreateMixin
 
 NON_FIELD = "non_field_errors"
 
-#: The error body DRF answers with for 403/404/405/409/413 (``{"detail": ...}``).
+#: The error body DRF answers with for 401/403/404/409/413/415/422/429/503 (``{"detail": ...}``);
+#: ``abm_site.schema`` documents it on every operation.
 ErrorDetailSerializer = inline_serializer(
     name="ErrorDetail", fields={"detail": serializers.CharField()}
 )
@@ -275,10 +276,6 @@ class ServiceModelViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                 f"Cannot delete this {instance._meta.verbose_name}: it still has "
                 f"{', '.join(str(n) for n in names)}. Delete or reassign them first."
             ) from exc
-
-
-#: Responses every write operation may also give, for ``@extend_schema``.
-WRITE_ERROR_RESPONSES = {400: OpenApiResponse(description="Invalid data, keyed by field.")}
 
 
 def destroy_schema_with_conflict() -> Callable:
