@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils import timezone
 from django_otp.plugins.otp_totp import admin as otp_totp_admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -125,8 +124,8 @@ class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
 
     Admins see, rename, confirm and delete devices but never read a key: not
     in the list, the change or add form (a new device gets a random key), nor
-    through django-otp's configuration and QR-code pages, which answer 403
-    for a device that exists and 404 for one that does not.
+    through django-otp's configuration and QR-code pages, which answer 404
+    (for a device that does not exist, too, rather than a 500).
     """
 
     def get_list_display(self, request):
@@ -140,8 +139,7 @@ class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
         ]
 
     def config_view(self, request, pk):
-        get_object_or_404(TOTPDevice, pk=pk)
-        raise PermissionDenied("TOTP secrets are not shown in the admin.")
+        raise Http404("TOTP secrets (keys, QR codes) are not shown in the admin.")
 
     qrcode_view = config_view
 
