@@ -1,4 +1,5 @@
 # The production image: web (gunicorn + whitenoise), worker and beat all run it.
+# docker-compose.yml puts nginx (deploy/proxy.Dockerfile) in front of web.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,8 +14,10 @@ COPY pyproject.toml README.md ./
 RUN pip install .
 
 COPY . .
+# var/static exists in the image so the `static` volume mounted there (shared with the
+# proxy) starts out owned by abm, who collects the static files into it.
 RUN useradd --create-home --uid 10001 --user-group abm \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/static \
     && chown -R abm:abm /app/var
 USER abm
 

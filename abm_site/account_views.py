@@ -29,6 +29,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .authentication import address_failures
 from .forms import ApiTokenCreateForm, OtpTokenForm
 from .models import ApiToken
 from .security import OTP_ENROLLED, client_ip
@@ -48,21 +49,33 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
-    """The sign-in page with when to retry, after too many failed sign-ins (429)."""
+    """The sign-in page with when to retry, after too many failed sign-ins (429).
+
+    The lock is either the user name's from this address or, after
+    ``ABM_LOGIN_ADDRESS_FAILURE_LIMIT`` failures over any user names, the
+    address's; the page says which.
+    """
     username = (credentials or {}).get("username") or request.POST.get("username", "")
     ip_address = getattr(request, "axes_ip_address", None) or client_ip(request)
-    last = AccessAttempt.objects.filter(username=username, ip_address=ip_address).aggregate(
-        last=Max("attempt_time")
-    )["last"]
     now = timezone.now()
-    retry_at = (last or now) + get_cool_off(request)
+    cool_off = get_cool_off(request)
+    failures, address_last = address_failures(ip_address, now - cool_off)
+    if failures >= settings.ABM_LOGIN_ADDRESS_FAILURE_LIMIT:
+        last, limit, scope = address_last, settings.ABM_LOGIN_ADDRESS_FAILURE_LIMIT, "address"
+    else:
+        last = AccessAttempt.objects.filter(username=username, ip_address=ip_address).aggregate(
+            last=Max("attempt_time")
+        )["last"]
+        limit, scope = settings.AXES_FAILURE_LIMIT, "username"
+    retry_at = (last or now) + cool_off
     minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
     context = {
         "form": AuthenticationForm(request, initial={"username": username}),
         "locked_out": True,
+        "lockout_scope": scope,
         "retry_at": retry_at,
         "retry_minutes": minutes,
-        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "failure_limit": limit,
         "next": _safe_next(request, ""),
     }
     response = render(request, "registration/login.html", context, status=429)

@@ -1,6 +1,9 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import Http404
 from django.utils import timezone
+from django_otp.plugins.otp_totp import admin as otp_totp_admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import ApiToken, User, UserSession
 from .signals import sessions_end, tokens_revoke
@@ -110,3 +113,41 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+#: Admin fields and columns that would show a TOTP device's secret (or its QR code).
+_TOTP_SECRET_FIELDS = {"key", "qrcode_link"}
+
+
+class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
+    """Authenticator apps of users, without their secrets.
+
+    Admins see, rename, confirm and delete devices but never read a key: not
+    in the list, the change or add form (a new device gets a random key), nor
+    through django-otp's configuration and QR-code pages, which answer 404
+    (for a device that does not exist, too, rather than a 500).
+    """
+
+    def get_list_display(self, request):
+        return [f for f in super().get_list_display(request) if f not in _TOTP_SECRET_FIELDS]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (name, {**options, "fields": _without_secrets(options["fields"])})
+            for name, options in super().get_fieldsets(request, obj)
+            if _without_secrets(options["fields"])
+        ]
+
+    def config_view(self, request, pk):
+        raise Http404("TOTP secrets (keys, QR codes) are not shown in the admin.")
+
+    qrcode_view = config_view
+
+
+def _without_secrets(fields) -> list[str]:
+    return [f for f in fields if f not in _TOTP_SECRET_FIELDS]
+
+
+# django-otp registers its own admin when its module is imported (above): replace it.
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

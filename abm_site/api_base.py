@@ -24,9 +24,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import APIException
 
+from .idempotency import IdempotentCreateMixin
+
 NON_FIELD = "non_field_errors"
 
-#: The error body DRF answers with for 403/404/405/409/413 (``{"detail": ...}``).
+#: The error body DRF answers with for 401/403/404/409/413/415/422/429/503 (``{"detail": ...}``);
+#: ``abm_site.schema`` documents it on every operation.
 ErrorDetailSerializer = inline_serializer(
     name="ErrorDetail", fields={"detail": serializers.CharField()}
 )
@@ -244,13 +247,14 @@ def constraint_errors_as_400(model: type[models.Model]) -> Iterator[None]:
         raise serializers.ValidationError(integrity_error_detail(model, exc)) from exc
 
 
-class ServiceModelViewSet(viewsets.ModelViewSet):
+class ServiceModelViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     """A ModelViewSet whose writes call the app's write services.
 
     ``create_service(**data)``, ``update_service(instance, **data)`` and
     ``delete_service(instance)`` default to the serializer's own save and the
     instance's delete; every write runs in a transaction and maps constraint
-    violations to 400 and protected deletes to 409.
+    violations to 400 and protected deletes to 409. Creates (and any other
+    POST action) take an ``Idempotency-Key``.
     """
 
     create_service: Callable[..., models.Model] | None = None
@@ -287,10 +291,6 @@ class ServiceModelViewSet(viewsets.ModelViewSet):
                 f"Cannot delete this {instance._meta.verbose_name}: it still has "
                 f"{', '.join(str(n) for n in names)}. Delete or reassign them first."
             ) from exc
-
-
-#: Responses every write operation may also give, for ``@extend_schema``.
-WRITE_ERROR_RESPONSES = {400: OpenApiResponse(description="Invalid data, keyed by field.")}
 
 
 def destroy_schema_with_conflict() -> Callable:

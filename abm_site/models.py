@@ -1,4 +1,4 @@
-"""The user model, API tokens and the abstract base every table uses."""
+"""The user model, API tokens, idempotency keys and the abstract base every table uses."""
 
 import hashlib
 import secrets
@@ -7,6 +7,7 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
 
 
 class TimeStampedModel(models.Model):
@@ -124,3 +125,34 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyKey(TimeStampedModel):
+    """The answer to an API create sent with an ``Idempotency-Key`` header, kept 24 hours.
+
+    A repeated request of the same user with the same key gets this answer
+    again instead of doing the work twice (``abm_site.idempotency``). The row
+    is written in the same transaction as the work, so either both are
+    stored or neither.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the method, path, query and body of the request."
+    )
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, encoder=JSONEncoder)
+    headers = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key"],
+                name="%(app_label)s_%(class)s_user_key_unique",
+                violation_error_message="This user already used this Idempotency-Key.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id}): {self.status_code}"

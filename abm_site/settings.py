@@ -193,6 +193,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error responses and the error bodies (abm_site/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "abm_site.schema.error_responses_hook",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------
@@ -245,6 +250,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "funnel.recompute_marked",
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 9 * 60},
+    },
+    # Idempotency keys of API creates are kept 24 hours.
+    "abm-site-idempotency-keys-purge": {
+        "task": "abm_site.idempotency_keys_purge",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 50 * 60},
     },
     # Recomputes the cached KPI results of the preset periods after a data change.
     "reports-warm-kpi-cache": {
@@ -363,6 +374,15 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("ABM_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("ABM_LOGIN_LOCKOUT_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failed sign-ins from one address over any user names before the address is locked
+# (password spraying); higher than the per-user limit, as an office may share an address.
+ABM_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ABM_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+if ABM_LOGIN_ADDRESS_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured(
+        "ABM_LOGIN_ADDRESS_FAILURE_LIMIT must be at least ABM_LOGIN_FAILURE_LIMIT "
+        f"({ABM_LOGIN_ADDRESS_FAILURE_LIMIT} < {AXES_FAILURE_LIMIT})."
+    )
+AXES_HANDLER = "abm_site.authentication.SignInLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -377,6 +397,8 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=8 * 3600)
 CSRF_COOKIE_HTTPONLY = True
 ABM_REQUIRE_2FA_FOR_ADMINS = env.bool("ABM_REQUIRE_2FA_FOR_ADMINS", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ABM funnel")
+# TOTP secrets are never shown in the admin (abm_site.admin.TOTPDeviceAdmin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 ABM_MAX_UPLOAD_BYTES = env.int("ABM_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 ABM_MAX_JSON_BYTES = env.int("ABM_MAX_JSON_BYTES", default=20 * 1024 * 1024)

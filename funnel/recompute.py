@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, Window
 from django.db.models.functions import Ntile
 from django.utils import timezone
@@ -24,6 +24,14 @@ from .models import RecomputeChunk, RecomputeRun
 from .snapshots import account_snapshots_upsert, funnel_snapshots_upsert, stage_changes_record
 
 logger = logging.getLogger(__name__)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception (by the ``recompute`` command).
+
+    A ``KeyboardInterrupt`` so that it stops the work as Ctrl-C does: the
+    database driver cancels a running query, and the run is marked failed.
+    """
 
 
 def default_day() -> dt.date:
@@ -148,7 +156,12 @@ def _expire_stale_locks() -> None:
 
 
 def day_compute(day: dt.date, kind: str = "backfill", progress=None) -> RecomputeRun | None:
-    """Recompute one day in this process (the ``recompute`` command and tests)."""
+    """Recompute one day in this process (the ``recompute`` command and tests).
+
+    Whatever stops it (an error, Ctrl-C, SIGTERM through the command) marks
+    the run failed, which releases the day's lock; ``None`` when another run
+    holds the lock.
+    """
     run, chunks = run_start(day, kind=kind)
     if run is None:
         return None
@@ -158,11 +171,23 @@ def day_compute(day: dt.date, kind: str = "backfill", progress=None) -> Recomput
             if progress:
                 progress(hi)
         run_finish(run.pk, day)
-    except Exception as exc:
-        run_fail(run.pk, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        _run_fail_after(run.pk, exc)
         raise
     run.refresh_from_db()
     return run
+
+
+def _run_fail_after(run_id: int, exc: BaseException) -> None:
+    """Mark the run failed after ``exc``, on a fresh connection if the interrupted one broke."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if not isinstance(exc, Exception):
+        text = f"Interrupted ({text})"
+    try:
+        run_fail(run_id, text)
+    except DatabaseError:
+        connection.close()
+        run_fail(run_id, text)
 
 
 def marked_compute(day: dt.date | None = None) -> int:

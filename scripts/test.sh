@@ -9,16 +9,29 @@ CI="${CI:-false}"
 reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 mkdir -p var
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "==> Installing Debian's chromium and chromium-driver for the browser tests"
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+# install_debian WHAT PACKAGE...: Debian packages some tests need, installed when we are root.
+install_debian() {
+  local what=$1; shift
+  echo "==> Installing Debian's $* for the $what tests"
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
-      >var/apt-chromium.log 2>&1 || echo "    could not install chromium (see var/apt-chromium.log); browser tests will be skipped"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@") \
+      >"var/apt-$1.log" 2>&1 || echo "    could not install $* (see var/apt-$1.log); the $what tests will be skipped"
   else
-    echo "    not root: install them with 'sudo apt-get install chromium chromium-driver'"
+    echo "    not root: install them with 'sudo apt-get install $*'"
   fi
-  if [ "$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then
+}
+if ! has chromium || ! has chromedriver; then
+  install_debian browser chromium chromium-driver
+  if [ "$CI" = "true" ] && ! has chromium; then
     echo "CI=true but chromium could not be installed: the browser tests must run in CI" >&2; exit 1
+  fi
+fi
+# nginx in front of gunicorn (deploy/nginx.conf): tests/test_proxy.py runs it with slow clients.
+if ! has nginx; then
+  install_debian proxy nginx
+  if [ "$CI" = "true" ] && ! has nginx; then
+    echo "CI=true but nginx could not be installed: the proxy tests must run in CI" >&2; exit 1
   fi
 fi
 

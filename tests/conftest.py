@@ -24,6 +24,9 @@ redis_only = pytest.mark.skipif(
 
 def pytest_configure(config):
     """In CI the suite must run on PostgreSQL and Redis, never silently on SQLite."""
+    config.addinivalue_line(
+        "markers", "proxy: runs nginx (deploy/nginx.conf) and gunicorn on loopback"
+    )
     if os.environ.get("ABM_REQUIRE_SERVICES") == "1":
         engine = settings.DATABASES["default"]["ENGINE"]
         if "postgresql" not in engine:

@@ -1,9 +1,11 @@
-"""docker-compose.yml and the Dockerfile describe a deployment that can run.
+"""docker-compose.yml and the Dockerfiles describe a deployment that can run.
 
-No Docker engine runs in CI, so this checks the file statically: the five
+No Docker engine runs in CI, so this checks the files statically: the six
 services, their health checks and start order, the environment the settings
-read, and that every program, module and management command the file names
-exists in this project.
+read, that every program, module and management command the file names
+exists in this project, and that the nginx proxy in front of gunicorn is the
+only way in, with the app's limits. tests/test_proxy.py runs that nginx
+config for real.
 """
 
 import importlib
@@ -20,6 +22,8 @@ from django.core.management import get_commands
 
 BASE_DIR = Path(settings.BASE_DIR)
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+NGINX_CONF = (BASE_DIR / "deploy" / "nginx.conf").read_text()
+PROXY_DOCKERFILE = (BASE_DIR / "deploy" / "proxy.Dockerfile").read_text()
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("web", "worker", "beat")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -54,8 +58,8 @@ def all_app_lines() -> list[list[str]]:
     return lines
 
 
-def test_the_five_services():
-    assert set(SERVICES) == {"postgres", "redis", "web", "worker", "beat"}
+def test_the_six_services():
+    assert set(SERVICES) == {"postgres", "redis", "proxy", "web", "worker", "beat"}
 
 
 def test_postgres_16_keeps_its_data_in_a_named_volume():
@@ -84,6 +88,9 @@ def test_healthchecks_probe_what_each_service_does():
     assert worker[:5] == ["celery", "-A", "abm_site", "inspect", "ping"]
     assert str(settings.CELERY_BEAT_SCHEDULE_FILENAME).endswith("celerybeat-schedule")
     assert "celerybeat-schedule" in " ".join(health_lines(SERVICES["beat"])[0])
+    proxy = health_lines(SERVICES["proxy"])[0]
+    assert proxy[0] == "curl" and proxy[-1] == "http://127.0.0.1/proxy-health"
+    assert "location = /proxy-health" in NGINX_CONF
 
 
 @pytest.mark.parametrize("line", [h for n in APP_SERVICES for h in health_lines(SERVICES[n])])
@@ -190,3 +197,74 @@ def test_dockerfile_builds_a_non_root_python_311_image():
     assert "pyproject.toml" in copied and "README.md" in copied  # pip install . needs both
     ignored = (BASE_DIR / ".dockerignore").read_text().split()
     assert {".venv", "var", ".git"} <= set(ignored)
+
+
+def _default(expression: str) -> str:
+    """``${NAME:-default}`` -> ``default``."""
+    match = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", expression)
+    assert match, expression
+    return match.group(2)
+
+
+def test_only_the_proxy_is_published_and_it_waits_for_a_healthy_web():
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert SERVICES["proxy"]["ports"] == ["${WEB_PORT:-8000}:80"]
+    assert "listen 80;" in NGINX_CONF
+    assert SERVICES["web"]["expose"] == ["8000"]
+    gunicorn = next(line for line in all_app_lines() if line[0] == "gunicorn")
+    assert gunicorn[gunicorn.index("--bind") + 1] == "0.0.0.0:8000"
+    assert "set $abm_web http://web:8000;" in NGINX_CONF  # the service name, gunicorn's port
+    assert SERVICES["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_the_proxy_is_debian_nginx_with_the_repository_config():
+    proxy = SERVICES["proxy"]
+    assert proxy["build"] == {"context": "deploy", "dockerfile": "proxy.Dockerfile"}
+    lines = [line.strip() for line in PROXY_DOCKERFILE.splitlines()]
+    assert lines[[line.startswith("FROM") for line in lines].index(True)].startswith(
+        "FROM debian:bookworm"
+    )
+    assert re.search(
+        r"apt-get install .*\bnginx\b.*\bgettext-base\b.*\bcurl\b", PROXY_DOCKERFILE, re.S
+    )
+    assert "COPY nginx.conf /etc/nginx/abm.conf.template" in PROXY_DOCKERFILE
+    assert "rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default" in PROXY_DOCKERFILE
+    # envsubst fills in exactly the variables the config uses, and the compose file sets them.
+    used = set(re.findall(r"\$\{(\w+)\}", NGINX_CONF))
+    cmd = re.search(r"envsubst '([^']*)'", PROXY_DOCKERFILE).group(1)
+    assert set(re.findall(r"\$\{(\w+)\}", cmd)) == used == set(proxy["environment"])
+
+
+def test_the_proxy_and_the_app_share_their_limits():
+    proxy_env = SERVICES["proxy"]["environment"]
+    for name in APP_SERVICES:
+        app_env = SERVICES[name]["environment"]
+        assert app_env["ABM_MAX_UPLOAD_BYTES"] == proxy_env["ABM_MAX_UPLOAD_BYTES"], name
+    assert int(_default(proxy_env["ABM_MAX_UPLOAD_BYTES"])) == settings.ABM_MAX_UPLOAD_BYTES
+    assert "client_max_body_size ${ABM_MAX_UPLOAD_BYTES};" in NGINX_CONF
+    # nginx waits for an answer as long as gunicorn lets a request run.
+    gunicorn = next(line for line in all_app_lines() if line[0] == "gunicorn")
+    assert gunicorn[gunicorn.index("--timeout") + 1] == proxy_env["WEB_TIMEOUT"]
+    assert "proxy_read_timeout ${WEB_TIMEOUT}s;" in NGINX_CONF
+    assert "proxy_send_timeout ${WEB_TIMEOUT}s;" in NGINX_CONF
+    assert "proxy_request_buffering on;" in NGINX_CONF and "proxy_buffering on;" in NGINX_CONF
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_app_trusts_exactly_the_compose_proxy(name):
+    env = SERVICES[name]["environment"]
+    assert _default(env["ABM_TRUSTED_PROXY_COUNT"]) == "1"
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for;" in NGINX_CONF
+    assert "X-Forwarded-Proto $abm_forwarded_proto;" in NGINX_CONF
+
+
+def test_static_files_go_from_web_to_the_proxy_through_a_volume():
+    assert settings.STATIC_URL == "/static/"
+    static_in_image = "/app/" + str(Path(settings.STATIC_ROOT).relative_to(BASE_DIR))
+    assert SERVICES["web"]["volumes"] == [f"static:{static_in_image}"]
+    assert SERVICES["proxy"]["volumes"] == ["static:/srv/static:ro"]
+    assert "static" in COMPOSE["volumes"]
+    assert "root /srv;" in NGINX_CONF and "location /static/" in NGINX_CONF
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert f"mkdir -p {static_in_image}" in dockerfile  # the volume starts owned by abm

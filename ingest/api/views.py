@@ -6,11 +6,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from abm_site.idempotency import IdempotentCreateMixin
+
 from ..services import csv_import
 from .serializers import ImportReportSerializer, ImportRequestSerializer
 
 
-class ImportView(generics.GenericAPIView):
+class ImportView(IdempotentCreateMixin, generics.GenericAPIView):
     """Upload a CSV file of accounts, stakeholders, opportunities, touches, spend, NPS or intent."""
 
     serializer_class = ImportRequestSerializer

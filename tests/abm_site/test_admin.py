@@ -1,5 +1,6 @@
 """The Django admin: every registered model lists, adds and edits without error."""
 
+import base64
 import datetime as dt
 import re
 
@@ -8,6 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from abm_site.models import ApiToken
 from funnel.models import RecomputeChunk, RecomputeRun
@@ -37,6 +39,7 @@ def one_of_each(db, admin_user):
     run = RecomputeRun.objects.create(date=dt.date(2024, 1, 15), started_at=timezone.now())
     run.chunks.create(first_id=1, last_id=account.pk, accounts=1)
     ApiToken.issue(user=admin_user, name="ci")
+    TOTPDevice.objects.create(user=admin_user, name="Phone", confirmed=True)
 
 
 @pytest.fixture
@@ -148,3 +151,67 @@ def test_groups_are_listed(admin_client_):
     assert response.status_code == 200
     for name in ("viewer", "editor", "admin"):
         assert f">{name}<" in response.text
+
+
+@pytest.fixture
+def totp_device(db, viewer):
+    return TOTPDevice.objects.create(user=viewer, name="Phone", confirmed=True)
+
+
+def _secret_forms(device) -> list[str]:
+    return [device.key, device.key.upper(), base64.b32encode(device.bin_key).decode()]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("view", ["config", "qrcode"])
+def test_a_missing_totp_device_is_a_404(admin_client_, view):
+    response = admin_client_.get(f"/admin/otp_totp/totpdevice/987654/{view}/")
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_totp_secrets_are_not_shown_to_admins(admin_client_, totp_device):
+    pages = [
+        url(TOTPDevice, "changelist"),
+        url(TOTPDevice, "change", totp_device.pk),
+        url(TOTPDevice, "history", totp_device.pk),
+        url(TOTPDevice, "delete", totp_device.pk),
+    ]
+    for page in pages:
+        response = admin_client_.get(page)
+        assert response.status_code == 200, page
+        for secret in _secret_forms(totp_device):
+            assert secret not in response.text, page
+        assert "/config/" not in response.text and "/qrcode/" not in response.text, page
+    for view in ("config", "qrcode"):
+        response = admin_client_.get(f"/admin/otp_totp/totpdevice/{totp_device.pk}/{view}/")
+        assert response.status_code == 404, view
+        for secret in _secret_forms(totp_device):
+            assert secret.encode() not in response.content
+
+
+@pytest.mark.django_db
+def test_an_admin_adds_a_totp_device_without_seeing_or_choosing_its_key(admin_client_, editor):
+    add = admin_client_.get(url(TOTPDevice, "add"))
+    assert add.status_code == 200
+    assert 'name="key"' not in add.text
+    response = admin_client_.post(
+        url(TOTPDevice, "add"),
+        {
+            "user": editor.pk,
+            "name": "Token",
+            "key": "00" * 20,
+            "step": 30,
+            "t0": 0,
+            "digits": 6,
+            "tolerance": 1,
+            "drift": 0,
+            "throttling_failure_count": 0,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    device = TOTPDevice.objects.get(user=editor)
+    assert device.key != "00" * 20 and len(device.key) == 40  # a random key, not the posted one
+    for secret in _secret_forms(device):
+        assert secret not in response.text

@@ -2,8 +2,9 @@
 
 Each operation gets a bounded number of generated requests (the schema's
 examples, then valid and invalid fuzzed data; the unbounded coverage phase
-is off), sent with an editor's read-write token; no answer may be a 5xx or
-contradict the response schema the operation documents. The requests run
+is off), sent with an editor's read-write token; no answer may be a 5xx,
+have a status code the operation does not document, or contradict the
+response schema it documents. The requests run
 in-process inside the test's transaction, so the whole run stays near two
 minutes.
 """
@@ -20,7 +21,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from tests.conftest import make_user
 from tests.factories import (
@@ -102,5 +103,5 @@ def in_test_transaction():
 def test_api_operation(case, fuzz_headers, unthrottled, in_test_transaction):
     case.call_and_validate(
         headers=fuzz_headers,
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
     )

@@ -40,6 +40,8 @@ NOT_FOUND_OK = {
     "admin/<url>": "the admin's catch-all for unknown addresses",
     "admin/r/<content_type_id>/<object_id>/": "accounts have no page on the site to link to",
     "imports/rejected.csv": "the rejected rows of this session's last import: none yet",
+    "admin/otp_totp/totpdevice/<pk>/config/": "TOTP secrets are never shown in the admin",
+    "admin/otp_totp/totpdevice/<pk>/qrcode/": "TOTP secrets are never shown in the admin",
 }
 QUERY = {"admin/autocomplete/": "app_label=abm_site&model_name=apitoken&field_name=user"}
 ACTORS = ("anonymous", "no_role", "viewer", "editor", "admin", "read_token", "write_token")

@@ -2,9 +2,10 @@
 
 import json
 import logging
+import time
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test import override_settings
 from rest_framework.settings import api_settings
@@ -80,14 +81,22 @@ def test_api_is_throttled_per_token_with_retry_after(editor, viewer):
 
 @redis_only
 @pytest.mark.django_db
-def test_throttle_counts_live_in_redis(settings, editor):
+def test_throttle_counts_live_in_redis_and_slide(settings, editor):
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     cache.clear()
-    with override_settings(REST_FRAMEWORK=_rates("100/min")):
+    backend = caches["default"]
+    with override_settings(REST_FRAMEWORK=_rates("3/s")):
         client = token_client(editor)
-        client.get("/api/v1/tiers/")
+        assert client.get("/api/v1/tiers/").status_code == 200
         token_id = editor.api_tokens.get().pk
-        assert len(cache.get(f"throttle_api_token:{token_id}")) == 1
+        key = backend.make_and_validate_key(f"throttle_api_token:{token_id}")
+        redis = backend._cache.get_client(key)
+        assert redis.zcard(key) == 1
+        assert 0 < redis.pttl(key) <= 1000
+        assert [client.get("/api/v1/tiers/").status_code for _ in range(3)] == [200, 200, 429]
+        assert redis.zcard(key) == 3  # refused requests are not counted
+        time.sleep(1.05)  # the window slides: all three left it
+        assert client.get("/api/v1/tiers/").status_code == 200
     cache.clear()
 
 

@@ -61,6 +61,50 @@ def test_lock_expires_after_the_cool_off(viewer):
 
 
 @pytest.mark.django_db
+@override_settings(ABM_LOGIN_ADDRESS_FAILURE_LIMIT=12)
+def test_one_address_spraying_a_password_over_many_user_names_is_locked(viewer, django_user_model):
+    """Password spraying: one password tried once against each user name from one address."""
+    for n in range(14):
+        django_user_model.objects.create_user(username=f"user{n}", password=PASSWORD + "x")
+    sprayer = Client(REMOTE_ADDR="10.9.9.9")
+    answers = [_sign_in(sprayer, f"user{n}", "Summer2024!").status_code for n in range(14)]
+    # Each user name failed once (far under the per-user limit of 5), yet the twelfth
+    # failure locks the address: the 12th answer says so, later ones are refused at once.
+    assert answers == [200] * 11 + [429] * 3
+    refused = _sign_in(sprayer, "viewer")  # even a right password, from that address
+    assert refused.status_code == 429
+    assert "_auth_user_id" not in sprayer.session
+    text = refused.content.decode()
+    assert "Too many failed sign-ins (12) from your address" in text
+    assert 14 * 60 <= int(refused["Retry-After"]) <= 15 * 60
+    # The users themselves sign in from their own addresses.
+    assert _sign_in(Client(REMOTE_ADDR="10.8.8.8"), "viewer").status_code == 302
+    # Failures recorded: one per user name, none after the lock (it does not extend itself).
+    assert sum(AccessAttempt.objects.values_list("failures_since_start", flat=True)) == 12
+
+
+@pytest.mark.django_db
+def test_address_limit_is_higher_than_the_user_limit_by_default(settings):
+    assert settings.ABM_LOGIN_ADDRESS_FAILURE_LIMIT == 30
+    assert settings.ABM_LOGIN_ADDRESS_FAILURE_LIMIT > settings.AXES_FAILURE_LIMIT == 5
+
+
+@pytest.mark.django_db
+@override_settings(ABM_LOGIN_ADDRESS_FAILURE_LIMIT=6)
+def test_address_lock_expires_after_the_cool_off(viewer, django_user_model):
+    for n in range(6):
+        django_user_model.objects.create_user(username=f"user{n}", password=PASSWORD + "x")
+    client = Client(REMOTE_ADDR="10.7.7.7")
+    for n in range(6):
+        _sign_in(client, f"user{n}", "wrong")
+    assert _sign_in(client, "viewer").status_code == 429
+    AccessAttempt.objects.update(
+        attempt_time=AccessAttempt.objects.first().attempt_time.replace(year=2020)
+    )
+    assert _sign_in(client, "viewer").status_code == 302
+
+
+@pytest.mark.django_db
 def test_login_page_has_csrf_and_strong_password_rules(client, settings):
     page = client.get("/login/")
     assert b"csrfmiddlewaretoken" in page.content

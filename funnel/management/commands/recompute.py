@@ -1,7 +1,10 @@
 """``python manage.py recompute --date D`` or ``--from D1 --to D2``: build snapshots in this process."""
 
 import datetime as dt
+import signal
+import threading
 import time
+from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -36,23 +39,32 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         days = self._days(options)
         started = time.monotonic()
+        skipped: list[dt.date] = []
         bar = tqdm(days, desc="Recompute", unit="day", disable=len(days) < 2, file=self.stderr)
-        for day in bar:
-            bar.set_postfix_str(day.isoformat())
-            run = recompute.day_compute(day, kind="backfill")
-            if run is None:
-                self.stderr.write(
-                    self.style.WARNING(
-                        f"{day}: a recompute for this day is already running; skipped."
+        with _sigterm_raises():
+            for day in bar:
+                bar.set_postfix_str(day.isoformat())
+                try:
+                    run = recompute.day_compute(day, kind="backfill")
+                except KeyboardInterrupt as exc:
+                    bar.close()
+                    raise _interrupted(exc, day, days) from None
+                if run is None:
+                    skipped.append(day)
+                elif len(days) == 1:
+                    self.stdout.write(
+                        f"{day}: {run.accounts:,} accounts, {run.get_status_display()}."
                     )
-                )
-            elif len(days) == 1:
-                self.stdout.write(f"{day}: {run.accounts:,} accounts, {run.get_status_display()}.")
+        done = len(days) - len(skipped)
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Recomputed {len(days)} day(s) in {time.monotonic() - started:.1f} s."
-            )
+            self.style.SUCCESS(f"Recomputed {done} day(s) in {time.monotonic() - started:.1f} s.")
         )
+        if skipped:
+            raise CommandError(
+                f"{len(skipped)} day{'s' if len(skipped) > 1 else ''} skipped: another recompute "
+                f"is running for {', '.join(d.isoformat() for d in skipped)}. Run the command "
+                "for them again once it has finished (Recompute runs in the admin show it)."
+            )
 
     def _days(self, options) -> list[dt.date]:
         if options["date"] and (options["start"] or options["end"]):
@@ -73,3 +85,32 @@ class Command(BaseCommand):
                 day -= dt.timedelta(days=options["step_days"])
             return sorted(days)
         return [recompute.default_day()]
+
+
+@contextmanager
+def _sigterm_raises():
+    """While inside, SIGTERM raises ``recompute.Terminated`` (the run is then marked failed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise recompute.Terminated(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(exc: KeyboardInterrupt, day: dt.date, days: list[dt.date]) -> CommandError:
+    """The message and exit status (128 + signal) of an interrupted backfill."""
+    name = str(exc) if isinstance(exc, recompute.Terminated) else "SIGINT"
+    rest = [d for d in days if d >= day]
+    return CommandError(
+        f"Interrupted ({name}) while computing {day}: that run is marked failed. "
+        f"{len(rest)} day(s) from {day} to {rest[-1]} are not done; run the command again "
+        "for them.",
+        returncode=128 + signal.Signals[name].value,
+    )
