@@ -94,7 +94,24 @@ def in_values(field: str, values: Iterable[Any], db_type: str, using: str = DEFA
 # --- SQL expressions -----------------------------------------------------------------
 
 
-class DaysBetween(Func):
+class _BinarySQL(Func):
+    """A two-argument expression written as one SQL template per database.
+
+    ``postgresql`` and ``sqlite`` are format strings over ``{a}`` and ``{b}``,
+    the compiled arguments.
+    """
+
+    arity = 2
+    postgresql = sqlite = ""
+
+    def as_sql(self, compiler, connection, **extra_context):
+        a, a_params = compiler.compile(self.source_expressions[0])
+        b, b_params = compiler.compile(self.source_expressions[1])
+        template = self.postgresql if connection.vendor == "postgresql" else self.sqlite
+        return template.format(a=a, b=b), (*a_params, *b_params)
+
+
+class DaysBetween(_BinarySQL):
     """``later - earlier`` in calendar days (a float) for two date expressions.
 
     PostgreSQL subtracts dates; SQLite subtracts Julian day numbers. Both
@@ -102,48 +119,28 @@ class DaysBetween(Func):
     """
 
     output_field = FloatField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        later, later_params = compiler.compile(self.source_expressions[0])
-        earlier, earlier_params = compiler.compile(self.source_expressions[1])
-        if connection.vendor == "postgresql":
-            sql = f"CAST((CAST({later} AS date) - CAST({earlier} AS date)) AS double precision)"
-        else:
-            sql = f"(julianday(date({later})) - julianday(date({earlier})))"
-        return sql, (*later_params, *earlier_params)
+    postgresql = "CAST((CAST({a} AS date) - CAST({b} AS date)) AS double precision)"
+    sqlite = "(julianday(date({a})) - julianday(date({b})))"
 
 
-class AgeDays(Func):
-    """``later - earlier`` in fractional days for two datetime expressions."""
+class AgeDays(_BinarySQL):
+    """``later - earlier`` in fractional days for two datetime expressions.
+
+    ``date_part``, not ``EXTRACT``: EXTRACT returns numeric, whose arithmetic is
+    many times slower than double precision over a large touch scan.
+    """
 
     output_field = FloatField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        later, later_params = compiler.compile(self.source_expressions[0])
-        earlier, earlier_params = compiler.compile(self.source_expressions[1])
-        if connection.vendor == "postgresql":
-            # date_part, not EXTRACT: EXTRACT returns numeric, whose arithmetic is many
-            # times slower than double precision over a large touch scan.
-            sql = f"(date_part('epoch', {later} - {earlier}) / 86400.0::double precision)"
-        else:
-            sql = f"(julianday({later}) - julianday({earlier}))"
-        return sql, (*later_params, *earlier_params)
+    postgresql = "(date_part('epoch', {a} - {b}) / 86400.0::double precision)"
+    sqlite = "(julianday({a}) - julianday({b}))"
 
 
-class Like(Func):
+class Like(_BinarySQL):
     """Case-insensitive ``expression LIKE pattern`` with ``\\`` as the escape character."""
 
     output_field = BooleanField()
     conditional = True
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra_context):
-        text, text_params = compiler.compile(self.source_expressions[0])
-        pattern, pattern_params = compiler.compile(self.source_expressions[1])
-        sql = f"UPPER({text}) LIKE UPPER({pattern}) ESCAPE '\\'"
-        return sql, (*text_params, *pattern_params)
+    postgresql = sqlite = "UPPER({a}) LIKE UPPER({b}) ESCAPE '\\'"
 
 
 def day_start(day: dt.date) -> dt.datetime:

@@ -156,6 +156,20 @@ class AccountStageChange(TimeStampedModel):
 class AccountSnapshot(TimeStampedModel):
     """An account's stage, scores and counts as of the end of a day."""
 
+    #: The figures a snapshot holds, in order (written by the recompute, shown by the API).
+    FIGURES = (
+        "stage",
+        "is_target",
+        "engagement_score",
+        "relationship_score",
+        "research_grade",
+        "intent_surge",
+        "touch_counts",
+        "engagement_touches",
+        "last_touch_at",
+        "open_pipeline",
+    )
+
     date = models.DateField()
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="snapshots")
     stage = models.CharField(max_length=12, choices=Stage.choices)

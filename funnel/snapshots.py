@@ -48,18 +48,7 @@ from .querysets import open_as_of_q
 from .selectors import customer_q, first_won_new_business, targeted_expression
 
 #: Snapshot columns written from the computed queryset, in order.
-SNAPSHOT_COLUMNS = (
-    "stage",
-    "is_target",
-    "engagement_score",
-    "relationship_score",
-    "research_grade",
-    "intent_surge",
-    "touch_counts",
-    "engagement_touches",
-    "last_touch_at",
-    "open_pipeline",
-)
+SNAPSHOT_COLUMNS = AccountSnapshot.FIGURES
 #: Days of intent history that make the snapshot's surge flag: this week and last.
 SURGE_DAYS = 14
 

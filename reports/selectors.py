@@ -63,14 +63,6 @@ HEADLINE_KPIS: dict[int, str] = {
     5: "renewal_rate",
     6: "expansion_accounts",
 }
-STAGE_NAMES: dict[int, str] = {
-    1: "Target accounts",
-    2: "Engaged target accounts",
-    3: "Target account opportunities",
-    4: "New deals won",
-    5: "Customer retention",
-    6: "Customer expansion",
-}
 
 
 # --- snapshots ---------------------------------------------------------------

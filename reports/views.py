@@ -3,14 +3,13 @@ engine, and render a template (or a CSV download of the same table)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -20,14 +19,14 @@ from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account
 from accounts.selectors import AccountFilterSet
 from funnel.choices import Stage
-from funnel.kpis import REGISTRY, NoDrilldown, compute, drilldown
+from funnel.kpis import REGISTRY, STAGE_TITLES, NoDrilldown, compute, drilldown
 from funnel.selectors import recompute_health
 from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
-from . import selectors
+from . import selectors, tables
 from .forms import AccountListForm, ReportQuery, RunForm, UploadForm, report_query
-from .selectors import HEADLINE_KPIS, STAGE_NAMES
+from .selectors import HEADLINE_KPIS
 
 PAGE_SIZE = 50
 STAGES = range(1, 7)
@@ -44,7 +43,7 @@ def page(
     context.update(
         {
             "rq": rq,
-            "stage_nav": [(n, STAGE_NAMES[n]) for n in STAGES],
+            "stage_nav": [(n, STAGE_TITLES[n]) for n in STAGES],
             "can_import": access.allows(access.EDITOR, request.user),
         }
     )
@@ -52,42 +51,11 @@ def page(
 
 
 def _kpi_csv(filename: str, items: list[dict], previous: dict | None = None) -> HttpResponse:
-    header = [
-        "id",
-        "stage",
-        "label",
-        "unit",
-        "cohort",
-        "value",
-        "numerator",
-        "denominator",
-        "count",
-        "total",
-    ]
-    if previous is not None:
-        header.append("previous_value")
-    rows = []
-    for item in items:
-        value = item.get("value")
-        if isinstance(value, dict):
-            value = json.dumps(value, sort_keys=True)
-        row = [
-            item["id"],
-            item["stage"],
-            item["label"],
-            item["unit"],
-            item["cohort"],
-            value,
-            item.get("numerator"),
-            item.get("denominator"),
-            item.get("count"),
-            item.get("total"),
-        ]
-        if previous is not None:
-            prev = previous.get(item["id"], {}).get("value")
-            row.append(json.dumps(prev, sort_keys=True) if isinstance(prev, dict) else prev)
-        rows.append(row)
-    return csv_response(filename, header, rows)
+    """The KPI items of a page as CSV (maps as JSON in their cell), with the previous values."""
+    if previous is None:
+        return tables.KPI_ITEMS.csv(filename, items)
+    rows = [dict(i, previous=previous.get(i["id"], {}).get("value")) for i in items]
+    return tables.KPI_ITEMS_WITH_PREVIOUS.csv(filename, rows)
 
 
 def _period_name(rq: ReportQuery) -> str:
@@ -114,7 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     cards = [
         {
             "stage": n,
-            "name": STAGE_NAMES[n],
+            "name": STAGE_TITLES[n],
             "item": current[kpi_id],
             "previous": previous[kpi_id],
             "trend": trend.series.get(kpi_id, []),
@@ -177,7 +145,7 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
         rq,
         {
             "stage": stage,
-            "stage_name": STAGE_NAMES[stage],
+            "stage_name": STAGE_TITLES[stage],
             "groups": ordered,
             "headline": headline,
             "headline_trend": trend.series.get(headline["id"], []),
@@ -204,59 +172,21 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
         rows = rows.select_related("tier", "owner").order_by("name", "pk")
+    table = tables.DRILL_OPPORTUNITIES if spec.drilldown == "opportunity" else tables.DRILL_ACCOUNTS
     if wants_csv(request):
-        return _drill_csv(spec, rows, rq)
+        return table.csv(f"{spec.id}-{_period_name(rq)}.csv", rows.iterator(chunk_size=2000))
     page_obj = selectors.drill_page(rows, request.GET.get("page"), PAGE_SIZE)
     return page(
         request,
         "reports/kpi_drilldown.html",
         rq,
-        {"spec": spec, "page": page_obj, "opportunities": spec.drilldown == "opportunity"},
+        {
+            "spec": spec,
+            "page": page_obj,
+            "table": table.render(page_obj.object_list, rq=rq),
+            "opportunities": spec.drilldown == "opportunity",
+        },
     )
-
-
-def _drill_csv(spec, rows, rq: ReportQuery) -> HttpResponse:
-    name = f"{spec.id}-{_period_name(rq)}.csv"
-    if spec.drilldown == "opportunity":
-        header = [
-            "opportunity_id",
-            "name",
-            "account_id",
-            "account",
-            "type",
-            "status",
-            "amount",
-            "created_on",
-            "closed_on",
-        ]
-        data = (
-            (
-                o.pk,
-                o.name,
-                o.account_id,
-                o.account.name,
-                o.type,
-                o.status,
-                o.amount,
-                o.created_on,
-                o.closed_on,
-            )
-            for o in rows.iterator(chunk_size=2000)
-        )
-    else:
-        header = ["account_id", "name", "domain", "tier", "fit_grade", "owner"]
-        data = (
-            (
-                a.pk,
-                a.name,
-                a.domain,
-                a.tier.name if a.tier else "",
-                a.fit_grade,
-                a.owner.username if a.owner else "",
-            )
-            for a in rows.iterator(chunk_size=2000)
-        )
-    return csv_response(name, header, data)
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -271,13 +201,15 @@ def account_list(request: HttpRequest) -> HttpResponse:
     options = form.cleaned_data
     for name, errs in form.errors.items():
         rq.messages.append(f"{form.fields[name].label}: {' '.join(errs)}; filter ignored.")
-    # Search, fit grade and target list go through the FilterSet the API uses.
-    fs_data = {k: v for k, v in options.items() if k in ("q", "is_target") and v not in ("", None)}
+    # Search, fit grade and target list go through the FilterSet the API uses (as NetBox's
+    # list views do); stage, surging and at risk read the snapshots and the period.
+    fs_data = QueryDict(mutable=True)
+    for key in ("q", "is_target", "fit_grade"):
+        value = options.get(key)
+        if value not in ("", None, []):
+            fs_data.setlist(key, value if isinstance(value, list) else [value])
     filterset = AccountFilterSet(fs_data, queryset=Account.objects.all())
-    grades = options.get("fit_grade") or []
     accounts = filterset.qs if filterset.is_valid() else Account.objects.all()
-    if grades:
-        accounts = accounts.filter(fit_grade__in=grades)
     day = selectors.snapshot_date()
     sort = options.get("sort") or "name"
     qs = selectors.account_list(
@@ -291,40 +223,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         day=day,
     )
     if wants_csv(request):
-        header = [
-            "account_id",
-            "name",
-            "domain",
-            "tier",
-            "fit_grade",
-            "owner",
-            "stage",
-            "engagement_score",
-            "relationship_score",
-            "research_grade",
-            "intent_surge",
-            "open_pipeline",
-            "last_touch_at",
-        ]
-        rows = (
-            (
-                a.pk,
-                a.name,
-                a.domain,
-                a.tier.name if a.tier else "",
-                a.fit_grade,
-                a.owner.username if a.owner else "",
-                a.snap_stage,
-                a.engagement_score,
-                a.relationship_score,
-                a.research_grade,
-                a.intent_surge,
-                a.open_pipeline,
-                a.last_touch_at,
-            )
-            for a in qs.iterator(chunk_size=2000)
-        )
-        return csv_response(f"accounts-{_period_name(rq)}.csv", header, rows)
+        return tables.ACCOUNTS.csv(f"accounts-{_period_name(rq)}.csv", qs.iterator(chunk_size=2000))
     page_obj = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     list_params = {k: v for k, v in form.list_params().items() if k != "sort"}
     return page(
@@ -333,6 +232,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
         rq,
         {
             "page": page_obj,
+            "table": tables.ACCOUNTS.render(
+                page_obj.object_list, rq=rq, sort=sort, list_params=list_params
+            ),
             "form": form,
             "sort": sort,
             "list_params": list_params,
@@ -404,26 +306,13 @@ def program_list(request: HttpRequest) -> HttpResponse:
     rq = report_query(request)
     rows = selectors.program_rows(rq.period, rq.filters)
     if wants_csv(request):
-        header = [
-            "program_id",
-            "program",
-            "type",
-            "spend",
-            "engaged_accounts",
-            "opportunity_accounts",
-            "won_accounts",
-            "cost_per_engaged_account",
-            "cost_per_opportunity_account",
-            "cost_per_won_account",
-            "influenced_pipeline",
-        ]
-        data = [
-            [r["program"].pk, r["program"].name, r["program"].program_type, r["spend"]]
-            + [r["kpis"][k]["value"] for k in selectors.PROGRAM_KPIS]
-            for r in rows
-        ]
-        return csv_response(f"programs-{_period_name(rq)}.csv", header, data)
-    return page(request, "reports/program_list.html", rq, {"rows": rows})
+        return tables.PROGRAMS.csv(f"programs-{_period_name(rq)}.csv", rows)
+    return page(
+        request,
+        "reports/program_list.html",
+        rq,
+        {"rows": rows, "table": tables.PROGRAMS.render(rows, rq=rq)},
+    )
 
 
 @require_GET
@@ -437,30 +326,18 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
     ]
     tiers = [(pk, name) for pk, name in rq.tiers if not rq.filters.tier or pk in rq.filters.tier]
     tier_rows = selectors.tier_rows(rq.period, rq.filters, tiers)
-    if wants_csv(request):
-        header = ["section", "metric", "label", "unit", "abm", "non_abm"] + [n for _, n in tiers]
-        data = [
-            [
-                "abm_vs_non_abm",
-                m["spec"].id,
-                m["spec"].label,
-                m["spec"].unit,
-                m["abm"],
-                m["non_abm"],
-            ]
-            + [""] * len(tiers)
-            for m in metrics
-        ]
-        data += [
-            ["by_tier", k, REGISTRY[k].label, REGISTRY[k].unit, "", ""]
-            + [t["kpis"][k]["value"] for t in tier_rows]
-            for k in selectors.COHORT_TIER_KPIS
-        ]
-        return csv_response(f"cohorts-{_period_name(rq)}.csv", header, data)
-    tier_table = [
-        {"spec": REGISTRY[k], "items": [t["kpis"][k] for t in tier_rows]}
+    comparison_rows = [dict(m, section="abm_vs_non_abm") for m in metrics]
+    tier_metric_rows = [
+        {
+            "section": "by_tier",
+            "spec": REGISTRY[k],
+            **{f"tier:{t['pk']}": t["kpis"][k]["value"] for t in tier_rows},
+        }
         for k in selectors.COHORT_TIER_KPIS
     ]
+    by_cohort, by_tier, both = tables.cohort_tables(tiers)
+    if wants_csv(request):
+        return both.csv(f"cohorts-{_period_name(rq)}.csv", comparison_rows + tier_metric_rows)
     return page(
         request,
         "reports/cohort_list.html",
@@ -469,7 +346,8 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "comparison": comparison,
             "metrics": metrics,
             "tier_rows": tier_rows,
-            "tier_table": tier_table,
+            "by_cohort": by_cohort.render(comparison_rows, rq=rq),
+            "by_tier": by_tier.render(tier_metric_rows, rq=rq),
         },
     )
 
@@ -534,42 +412,22 @@ def status(request: HttpRequest) -> HttpResponse:
     rq = report_query(request)
     runs = selectors.recompute_runs()
     if wants_csv(request):
-        header = [
-            "date",
-            "kind",
-            "status",
-            "started_at",
-            "finished_at",
-            "duration_seconds",
-            "accounts",
-            "error",
-        ]
-        data = [
-            [
-                r.date,
-                r.kind,
-                r.status,
-                r.started_at,
-                r.finished_at,
-                (r.finished_at - r.started_at).total_seconds() if r.finished_at else None,
-                r.accounts,
-                r.error,
-            ]
-            for r in runs
-        ]
-        return csv_response("recompute-runs.csv", header, data)
+        return tables.RUNS.csv("recompute-runs.csv", runs)
     database = _check_database()
     checks = [
         {"name": "Database", **database},
         {"name": "Broker", **_check_broker()},
     ]
-    nightly = recompute_health() if database["ok"] else {"ok": False, "message": "database unreachable"}
+    nightly = (
+        recompute_health() if database["ok"] else {"ok": False, "message": "database unreachable"}
+    )
     return page(
         request,
         "reports/status.html",
         rq,
         {
             "runs": runs,
+            "table": tables.RUNS.render(runs, rq=rq),
             "counts": selectors.data_counts() if database["ok"] else [],
             "checks": checks,
             "nightly": nightly,

@@ -58,22 +58,7 @@ class AccountStageChangeSerializer(serializers.ModelSerializer):
 class AccountSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = AccountSnapshot
-        fields = [
-            "id",
-            "date",
-            "account",
-            "stage",
-            "is_target",
-            "engagement_score",
-            "relationship_score",
-            "research_grade",
-            "intent_surge",
-            "touch_counts",
-            "engagement_touches",
-            "last_touch_at",
-            "open_pipeline",
-            *_STAMPS,
-        ]
+        fields = ["id", "date", "account", *AccountSnapshot.FIGURES, *_STAMPS]
 
 
 class FunnelSnapshotSerializer(serializers.ModelSerializer):

@@ -5,7 +5,7 @@ types and catalogue, and the rules around it that every surface shares (periods
 and presets, filter checks, scope and snapshot slices, the data version).
 """
 
-from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
+from .base import REGISTRY, STAGE_TITLES, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
 from .engine import compute, drilldown
 from .formatting import (
     format_basis,
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_PERIOD_DAYS",
     "PRESETS",
     "REGISTRY",
+    "STAGE_TITLES",
     "Filters",
     "KpiSpec",
     "NoDrilldown",

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from funnel.kpis import (
     REGISTRY,
+    STAGE_TITLES,
     Filters,
     PeriodError,
     compute,
@@ -17,7 +18,6 @@ from funnel.kpis import (
     period_between,
     unknown_filter_ids,
 )
-from funnel.kpis.base import STAGE_TITLES
 
 
 def _date(option: str):

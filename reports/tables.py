@@ -1,0 +1,359 @@
+"""One column declaration per table, for its page and its CSV export (as NetBox's tables).
+
+A page lists its ``Column``\\ s once: the CSV writes each column's raw value
+under its ``name``; the page shows its ``label`` and the value formatted by
+its ``unit`` (or its own ``html``), linked where ``href`` says. The template
+partial ``partials/table.html`` renders any ``Table``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+
+from abm_site.exports import csv_response
+
+from .templatetags.report_tags import dash, duration, format_unit, kpi_value, qs
+
+#: Units a column's value is shown in; the KPI units plus plain text and dates.
+UNITS = ("text", "count", "money", "score", "ratio", "days", "date", "datetime", "choice")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its CSV name, page label, value, and how the page shows it."""
+
+    name: str
+    label: str
+    value: Callable[[Any], Any]
+    unit: str = "text"
+    href: Callable[[Any, dict], str | None] | None = None
+    html: Callable[[Any, dict], str] | None = None
+    sort: str | None = None
+    page: bool = True
+    csv: bool = True
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"Column {self.name!r}: unknown unit {self.unit!r}")
+
+    @property
+    def numeric(self) -> bool:
+        return self.unit in ("count", "money", "score", "ratio", "days")
+
+    def shown(self, row: Any, context: dict) -> SafeString | str:
+        """The cell as the page shows it."""
+        if self.html is not None:
+            return self.html(row, context)
+        value = self.value(row)
+        if self.unit in ("count", "money", "score", "ratio", "days"):
+            text: Any = format_unit(value, self.unit)
+        elif value is None or value == "":
+            text = dash("empty")
+        elif self.unit in ("date", "datetime"):
+            text = format_html(
+                '<time datetime="{}">{}</time>', value.isoformat(), _when(value, self.unit)
+            )
+        else:
+            text = str(value)
+        href = self.href(row, context) if self.href else None
+        return format_html('<a href="{}">{}</a>', href, text) if href else text
+
+
+@dataclass(frozen=True)
+class Cell:
+    html: SafeString | str
+    numeric: bool
+    header: bool = False
+
+
+@dataclass
+class Table:
+    """Columns, and the rows of one page rendered for ``partials/table.html``."""
+
+    columns: Sequence[Column]
+    headers: list[Column] = field(default_factory=list)
+    rows: list[list[Cell]] = field(default_factory=list)
+    row_class: Callable[[Any], str] | None = None
+    classes: list[str] = field(default_factory=list)
+
+    def render(self, rows: Iterable[Any], **context: Any) -> Table:
+        """A copy holding ``rows`` as page cells (the first column as the row's header)."""
+        shown = [c for c in self.columns if c.page]
+        table = Table(self.columns, headers=shown, row_class=self.row_class)
+        for row in rows:
+            table.rows.append(
+                [Cell(c.shown(row, context), c.numeric, header=i == 0) for i, c in enumerate(shown)]
+            )
+            table.classes.append(self.row_class(row) if self.row_class else "")
+        return table
+
+    @property
+    def body(self) -> list[tuple[str, list[Cell]]]:
+        return list(zip(self.classes, self.rows, strict=True))
+
+    def csv(self, filename: str, rows: Iterable[Any]) -> HttpResponse:
+        """The CSV export of ``rows``: every CSV column's raw value, streamed."""
+        columns = [c for c in self.columns if c.csv]
+        data = ([_csv_value(c.value(row)) for c in columns] for row in rows)
+        return csv_response(filename, [c.name for c in columns], data)
+
+
+def _when(value: dt.date, unit: str) -> str:
+    """A date (or the local date of a moment), or a moment to the second, as the pages show it."""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        return value.strftime("%Y-%m-%d %H:%M:%S" if unit == "datetime" else "%Y-%m-%d")
+    return value.isoformat()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+# --- the pages' tables ------------------------------------------------------------------------
+
+
+def _account_url(pk: int, context: dict) -> str:
+    return reverse("reports:account_detail", args=[pk]) + qs(context["rq"])
+
+
+def _name_cell(a: Any, context: dict) -> SafeString:
+    """The account's name linked to its page, a surging badge, and its domain."""
+    badge = (
+        format_html(
+            ' <span class="badge hot" title="intent surge or research grade {}/3">surging</span>',
+            a.research_grade,
+        )
+        if getattr(a, "is_surging", False)
+        else ""
+    )
+    return format_html(
+        '<a href="{}">{}</a>{}<br><span class="muted small">{}</span>',
+        _account_url(a.pk, context),
+        a.name,
+        badge,
+        a.domain or "",
+    )
+
+
+def _username(user: Any) -> str:
+    return user.username if user else ""
+
+
+ACCOUNTS = Table(
+    [
+        Column("account_id", "Id", lambda a: a.pk, page=False),
+        Column("name", "Account", lambda a: a.name, html=_name_cell, sort="name"),
+        Column("domain", "Domain", lambda a: a.domain, page=False),
+        Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
+        Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
+        Column("owner", "Owner", lambda a: _username(a.owner)),
+        Column("stage", "Stage", lambda a: a.snap_stage),
+        Column(
+            "engagement_score",
+            "Engagement",
+            lambda a: a.engagement_score,
+            "count",
+            sort="engagement",
+        ),
+        Column(
+            "relationship_score",
+            "Relationship",
+            lambda a: a.relationship_score,
+            "score",
+            sort="relationship",
+        ),
+        Column("research_grade", "Research", lambda a: a.research_grade, "count", page=False),
+        Column("intent_surge", "Intent surge", lambda a: a.intent_surge, page=False),
+        Column(
+            "open_pipeline", "Open pipeline", lambda a: a.open_pipeline, "money", sort="pipeline"
+        ),
+        Column("last_touch_at", "Last touch", lambda a: a.last_touch_at, "date", sort="last_touch"),
+    ]
+)
+
+DRILL_ACCOUNTS = Table(
+    [
+        Column("account_id", "Id", lambda a: a.pk, page=False),
+        Column("name", "Account", lambda a: a.name, href=lambda a, c: _account_url(a.pk, c)),
+        Column("domain", "Domain", lambda a: a.domain),
+        Column("tier", "Tier", lambda a: a.tier.name if a.tier else ""),
+        Column("fit_grade", "Fit", lambda a: a.fit_grade),
+        Column("owner", "Owner", lambda a: _username(a.owner)),
+    ]
+)
+
+DRILL_OPPORTUNITIES = Table(
+    [
+        Column("opportunity_id", "Id", lambda o: o.pk, page=False),
+        Column("name", "Opportunity", lambda o: o.name),
+        Column("account_id", "Account id", lambda o: o.account_id, page=False),
+        Column(
+            "account",
+            "Account",
+            lambda o: o.account.name,
+            href=lambda o, c: _account_url(o.account_id, c),
+        ),
+        Column("type", "Type", lambda o: o.type, html=lambda o, c: o.get_type_display()),
+        Column("status", "Status", lambda o: o.status, html=lambda o, c: o.get_status_display()),
+        Column("amount", "Amount", lambda o: o.amount, "money"),
+        Column("created_on", "Created", lambda o: o.created_on, "date"),
+        Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
+    ]
+)
+
+
+def _program_link(r: dict, context: dict, kpi_id: str | None = None) -> str:
+    base = (
+        reverse("reports:kpi_drilldown", args=[kpi_id]) if kpi_id else reverse("reports:dashboard")
+    )
+    return base + qs(context["rq"], program=r["program"].pk)
+
+
+def _program_kpi(kpi_id: str, label: str, drill: bool = False, name: str = "") -> Column:
+    def shown(r: dict, context: dict) -> SafeString:
+        text = kpi_value(r["kpis"][kpi_id])
+        return (
+            format_html('<a href="{}">{}</a>', _program_link(r, context, kpi_id), text)
+            if drill
+            else text
+        )
+
+    return Column(name or kpi_id, label, lambda r: r["kpis"][kpi_id]["value"], "count", html=shown)
+
+
+PROGRAMS = Table(
+    [
+        Column("program_id", "Id", lambda r: r["program"].pk, page=False),
+        Column(
+            "program",
+            "Program",
+            lambda r: r["program"].name,
+            href=lambda r, c: _program_link(r, c),
+        ),
+        Column(
+            "type",
+            "Type",
+            lambda r: r["program"].program_type,
+            html=lambda r, c: r["program"].get_program_type_display() or "—",
+        ),
+        Column("spend", "Spend", lambda r: r["spend"], "money"),
+        _program_kpi(
+            "engaged_target_accounts", "Engaged accounts", drill=True, name="engaged_accounts"
+        ),
+        _program_kpi("opportunity_accounts", "Opportunity accounts", drill=True),
+        _program_kpi("won_accounts", "Won accounts", drill=True),
+        _program_kpi("cost_per_engaged_account", "Cost per engaged"),
+        _program_kpi("cost_per_opportunity_account", "Cost per opportunity"),
+        _program_kpi("cost_per_won_account", "Cost per won"),
+        _program_kpi("influenced_pipeline", "Influenced pipeline"),
+    ]
+)
+
+RUNS = Table(
+    [
+        Column("date", "Date", lambda r: r.date, "date"),
+        Column("kind", "Kind", lambda r: r.kind, html=lambda r, c: r.get_kind_display()),
+        Column("status", "Status", lambda r: r.status, html=lambda r, c: r.get_status_display()),
+        Column("started_at", "Started", lambda r: r.started_at, "datetime"),
+        Column("finished_at", "Finished", lambda r: r.finished_at, "datetime"),
+        Column(
+            "duration_seconds",
+            "Duration",
+            lambda r: (r.finished_at - r.started_at).total_seconds() if r.finished_at else None,
+            "count",
+            html=lambda r, c: duration(r),
+        ),
+        Column("accounts", "Accounts", lambda r: r.accounts, "count"),
+        Column(
+            "error",
+            "Error",
+            lambda r: r.error,
+            html=lambda r, c: Truncator(r.error).chars(200) if r.error else "—",
+        ),
+    ],
+    row_class=lambda r: "bad" if r.status == "failed" else "",
+)
+
+
+def _definition(spec: Any) -> SafeString:
+    return format_html(
+        '<span class="def" tabindex="0" title="{}">{}<span class="tip" role="tooltip">{}</span></span>',
+        spec.definition,
+        spec.label,
+        spec.definition,
+    )
+
+
+KPI_LABEL = Column(
+    "label", "KPI", lambda r: r["spec"].label, html=lambda r, c: _definition(r["spec"])
+)
+
+
+def _by_unit(key: str, label: str, name: str = "") -> Column:
+    return Column(
+        name or key,
+        label,
+        lambda r: r.get(key),
+        "count",
+        html=lambda r, c: format_unit(r.get(key), r["spec"].unit),
+    )
+
+
+def cohort_tables(tiers: list[tuple[int, str]]) -> tuple[Table, Table, Table]:
+    """The cohorts page: ABM against non-ABM, tier against tier, and both as one CSV.
+
+    Rows are dicts: ``spec`` (the KPI), ``abm`` / ``non_abm`` or ``tier:<id>`` values.
+    """
+    dashboard = reverse("reports:dashboard")
+    section = Column("section", "Section", lambda r: r["section"], page=False)
+    metric = Column("metric", "Metric", lambda r: r["spec"].id, page=False)
+    unit = Column("unit", "Unit", lambda r: r["spec"].unit, page=False)
+    abm = _by_unit("abm", "ABM (target list)")
+    non_abm = _by_unit("non_abm", "Non-ABM")
+    tier_columns = [
+        _by_unit(
+            f"tier:{pk}", format_html('<a href="{}?tier={}">{}</a>', dashboard, pk, name), name
+        )
+        for pk, name in tiers
+    ]
+    return (
+        Table([KPI_LABEL, abm, non_abm]),
+        Table([KPI_LABEL, *tier_columns]),
+        Table([section, metric, KPI_LABEL, unit, abm, non_abm, *tier_columns]),
+    )
+
+
+KPI_ITEMS = Table(
+    [
+        Column(name, name, lambda item, key=name: item.get(key))
+        for name in (
+            "id",
+            "stage",
+            "label",
+            "unit",
+            "cohort",
+            "value",
+            "numerator",
+            "denominator",
+            "count",
+            "total",
+        )
+    ]
+)
+KPI_ITEMS_WITH_PREVIOUS = Table(
+    [*KPI_ITEMS.columns, Column("previous_value", "Previous", lambda item: item.get("previous"))]
+)
