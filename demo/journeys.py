@@ -134,6 +134,16 @@ class AccountPlan:
     def abm(self) -> bool:
         return self.is_target
 
+    @property
+    def sales_sourced(self) -> bool:
+        """4 accounts in 10 find their new deals through sales: no program touches them in
+        the weeks before an opportunity opens (so program influence is not every deal)."""
+        return self.idx % 10 < 4
+
+    def before_new_deal(self, o: int, days: int = 100) -> bool:
+        """Day ordinal ``o`` falls in the ``days`` before one of its new-business deals opened."""
+        return any(c - days <= o <= c for c in self.nb_created)
+
     def phase(self, o: int) -> str:
         """Where the journey stands on day ordinal ``o``; picks the touch kind mix."""
         if self.churned_on and o >= self.churned_on.toordinal():

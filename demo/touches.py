@@ -253,6 +253,8 @@ class TouchStream:
         options = self.program_pick.get((a.tier if a.abm else 0, kind))
         if not (options and self.rng.random() < 0.75):
             return None
+        if a.sales_sourced and a.before_new_deal(o):
+            return None
         is_customer = a.customer_from is not None and o >= a.customer_from.toordinal()
         live = [
             pid

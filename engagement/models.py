@@ -167,6 +167,13 @@ class Touch(TimeStampedModel):
     cost = models.DecimalField(
         max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    quantity = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        validators=[MinValueValidator(1)],
+        help_text="How many events the row stands for (an aggregated row: 1,200 impressions of "
+        "one account on one day); every KPI that counts touches sums it (definitions v2).",
+    )
     source = models.CharField(max_length=50, blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="")
 
@@ -189,6 +196,11 @@ class Touch(TimeStampedModel):
                 condition=Q(kind__in=TouchKind.values),
                 name="%(app_label)s_%(class)s_kind_valid",
                 violation_error_message="Unknown touch kind.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="%(app_label)s_%(class)s_quantity_positive",
+                violation_error_message="Quantity must be at least 1.",
             ),
         ]
         indexes = [

@@ -5,13 +5,16 @@ expression correlated to an outer queryset through ``OuterRef(account_ref)``:
 annotate it onto ``Account`` querysets (``account_ref="pk"``) or onto any
 queryset that carries an account id (``account_ref="account_id"``). The KPI
 engine, the pages and the nightly snapshots all use these functions, so a
-score is defined once. Parameters come from ``settings.ABM_SCORES`` and are
-read at call time, never at import time.
+score is defined once. Parameters come from ``params`` (the KPI definitions
+version in force; ``settings.ABM_SCORES`` when not given) and are read at
+call time, never at import time.
 
 "As of" a date D means as of the end of D in the deployment's time zone.
 """
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -41,6 +44,13 @@ from abm_site.db import AgeDays, DaysBetween, FloatValue, Like, day_start
 
 from .choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS, TouchKind
 from .models import HighValuePage, IntentSignal, Touch
+
+#: The parameters a score reads (a definitions version's ``params``); None: the settings.
+Params = Mapping[str, Any] | None
+
+
+def _params(params: Params) -> Mapping[str, Any]:
+    return params if params is not None else settings.ABM_SCORES
 
 
 def _fval(x: float) -> Value:
@@ -119,7 +129,9 @@ def _weight(prefix: str, weights: dict[str, float], default: float) -> Case:
 # --- Relationship score -------------------------------------------------------
 
 
-def relationship_score(as_of: dt.date, account_ref: str = "pk", via: str | None = None):
+def relationship_score(
+    as_of: dt.date, account_ref: str = "pk", via: str | None = None, params: Params = None
+):
     """Relationship score 0–100 of the account as of the end of ``as_of``.
 
     Two-way contact over the trailing ``relationship_window_days``: each touch
@@ -128,7 +140,7 @@ def relationship_score(as_of: dt.date, account_ref: str = "pk", via: str | None 
     that ``relationship_full_scale`` points make 100, capped at 100.
     Accounts with no such contact score 0. See ``_embed`` for ``via``.
     """
-    params = settings.ABM_SCORES
+    params = _params(params)
     weights: dict[str, float] = params["relationship_weights"]
     half_life = float(params["relationship_half_life_days"])
     full_scale = float(params["relationship_full_scale"])
@@ -157,13 +169,15 @@ def relationship_score(as_of: dt.date, account_ref: str = "pk", via: str | None 
 # --- Engagement score -------------------------------------------------------
 
 
-def engagement_score(as_of: dt.date, account_ref: str = "pk", via: str | None = None):
+def engagement_score(
+    as_of: dt.date, account_ref: str = "pk", via: str | None = None, params: Params = None
+):
     """Engagement score: the summed weights of engagement touches in the trailing window.
 
     Window ``engagement_window_days`` ending with ``as_of``; a kind missing
     from ``engagement_weights`` weighs ``engagement_default_weight``.
     """
-    params = settings.ABM_SCORES
+    params = _params(params)
     weights: dict[str, float] = params["engagement_weights"]
     default = float(params["engagement_default_weight"])
     end = day_start(as_of + dt.timedelta(days=1))
@@ -183,9 +197,9 @@ def engagement_score(as_of: dt.date, account_ref: str = "pk", via: str | None = 
 # --- Research grade ("peppers") ------------------------------------------------
 
 
-def research_window(as_of: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def research_window(as_of: dt.date, params: Params = None) -> tuple[dt.datetime, dt.datetime]:
     """The touches the research grade as of ``as_of`` reads: ``[begin, end)``."""
-    params = settings.ABM_SCORES
+    params = _params(params)
     end = day_start(as_of + dt.timedelta(days=1))
     split = end - dt.timedelta(days=int(params["research_recent_days"]))
     return split - dt.timedelta(weeks=int(params["research_baseline_weeks"])), end
@@ -196,6 +210,7 @@ def research_grade(
     account_ref: str = "pk",
     patterns: list[str] | None = None,
     via: str | None = None,
+    params: Params = None,
 ):
     """Research grade 0–3 of the account as of the end of ``as_of``.
 
@@ -208,13 +223,13 @@ def research_grade(
     threshold of ``research_ratio_thresholds`` it reaches. ``patterns`` are the
     high-value LIKE patterns (loaded when not given). See ``_embed`` for ``via``.
     """
-    params = settings.ABM_SCORES
+    params = _params(params)
     recent_days = int(params["research_recent_days"])
     weeks = int(params["research_baseline_weeks"])
     thresholds = sorted(float(t) for t in params["research_ratio_thresholds"])
     if patterns is None:
         patterns = high_value_patterns()
-    begin, end = research_window(as_of)
+    begin, end = research_window(as_of, params)
     split = end - dt.timedelta(days=recent_days)
     per_week = 7.0 / recent_days
 
@@ -262,7 +277,7 @@ def research_grade(
 # --- Intent surge -------------------------------------------------------------
 
 
-def intent_surge_q(baseline=None) -> Q:
+def intent_surge_q(baseline=None, params: Params = None) -> Q:
     """Condition on ``IntentSignal`` rows: the signal is a surge.
 
     The provider flagged it, or its score is positive and at least
@@ -276,9 +291,10 @@ def intent_surge_q(baseline=None) -> Q:
     accounts ``surging_accounts`` passes the ``intent_baseline`` window
     instead, which computes the same mean in one pass.
     """
-    factor = float(settings.ABM_SCORES["intent_surge_factor"])
+    params = _params(params)
+    factor = float(params["intent_surge_factor"])
     if baseline is None:
-        days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
+        days = 7 * int(params["intent_baseline_weeks"])
         rows = (
             IntentSignal.objects.filter(account_id=OuterRef("account_id"), topic=OuterRef("topic"))
             .annotate(_ago=DaysBetween(OuterRef("week"), F("week")))
@@ -305,10 +321,10 @@ class _PrecedingRange(ValueRange):
         return f"{int(-start)} PRECEDING", f"{int(-end)} PRECEDING"
 
 
-def intent_baseline() -> Window:
+def intent_baseline(params: Params = None) -> Window:
     """The mean score of the same account and topic over the baseline weeks before each
     signal's week, as a window over signal rows (they must reach that far back)."""
-    days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
+    days = 7 * int(_params(params)["intent_baseline_weeks"])
     day_number = Cast(DaysBetween(F("week"), Value(_DAY_ZERO)), IntegerField())
     return Window(
         Avg(_as_float(F("score"))),
@@ -318,21 +334,23 @@ def intent_baseline() -> Window:
     )
 
 
-def surging_accounts(start: dt.date, end: dt.date, competitor_only: bool = False) -> QuerySet:
+def surging_accounts(
+    start: dt.date, end: dt.date, competitor_only: bool = False, params: Params = None
+) -> QuerySet:
     """The ids of the accounts with an intent surge for a week in ``[start, end]``.
 
     The set-based form of ``intent_surge`` for many accounts at once: one
     pass over the signals of the period and the baseline weeks before it,
     for ``pk__in`` (PostgreSQL runs it once, not once per account).
     """
-    days = 7 * int(settings.ABM_SCORES["intent_baseline_weeks"])
-    judged = Q(week__gte=start) & intent_surge_q(baseline=F("baseline"))
+    days = 7 * int(_params(params)["intent_baseline_weeks"])
+    judged = Q(week__gte=start) & intent_surge_q(baseline=F("baseline"), params=params)
     if competitor_only:
         judged &= Q(is_competitor_topic=True)
     flagged = (
         IntentSignal.objects.filter(week__gte=start - dt.timedelta(days=days), week__lte=end)
         .order_by()
-        .annotate(baseline=intent_baseline())
+        .annotate(baseline=intent_baseline(params))
         .annotate(
             surging=Case(
                 When(judged, then=Value(True)), default=Value(False), output_field=BooleanField()
@@ -344,7 +362,11 @@ def surging_accounts(start: dt.date, end: dt.date, competitor_only: bool = False
 
 
 def intent_surge(
-    start: dt.date, end: dt.date, account_ref: str = "pk", competitor_only: bool = False
+    start: dt.date,
+    end: dt.date,
+    account_ref: str = "pk",
+    competitor_only: bool = False,
+    params: Params = None,
 ) -> Exists:
     """Whether the account had an intent surge for a week between ``start`` and ``end``.
 
@@ -356,7 +378,7 @@ def intent_surge(
     )
     if competitor_only:
         signals = signals.filter(is_competitor_topic=True)
-    return Exists(signals.filter(intent_surge_q()))
+    return Exists(signals.filter(intent_surge_q(params=params)))
 
 
 __all__ = [

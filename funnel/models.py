@@ -212,31 +212,95 @@ class AccountSnapshot(TimeStampedModel):
         return f"{self.account_id} · {self.date} · {self.stage}"
 
 
+class DefinitionsVersion(TimeStampedModel):
+    """The rules a KPI result was computed under: a formula generation and its parameters.
+
+    ``generation`` picks the formulas (1: KPIS.md's first definitions, 2: "Definitions
+    version 2"); ``params`` holds every parameter that changes a number (score weights,
+    windows, half-lives, thresholds, the renewal grace days, the gross margin, the
+    high-value page patterns or None for the registered pages). A version is never edited
+    once a result was computed under it (``used_at``): a change derives a new version.
+    Exactly one version is the default, chosen deliberately by an admin.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    generation = models.PositiveSmallIntegerField(
+        choices=[(1, "Version 1"), (2, "Version 2")], default=2
+    )
+    params = models.JSONField(default=dict)
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived"
+    )
+    note = models.TextField(blank=True, help_text="What changed and why.")
+    is_default = models.BooleanField(default=False)
+    used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="First result computed under it."
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "definitions version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="%(app_label)s_%(class)s_one_default",
+                violation_error_message="Another definitions version is the default.",
+            ),
+            models.CheckConstraint(
+                condition=Q(generation__in=(1, 2)),
+                name="%(app_label)s_%(class)s_generation_known",
+                violation_error_message="Definitions generation must be 1 or 2.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class FunnelSnapshot(TimeStampedModel):
-    """The KPI catalogue for one slice and trailing window, as of a day."""
+    """The KPI catalogue for one slice and trailing window as of a day, as published.
+
+    History is kept, not rewritten: a recompute that finds different numbers for a
+    (day, window, slice, definitions) writes a new ``revision`` saying why; the
+    latest revision is the current figure, revision 1 what was first published.
+    """
 
     date = models.DateField()
     window_days = models.PositiveSmallIntegerField()
     slice = models.CharField(
         max_length=50, help_text="all, tier:<id>, program:<id> or cohort:<abm|non_abm>."
     )
+    definitions = models.ForeignKey(
+        DefinitionsVersion, on_delete=models.PROTECT, related_name="funnel_snapshots"
+    )
+    revision = models.PositiveSmallIntegerField(default=1)
+    reason = models.CharField(max_length=200, blank=True)
     kpis = models.JSONField(default=dict)
 
     class Meta:
-        ordering = ["-date", "slice"]
+        ordering = ["-date", "slice", "-revision"]
         constraints = [
             models.UniqueConstraint(
-                fields=["date", "window_days", "slice"],
-                name="%(app_label)s_%(class)s_date_window_slice_unique",
-                violation_error_message="A snapshot for this day, window and slice exists.",
+                fields=["date", "window_days", "slice", "definitions", "revision"],
+                name="%(app_label)s_%(class)s_date_window_slice_revision_unique",
+                violation_error_message="This revision of the snapshot exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(revision__gte=1),
+                name="%(app_label)s_%(class)s_revision_positive",
+                violation_error_message="Revisions count from 1.",
             ),
         ]
         indexes = [
-            models.Index(fields=["slice", "window_days", "date"], name="funnel_snap_slice_idx")
+            models.Index(
+                fields=["slice", "window_days", "definitions", "date", "revision"],
+                name="funnel_snap_slice_idx",
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.date} · {self.window_days}d · {self.slice}"
+        return f"{self.date} · {self.window_days}d · {self.slice} · {self.definitions_id} r{self.revision}"
 
 
 class RecomputeRun(TimeStampedModel):

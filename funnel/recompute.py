@@ -111,7 +111,8 @@ def run_finish(run_id: int, day: dt.date) -> int:
             "Run %s has %d unfinished chunks; leaving it for the resume task.", run_id, open_chunks
         )
         return 0
-    written = funnel_snapshots_upsert(day)
+    kind = RecomputeRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
+    written = funnel_snapshots_upsert(day, reason=f"{kind or 'a'} recompute")
     RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).update(
         status=RecomputeRun.Status.SUCCEEDED, finished_at=timezone.now(), error=""
     )

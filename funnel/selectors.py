@@ -2,13 +2,27 @@
 
 import datetime as dt
 
-from django.db.models import BooleanField, Case, DateField, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.utils import timezone
 
 from accounts.models import target_q
 
 from .choices import Cohort
-from .models import Opportunity, RecomputeRun
+from .models import FunnelSnapshot, Opportunity, RecomputeRun
 from .querysets import won_new_business_q
 
 
@@ -87,3 +101,66 @@ def recompute_health() -> dict:
         "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
         "days_ago": age,
     }
+
+
+# --- published funnel snapshots -------------------------------------------------------------
+
+
+def latest_revisions(snapshots: QuerySet[FunnelSnapshot]) -> QuerySet[FunnelSnapshot]:
+    """The latest revision of each (date, window, slice, definitions) among ``snapshots``.
+
+    One query: a window over the rows keeps each group's highest revision.
+    """
+    group = [F("date"), F("window_days"), F("slice"), F("definitions_id")]
+    return snapshots.annotate(top=Window(Max("revision"), partition_by=group)).filter(
+        revision=F("top")
+    )
+
+
+def first_revisions(snapshots: QuerySet[FunnelSnapshot]) -> QuerySet[FunnelSnapshot]:
+    """What was first published for each (date, window, slice, definitions)."""
+    return snapshots.filter(revision=1)
+
+
+def restated_kpis(before: dict, after: dict) -> list[dict]:
+    """The KPIs whose value differs between two published results: id, label, from, to."""
+    old = {item["id"]: item for item in (before or {}).get("kpis", [])}
+    changes = []
+    for item in (after or {}).get("kpis", []):
+        prior = old.get(item["id"])
+        if prior is None or prior.get("value") != item.get("value"):
+            changes.append(
+                {
+                    "id": item["id"],
+                    "label": item.get("label", item["id"]),
+                    "unit": item.get("unit"),
+                    "from": prior.get("value") if prior else None,
+                    "to": item.get("value"),
+                }
+            )
+    return changes
+
+
+def snapshot_restatements(
+    day: dt.date, slice_name: str, window_days: int, definitions_id: int
+) -> list[dict]:
+    """Every revision of one published snapshot, oldest first, each with what it changed.
+
+    One query (a snapshot has a handful of revisions).
+    """
+    rows = list(
+        FunnelSnapshot.objects.filter(
+            date=day, slice=slice_name, window_days=window_days, definitions_id=definitions_id
+        ).order_by("revision")
+    )
+    history = []
+    for previous, row in zip([None, *rows[:-1]], rows, strict=True):  # revisions: a handful
+        history.append(
+            {
+                "revision": row.revision,
+                "reason": row.reason,
+                "published_at": row.created_at,
+                "changes": restated_kpis(previous.kpis, row.kpis) if previous else [],
+            }
+        )
+    return history

@@ -12,10 +12,8 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
-    Case,
     Count,
     DecimalField,
-    Exists,
     F,
     FilteredRelation,
     OuterRef,
@@ -24,7 +22,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, JSONObject
 from django.utils import timezone
@@ -42,10 +39,17 @@ from engagement.selectors import (
     research_window,
 )
 
-from .choices import OpportunityStatus, OpportunityType, Stage
-from .models import AccountSnapshot, AccountStageChange, FunnelSnapshot, Opportunity
+from .definitions import definitions_resolve
+from .models import (
+    AccountSnapshot,
+    AccountStageChange,
+    DefinitionsVersion,
+    FunnelSnapshot,
+    Opportunity,
+)
 from .querysets import open_as_of_q
-from .selectors import customer_q, first_won_new_business, targeted_expression
+from .selectors import latest_revisions, restated_kpis
+from .stages import flag, stage_expression, stage_facts
 
 #: Snapshot columns written from the computed queryset, in order.
 SNAPSHOT_COLUMNS = AccountSnapshot.FIGURES
@@ -53,34 +57,9 @@ SNAPSHOT_COLUMNS = AccountSnapshot.FIGURES
 SURGE_DAYS = 14
 
 
-def _won_q(type_: str, day: dt.date) -> Q:
-    return Q(type=type_, status=OpportunityStatus.WON, closed_on__lte=day)
-
-
-def stage_expression(day: dt.date) -> Case:
-    """The account's funnel stage at the end of ``day`` (DESIGN.md, KPIS.md).
-
-    Highest stage reached and still held: expanded (a customer with a won
-    expansion), retained (a customer with a won renewal), customer, opportunity
-    (an open new-business opportunity), engaged (a target account with an
-    engagement touch in the trailing engagement window), target (on the target
-    list), else none. Needs the ``first_won``, ``targeted_now``, ``engaged_now``,
-    ``open_new_business``, ``renewed`` and ``expanded`` annotations of
-    ``snapshot_queryset``.
-    """
-    customer = customer_q(day)
-    return Case(
-        When(customer & Q(expanded=True), then=Value(Stage.EXPANDED)),
-        When(customer & Q(renewed=True), then=Value(Stage.RETAINED)),
-        When(customer, then=Value(Stage.CUSTOMER)),
-        When(open_new_business=True, then=Value(Stage.OPPORTUNITY)),
-        When(Q(targeted_now=True) & Q(engaged_now=True), then=Value(Stage.ENGAGED)),
-        When(targeted_now=True, then=Value(Stage.TARGET)),
-        default=Value(Stage.NONE),
-    )
-
-
-def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=None) -> QuerySet:
+def snapshot_queryset(
+    day: dt.date, first_id: int, last_id: int, account_ids=None, params=None
+) -> QuerySet:
     """Every snapshot figure of the accounts in ``[first_id, last_id]`` as of ``day``.
 
     One GROUP BY pass joins each account to its touches of the widest window
@@ -89,14 +68,15 @@ def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=Non
     definitions the KPI engine uses. Opportunity, intent and last-touch facts
     are per-account subqueries on small tables or a single index probe,
     evaluated once per account (``PerAccount``), not once per joined touch.
+    ``params``: the default definitions version's when not given.
     """
-    params = settings.ABM_SCORES
+    params = params if params is not None else definitions_resolve().params
     end = day_start(day + dt.timedelta(days=1))
     counts_begin = end - dt.timedelta(days=int(params["engagement_window_days"]))
     lowest = min(
         counts_begin,
         end - dt.timedelta(days=int(params["relationship_window_days"])),
-        research_window(day)[0],
+        research_window(day, params)[0],
     )
     accounts = Account.objects.filter(pk__gte=first_id, pk__lte=last_id)
     if account_ids is not None:
@@ -108,9 +88,10 @@ def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=Non
         .order_by("-occurred_at")
         .values("occurred_at")[:1]
     )
-    opportunities = Opportunity.objects.filter(account_id=OuterRef("pk")).order_by()
     pipeline = (
-        opportunities.filter(open_as_of_q(day))
+        Opportunity.objects.filter(account_id=OuterRef("pk"))
+        .order_by()
+        .filter(open_as_of_q(day))
         .values("account_id")
         .annotate(total=Sum("amount"))
         .values("total")
@@ -123,27 +104,18 @@ def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=Non
                 condition=Q(touches__occurred_at__gte=lowest, touches__occurred_at__lt=end),
             )
         )
-        .annotate(
-            first_won=PerAccount(first_won_new_business()),
-            targeted_now=PerAccount(targeted_expression(day)),
-            engaged_n=Count("scored__id", filter=engagement),
-            open_new_business=PerAccount(
-                Exists(opportunities.filter(open_as_of_q(day), type=OpportunityType.NEW_BUSINESS))
-            ),
-            renewed=PerAccount(Exists(opportunities.filter(_won_q(OpportunityType.RENEWAL, day)))),
-            expanded=PerAccount(
-                Exists(opportunities.filter(_won_q(OpportunityType.EXPANSION, day)))
-            ),
-        )
-        .annotate(
-            engaged_now=Case(When(engaged_n__gt=0, then=Value(True)), default=Value(False)),
-        )
+        .annotate(engaged_n=Count("scored__id", filter=engagement))
+        .annotate(**stage_facts(day, params, engaged_now=flag(Q(engaged_n__gt=0))))
         .annotate(
             snap_stage=stage_expression(day),
-            snap_engagement=engagement_score(day, via="scored"),
-            snap_relationship=relationship_score(day, via="scored"),
-            snap_research=research_grade(day, patterns=high_value_patterns(), via="scored"),
-            snap_surge=PerAccount(intent_surge(day - dt.timedelta(days=SURGE_DAYS - 1), day)),
+            snap_engagement=engagement_score(day, via="scored", params=params),
+            snap_relationship=relationship_score(day, via="scored", params=params),
+            snap_research=research_grade(
+                day, patterns=_patterns(params), via="scored", params=params
+            ),
+            snap_surge=PerAccount(
+                intent_surge(day - dt.timedelta(days=SURGE_DAYS - 1), day, params=params)
+            ),
             snap_counts=JSONObject(
                 **{
                     k: Count("scored__id", filter=in_counts & Q(scored__kind=k))
@@ -171,6 +143,11 @@ def snapshot_queryset(day: dt.date, first_id: int, last_id: int, account_ids=Non
             "snap_pipeline",
         )
     )
+
+
+def _patterns(params) -> list[str]:
+    pinned = params.get("high_value_patterns")
+    return list(pinned) if pinned is not None else high_value_patterns()
 
 
 def _distinct(a: str, b: str) -> str:
@@ -252,29 +229,53 @@ def stage_changes_record(day: dt.date, first_id: int, last_id: int, account_ids=
             return cursor.rowcount
 
 
-def funnel_snapshots_upsert(day: dt.date, window_days: int | None = None) -> int:
-    """The KPI engine's catalogue for the trailing window ending ``day``, per slice."""
+def funnel_snapshots_upsert(
+    day: dt.date,
+    window_days: int | None = None,
+    reason: str = "recompute",
+    definitions: DefinitionsVersion | int | str | None = None,
+) -> int:
+    """Publish the catalogue for the trailing window ending ``day``, per slice; rows written.
+
+    Under the default definitions version unless given. History is kept: a slice
+    whose figures equal its latest revision is left alone, a slice seen for the
+    first time gets revision 1, and different figures get the next revision with
+    ``reason`` and how many KPIs changed; no revision is ever overwritten.
+    """
     from .kpis import Period, compute, funnel_slices
 
+    rules = definitions_resolve(definitions)
     window_days = window_days or settings.ABM_SNAPSHOT_WINDOW_DAYS
     period = Period(day - dt.timedelta(days=window_days - 1), day)
-    existing = dict(
-        FunnelSnapshot.objects.filter(date=day, window_days=window_days).values_list(
-            "slice", "kpis"
+    latest = {
+        row.slice: row
+        for row in latest_revisions(
+            FunnelSnapshot.objects.filter(date=day, window_days=window_days, definitions=rules)
         )
-    )
-    changed = []
+    }
+    added = []
     for slice_name, filters in funnel_slices():
-        result = compute(period, filters)
-        if existing.get(slice_name) != result:
-            changed.append(
-                FunnelSnapshot(date=day, window_days=window_days, slice=slice_name, kpis=result)
+        result = compute(period, filters, definitions=rules)
+        previous = latest.get(slice_name)
+        if previous is not None and previous.kpis == result:
+            continue
+        if previous is None:
+            revision, why = 1, f"{reason}: first publication"
+        else:
+            changed = len(restated_kpis(previous.kpis, result))
+            revision = previous.revision + 1
+            why = f"{reason}: {changed} KPI{'s' if changed != 1 else ''} changed"
+        added.append(
+            FunnelSnapshot(
+                date=day,
+                window_days=window_days,
+                slice=slice_name,
+                definitions=rules,
+                revision=revision,
+                reason=why[:200],
+                kpis=result,
             )
-    # Only rows whose figures changed are written, so a rerun leaves the others untouched.
-    FunnelSnapshot.objects.bulk_create(
-        changed,
-        update_conflicts=True,
-        unique_fields=["date", "window_days", "slice"],
-        update_fields=["kpis", "updated_at"],
-    )
-    return len(changed)
+        )
+    # A concurrent run that published the same revision first wins; nothing is overwritten.
+    FunnelSnapshot.objects.bulk_create(added, ignore_conflicts=True)
+    return len(added)

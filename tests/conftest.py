@@ -102,3 +102,18 @@ def pytest_unconfigure(config):
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(name + suffix)
+
+
+@pytest.fixture
+def definitions_v1(db):
+    """Definitions version 1 is the default for the test: the KPI tests written against
+    KPIS.md's first definitions run through the same path a deployment pinned to v1 takes."""
+    from funnel.definitions import (
+        definitions_default_set,
+        definitions_mark_used,
+        definitions_resolve,
+    )
+
+    v1 = definitions_resolve("v1")
+    definitions_mark_used(v1)  # as in a deployment that has computed results under it
+    definitions_default_set(v1)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from abm_site.models import User
 from accounts.models import Account, IcpRule, Stakeholder, Tier
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
+from funnel.definitions import definitions_resolve
 from funnel.models import (
     AccountSnapshot,
     AccountStageChange,
@@ -176,4 +177,5 @@ class FunnelSnapshotFactory(factory.django.DjangoModelFactory):
     date = dt.date(2024, 1, 15)
     window_days = 90
     slice = "all"
+    definitions = factory.LazyFunction(lambda: definitions_resolve())
     kpis = factory.LazyFunction(dict)

@@ -5,7 +5,17 @@ types and catalogue, and the rules around it that every surface shares (periods
 and presets, filter checks, scope and snapshot slices, the data version).
 """
 
-from .base import REGISTRY, STAGE_TITLES, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
+from .base import (
+    REGISTRY,
+    STAGE_TITLES,
+    Filters,
+    KpiSpec,
+    NoDrilldown,
+    Period,
+    UnknownKpi,
+    catalogue,
+    spec_for,
+)
 from .engine import compute, drilldown
 from .formatting import (
     format_basis,
@@ -49,6 +59,7 @@ __all__ = [
     "Period",
     "PeriodError",
     "UnknownKpi",
+    "catalogue",
     "compute",
     "data_version",
     "data_version_compact",
@@ -70,6 +81,7 @@ __all__ = [
     "preset_period",
     "scope_q",
     "slice_name",
+    "spec_for",
     "unknown_filter_ids",
     "unknown_ids",
 ]

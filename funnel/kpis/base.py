@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -21,13 +21,19 @@ COHORTS: tuple[str, ...] = tuple(str(c) for c in Cohort.values)
 
 
 class UnknownKpi(KeyError):
-    """A KPI id that is not in the catalogue (KPIS.md)."""
+    """A KPI id that is not in the catalogue (KPIS.md), or not in a definitions generation."""
 
-    def __init__(self, kpi_id: str):
+    def __init__(self, kpi_id: str, generation: int | None = None):
         super().__init__(kpi_id)
         self.kpi_id = kpi_id
+        self.generation = generation
 
     def __str__(self) -> str:
+        if self.generation is not None:
+            return (
+                f"KPI {self.kpi_id!r} is not defined in definitions generation "
+                f"{self.generation}; it was added in a later one."
+            )
         return f"Unknown KPI id {self.kpi_id!r}."
 
 
@@ -139,6 +145,7 @@ class KpiSpec:
     kind: str
     r: str
     definition_template: str
+    generation: int = 1
     measures: tuple[Measure, ...] = ()
     drill: Condition | None = field(default=None, compare=False)
     fixed_cohort: str | None = None
@@ -174,8 +181,27 @@ class KpiSpec:
         return str(Cohort.ALL if self.stage in (5, 6) else Cohort.ABM)
 
 
-#: id -> spec, in catalogue (KPIS.md) order; filled by the stage modules on import.
+#: id -> spec, in catalogue (KPIS.md) order; filled by the stage modules on import. The
+#: spec is the KPI's first definition; ``spec_for`` gives the one of a generation.
 REGISTRY: dict[str, KpiSpec] = {}
+#: (id, generation) -> the definition that generation introduced.
+VARIANTS: dict[tuple[str, int], KpiSpec] = {}
+
+
+def spec_for(kpi_id: str, generation: int) -> KpiSpec | None:
+    """The definition of ``kpi_id`` in force in ``generation`` (None: not in that generation).
+
+    A generation inherits every definition it does not change from the ones before.
+    """
+    for g in range(generation, 0, -1):
+        if (kpi_id, g) in VARIANTS:
+            return VARIANTS[(kpi_id, g)]
+    return None
+
+
+def catalogue(generation: int) -> list[KpiSpec]:
+    """Every KPI of ``generation``, in catalogue order."""
+    return [spec for kpi_id in REGISTRY if (spec := spec_for(kpi_id, generation))]
 
 
 def kpi(
@@ -191,10 +217,23 @@ def kpi(
     drill: Condition | None = None,
     fixed_cohort: str | None = None,
     also_cohorts: tuple[str, ...] = (),
+    generation: int = 1,
 ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
-    """Register the decorated function as the one implementation of KPI ``id``."""
-    if id in REGISTRY:
-        raise ValueError(f"KPI {id!r} is registered twice.")
+    """Register the decorated function as KPI ``id``'s definition from ``generation`` on.
+
+    A later generation changes a KPI's formula and words, never what it is: the id,
+    stage, unit and grouping tags stay those of its first definition.
+    """
+    if (id, generation) in VARIANTS:
+        raise ValueError(f"KPI {id!r} is registered twice for generation {generation}.")
+    first = REGISTRY.get(id)
+    if first is not None and (first.stage, first.unit, first.kind, first.r) != (
+        stage,
+        unit,
+        kind,
+        r,
+    ):
+        raise ValueError(f"KPI {id!r}: a new generation cannot change its stage, unit or tags.")
     if unit not in UNITS or kind not in KINDS or r not in RS:
         raise ValueError(f"KPI {id!r} has invalid metadata.")
     if not measures:
@@ -203,7 +242,7 @@ def kpi(
         raise ValueError(f"KPI {id!r}: its drill-down condition must be one of its measures.")
 
     def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        REGISTRY[id] = KpiSpec(
+        spec = KpiSpec(
             id=id,
             stage=stage,
             label=label,
@@ -211,12 +250,15 @@ def kpi(
             kind=kind,
             r=r,
             definition_template=definition,
+            generation=generation,
             measures=tuple(measures),
             drill=drill,
             fixed_cohort=fixed_cohort,
             also_cohorts=also_cohorts,
             compute=function,
         )
+        VARIANTS[(id, generation)] = spec
+        REGISTRY.setdefault(id, spec)
         return function
 
     return register
@@ -231,6 +273,7 @@ def count_kpi(
     kind: str,
     r: str,
     definition: str,
+    generation: int = 1,
 ) -> None:
     """Register a KPI that is the count of ``condition``'s rows, drillable to them."""
     from .results import count_result
@@ -245,8 +288,26 @@ def count_kpi(
         definition=definition,
         measures=(condition,),
         drill=condition,
+        generation=generation,
     )
     def count(ctx: Any, cohort: str) -> dict[str, Any]:
         return count_result(ctx.value(condition, cohort))
 
     count.__name__ = count.__qualname__ = id
+
+
+def restate(kpi_id: str, *, definition: str, label: str | None = None, generation: int = 2) -> None:
+    """``kpi_id`` in ``generation`` with new words but the same function and measures.
+
+    For KPIs whose change lives in a shared rule the measures apply by generation
+    (touch quantities, the program filter, spend allocation): the number follows
+    the rule; the definition must say so.
+    """
+    base = spec_for(kpi_id, generation - 1)
+    if base is None:
+        raise ValueError(f"KPI {kpi_id!r} has no earlier definition to restate.")
+    if (kpi_id, generation) in VARIANTS:
+        raise ValueError(f"KPI {kpi_id!r} is registered twice for generation {generation}.")
+    VARIANTS[(kpi_id, generation)] = replace(
+        base, generation=generation, definition_template=definition, label=label or base.label
+    )

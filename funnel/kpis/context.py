@@ -9,9 +9,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 from abm_site.db import day_bounds
 from engagement.selectors import high_value_patterns
+from funnel.models import DefinitionsVersion
 from funnel.selectors import cohort_q
 
 from .base import Filters, Period
@@ -35,27 +37,38 @@ class Context:
         period: Period,
         filters: Filters,
         plan: dict[Source, Planned] | None = None,
-        params: Mapping[str, Any] | None = None,
+        definitions: DefinitionsVersion | None = None,
     ):
         self.period = period
         self.filters = filters
         self.plan = plan or {}
         self.start, self.end = period.start, period.end
         self.start_dt, self.end_dt = day_bounds(period.start, period.end)
-        self.params = params if params is not None else settings.ABM_SCORES
+        self.definitions = definitions
+        #: The formula generation (1 or 2) and the parameters of the definitions in force.
+        self.generation = definitions.generation if definitions is not None else 2
+        self.params: Mapping[str, Any] = {
+            **settings.ABM_SCORES,
+            **(definitions.params if definitions is not None else {}),
+        }
+        #: The day the computation runs: version 2's renewal rate leaves out contracts
+        #: still inside their grace window on that day.
+        self.today = timezone.localdate()
         self._results: dict[Source, dict[str, dict[str, Any]]] = {}
 
     def scope_q(self, prefix: str = "") -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``)."""
-        return scope_q(self.filters, self.period, prefix)
+        return scope_q(self.filters, self.period, prefix, generation=self.generation)
 
     def cohort_q(self, cohort: str, prefix: str = "") -> Q:
         return cohort_q(cohort, self.end, prefix)
 
     @cached_property
     def patterns(self) -> list[str]:
-        """The high-value page patterns in force (one query, on first use)."""
-        return high_value_patterns()
+        """The high-value page patterns in force: the version's own, or the registered pages
+        (one query, on first use)."""
+        pinned = self.params.get("high_value_patterns")
+        return list(pinned) if pinned is not None else high_value_patterns()
 
     def value(self, measure: Measure, cohort: str) -> Any:
         """The value of ``measure`` for ``cohort``; runs its source on first use."""

@@ -16,10 +16,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from redis.exceptions import RedisError
 
+from funnel.definitions import definitions_mark_used, definitions_resolve
+from funnel.models import DefinitionsVersion
+
 from . import overview, stage1, stage2, stage3, stage4, stage5, stage6, version  # noqa: F401
-from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi
+from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi, catalogue
 from .context import Context, Planned
 from .fingerprint import fingerprint
 from .measures import Source
@@ -34,17 +38,22 @@ for _spec in sorted(REGISTRY.values(), key=lambda spec: (spec.stage == 0, spec.s
     REGISTRY[_spec.id] = REGISTRY.pop(_spec.id)
 
 
-def _specs(ids: Iterable[str] | None) -> list[KpiSpec]:
+def _specs(ids: Iterable[str] | None, generation: int) -> list[KpiSpec]:
+    """The specs of ``ids`` (all by default) as ``generation`` defines them, in catalogue order."""
+    specs = catalogue(generation)
     if ids is None:
-        return list(REGISTRY.values())
+        return specs
     if isinstance(ids, str):
         ids = [ids]
+    available = {spec.id for spec in specs}
     wanted = set()
     for kpi_id in ids:
         if kpi_id not in REGISTRY:
             raise UnknownKpi(kpi_id)
+        if kpi_id not in available:
+            raise UnknownKpi(kpi_id, generation=generation)
         wanted.add(kpi_id)
-    return [spec for spec in REGISTRY.values() if spec.id in wanted]
+    return [spec for spec in specs if spec.id in wanted]
 
 
 def _plan(specs: list[KpiSpec], filters: Filters) -> dict[Source, Planned]:
@@ -69,45 +78,84 @@ def _filters_echo(filters: Filters) -> dict[str, Any]:
 
 
 def compute(
-    period: Period, filters: Filters = NO_FILTERS, ids: Iterable[str] | None = None
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    ids: Iterable[str] | None = None,
+    definitions: DefinitionsVersion | int | str | None = None,
 ) -> dict[str, Any]:
     """The KPIs ``ids`` (all by default) for ``period`` and ``filters``, in the KPIS.md shape.
 
-    On PostgreSQL, outside a transaction, results are cached under the data
-    version (``version.data_version``): exact, because any write to KPI input
-    changes the version. A subset is also served from a cached whole catalogue
-    (what ``warm`` computes). Raises ``UnknownKpi`` for an id not in the catalogue.
+    ``definitions`` is the definitions version (object, id or name; the default
+    version when None); the result names it. On PostgreSQL, outside a
+    transaction, results are cached under the data version
+    (``version.data_version``) and the definitions version: exact, because any
+    write to KPI input changes the data version and a used definitions version
+    never changes. A subset is also served from a cached whole catalogue (what
+    ``warm`` computes). Raises ``UnknownKpi`` for an id not in the catalogue of
+    that version, ``UnknownDefinitions`` for a version that does not exist.
     """
-    specs = _specs(ids)
-    if not _cacheable():
-        return _compute(specs, period, filters)
-    # One read-only snapshot for the version and every source: the result is the data
-    # of exactly that version, even while writers commit.
+    if isinstance(definitions, DefinitionsVersion):
+        definitions = definitions.pk
+    if _cacheable():
+        cached = _compute_cached(period, filters, ids, definitions)
+        if cached is None and definitions is None:
+            # No default version yet: resolving creates the shipped ones; then the cache.
+            cached = _compute_cached(period, filters, ids, definitions_resolve(None).pk)
+        if cached is not None:
+            return cached
+    rules = definitions_resolve(definitions)
+    specs = _specs(ids, rules.generation)
+    definitions_mark_used(rules)
+    return _compute(specs, period, filters, rules)
+
+
+def _compute_cached(
+    period: Period, filters: Filters, ids: Iterable[str] | None, definitions: int | str | None
+) -> dict[str, Any] | None:
+    """The result from (or into) the cache; None where the cache cannot serve this request.
+
+    One read-only snapshot for the data version, the definitions version and every
+    source: the result is the data of exactly that version, even while writers commit.
+    The data version and the definitions version come back in one query, so a cached
+    result costs two statements.
+    """
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        data = version.data_version()
-        if data is None:
-            return _compute(specs, period, filters)
-        key = _cache_key(period, filters, specs, data)
-        whole = _cache_key(period, filters, _specs(None), data)
-        found = _cache_get_many([key, whole])
-        if key in found:
-            return found[key]
-        if whole in found:
-            return _subset(found[whole], specs)
-        result = _compute(specs, period, filters)
+        found = version.data_version_and_definitions(definitions)
+        if found is None:
+            return None
+        data, ref = found
+        specs = _specs(ids, ref.generation)
+        key = _cache_key(period, filters, specs, data, ref)
+        whole = _cache_key(period, filters, _specs(None, ref.generation), data, ref)
+        hits = _cache_get_many([key, whole])
+        if key in hits:
+            return hits[key]
+        if whole in hits:
+            return _subset(hits[whole], specs)
+        rules = DefinitionsVersion.objects.get(pk=ref.pk)
+        result = _compute(specs, period, filters, rules)
+    definitions_mark_used(rules)
     _cache_set(key, result)
     return result
 
 
-def _compute(specs: list[KpiSpec], period: Period, filters: Filters) -> dict[str, Any]:
-    ctx = Context(period, filters, _plan(specs, filters))
+def _compute(
+    specs: list[KpiSpec], period: Period, filters: Filters, rules: DefinitionsVersion
+) -> dict[str, Any]:
+    ctx = Context(period, filters, _plan(specs, filters), definitions=rules)
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
         "filters": _filters_echo(filters),
+        "definitions": definitions_echo(rules),
         "kpis": _items(specs, ctx, filters),
     }
+
+
+def definitions_echo(rules: DefinitionsVersion) -> dict[str, Any]:
+    """How a result names the definitions version it was computed under."""
+    return {"id": rules.pk, "name": rules.name, "generation": rules.generation}
 
 
 def _subset(result: dict[str, Any], specs: list[KpiSpec]) -> dict[str, Any]:
@@ -134,10 +182,15 @@ def _cacheable() -> bool:
 _CODE = fingerprint()
 
 
-def _cache_key(period: Period, filters: Filters, specs: list[KpiSpec], data: int) -> str:
-    # Settings and code that change results are part of the key, so a reconfigured or
-    # upgraded deployment never reads another configuration's numbers.
-    config = (settings.TIME_ZONE, settings.ABM_SCORES, _CODE)
+def _cache_key(
+    period: Period, filters: Filters, specs: list[KpiSpec], data: int, rules: Any
+) -> str:
+    # Settings, code and definitions that change results are part of the key, so a
+    # reconfigured or upgraded deployment never reads another configuration's numbers.
+    # A definitions version is immutable once used, so its id stands for its parameters.
+    # Version 2 reads the computation date (renewals still inside their grace window).
+    today = timezone.localdate().isoformat() if rules.generation >= 2 else ""
+    config = (settings.TIME_ZONE, _CODE, rules.pk, rules.generation, today)
     scope = repr((period, filters, [spec.id for spec in specs], data, config))
     return "kpis:" + hashlib.sha256(scope.encode()).hexdigest()
 
@@ -176,16 +229,20 @@ def _items(specs: list[KpiSpec], ctx: Context, filters: Filters) -> list[dict[st
     return items
 
 
-def drilldown(kpi_id: str, period: Period, filters: Filters = NO_FILTERS) -> QuerySet:
+def drilldown(
+    kpi_id: str,
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    definitions: DefinitionsVersion | int | str | None = None,
+) -> QuerySet:
     """The accounts (or opportunities) behind the count KPI ``kpi_id``, as a lazy queryset.
 
     Raises ``UnknownKpi`` for an unknown id and ``NoDrilldown`` for a KPI that
     is not a count of rows.
     """
-    if kpi_id not in REGISTRY:
-        raise UnknownKpi(kpi_id)
-    spec = REGISTRY[kpi_id]
+    rules = definitions_resolve(definitions)
+    (spec,) = _specs([kpi_id], rules.generation)
     if spec.drill is None:
         raise NoDrilldown(kpi_id)
-    ctx = Context(period, filters)
+    ctx = Context(period, filters, definitions=rules)
     return spec.drill.rows(ctx, str(spec.cohort_for(filters.cohort)))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Aggregate, Count, Q, QuerySet
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 
 from funnel.choices import Cohort
 
@@ -57,6 +57,7 @@ class Source:
     fence: bool = False
     targeted: str | None = None
     runner: Runner | None = None
+    weight: str | None = None
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -157,7 +158,10 @@ class Condition(Measure):
         return self.where(ctx)
 
     def expression(self, ctx: Context, cohort_q: Q) -> Aggregate:
-        return Count("pk", filter=(Q() if self.whole else cohort_q) & self.where(ctx))
+        where = (Q() if self.whole else cohort_q) & self.where(ctx)
+        if self.source.weight and ctx.generation >= 2:
+            return Sum(self.source.weight, filter=where)
+        return Count("pk", filter=where)
 
     def rows(self, ctx: Context, cohort: str) -> QuerySet:
         """The rows behind the count: accounts or opportunities, as a lazy queryset."""

@@ -9,30 +9,48 @@ from __future__ import annotations
 from django.db.models import Q
 
 from abm_site.db import day_bounds
+from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from funnel.selectors import cohort_q
 
 from .base import Filters, Period
 
 
-def scope_q(filters: Filters, period: Period, prefix: str = "", *, cohort: bool = False) -> Q:
+def scope_q(
+    filters: Filters,
+    period: Period,
+    prefix: str = "",
+    *,
+    cohort: bool = False,
+    generation: int = 2,
+) -> Q:
     """Tier, owner and program filters on accounts (through ``prefix``).
 
-    Program: accounts with at least one touch of one of the programs up to
-    the end of the period. ``cohort=True`` also applies the filters' cohort
-    (the engine applies cohorts per KPI instead).
+    Program, definitions version 1: accounts with a touch of one of the
+    programs at any time up to the end of the period. Version 2: accounts with
+    an *engagement* touch of one of the programs *in the period*.
+    ``cohort=True`` also applies the filters' cohort (the engine applies
+    cohorts per KPI instead).
     """
+    q = slice_q(filters, prefix)
+    if filters.program:
+        start, end = day_bounds(period.start, period.end)
+        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
+        if generation >= 2:
+            touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
+        q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
+    if cohort and filters.cohort:
+        q &= cohort_q(filters.cohort, period.end, prefix)
+    return q
+
+
+def slice_q(filters: Filters, prefix: str = "") -> Q:
+    """The account slice of the filters: tier and owner (what version 2 allocates spend to)."""
     q = Q()
     if filters.tier:
         q &= Q(**{f"{prefix}tier_id__in": filters.tier})
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})
-    if filters.program:
-        _, end = day_bounds(period.start, period.end)
-        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
-        q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
-    if cohort and filters.cohort:
-        q &= cohort_q(filters.cohort, period.end, prefix)
     return q
 
 

@@ -92,4 +92,3 @@ count_kpi(
     "topic score at least {intent_surge_factor} times the account's mean for that topic over "
     "the {intent_baseline_weeks} weeks before, or flagged as a surge by the provider.",
 )
-

@@ -3,7 +3,7 @@
 from typing import Any
 
 from .arithmetic import complement, ratio, round_2, round_ratio
-from .base import count_kpi, kpi
+from .base import count_kpi, kpi, restate, spec_for
 from .context import Context
 from .results import money_ratio_result, ratio_result
 from .sources.accounts import accounts, engaged, researching
@@ -242,3 +242,43 @@ def content_engagement_minutes(ctx: Context, cohort: str) -> dict[str, Any]:
             p: round_2(ctx.value(m, cohort) or 0) for p, m in content_minutes_by_position.items()
         },
     }
+
+
+# --- definitions version 2 ------------------------------------------------------------------
+# Touch counts sum the touches' quantities and, under a program filter, count that
+# program's touches only (KPIS.md "Definitions version 2"); the sources apply both rules by
+# generation, so these KPIs keep their functions and say what changed.
+
+V2_TOUCHES = (
+    " Quantities are summed (an aggregated row counts as many touches); under a program "
+    "filter only that program's touches count."
+)
+for _id in (
+    "ad_impressions",
+    "ad_clicks",
+    "ad_click_through_rate",
+    "view_through_visits",
+    "view_through_conversions",
+    "web_visits",
+    "high_value_page_visits",
+    "chat_conversations",
+    "email_open_rate",
+    "email_click_rate",
+    "email_reply_rate",
+    "content_engagement_minutes",
+):
+    restate(_id, definition=spec_for(_id, 1).definition_template + V2_TOUCHES)
+
+restate(
+    "deanonymization_rate",
+    definition="Of the anonymous web visitors first seen in the period and attributed to "
+    "target accounts, the share identified as a known stakeholder on or before the end of "
+    "the period (a link without an identification date does not count).",
+)
+restate(
+    "cost_per_engaged_account",
+    definition="ABM spend in the period (marketing and sales spend of programs) / engaged "
+    "target accounts. With a tier or owner filter, each program's spend is allocated to "
+    "accounts in proportion to its touches on them in the period and the slice gets its "
+    "accounts' share; under a program filter, that program's spend.",
+)

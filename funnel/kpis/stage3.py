@@ -2,13 +2,15 @@
 
 from typing import Any
 
-from .base import count_kpi, kpi
+from .arithmetic import ratio, round_2, round_ratio
+from .base import count_kpi, kpi, restate
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
     accounts,
     committee,
     engaged,
+    engaged_in_tam,
     engaged_people,
     first_opportunity_after_touch,
     first_touch_to_opportunity_days,
@@ -16,6 +18,7 @@ from .sources.accounts import (
     tam,
 )
 from .sources.opportunities import (
+    created_new_business_amount,
     influenced,
     influenced_amount,
     open_new_business,
@@ -31,8 +34,7 @@ count_kpi(
     label="Opportunity accounts",
     kind="outcome",
     r="revenue",
-    definition="Target accounts with at least one new-business opportunity created in the "
-    "period.",
+    definition="Target accounts with at least one new-business opportunity created in the period.",
 )
 
 
@@ -169,3 +171,70 @@ def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
 )
 def engaged_share_of_tam(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(engaged, cohort), ctx.value(tam, cohort))
+
+
+# --- definitions version 2 ------------------------------------------------------------------
+
+
+@kpi(
+    "influenced_pipeline",
+    stage=3,
+    label="Influenced pipeline",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Sum of amounts of new-business opportunities created in the period whose "
+    "account had an engagement touch of a program (a touch that names a program) on the "
+    "creation day or in the {influence_days} days before.",
+    measures=(influenced_amount, influenced),
+    generation=2,
+)
+def influenced_pipeline_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    return influenced_pipeline(ctx, cohort)
+
+
+@kpi(
+    "influenced_pipeline_share",
+    stage=3,
+    label="Influenced share of pipeline",
+    unit="ratio",
+    kind="outcome",
+    r="revenue",
+    definition="Influenced pipeline / sum of amounts of all new-business opportunities of the "
+    "cohort created in the period.",
+    measures=(influenced_amount, created_new_business_amount),
+    generation=2,
+)
+def influenced_pipeline_share(ctx: Context, cohort: str) -> dict[str, Any]:
+    influenced_money = ctx.value(influenced_amount, cohort) or 0
+    created_money = ctx.value(created_new_business_amount, cohort) or 0
+    return {
+        "value": round_ratio(ratio(influenced_money, created_money)),
+        "numerator": round_2(influenced_money),
+        "denominator": round_2(created_money),
+    }
+
+
+@kpi(
+    "engaged_share_of_tam",
+    stage=3,
+    label="Engaged share of TAM",
+    unit="ratio",
+    kind="outcome",
+    r="reputation",
+    definition="Engaged target accounts with ICP fit grade A or B / accounts with fit grade A "
+    "or B (whatever their cohort; tier, owner and program filters apply): the numerator is "
+    "part of the denominator.",
+    measures=(engaged_in_tam, tam),
+    generation=2,
+)
+def engaged_share_of_tam_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    return ratio_result(ctx.value(engaged_in_tam, cohort), ctx.value(tam, cohort))
+
+
+restate(
+    "cost_per_opportunity_account",
+    definition="ABM spend in the period / opportunity accounts; spend under a tier or owner "
+    "filter is allocated by each program's touches, under a program filter it is that "
+    "program's.",
+)

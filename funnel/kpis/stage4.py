@@ -5,11 +5,12 @@ from typing import Any
 from funnel.choices import Cohort
 
 from .arithmetic import round_2
-from .base import count_kpi, kpi
+from .base import count_kpi, kpi, restate, spec_for
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
     accounts,
+    engagement_touches,
     first_touch_to_win_days,
     touches_to_win,
     winner_engagement_touches,
@@ -41,7 +42,8 @@ count_kpi(
 @kpi(
     "target_account_win_rate",
     stage=4,
-    label="Target account win rate",
+    # A list-penetration rate, not a win rate (KPIS.md version 2 renames it in both).
+    label="Target accounts won (share of list)",
     unit="ratio",
     kind="outcome",
     r="revenue",
@@ -59,8 +61,7 @@ def target_account_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="ratio",
     kind="outcome",
     r="revenue",
-    definition="Won / (won + lost) new-business opportunities of the cohort closed in the "
-    "period.",
+    definition="Won / (won + lost) new-business opportunities of the cohort closed in the period.",
     measures=(won_new_business, lost_new_business),
 )
 def opportunity_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -112,8 +113,7 @@ def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     unit="money",
     kind="outcome",
     r="revenue",
-    definition="Mean amount of new-business opportunities of the cohort closed won in the "
-    "period.",
+    definition="Mean amount of new-business opportunities of the cohort closed won in the period.",
     measures=(won_new_business_amount, won_new_business),
 )
 def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -134,7 +134,9 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     measures=(sales_cycle_sum, won_new_business_dated),
 )
 def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
-    return mean_result(ctx.value(sales_cycle_sum, cohort), ctx.value(won_new_business_dated, cohort))
+    return mean_result(
+        ctx.value(sales_cycle_sum, cohort), ctx.value(won_new_business_dated, cohort)
+    )
 
 
 @kpi(
@@ -248,3 +250,36 @@ def customer_acquisition_cost(ctx: Context, cohort: str) -> dict[str, Any]:
 def customer_acquisition_cost_full(ctx: Context, cohort: str) -> dict[str, Any]:
     spend = ctx.value(acquisition_spend, cohort) + ctx.value(retention_spend, cohort)
     return money_ratio_result(spend, ctx.value(won, cohort))
+
+
+# --- definitions version 2 ------------------------------------------------------------------
+
+
+@kpi(
+    "conversion_rate",
+    stage=4,
+    label="Conversion rate",
+    unit="ratio",
+    kind="outcome",
+    r="revenue",
+    definition="Won new-business opportunities of the cohort closed in the period / engagement "
+    "touches in the period of all engaged accounts of the cohort (quantities summed).",
+    measures=(won_new_business, engagement_touches),
+    generation=2,
+)
+def conversion_rate_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    return ratio_result(ctx.value(won_new_business, cohort), ctx.value(engagement_touches, cohort))
+
+
+restate(
+    "touches_per_won_account",
+    definition="Mean number of touches of any kind on or before the day of the win, over won "
+    "accounts (quantities summed).",
+)
+_V2_SPEND = (
+    " Spend under a tier or owner filter is each program's spend allocated to the slice's "
+    "accounts by their share of its touches in the period (spend without a program belongs "
+    "to no slice); under a program filter, that program's spend."
+)
+for _id in ("cost_per_won_account", "customer_acquisition_cost", "customer_acquisition_cost_full"):
+    restate(_id, definition=spec_for(_id, 1).definition_template + _V2_SPEND)

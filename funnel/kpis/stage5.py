@@ -6,7 +6,12 @@ from .base import count_kpi, kpi
 from .context import Context
 from .results import mean_result, ratio_result
 from .sources.accounts import at_risk, churned, customer, customer_relationship_sum
-from .sources.opportunities import renewals_due, renewed_contracts
+from .sources.opportunities import (
+    renewals_due,
+    renewals_pending,
+    renewals_settled,
+    renewed_contracts,
+)
 
 count_kpi(
     "customers",
@@ -80,3 +85,27 @@ count_kpi(
 )
 def customer_relationship_score_avg(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(customer_relationship_sum, cohort), ctx.value(customer, cohort))
+
+
+# --- definitions version 2 ------------------------------------------------------------------
+
+
+@kpi(
+    "renewal_rate",
+    stage=5,
+    label="Renewal rate",
+    unit="ratio",
+    kind="outcome",
+    r="revenue",
+    definition="Of the renewals due in the period whose {renewal_grace_days}-day grace window "
+    "has closed by the day of the computation, or that are already renewed, the share "
+    "renewed (a won renewal of the account closed after the contract was won and no later "
+    "than {renewal_grace_days} days after its end). Contracts still inside their grace "
+    "window are reported as pending and left out.",
+    measures=(renewed_contracts, renewals_settled, renewals_pending),
+    generation=2,
+)
+def renewal_rate_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    result = ratio_result(ctx.value(renewed_contracts, cohort), ctx.value(renewals_settled, cohort))
+    result["pending"] = ctx.value(renewals_pending, cohort) or 0
+    return result

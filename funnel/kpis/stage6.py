@@ -6,8 +6,17 @@ from .arithmetic import lifespan_years, mean, nps, product, ratio, round_2, roun
 from .base import count_kpi, kpi
 from .context import Context
 from .results import mean_result, ratio_result, sum_result
-from .sources.accounts import churned_12m, customer, customer_12m, expansion, tam
+from .sources.accounts import (
+    churned_12m,
+    customer,
+    customer_12m,
+    customer_at_year_start,
+    expansion,
+    tam,
+)
 from .sources.opportunities import (
+    annual_value_new_business_sum,
+    annual_value_new_business_to_date_sum,
     annual_value_sum,
     annual_value_to_date_sum,
     detractors,
@@ -17,6 +26,8 @@ from .sources.opportunities import (
     won_any_amount,
     won_expansion,
     won_expansion_amount,
+    won_new_business,
+    won_new_business_to_date,
     won_to_date,
 )
 
@@ -153,6 +164,88 @@ def net_promoter_score(ctx: Context, cohort: str) -> dict[str, Any]:
 def total_addressable_market(ctx: Context, cohort: str) -> dict[str, Any]:
     tam_accounts = ctx.value(tam, cohort) or 0
     acv = mean(ctx.value(annual_value_to_date_sum, cohort), ctx.value(won_to_date, cohort))
+    return {
+        "value": round_2(product(acv, tam_accounts)),
+        "count": tam_accounts,
+        "annual_contract_value": round_2(acv),
+    }
+
+
+# --- definitions version 2 ------------------------------------------------------------------
+
+
+@kpi(
+    "annual_contract_value",
+    stage=6,
+    label="Annual contract value",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Mean annualised value (amount / (term in months / 12)) of won new-business "
+    "opportunities closed in the period (renewals and expansions are in total revenue won "
+    "and expansion revenue).",
+    measures=(annual_value_new_business_sum, won_new_business),
+    generation=2,
+)
+def annual_contract_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    return mean_result(
+        ctx.value(annual_value_new_business_sum, cohort), ctx.value(won_new_business, cohort)
+    )
+
+
+@kpi(
+    "customer_lifetime_value",
+    stage=6,
+    label="Customer lifetime value",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Annual contract value of new business x gross margin ({gross_margin}) x mean "
+    "customer lifespan in years: 1 / the annual churn rate (accounts churned in the 365 days "
+    "ending with the period / customers at the start of those days), capped at "
+    "{clv_max_years} years.",
+    measures=(
+        annual_value_new_business_sum,
+        won_new_business,
+        churned_12m,
+        customer_at_year_start,
+    ),
+    generation=2,
+)
+def customer_lifetime_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    won_n = ctx.value(won_new_business, cohort)
+    acv = mean(ctx.value(annual_value_new_business_sum, cohort), won_n)
+    churn = ratio(ctx.value(churned_12m, cohort), ctx.value(customer_at_year_start, cohort))
+    years = lifespan_years(churn, ctx.params["clv_max_years"])
+    margin = float(ctx.params["gross_margin"])
+    return {
+        "value": round_2(product(product(acv, years), margin)),
+        "count": won_n or 0,
+        "annual_contract_value": round_2(acv),
+        "churn_rate": round_ratio(churn),
+        "lifespan_years": round_2(years),
+        "gross_margin": margin,
+    }
+
+
+@kpi(
+    "total_addressable_market",
+    stage=6,
+    label="Addressable market (ICP A/B accounts × ACV)",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Mean annualised value of won new-business opportunities closed by the end of "
+    "the period x accounts with ICP fit grade A or B (whatever their cohort).",
+    measures=(annual_value_new_business_to_date_sum, won_new_business_to_date, tam),
+    generation=2,
+)
+def total_addressable_market_v2(ctx: Context, cohort: str) -> dict[str, Any]:
+    tam_accounts = ctx.value(tam, cohort) or 0
+    acv = mean(
+        ctx.value(annual_value_new_business_to_date_sum, cohort),
+        ctx.value(won_new_business_to_date, cohort),
+    )
     return {
         "value": round_2(product(acv, tam_accounts)),
         "count": tam_accounts,

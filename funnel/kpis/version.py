@@ -13,6 +13,8 @@ snapshot sees: exact, with no lock that writers would queue on (each
 transaction inserts its own row). ``compact`` folds the log into a counter.
 """
 
+from dataclasses import dataclass
+
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -23,6 +25,7 @@ TRIGGER = "funnel_kpi_data_change"  # the trigger, its function and the log tabl
 INPUT_APPS = ("accounts", "engagement", "funnel")
 #: Tables in those apps that the KPI engine never reads: what it writes or bookkeeping.
 NOT_INPUT = (
+    "funnel.DefinitionsVersion",  # in the cache key itself; marking one used must not bump it
     "funnel.AccountSnapshot",
     "funnel.FunnelSnapshot",
     "funnel.RecomputeRun",
@@ -84,17 +87,25 @@ def install(using: str = DEFAULT_DB_ALIAS) -> None:
             )
 
 
-def data_version() -> int | None:
-    """The current data version, or None where there is none (SQLite, or not installed)."""
+def _installed() -> bool:
+    """Whether the data version's tables exist (checked once per process and database)."""
     if connection.vendor != "postgresql":
-        return None
+        return False
     database = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        if database not in _installed_in:  # once per process and database: tables stay
+    if database not in _installed_in:  # tables, once there, stay
+        with connection.cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [COUNTER_TABLE])
             if not cursor.fetchone()[0]:
-                return None
-            _installed_in.add(database)
+                return False
+        _installed_in.add(database)
+    return True
+
+
+def data_version() -> int | None:
+    """The current data version, or None where there is none (SQLite, or not installed)."""
+    if not _installed():
+        return None
+    with connection.cursor() as cursor:
         cursor.execute(_VERSION)
         row = cursor.fetchone()
     return int(row[0]) if row else None
@@ -107,6 +118,38 @@ def log_length() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM funnel_kpi_data_change")
         return int(cursor.fetchone()[0])
+
+
+@dataclass(frozen=True)
+class DefinitionsRef:
+    """Enough of a definitions version to key the cache: its id, name and generation."""
+
+    pk: int
+    name: str
+    generation: int
+
+
+def data_version_and_definitions(ref: int | str | None) -> tuple[int, DefinitionsRef] | None:
+    """The data version and the definitions version ``ref`` names (the default for None), in
+    one query; None where either cannot be read this way (SQLite, not installed, unknown)."""
+    if not _installed():
+        return None
+    if ref is None or ref == "":
+        where, params = "is_default", []
+    elif str(ref).strip().isdigit() and len(str(ref).strip()) < 19:
+        where, params = "id = %s", [int(str(ref).strip())]
+    else:
+        where, params = "name = %s", [str(ref)]
+    sql = (
+        f"SELECT ({_VERSION}), id, name, generation FROM funnel_definitionsversion "  # noqa: S608
+        f"WHERE {where} LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return int(row[0]), DefinitionsRef(int(row[1]), row[2], int(row[3]))
 
 
 def compact() -> int:

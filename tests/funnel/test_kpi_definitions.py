@@ -10,7 +10,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from funnel.kpis import REGISTRY, Filters, NoDrilldown, Period, UnknownKpi, compute, drilldown
+from funnel.kpis import (
+    REGISTRY,
+    Filters,
+    NoDrilldown,
+    Period,
+    UnknownKpi,
+    catalogue,
+    compute,
+    drilldown,
+)
 from tests.factories import (
     NpsResponseFactory,
     ProgramFactory,
@@ -108,6 +117,10 @@ CATALOGUE: list[tuple[str, int]] = [
     ("stage_velocity_days", 0),
     ("cohort_comparison", 0),
 ]
+
+# KPIS.md definitions version 1 (version 2: test_kpi_version2.py).
+pytestmark = pytest.mark.usefixtures("definitions_v1")
+
 IDS = [kpi_id for kpi_id, _ in CATALOGUE]
 
 RATIOS = {
@@ -184,8 +197,9 @@ UNITS = {
 
 
 def test_registry_holds_every_catalogue_id_in_order_with_its_stage():
-    assert list(REGISTRY) == IDS
-    assert {k: spec.stage for k, spec in REGISTRY.items()} == dict(CATALOGUE)
+    v1 = {spec.id: spec for spec in catalogue(1)}
+    assert list(v1) == IDS
+    assert {k: spec.stage for k, spec in v1.items()} == dict(CATALOGUE)
 
 
 def test_registry_specs_carry_unit_tags_and_a_definition():
@@ -234,7 +248,7 @@ def test_unknown_kpi_is_a_key_error_naming_the_id():
 def test_kpis_without_drilldown_refuse_it():
     with pytest.raises(NoDrilldown):
         drilldown("funnel", MARCH, Filters())
-    for kpi_id in [k for k, spec in REGISTRY.items() if spec.drilldown is None]:
+    for kpi_id in [spec.id for spec in catalogue(1) if spec.drilldown is None]:
         with pytest.raises(NoDrilldown):
             drilldown(kpi_id, MARCH, Filters())
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from funnel.kpis import Filters, Period, engine
 from funnel.kpis.fingerprint import code_modules, fingerprint
+from funnel.models import DefinitionsVersion
 
 
 def _read(module: str) -> bytes:
@@ -57,7 +58,8 @@ def test_changing_the_target_rule_changes_the_fingerprint():
 
 def test_the_cache_key_carries_the_fingerprint(monkeypatch):
     period = Period(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
-    specs = engine._specs(["target_accounts"])
-    key = engine._cache_key(period, Filters(), specs, 7)
+    rules = DefinitionsVersion(pk=1, name="v2", generation=2, params={})
+    specs = engine._specs(["target_accounts"], rules.generation)
+    key = engine._cache_key(period, Filters(), specs, 7, rules)
     monkeypatch.setattr(engine, "_CODE", "another-code")
-    assert engine._cache_key(period, Filters(), specs, 7) != key
+    assert engine._cache_key(period, Filters(), specs, 7, rules) != key

@@ -18,7 +18,8 @@ from .kpi_fixtures import (
     won,
 )
 
-pytestmark = pytest.mark.django_db
+# KPIS.md definitions version 1 (version 2 changes some of these: test_kpi_version2.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("definitions_v1")]
 
 
 def test_funnel_stage_counts_and_conversion_rates():

@@ -21,7 +21,8 @@ from .kpi_fixtures import (
     weekly_signals,
 )
 
-pytestmark = pytest.mark.django_db
+# KPIS.md definitions version 1 (version 2 changes some of these: test_kpi_version2.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("definitions_v1")]
 
 
 def test_target_accounts_uses_the_list_as_of_the_end_of_the_period():

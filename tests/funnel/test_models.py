@@ -251,15 +251,22 @@ def test_one_account_snapshot_per_day_with_bounded_scores():
 
 
 @pytest.mark.django_db
-def test_one_funnel_snapshot_per_day_window_and_slice():
-    FunnelSnapshotFactory(date=dt.date(2024, 1, 15), window_days=90, slice="all")
+def test_one_funnel_snapshot_per_day_window_slice_definitions_and_revision():
+    first = FunnelSnapshotFactory(date=dt.date(2024, 1, 15), window_days=90, slice="all")
     FunnelSnapshotFactory(date=dt.date(2024, 1, 15), window_days=30, slice="all")
+    FunnelSnapshotFactory(
+        date=dt.date(2024, 1, 15), window_days=90, slice="all", revision=2, reason="restated"
+    )
     duplicate = FunnelSnapshot(
-        date=dt.date(2024, 1, 15), window_days=90, slice="all", kpis={"targets": 1}
+        date=dt.date(2024, 1, 15),
+        window_days=90,
+        slice="all",
+        definitions=first.definitions,
+        kpis={"targets": 1},
     )
     with pytest.raises(ValidationError) as excinfo:
         duplicate.full_clean()
-    assert excinfo.value.messages == ["A snapshot for this day, window and slice exists."]
+    assert excinfo.value.messages == ["This revision of the snapshot exists."]
     with db_refuses():
         duplicate.save()
 

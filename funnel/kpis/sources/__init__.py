@@ -8,6 +8,7 @@ a function whose docstring and body are its exact rule.
 from .accounts import ACCOUNTS, TIERS, account_facts
 from .opportunities import NPS, OPPORTUNITIES
 from .spend import SPEND, STAGE_CHANGES
+from .stages import FLOW, STAGES
 from .touches import TOUCHES, VIEW_THROUGH, VISITORS, period_touches, view_through_candidates
 
 #: Every source, by name.
@@ -23,6 +24,8 @@ SOURCES = {
         NPS,
         SPEND,
         STAGE_CHANGES,
+        STAGES,
+        FLOW,
     )
 }
 

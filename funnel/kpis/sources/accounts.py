@@ -60,6 +60,11 @@ def _count_subquery(qs: QuerySet, field: str = "pk", distinct: bool = False):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _sum_subquery(qs: QuerySet, field: str):
+    summed = qs.order_by().values("account_id").annotate(n=Sum(field)).values("n")
+    return Coalesce(Subquery(summed, output_field=IntegerField()), Value(0))
+
+
 def _min_subquery(qs: QuerySet, expression, output_field):
     first = qs.order_by().values("account_id").annotate(m=Min(expression)).values("m")
     return Subquery(first, output_field=output_field)
@@ -78,7 +83,7 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
     rel_before = ctx.end - dt.timedelta(days=change_days)
     lowest = min(
         ctx.start_dt,
-        research_window(ctx.end)[0],
+        research_window(ctx.end, ctx.params)[0],
         ctx.end_dt - dt.timedelta(days=change_days + int(ctx.params["relationship_window_days"])),
     )
     # Only the kinds some per-account measure reads: engagement (counts, people), two-way
@@ -103,21 +108,39 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
     won_nb_period = opps.filter(closed_in_q(ctx.start, ctx.end, status=WON, type=NB))
     first_won_in_period = Q(first_won__gte=ctx.start, first_won__lte=ctx.end)
     first_opp_in_period = Q(first_opp__gte=ctx.start, first_opp__lte=ctx.end)
+    # Version 2: touch counts sum the touches' quantities (an aggregated row counts as many).
+    if ctx.generation >= 2:
+        engaged_n = Sum("scored_touches__quantity", filter=engaged_in_period)
+        touched_by_win = _sum_subquery(
+            Touch.objects.filter(
+                account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
+            ),
+            "quantity",
+        )
+    else:
+        engaged_n = Count("scored_touches__id", filter=engaged_in_period)
+        touched_by_win = _count_subquery(
+            Touch.objects.filter(
+                account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
+            )
+        )
     return (
         Account.objects.filter(ctx.scope_q())
         .annotate(scored_touches=window)
         .annotate(
             targeted=PerAccount(targeted_expression(ctx.end)),
-            engaged_n=Count("scored_touches__id", filter=engaged_in_period),
+            engaged_n=engaged_n,
             eng_people=Count(
                 "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
             ),
-            rel_now=relationship_score(ctx.end, via="scored_touches"),
-            rel_prev=relationship_score(rel_before, via="scored_touches"),
-            research=research_grade(ctx.end, patterns=ctx.patterns, via="scored_touches"),
-            surge=PerAccount(_in(surging_accounts(ctx.start, ctx.end))),
+            rel_now=relationship_score(ctx.end, via="scored_touches", params=ctx.params),
+            rel_prev=relationship_score(rel_before, via="scored_touches", params=ctx.params),
+            research=research_grade(
+                ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
+            ),
+            surge=PerAccount(_in(surging_accounts(ctx.start, ctx.end, params=ctx.params))),
             competitor_surge=PerAccount(
-                _in(surging_accounts(ctx.start, ctx.end, competitor_only=True))
+                _in(surging_accounts(ctx.start, ctx.end, competitor_only=True, params=ctx.params))
             ),
             committee=PerAccount(
                 _count_subquery(
@@ -169,15 +192,7 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
             ),
             touches_to_win=PerAccount(
                 Case(
-                    When(
-                        first_won_in_period,
-                        then=_count_subquery(
-                            Touch.objects.filter(
-                                account_id=OuterRef("pk"),
-                                occurred_at__date__lte=OuterRef("first_won"),
-                            )
-                        ),
-                    ),
+                    When(first_won_in_period, then=touched_by_win),
                     default=Value(0),
                     output_field=IntegerField(),
                 )
@@ -267,6 +282,12 @@ def tam(ctx: Context) -> Q:
     return Q(fit_grade__in=("A", "B"))
 
 
+@ACCOUNTS.condition
+def engaged_in_tam(ctx: Context) -> Q:
+    """Engaged (as above) and in the total addressable market (fit grade A or B)."""
+    return engaged(ctx) & Q(fit_grade__in=("A", "B"))
+
+
 def _year_start(ctx: Context) -> dt.date:
     return ctx.end - dt.timedelta(days=364)
 
@@ -285,6 +306,12 @@ def customer_12m(ctx: Context) -> Q:
     return Q(first_won__lte=ctx.end) & (
         Q(churned_on__isnull=True) | Q(churned_on__gte=_year_start(ctx))
     )
+
+
+@ACCOUNTS.condition
+def customer_at_year_start(ctx: Context) -> Q:
+    """A customer at the start of the 365 days ending with the period."""
+    return customer_q(_year_start(ctx) - dt.timedelta(days=1))
 
 
 def _change_points(ctx: Context) -> FloatValue:
@@ -366,6 +393,12 @@ def winner_opportunities(ctx: Context, cq: Q) -> Sum:
 @ACCOUNTS.measure
 def winner_engagement_touches(ctx: Context, cq: Q) -> Sum:
     return Sum("engaged_n", filter=cq & winner(ctx))
+
+
+@ACCOUNTS.measure
+def engagement_touches(ctx: Context, cq: Q) -> Sum:
+    """Engagement touches in the period, over engaged accounts (quantities from version 2)."""
+    return Sum("engaged_n", filter=cq & engaged(ctx))
 
 
 @ACCOUNTS.measure

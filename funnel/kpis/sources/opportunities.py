@@ -9,7 +9,21 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models import (
+    Count,
+    DateField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Cast, RowNumber, TruncDate
 
 from abm_site.db import DaysBetween, PercentileCont
@@ -93,22 +107,47 @@ def open_new_business(ctx: Context) -> Q:
     return open_as_of_q(ctx.end) & Q(type=NB)
 
 
+def _days_from_created(days: int) -> Cast:
+    """The opportunity's creation day moved by ``days``, as a moment (a day's margin either
+    side covers any time zone): bounds an index range scan of the account's touches."""
+    shifted = ExpressionWrapper(
+        OuterRef("created_on") + dt.timedelta(days=days), output_field=DateField()
+    )
+    return Cast(shifted, DateTimeField())
+
+
+def _touched_before(ctx: Context, programs_only: bool) -> Exists:
+    """An engagement touch of the account on the creation day or in the ``influence_days``
+    days before (version 2: a touch of a program)."""
+    days = int(ctx.params["influence_days"])
+    touches = Touch.objects.filter(
+        account_id=OuterRef("account_id"),
+        kind__in=ENGAGEMENT_KINDS,
+        occurred_at__gte=_days_from_created(-days - 1),
+        occurred_at__lt=_days_from_created(2),
+    )
+    if programs_only:
+        touches = touches.filter(program__isnull=False)
+    exact = touches.annotate(
+        _ago=DaysBetween(OuterRef("created_on"), TruncDate("occurred_at"))
+    ).filter(_ago__gte=0, _ago__lte=days)
+    return Exists(exact)
+
+
 @OPPORTUNITIES.condition
 def influenced(ctx: Context) -> Q:
-    """Created in the period, with an engagement touch of the account on the creation day
-    or in the ``influence_days`` days before."""
-    days = int(ctx.params["influence_days"])
-    touched_before = (
-        Touch.objects.filter(
-            account_id=OuterRef("account_id"),
-            kind__in=ENGAGEMENT_KINDS,
-            occurred_at__gte=ctx.start_dt - dt.timedelta(days=days + 1),
-            occurred_at__lt=ctx.end_dt + dt.timedelta(days=1),
-        )
-        .annotate(_ago=DaysBetween(OuterRef("created_on"), TruncDate("occurred_at")))
-        .filter(_ago__gte=0, _ago__lte=days)
-    )
-    return created_in_q(ctx.start, ctx.end) & Q(Exists(touched_before))
+    """Version 1: opportunities (any type) created in the period with an engagement touch
+    of the account on the creation day or in the ``influence_days`` days before.
+    Version 2: new-business opportunities, and the touch must be one of a program."""
+    if ctx.generation >= 2:
+        return created_in_q(ctx.start, ctx.end, type=NB) & Q(_touched_before(ctx, True))
+    return created_in_q(ctx.start, ctx.end) & Q(_touched_before(ctx, False))
+
+
+@OPPORTUNITIES.condition
+def created_new_business(ctx: Context) -> Q:
+    """New-business opportunities created in the period."""
+    return created_in_q(ctx.start, ctx.end, type=NB)
 
 
 @OPPORTUNITIES.condition
@@ -136,6 +175,26 @@ def renewed_contracts(ctx: Context) -> Q:
     return renewals_due(ctx) & Q(Exists(renewal))
 
 
+def _grace_closed(ctx: Context) -> Q:
+    """The contract's grace window (``renewal_grace_days`` after its end) closed before the
+    computation date."""
+    grace = int(ctx.params["renewal_grace_days"])
+    return Q(contract_end__lt=ctx.today - dt.timedelta(days=grace))
+
+
+@OPPORTUNITIES.condition
+def renewals_settled(ctx: Context) -> Q:
+    """Renewals due whose grace window has closed, or that are already renewed (version 2's
+    renewal rate counts only these)."""
+    return renewals_due(ctx) & (_grace_closed(ctx) | renewed_contracts(ctx))
+
+
+@OPPORTUNITIES.condition
+def renewals_pending(ctx: Context) -> Q:
+    """Renewals due still inside their grace window and not renewed yet."""
+    return renewals_due(ctx) & ~(_grace_closed(ctx) | renewed_contracts(ctx))
+
+
 @OPPORTUNITIES.condition
 def won_expansion(ctx: Context) -> Q:
     """Expansion opportunities closed won in the period."""
@@ -154,6 +213,12 @@ def won_to_date(ctx: Context) -> Q:
     return Q(status=WON, closed_on__lte=ctx.end)
 
 
+@OPPORTUNITIES.condition
+def won_new_business_to_date(ctx: Context) -> Q:
+    """New-business opportunities won by the end of the period."""
+    return won_to_date(ctx) & Q(type=NB)
+
+
 def _amount_of(condition: Condition):
     def amount(ctx: Context, cq: Q) -> Sum:
         return Sum("amount", filter=cq & condition(ctx))
@@ -166,6 +231,7 @@ def _amount_of(condition: Condition):
 won_new_business_amount = _amount_of(won_new_business)
 open_new_business_amount = _amount_of(open_new_business)
 influenced_amount = _amount_of(influenced)
+created_new_business_amount = _amount_of(created_new_business)
 won_expansion_amount = _amount_of(won_expansion)
 won_any_amount = _amount_of(won_any)
 
@@ -202,6 +268,18 @@ def annual_value_sum(ctx: Context, cq: Q) -> Sum:
 def annual_value_to_date_sum(ctx: Context, cq: Q) -> Sum:
     """Annualised values of opportunities won by the end of the period."""
     return Sum(_annual_value(), filter=cq & won_to_date(ctx))
+
+
+@OPPORTUNITIES.measure
+def annual_value_new_business_sum(ctx: Context, cq: Q) -> Sum:
+    """Annualised values of new-business opportunities won in the period."""
+    return Sum(_annual_value(), filter=cq & won_new_business(ctx))
+
+
+@OPPORTUNITIES.measure
+def annual_value_new_business_to_date_sum(ctx: Context, cq: Q) -> Sum:
+    """Annualised values of new-business opportunities won by the end of the period."""
+    return Sum(_annual_value(), filter=cq & won_new_business_to_date(ctx))
 
 
 # --- NPS ----------------------------------------------------------------------------------

@@ -5,15 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, DateField, F, Max, OuterRef, Q, Subquery, Sum
 
 from abm_site.db import DaysBetween
+from accounts.models import Account
 from engagement.choices import ACQUISITION_CATEGORIES, SpendCategory
 from engagement.models import Spend
 from funnel.models import AccountStageChange
 
 from ..context import Context
 from ..measures import Source
+from ..scope import slice_q
 
 
 def _money(value) -> Decimal:
@@ -21,7 +24,16 @@ def _money(value) -> Decimal:
 
 
 def _spend(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
-    """Spend is not per account: tier, owner and cohort leave it whole; program restricts it."""
+    """Spend is not per account.
+
+    Version 1: tier, owner and cohort leave it whole; a program filter restricts
+    it to those programs. Version 2: the same without a tier or owner filter; with
+    one, each program's spend is allocated to accounts by their share of its touches
+    (``spend_allocated``) and the slice gets its accounts' allocations.
+    """
+    if ctx.generation >= 2 and (ctx.filters.tier or ctx.filters.owner):
+        values = spend_allocated(ctx)
+        return dict.fromkeys(cohorts, {k: values[k] for k in ("abm", "acquisition", "retention")})
     spend = Spend.objects.filter(spent_on__gte=ctx.start, spent_on__lte=ctx.end)
     if ctx.filters.program:
         spend = spend.filter(program_id__in=ctx.filters.program)
@@ -29,12 +41,111 @@ def _spend(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     row = spend.aggregate(
         abm=Sum("amount", filter=acquisition & Q(program__isnull=False)),
         acquisition=Sum("amount", filter=acquisition),
-        retention=Sum(
-            "amount", filter=Q(category__in=(SpendCategory.ONBOARDING, SpendCategory.SUPPORT))
-        ),
+        retention=Sum("amount", filter=Q(category__in=_RETENTION)),
     )
     values = {name: _money(value) for name, value in row.items()}
     return dict.fromkeys(cohorts, values)
+
+
+_RETENTION = (SpendCategory.ONBOARDING, SpendCategory.SUPPORT)
+
+#: Largest-remainder allocation of each program's spend, in cents, to the accounts it
+#: touched in the period by their share of its touches (quantities summed). Every
+#: program's cents are handed out exactly, so any partition of accounts adds up.
+_ALLOCATION_SQL = """
+WITH spent AS (
+    SELECT program_id,
+           ROUND(SUM(CASE WHEN category IN ({acquisition}) THEN amount ELSE 0 END) * 100) AS acq,
+           ROUND(SUM(CASE WHEN category IN ({retention}) THEN amount ELSE 0 END) * 100) AS ret
+    FROM engagement_spend
+    WHERE spent_on >= %s AND spent_on <= %s AND program_id IS NOT NULL {programs}
+    GROUP BY program_id
+), touched AS (
+    SELECT t.program_id, t.account_id, SUM(t.quantity) AS q
+    FROM engagement_touch t
+    WHERE t.program_id IN (SELECT program_id FROM spent)
+      AND t.occurred_at >= %s AND t.occurred_at < %s
+    GROUP BY t.program_id, t.account_id
+), shares AS (
+    SELECT touched.program_id, touched.account_id, touched.q,
+           SUM(touched.q) OVER (PARTITION BY touched.program_id) AS total,
+           spent.acq, spent.ret
+    FROM touched JOIN spent ON spent.program_id = touched.program_id
+), floors AS (
+    SELECT program_id, account_id,
+           FLOOR(CAST(acq AS NUMERIC) * q / total) AS acq_base,
+           CAST(acq AS NUMERIC) * q - FLOOR(CAST(acq AS NUMERIC) * q / total) * total AS acq_rest,
+           acq,
+           FLOOR(CAST(ret AS NUMERIC) * q / total) AS ret_base,
+           CAST(ret AS NUMERIC) * q - FLOOR(CAST(ret AS NUMERIC) * q / total) * total AS ret_rest,
+           ret
+    FROM shares
+), ranked AS (
+    SELECT account_id,
+           acq_base + CASE WHEN ROW_NUMBER() OVER (
+               PARTITION BY program_id ORDER BY acq_rest DESC, account_id
+           ) <= acq - SUM(acq_base) OVER (PARTITION BY program_id) THEN 1 ELSE 0 END AS acq_cents,
+           ret_base + CASE WHEN ROW_NUMBER() OVER (
+               PARTITION BY program_id ORDER BY ret_rest DESC, account_id
+           ) <= ret - SUM(ret_base) OVER (PARTITION BY program_id) THEN 1 ELSE 0 END AS ret_cents
+    FROM floors
+)
+SELECT
+    (SELECT COALESCE(SUM(acq), 0) FROM spent),
+    (SELECT COALESCE(SUM(ret), 0) FROM spent),
+    COALESCE(SUM(acq_cents) FILTER (WHERE account_id IN ({accounts})), 0),
+    COALESCE(SUM(ret_cents) FILTER (WHERE account_id IN ({accounts})), 0),
+    COALESCE(SUM(acq_cents), 0),
+    COALESCE(SUM(ret_cents), 0)
+FROM ranked
+"""
+
+
+def spend_allocated(ctx: Context) -> dict[str, Decimal]:
+    """Program spend of the period allocated to the scoped accounts (definitions version 2).
+
+    ``abm``/``acquisition``: allocated marketing and sales spend of programs;
+    ``retention``: allocated onboarding and support spend of programs;
+    ``*_total``: the programs' whole spend; ``*_unallocated``: the spend of
+    programs with no touch in the period (it belongs to no slice). One query.
+    """
+    accounts = Account.objects.filter(slice_q(ctx.filters)).values("pk")
+    accounts_sql, accounts_params = accounts.query.sql_with_params()
+    programs, program_params = "", []
+    if ctx.filters.program:
+        programs = f"AND program_id IN ({', '.join(['%s'] * len(ctx.filters.program))})"
+        program_params = list(ctx.filters.program)
+    acquisition = ", ".join(f"'{c}'" for c in ACQUISITION_CATEGORIES)
+    retention = ", ".join(f"'{c}'" for c in _RETENTION)
+    sql = _ALLOCATION_SQL.format(
+        acquisition=acquisition, retention=retention, programs=programs, accounts=accounts_sql
+    )
+    params = [
+        ctx.start,
+        ctx.end,
+        *program_params,
+        ctx.start_dt,
+        ctx.end_dt,
+        *accounts_params,
+        *accounts_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        acq_total, ret_total, acq_slice, ret_slice, acq_all, ret_all = cursor.fetchone()
+    cents = Decimal("0.01")
+
+    def money(value) -> Decimal:
+        return (Decimal(value or 0) * cents).quantize(cents)
+
+    return {
+        "abm": money(acq_slice),
+        "acquisition": money(acq_slice),
+        "retention": money(ret_slice),
+        "acquisition_total": money(acq_total),
+        "retention_total": money(ret_total),
+        "acquisition_unallocated": money(Decimal(acq_total or 0) - Decimal(acq_all or 0)),
+        "retention_unallocated": money(Decimal(ret_total or 0) - Decimal(ret_all or 0)),
+    }
 
 
 SPEND = Source("spend", runner=_spend)

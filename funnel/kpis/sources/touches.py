@@ -24,14 +24,26 @@ from ..context import Context
 from ..measures import Source
 
 
+def _programs_own(ctx: Context) -> Q:
+    """Version 2: under a program filter, touch counts count that program's touches only."""
+    if ctx.generation >= 2 and ctx.filters.program:
+        return Q(program_id__in=ctx.filters.program)
+    return Q()
+
+
 def period_touches(ctx: Context) -> QuerySet[Touch]:
     """Touches of scoped accounts in the period."""
     return Touch.objects.filter(
-        ctx.scope_q("account__"), occurred_at__gte=ctx.start_dt, occurred_at__lt=ctx.end_dt
+        ctx.scope_q("account__"),
+        _programs_own(ctx),
+        occurred_at__gte=ctx.start_dt,
+        occurred_at__lt=ctx.end_dt,
     )
 
 
-TOUCHES = Source("touches", period_touches, drills_to="account", drill_via_accounts=True)
+TOUCHES = Source(
+    "touches", period_touches, drills_to="account", drill_via_accounts=True, weight="quantity"
+)
 
 
 def _kind(name: str, kind: str):
@@ -105,6 +117,7 @@ def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
     days = int(ctx.params["view_through_days"])
     touches = Touch.objects.filter(
         ctx.scope_q("account__"),
+        _programs_own(ctx),
         occurred_at__gte=ctx.start_dt - dt.timedelta(days=days),
         occurred_at__lt=ctx.end_dt,
         kind__in=(TouchKind.AD_IMPRESSION, TouchKind.AD_CLICK, *WEB_VISIT_KINDS, *CONVERSION_KINDS),
@@ -130,6 +143,7 @@ VIEW_THROUGH = Source(
     drills_to="account",
     drill_via_accounts=True,
     fence=True,
+    weight="quantity",
 )
 
 
@@ -168,8 +182,9 @@ def visitors_seen(ctx: Context) -> Q:
 
 @VISITORS.condition
 def visitors_known(ctx: Context) -> Q:
-    """Linked to a known stakeholder (identified by the end of the period, or undated)."""
-    return Q(stakeholder__isnull=False) & (
-        Q(identified_at__isnull=True) | Q(identified_at__lt=ctx.end_dt)
-    )
-
+    """Linked to a known stakeholder by the end of the period. Version 1 also counts a link
+    without an identification date; version 2 does not."""
+    identified = Q(identified_at__lt=ctx.end_dt)
+    if ctx.generation < 2:
+        identified |= Q(identified_at__isnull=True)
+    return Q(stakeholder__isnull=False) & identified
