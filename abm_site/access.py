@@ -79,6 +79,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("programs/*", VIEWER, None),
     Rule("cohorts/*", VIEWER, None),
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
+    Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
 )
 

@@ -1,8 +1,19 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from .definitions import (
+    DefinitionsInUse,
+    definitions_check_editable,
+    definitions_default_set,
+    definitions_derive,
+    shipped_params,
+)
 from .models import (
     AccountSnapshot,
     AccountStageChange,
+    DefinitionsVersion,
     FunnelSnapshot,
     NpsResponse,
     Opportunity,
@@ -84,8 +95,16 @@ class AccountSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(FunnelSnapshot)
 class FunnelSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["date", "window_days", "slice", "updated_at"]
-    list_filter = ["window_days"]
+    list_display = [
+        "date",
+        "window_days",
+        "slice",
+        "definitions",
+        "revision",
+        "reason",
+        "created_at",
+    ]
+    list_filter = ["window_days", "definitions"]
     search_fields = ["slice"]
     date_hierarchy = "date"
 
@@ -113,3 +132,83 @@ class RecomputeChunkAdmin(ReadOnlyAdmin):
     list_filter = ["run__kind", "run__status"]
     list_select_related = ["run"]
     show_full_result_count = False
+
+
+class DefinitionsVersionForm(forms.ModelForm):
+    """A version's parameters are checked against the ones the engine reads."""
+
+    class Meta:
+        model = DefinitionsVersion
+        fields = ["name", "generation", "params", "derived_from", "note"]
+
+    def clean_params(self) -> dict:
+        params = self.cleaned_data["params"]
+        if not isinstance(params, dict):
+            raise forms.ValidationError("Parameters are a JSON object: name -> value.")
+        known = set(shipped_params())
+        missing, unknown = sorted(known - set(params)), sorted(set(params) - known)
+        if missing or unknown:
+            raise forms.ValidationError(
+                "Parameters must be exactly the engine's: "
+                + (f"missing {', '.join(missing)}. " if missing else "")
+                + (f"unknown {', '.join(unknown)}." if unknown else "")
+            )
+        return params
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.pk:
+            try:
+                definitions_check_editable(self.instance)
+            except DefinitionsInUse as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(DefinitionsVersion)
+class DefinitionsVersionAdmin(admin.ModelAdmin):
+    """Versions are derived, never edited once used; the default moves only by the action."""
+
+    form = DefinitionsVersionForm
+    list_display = ["name", "generation", "is_default", "used_at", "derived_from", "created_at"]
+    list_filter = ["generation", "is_default"]
+    readonly_fields = ["is_default", "used_at", "created_at", "updated_at"]
+    actions = ["make_default", "derive"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is not None and obj.used_at is not None:
+            return [*self.readonly_fields, "name", "generation", "params", "derived_from"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None or (obj.used_at is None and not obj.is_default)
+
+    @admin.action(description="Make the selected version the default (deliberately: one only)")
+    def make_default(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return
+        version = queryset.get()
+        definitions_default_set(version)
+        self.message_user(request, f"{version.name} is now the default definitions version.")
+
+    @admin.action(description="Derive a new version from the selected one (to edit)")
+    def derive(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for base in queryset:  # a few versions an admin ticked
+            name = _free_name(f"{base.name}.1")
+            derived = definitions_derive(base, name=name, note=f"Derived from {base.name}.")
+            self.message_user(
+                request,
+                f"Created {derived.name} from {base.name}: edit its parameters, then make it the "
+                "default when it should apply.",
+            )
+
+
+def _free_name(name: str) -> str:
+    """``name``, or with a further ``.N`` until no version has it (one query)."""
+    taken = set(DefinitionsVersion.objects.values_list("name", flat=True))
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name.rsplit('.', 1)[0]}.{n}"
+    return candidate

@@ -15,7 +15,6 @@ class Stage(models.TextChoices):
     EXPANDED = "expanded", "Expanded"
 
 
-
 class OpportunityType(models.TextChoices):
     NEW_BUSINESS = "new_business", "New business"
     RENEWAL = "renewal", "Renewal"

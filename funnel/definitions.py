@@ -85,6 +85,15 @@ def _shipped_versions() -> DefinitionsVersion:
     return v2
 
 
+def definitions_versions() -> list[DefinitionsVersion]:
+    """Every definitions version, oldest first (one query; the shipped ones where none exist)."""
+    versions = list(DefinitionsVersion.objects.order_by("created_at", "pk"))
+    if not versions:
+        _shipped_versions()
+        versions = list(DefinitionsVersion.objects.order_by("created_at", "pk"))
+    return versions
+
+
 def definitions_mark_used(version: DefinitionsVersion) -> None:
     """Record that a result was computed under ``version``: from now on it is immutable."""
     if version.used_at is None:
@@ -131,7 +140,10 @@ def definitions_default_set(version: DefinitionsVersion) -> None:
 
 def definitions_check_editable(version: DefinitionsVersion) -> None:
     """``DefinitionsInUse`` when results were computed under ``version``."""
-    if version.pk and DefinitionsVersion.objects.filter(pk=version.pk, used_at__isnull=False).exists():
+    if (
+        version.pk
+        and DefinitionsVersion.objects.filter(pk=version.pk, used_at__isnull=False).exists()
+    ):
         raise DefinitionsInUse(
             f"Results were computed under {version.name}; derive a new version instead of "
             "editing it, so those results stay reproducible."

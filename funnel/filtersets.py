@@ -2,11 +2,14 @@
 
 import django_filters
 from django.db.models import Q
+from rest_framework.exceptions import ValidationError
 
 from abm_site.api_base import CharInFilter, IdInFilter
 
 from .choices import OpportunityStatus, OpportunityType, Stage
+from .definitions import UnknownDefinitions, definitions_resolve
 from .models import AccountSnapshot, AccountStageChange, FunnelSnapshot, NpsResponse, Opportunity
+from .selectors import first_revisions, latest_revisions
 
 
 class OpportunityFilterSet(django_filters.FilterSet):
@@ -72,9 +75,46 @@ class AccountSnapshotFilterSet(django_filters.FilterSet):
 
 
 class FunnelSnapshotFilterSet(django_filters.FilterSet):
+    """Published snapshots: the latest revision of each by default (the current figures).
+
+    ``revision=first`` gives what was first published, ``all`` every revision, a
+    number that revision; ``definitions`` (name or id) the version, default all.
+    """
+
     date = django_filters.DateFromToRangeFilter()
     slice__in = CharInFilter(field_name="slice")
+    definitions = django_filters.CharFilter(method="by_definitions", label="Definitions version")
+    revision = django_filters.CharFilter(
+        method="by_revision", label="latest (default), first, all or a revision number"
+    )
 
     class Meta:
         model = FunnelSnapshot
         fields = ["window_days", "slice"]
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        if not (self.form.cleaned_data or {}).get("revision"):
+            queryset = latest_revisions(queryset)
+        return queryset
+
+    def by_definitions(self, queryset, name: str, value: str):
+        try:
+            return queryset.filter(definitions=definitions_resolve(value))
+        except UnknownDefinitions as exc:
+            raise ValidationError({"definitions": [str(exc)]}) from None
+
+    def by_revision(self, queryset, name: str, value: str):
+        value = value.strip().lower()
+        if value in ("", "latest"):
+            return latest_revisions(queryset)
+        if value == "first":
+            return first_revisions(queryset)
+        if value == "all":
+            return queryset
+        if value.isdigit() and 0 < int(value) < 32768:
+            return queryset.filter(revision=int(value))
+        raise ValidationError(
+            {"revision": ["Use latest, first, all or a revision number (1, 2, ...)."]}
+        )

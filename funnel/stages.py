@@ -80,7 +80,9 @@ def stage_facts(day: dt.date, params: Mapping[str, Any], engaged_now=None) -> di
             Exists(opportunities.filter(open_as_of_q(day), type=OpportunityType.NEW_BUSINESS))
         ),
         "renewed": PerAccount(Exists(opportunities.filter(_won_q(OpportunityType.RENEWAL, day)))),
-        "expanded": PerAccount(Exists(opportunities.filter(_won_q(OpportunityType.EXPANSION, day)))),
+        "expanded": PerAccount(
+            Exists(opportunities.filter(_won_q(OpportunityType.EXPANSION, day)))
+        ),
     }
 
 

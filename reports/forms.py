@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.http import HttpRequest, QueryDict
@@ -24,6 +25,8 @@ from funnel.kpis import (
     Filters,
     Period,
     PeriodError,
+    definitions_resolve,
+    definitions_versions,
     filter_choices,
     period_between,
     preset_period,
@@ -32,7 +35,7 @@ from ingest.selectors import available_mappings, kind_choices, mapping_choices
 from ingest.services import ImportTokenError, upload_load
 
 #: The query-string keys this module owns; every link between pages carries them.
-GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort")
+GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort", "definitions")
 
 
 class MultiIdField(forms.TypedMultipleChoiceField):
@@ -84,6 +87,9 @@ class ReportQuery:
     programs: list[tuple[int, str]]
     owners: list[tuple[int, str]]
     extra: list[tuple[str, str]] = field(default_factory=list)
+    #: The KPI definitions version the page computes under, and every version (for the picker).
+    definitions: Any = None
+    versions: list[Any] = field(default_factory=list)
 
     @property
     def previous(self) -> Period:
@@ -100,7 +106,18 @@ class ReportQuery:
             pairs += [(name, str(v)) for v in getattr(self.filters, name)]
         if self.filters.cohort:
             pairs.append(("cohort", self.filters.cohort))
+        if self.definitions is not None and not self.definitions.is_default:
+            pairs.append(("definitions", self.definitions.name))
         return pairs
+
+    @property
+    def definitions_choices(self) -> list[tuple[str, str, bool]]:
+        """(name, label, selected) of every definitions version, the default one marked."""
+        chosen = self.definitions.pk if self.definitions is not None else None
+        return [
+            (v.name, f"{v.name}{' (in force)' if v.is_default else ''}", v.pk == chosen)
+            for v in self.versions
+        ]
 
     @property
     def query(self) -> str:
@@ -223,7 +240,28 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
         if key not in GLOBAL_KEYS and key not in ("page", "format")
         for value in request.GET.getlist(key)
     ]
-    return ReportQuery(period, filters, preset, messages, tiers, programs, owners, extra)
+    versions = definitions_versions()
+    wanted = request.GET.get("definitions", "").strip()
+    rules = next((v for v in versions if v.name == wanted), None) if wanted else None
+    if wanted and rules is None:
+        messages.append(
+            f"Definitions: no version named {wanted!r} (versions: "
+            f"{', '.join(v.name for v in versions)}); showing the version in force instead."
+        )
+    if rules is None:
+        rules = next((v for v in versions if v.is_default), None) or definitions_resolve()
+    return ReportQuery(
+        period,
+        filters,
+        preset,
+        messages,
+        tiers,
+        programs,
+        owners,
+        extra,
+        definitions=rules,
+        versions=versions,
+    )
 
 
 def _url_key(name: str) -> str:

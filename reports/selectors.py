@@ -26,6 +26,7 @@ from django.db.models import (
     FilteredRelation,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -42,7 +43,16 @@ from accounts.models import Account, Stakeholder, target_q
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import IntentSignal, Program, Touch
 from engagement.selectors import intent_surge_q
-from funnel.kpis import REGISTRY, Filters, Period, compute, drilldown, scope_q, slice_name
+from funnel.kpis import (
+    Filters,
+    Period,
+    catalogue,
+    compute,
+    definitions_resolve,
+    drilldown,
+    scope_q,
+    slice_name,
+)
 from funnel.models import (
     AccountSnapshot,
     AccountStageChange,
@@ -51,6 +61,7 @@ from funnel.models import (
     Opportunity,
     RecomputeRun,
 )
+from funnel.selectors import latest_revisions
 
 #: Date before any data: a join condition that matches no snapshot.
 NO_DATE = dt.date(1900, 1, 1)
@@ -131,6 +142,7 @@ def account_list(
     at_risk: bool = False,
     sort: str = "name",
     day: dt.date | None = None,
+    definitions: Any = None,
 ) -> QuerySet[Account]:
     """Accounts with their latest snapshot figures, filtered and sorted for the list page.
 
@@ -138,14 +150,19 @@ def account_list(
     target list). Sorting by a score reads the snapshot column, so the page
     costs the same few queries on 100,000 accounts.
     """
-    qs = with_latest_snapshot(accounts.filter(scope_q(filters, period, cohort=True)), day)
+    generation = _generation(definitions)
+    qs = with_latest_snapshot(
+        accounts.filter(scope_q(filters, period, cohort=True, generation=generation)), day
+    )
     qs = qs.select_related("tier", "owner")
     if stage:
         qs = qs.filter(snap_stage=stage)
     if surging:
         qs = qs.filter(is_surging=True)
     if at_risk:
-        risky = drilldown("at_risk_customers", period, Filters(cohort=filters.cohort))
+        risky = drilldown(
+            "at_risk_customers", period, Filters(cohort=filters.cohort), definitions=definitions
+        )
         qs = qs.filter(pk__in=risky.values("pk"))
     descending = sort.startswith("-")
     field, _ = SORTS.get(sort.lstrip("-"), SORTS["name"])
@@ -154,10 +171,15 @@ def account_list(
 
 
 def surging_accounts(
-    period: Period, filters: Filters, day: dt.date | None, limit: int = 10
+    period: Period,
+    filters: Filters,
+    day: dt.date | None,
+    limit: int = 10,
+    definitions: Any = None,
 ) -> list[Account]:
     """Top accounts by research grade / intent surge in their latest snapshot."""
-    qs = with_latest_snapshot(Account.objects.filter(scope_q(filters, period, cohort=True)), day)
+    scope = scope_q(filters, period, cohort=True, generation=_generation(definitions))
+    qs = with_latest_snapshot(Account.objects.filter(scope), day)
     return list(
         qs.filter(is_surging=True)
         .select_related("tier")
@@ -169,13 +191,15 @@ def surging_accounts(
     )
 
 
-def at_risk_accounts(period: Period, filters: Filters, limit: int = 10) -> tuple[list, int]:
+def at_risk_accounts(
+    period: Period, filters: Filters, limit: int = 10, definitions: Any = None
+) -> tuple[list, int]:
     """The first accounts of the ``at_risk_customers`` drill-down and how many there are.
 
     The drill-down runs once (its ids, by name); the first ``limit`` are then read by id.
     """
     ids = list(
-        drilldown("at_risk_customers", period, filters)
+        drilldown("at_risk_customers", period, filters, definitions=definitions)
         .order_by("name", "pk")
         .values_list("pk", flat=True)
     )
@@ -207,8 +231,13 @@ def kpi_items(result: dict) -> dict[str, dict]:
     return {item["id"]: item for item in result["kpis"]}
 
 
-def stage_kpi_ids(stage: int) -> list[str]:
-    return [spec.id for spec in REGISTRY.values() if spec.stage == stage]
+def stage_kpi_ids(stage: int, definitions: Any = None) -> list[str]:
+    """The KPIs of ``stage`` in the catalogue of the definitions version."""
+    return [spec.id for spec in catalogue(_generation(definitions)) if spec.stage == stage]
+
+
+def _generation(definitions: Any) -> int:
+    return definitions.generation if definitions is not None else definitions_resolve().generation
 
 
 @dataclass
@@ -224,22 +253,29 @@ class Trend:
         return len(self.dates) == 0
 
 
-def funnel_trend(period: Period, filters: Filters, ids: list[str]) -> Trend:
-    """KPI values from the FunnelSnapshot rows of the matching slice, up to the period's end.
+def funnel_trend(
+    period: Period, filters: Filters, ids: list[str], definitions: Any = None
+) -> Trend:
+    """KPI values from the published snapshots of the matching slice, up to the period's end.
 
-    Window ``ABM_SNAPSHOT_WINDOW_DAYS`` (the nightly window); the days shown
-    are those within the period, or within the last 90 days before its end
-    when the period is shorter. One query.
+    The latest revision of each day, under the definitions version in force
+    (or ``definitions``). Window ``ABM_SNAPSHOT_WINDOW_DAYS`` (the nightly
+    window); the days shown are those within the period, or within the last
+    90 days before its end when the period is shorter. One query.
     """
     name = slice_name(filters)
     if name is None:
         return Trend(None, [], {})
     span = max(period.days, 90)
-    rows = FunnelSnapshot.objects.filter(
-        slice=name,
-        window_days=settings.ABM_SNAPSHOT_WINDOW_DAYS,
-        date__gt=period.end - dt.timedelta(days=span),
-        date__lte=period.end,
+    rules = definitions if definitions is not None else definitions_resolve()
+    rows = latest_revisions(
+        FunnelSnapshot.objects.filter(
+            slice=name,
+            window_days=settings.ABM_SNAPSHOT_WINDOW_DAYS,
+            definitions=rules,
+            date__gt=period.end - dt.timedelta(days=span),
+            date__lte=period.end,
+        )
     ).order_by("date")
     dates: list[dt.date] = []
     series: dict[str, list[float | None]] = {i: [] for i in ids}
@@ -415,28 +451,31 @@ PROGRAM_KPIS = [
 ]
 
 
-def program_rows(period: Period, filters: Filters) -> list[dict[str, Any]]:
-    """One row per ABM program: the engine's KPIs with ``Filters(program=(pk,))``.
+def program_rows(
+    period: Period, filters: Filters, definitions: Any = None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One row per ABM program (the engine's KPIs with ``Filters(program=(pk,))``), and the
+    totals: the same KPIs over all programs at once, so account counts are distinct accounts
+    (an account engaged by two programs counts once), not a sum of the rows.
 
-    Queries: one for the programs, then one ``compute()`` per program (the
-    engine's fixed cost for these seven KPIs). Programs are few (tens at
-    most), so the page is bounded; ``tests/reports`` pins the count.
+    Queries: one for the programs, then one ``compute()`` per program and one for the
+    totals. Programs are few (tens at most), so the page is bounded; ``tests/reports``
+    pins the count.
     """
     programs = list(Program.objects.order_by("name"))
     rows = []
-    for program in programs:  # programs: a short, bounded list, not data rows
+
+    def figures(program_ids: tuple[int, ...]) -> dict[str, Any]:
         scoped = Filters(
-            tier=filters.tier, owner=filters.owner, program=(program.pk,), cohort=filters.cohort
+            tier=filters.tier, owner=filters.owner, program=program_ids, cohort=filters.cohort
         )
-        items = kpi_items(compute(period, scoped, ids=PROGRAM_KPIS))
-        rows.append(
-            {
-                "program": program,
-                "kpis": items,
-                "spend": items["cost_per_engaged_account"].get("numerator"),
-            }
-        )
-    return rows
+        items = kpi_items(compute(period, scoped, ids=PROGRAM_KPIS, definitions=definitions))
+        return {"kpis": items, "spend": items["cost_per_engaged_account"].get("numerator")}
+
+    for program in programs:  # programs: a short, bounded list, not data rows
+        rows.append({"program": program, **figures((program.pk,))})
+    totals = figures(tuple(p.pk for p in programs)) if programs else None
+    return rows, totals
 
 
 COHORT_TIER_KPIS = [
@@ -455,7 +494,7 @@ COHORT_TIER_KPIS = [
 
 
 def tier_rows(
-    period: Period, filters: Filters, tiers: list[tuple[int, str]]
+    period: Period, filters: Filters, tiers: list[tuple[int, str]], definitions: Any = None
 ) -> list[dict[str, Any]]:
     """One row per tier: the cohort page's KPIs with ``Filters(tier=(pk,))``.
 
@@ -466,9 +505,27 @@ def tier_rows(
         scoped = Filters(
             tier=(pk,), program=filters.program, owner=filters.owner, cohort=filters.cohort
         )
-        items = kpi_items(compute(period, scoped, ids=COHORT_TIER_KPIS))
+        items = kpi_items(compute(period, scoped, ids=COHORT_TIER_KPIS, definitions=definitions))
         rows.append({"pk": pk, "name": name, "kpis": items})
     return rows
+
+
+# --- published snapshots ------------------------------------------------------------
+
+
+def published_snapshots(slice_name: str, definitions: Any, limit: int = 90) -> list[dict]:
+    """The days a slice was published under ``definitions``, newest first: how many
+    revisions each has, when it was first published and last restated. One query."""
+    return list(
+        FunnelSnapshot.objects.filter(slice=slice_name, definitions=definitions)
+        .values("date", "window_days")
+        .annotate(
+            revisions=Count("pk"),
+            first_at=Min("created_at"),
+            last_at=Max("created_at"),
+        )
+        .order_by("-date", "window_days")[:limit]
+    )
 
 
 # --- status -------------------------------------------------------------------------

@@ -86,16 +86,23 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     row_class: Callable[[Any], str] | None = None
     classes: list[str] = field(default_factory=list)
+    foot: list[Cell] = field(default_factory=list)
 
-    def render(self, rows: Iterable[Any], **context: Any) -> Table:
-        """A copy holding ``rows`` as page cells (the first column as the row's header)."""
+    def render(self, rows: Iterable[Any], foot: Any = None, **context: Any) -> Table:
+        """A copy holding ``rows`` as page cells (the first column as the row's header), and
+        ``foot`` (a totals row) under them."""
         shown = [c for c in self.columns if c.page]
         table = Table(self.columns, headers=shown, row_class=self.row_class)
+
+        def cells(row: Any) -> list[Cell]:
+            return [
+                Cell(c.shown(row, context), c.numeric, header=i == 0) for i, c in enumerate(shown)
+            ]
+
         for row in rows:
-            table.rows.append(
-                [Cell(c.shown(row, context), c.numeric, header=i == 0) for i, c in enumerate(shown)]
-            )
+            table.rows.append(cells(row))
             table.classes.append(self.row_class(row) if self.row_class else "")
+        table.foot = cells(foot) if foot is not None else []
         return table
 
     @property
@@ -214,6 +221,18 @@ DRILL_OPPORTUNITIES = Table(
         Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
     ]
 )
+
+
+@dataclass(frozen=True)
+class AllPrograms:
+    """The programs page's totals row stands in a program's place: every program at once."""
+
+    pk: tuple[int, ...]
+    name: str = "All programs (distinct accounts)"
+    program_type: str = ""
+
+    def get_program_type_display(self) -> str:
+        return ""
 
 
 def _program_link(r: dict, context: dict, kpi_id: str | None = None) -> str:
@@ -356,4 +375,25 @@ KPI_ITEMS = Table(
 )
 KPI_ITEMS_WITH_PREVIOUS = Table(
     [*KPI_ITEMS.columns, Column("previous_value", "Previous", lambda item: item.get("previous"))]
+)
+
+
+def _revisions_link(row: dict, context: dict) -> str:
+    return reverse("reports:snapshot_list") + qs(
+        context["rq"],
+        slice=context["slice"],
+        day=row["date"].isoformat(),
+        window=row["window_days"],
+    )
+
+
+PUBLISHED = Table(
+    [
+        Column("date", "Day", lambda r: r["date"], "date", href=_revisions_link),
+        Column("window_days", "Window (days)", lambda r: r["window_days"], "count"),
+        Column("revisions", "Revisions", lambda r: r["revisions"], "count"),
+        Column("first_published", "First published", lambda r: r["first_at"], "datetime"),
+        Column("last_published", "Last revised", lambda r: r["last_at"], "datetime"),
+    ],
+    row_class=lambda r: "restated" if r["revisions"] > 1 else "",
 )

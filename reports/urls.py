@@ -15,4 +15,5 @@ urlpatterns = [
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
     path("status/", views.status, name="status"),
+    path("snapshots/", views.snapshot_list, name="snapshot_list"),
 ]

@@ -3,6 +3,7 @@ engine, and render a template (or a CSV download of the same table)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,8 +20,16 @@ from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account
 from accounts.selectors import AccountFilterSet
 from funnel.choices import Stage
-from funnel.kpis import REGISTRY, STAGE_TITLES, NoDrilldown, compute, drilldown
-from funnel.selectors import recompute_health
+from funnel.kpis import (
+    REGISTRY,
+    STAGE_TITLES,
+    NoDrilldown,
+    compute,
+    drilldown,
+    funnel_slices,
+    spec_for,
+)
+from funnel.selectors import recompute_health, snapshot_restatements
 from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
@@ -70,15 +79,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The funnel, each stage's headline KPI against the previous period, surging and at-risk."""
     rq = report_query(request)
     headline = list(HEADLINE_KPIS.values())
+    flow = ["funnel_flow"] if rq.definitions.generation >= 2 else []
     current = selectors.kpi_items(
-        compute(rq.period, rq.filters, ids=["funnel", "stage_velocity_days", *headline])
+        compute(
+            rq.period,
+            rq.filters,
+            ids=["funnel", *flow, "stage_velocity_days", *headline],
+            definitions=rq.definitions,
+        )
     )
-    previous = selectors.kpi_items(compute(rq.previous, rq.filters, ids=headline))
+    previous = selectors.kpi_items(
+        compute(rq.previous, rq.filters, ids=headline, definitions=rq.definitions)
+    )
     if wants_csv(request):
         return _kpi_csv(f"dashboard-{_period_name(rq)}.csv", list(current.values()), previous)
-    trend = selectors.funnel_trend(rq.period, rq.filters, headline)
+    trend = selectors.funnel_trend(rq.period, rq.filters, headline, rq.definitions)
     day = selectors.snapshot_date()
-    at_risk, at_risk_total = selectors.at_risk_accounts(rq.period, rq.filters)
+    at_risk, at_risk_total = selectors.at_risk_accounts(
+        rq.period, rq.filters, definitions=rq.definitions
+    )
     cards = [
         {
             "stage": n,
@@ -86,7 +105,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "item": current[kpi_id],
             "previous": previous[kpi_id],
             "trend": trend.series.get(kpi_id, []),
-            "drill": REGISTRY[kpi_id].drilldown is not None,
+            "drill": current[kpi_id].get("unit") != "map"
+            and spec_for(kpi_id, rq.definitions.generation).drilldown is not None,
         }
         for n, kpi_id in HEADLINE_KPIS.items()
     ]
@@ -96,11 +116,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         rq,
         {
             "funnel": current["funnel"],
+            "flow": current.get("funnel_flow"),
             "velocity": current["stage_velocity_days"],
             "cards": cards,
             "trend": trend,
             "snapshot_day": day,
-            "surging": selectors.surging_accounts(rq.period, rq.filters, day),
+            "surging": selectors.surging_accounts(
+                rq.period, rq.filters, day, definitions=rq.definitions
+            ),
             "at_risk": at_risk,
             "at_risk_total": at_risk_total,
             "window_days": settings.ABM_SNAPSHOT_WINDOW_DAYS,
@@ -121,15 +144,17 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
     if stage not in STAGES:
         raise Http404("Stages are 1 to 6.")
     rq = report_query(request)
-    ids = selectors.stage_kpi_ids(stage)
-    items = compute(rq.period, rq.filters, ids=ids)["kpis"]
+    ids = selectors.stage_kpi_ids(stage, rq.definitions)
+    items = compute(rq.period, rq.filters, ids=ids, definitions=rq.definitions)["kpis"]
     if wants_csv(request):
         return _kpi_csv(f"stage-{stage}-{_period_name(rq)}.csv", items)
-    trend = selectors.funnel_trend(rq.period, rq.filters, ids)
+    trend = selectors.funnel_trend(rq.period, rq.filters, ids, rq.definitions)
     groups: dict[tuple[str, str], list[dict]] = {}
     for item in items:
         item = dict(
-            item, trend=trend.series.get(item["id"], []), drill=REGISTRY[item["id"]].drilldown
+            item,
+            trend=trend.series.get(item["id"], []),
+            drill=spec_for(item["id"], rq.definitions.generation).drilldown,
         )
         groups.setdefault((item["kind"], item["r"]), []).append(item)
     ordered = [
@@ -160,12 +185,14 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
 @require_GET
 def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
     """The accounts (or opportunities) behind a count KPI, 50 a page."""
-    spec = REGISTRY.get(kpi_id)
-    if spec is None:
+    if kpi_id not in REGISTRY:
         raise Http404(f"Unknown KPI {kpi_id!r}.")
     rq = report_query(request)
+    spec = spec_for(kpi_id, rq.definitions.generation)
+    if spec is None:
+        raise Http404(f"KPI {kpi_id!r} is not defined in definitions {rq.definitions.name}.")
     try:
-        rows = drilldown(kpi_id, rq.period, rq.filters)
+        rows = drilldown(kpi_id, rq.period, rq.filters, definitions=rq.definitions)
     except NoDrilldown:
         raise Http404(f"{spec.label} has no list of accounts behind it.") from None
     if spec.drilldown == "opportunity":
@@ -182,6 +209,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
         rq,
         {
             "spec": spec,
+            "definition": spec.describe(rq.definitions.params),
             "page": page_obj,
             "table": table.render(page_obj.object_list, rq=rq),
             "opportunities": spec.drilldown == "opportunity",
@@ -221,6 +249,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         at_risk=bool(options.get("at_risk")),
         sort=sort,
         day=day,
+        definitions=rq.definitions,
     )
     if wants_csv(request):
         return tables.ACCOUNTS.csv(f"accounts-{_period_name(rq)}.csv", qs.iterator(chunk_size=2000))
@@ -304,37 +333,58 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def program_list(request: HttpRequest) -> HttpResponse:
     """Per ABM program: spend, engaged / opportunity / won accounts, cost per account, pipeline."""
     rq = report_query(request)
-    rows = selectors.program_rows(rq.period, rq.filters)
+    rows, totals = selectors.program_rows(rq.period, rq.filters, rq.definitions)
     if wants_csv(request):
         return tables.PROGRAMS.csv(f"programs-{_period_name(rq)}.csv", rows)
     return page(
         request,
         "reports/program_list.html",
         rq,
-        {"rows": rows, "table": tables.PROGRAMS.render(rows, rq=rq)},
+        {
+            "rows": rows,
+            "table": tables.PROGRAMS.render(rows, foot=_programs_total(rows, totals), rq=rq),
+            "generation": rq.definitions.generation,
+        },
     )
+
+
+def _programs_total(rows: list[dict], totals: dict | None) -> dict | None:
+    if totals is None:
+        return None
+    return {"program": tables.AllPrograms(tuple(r["program"].pk for r in rows)), **totals}
 
 
 @require_GET
 def cohort_list(request: HttpRequest) -> HttpResponse:
     """ABM against non-ABM for the comparison KPIs, and tier against tier."""
     rq = report_query(request)
-    comparison = compute(rq.period, rq.filters, ids=["cohort_comparison"])["kpis"][0]
+    comparison = compute(
+        rq.period, rq.filters, ids=["cohort_comparison"], definitions=rq.definitions
+    )["kpis"][0]
+    generation, params = rq.definitions.generation, rq.definitions.params
     metrics = [
-        {"spec": REGISTRY[metric], "abm": values.get("abm"), "non_abm": values.get("non_abm")}
+        {
+            "spec": spec_for(metric, generation),
+            "abm": values.get("abm"),
+            "non_abm": values.get("non_abm"),
+        }
         for metric, values in (comparison.get("value") or {}).items()
     ]
     tiers = [(pk, name) for pk, name in rq.tiers if not rq.filters.tier or pk in rq.filters.tier]
-    tier_rows = selectors.tier_rows(rq.period, rq.filters, tiers)
+    tier_rows = selectors.tier_rows(rq.period, rq.filters, tiers, rq.definitions)
+    for m in metrics:
+        m["definition"] = m["spec"].describe(params)
     comparison_rows = [dict(m, section="abm_vs_non_abm") for m in metrics]
     tier_metric_rows = [
         {
             "section": "by_tier",
-            "spec": REGISTRY[k],
+            "spec": spec_for(k, generation),
             **{f"tier:{t['pk']}": t["kpis"][k]["value"] for t in tier_rows},
         }
         for k in selectors.COHORT_TIER_KPIS
     ]
+    for row in tier_metric_rows:
+        row["definition"] = row["spec"].describe(params)
     by_cohort, by_tier, both = tables.cohort_tables(tiers)
     if wants_csv(request):
         return both.csv(f"cohorts-{_period_name(rq)}.csv", comparison_rows + tier_metric_rows)
@@ -399,6 +449,45 @@ def import_rejected_csv(request: HttpRequest) -> HttpResponse:
     except ingest_services.ImportTokenError as exc:
         raise Http404(str(exc)) from None
     return csv_response(f"rejected-{Path(name).stem}.csv", header, rows)
+
+
+# --- published snapshots ----------------------------------------------------------------------
+
+
+@require_GET
+def snapshot_list(request: HttpRequest) -> HttpResponse:
+    """Published funnel snapshots of a slice and, for one day, every revision and what it
+    restated: what the dashboard said for a day when first published, and what it says now."""
+    rq = report_query(request)
+    slices = [name for name, _ in funnel_slices()]
+    slice_name = request.GET.get("slice") or "all"
+    if slice_name not in slices:
+        rq.messages.append(f"Slice: no slice {slice_name!r}; showing all accounts instead.")
+        slice_name = "all"
+    days = selectors.published_snapshots(slice_name, rq.definitions)
+    context = {
+        "slice": slice_name,
+        "slices": slices,
+        "table": tables.PUBLISHED.render(days, rq=rq, slice=slice_name),
+        "days": days,
+        "revisions": None,
+    }
+    day, window = request.GET.get("day"), request.GET.get("window")
+    if day:
+        try:
+            chosen = dt.date.fromisoformat(day)
+            window_days = int(window or settings.ABM_SNAPSHOT_WINDOW_DAYS)
+        except ValueError:
+            rq.messages.append(f"Day: {day!r} is not a date (YYYY-MM-DD); choose a day below.")
+        else:
+            context.update(
+                day=chosen,
+                window=window_days,
+                revisions=snapshot_restatements(chosen, slice_name, window_days, rq.definitions.pk),
+            )
+    if wants_csv(request):
+        return tables.PUBLISHED.csv(f"snapshots-{slice_name}.csv", days)
+    return page(request, "reports/snapshot_list.html", rq, context)
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -64,5 +64,9 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
     folded = data_version_compact() if data_version_log_length() > COMPACT_ABOVE else 0
     elapsed = time.monotonic() - began
     logger.info("KPI cache warmed for data version %s in %.1fs.", current, elapsed)
-    return {"version": current, "periods": computed, "seconds": round(elapsed, 1), "compacted": folded}
-
+    return {
+        "version": current,
+        "periods": computed,
+        "seconds": round(elapsed, 1),
+        "compacted": folded,
+    }

@@ -63,12 +63,44 @@ class AccountSnapshotSerializer(serializers.ModelSerializer):
 
 class FunnelSnapshotSerializer(serializers.ModelSerializer):
     kpis = serializers.SerializerMethodField()
+    definitions = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = FunnelSnapshot
-        fields = ["id", "date", "window_days", "slice", "kpis", *_STAMPS]
+        fields = [
+            "id",
+            "date",
+            "window_days",
+            "slice",
+            "definitions",
+            "revision",
+            "reason",
+            "kpis",
+            *_STAMPS,
+        ]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_kpis(self, obj: FunnelSnapshot) -> dict:
         """The stored KPI result (the shape of ``GET /api/v1/kpis/``)."""
         return obj.kpis
+
+
+class KpiRestatementSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField(allow_null=True)
+    from_ = serializers.JSONField(allow_null=True, help_text="The value before.")
+    to = serializers.JSONField(allow_null=True, help_text="The value after.")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+
+class SnapshotRevisionSerializer(serializers.Serializer):
+    """One revision of a published snapshot and what it restated."""
+
+    revision = serializers.IntegerField()
+    reason = serializers.CharField()
+    published_at = serializers.DateTimeField()
+    changes = KpiRestatementSerializer(many=True)

@@ -1,6 +1,10 @@
-"""API views of the funnel app: opportunities, NPS, computed rows, account timeline."""
+"""API views of the funnel app: opportunities, NPS, and the rows the recompute writes."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from abm_site.api_base import ServiceModelViewSet
 
@@ -13,12 +17,14 @@ from ..filtersets import (
     OpportunityFilterSet,
 )
 from ..models import AccountSnapshot, AccountStageChange, FunnelSnapshot, NpsResponse, Opportunity
+from ..selectors import snapshot_restatements
 from .serializers import (
     AccountSnapshotSerializer,
     AccountStageChangeSerializer,
     FunnelSnapshotSerializer,
     NpsResponseSerializer,
     OpportunitySerializer,
+    SnapshotRevisionSerializer,
 )
 
 
@@ -61,9 +67,26 @@ class AccountSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class FunnelSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
-    """Per-slice KPI snapshots the recompute writes; read only."""
+    """Per-slice KPI snapshots the recompute publishes, with their revisions; read only.
 
-    queryset = FunnelSnapshot.objects.order_by("id")
+    The list gives the latest revision of each snapshot unless ``revision`` says
+    otherwise; ``revisions`` of one snapshot says what each revision restated.
+    """
+
+    queryset = FunnelSnapshot.objects.select_related("definitions").order_by("id")
     serializer_class = FunnelSnapshotSerializer
     filterset_class = FunnelSnapshotFilterSet
-    ordering_fields = ["id", "date", "window_days", "slice"]
+    ordering_fields = ["id", "date", "window_days", "slice", "revision"]
+
+    @extend_schema(responses=SnapshotRevisionSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def revisions(
+        self, request: Request, pk: str | None = None, format: str | None = None  # noqa: A002
+    ) -> Response:
+        """Every revision of this snapshot's day, slice, window and definitions, oldest first,
+        each with the KPIs it changed (from, to): what the figures said then and say now."""
+        snapshot = self.get_object()
+        history = snapshot_restatements(
+            snapshot.date, snapshot.slice, snapshot.window_days, snapshot.definitions_id
+        )
+        return Response(SnapshotRevisionSerializer(history, many=True).data)

@@ -5,6 +5,8 @@ types and catalogue, and the rules around it that every surface shares (periods
 and presets, filter checks, scope and snapshot slices, the data version).
 """
 
+from funnel.definitions import UnknownDefinitions, definitions_resolve, definitions_versions
+
 from .base import (
     REGISTRY,
     STAGE_TITLES,
@@ -16,7 +18,7 @@ from .base import (
     catalogue,
     spec_for,
 )
-from .engine import compute, drilldown
+from .engine import compute, definitions_echo, drilldown
 from .formatting import (
     format_basis,
     format_count,
@@ -58,12 +60,16 @@ __all__ = [
     "NoDrilldown",
     "Period",
     "PeriodError",
+    "UnknownDefinitions",
     "UnknownKpi",
     "catalogue",
     "compute",
     "data_version",
     "data_version_compact",
     "data_version_log_length",
+    "definitions_echo",
+    "definitions_resolve",
+    "definitions_versions",
     "default_period",
     "drilldown",
     "filter_choices",

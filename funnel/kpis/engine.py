@@ -94,10 +94,9 @@ def compute(
     ``warm`` computes). Raises ``UnknownKpi`` for an id not in the catalogue of
     that version, ``UnknownDefinitions`` for a version that does not exist.
     """
-    if isinstance(definitions, DefinitionsVersion):
-        definitions = definitions.pk
     if _cacheable():
-        cached = _compute_cached(period, filters, ids, definitions)
+        ref = definitions.pk if isinstance(definitions, DefinitionsVersion) else definitions
+        cached = _compute_cached(period, filters, ids, ref)
         if cached is None and definitions is None:
             # No default version yet: resolving creates the shipped ones; then the cache.
             cached = _compute_cached(period, filters, ids, definitions_resolve(None).pk)

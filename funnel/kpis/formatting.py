@@ -70,11 +70,11 @@ def format_value(value: Any, unit: str) -> str | None:
 
 
 def format_map(item: dict[str, Any]) -> list[tuple[str, str | None]]:
-    """(key, formatted value) pairs of a flat map KPI (days for stage velocity)."""
+    """(key, formatted value) pairs of a flat map KPI (days for velocity, ratios for flow)."""
     value = item.get("value")
     if not isinstance(value, dict):
         return []
-    unit = "days" if item.get("id") == "stage_velocity_days" else "count"
+    unit = {"stage_velocity_days": "days", "funnel_flow": "ratio"}.get(item.get("id"), "count")
     return [(str(k), format_value(v, unit)) for k, v in value.items() if not isinstance(v, dict)]
 
 

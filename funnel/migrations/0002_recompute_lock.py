@@ -4,14 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('funnel', '0001_initial'),
+        ("funnel", "0001_initial"),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='recomputerun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('date', 'kind'), name='funnel_recomputerun_one_running_per_day', violation_error_message='A recompute for this day is already running.'),
+            model_name="recomputerun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")),
+                fields=("date", "kind"),
+                name="funnel_recomputerun_one_running_per_day",
+                violation_error_message="A recompute for this day is already running.",
+            ),
         ),
     ]

@@ -5,25 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('funnel', '0002_recompute_lock'),
+        ("funnel", "0002_recompute_lock"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RecomputeChunk',
+            name="RecomputeChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_id', models.BigIntegerField()),
-                ('last_id', models.BigIntegerField()),
-                ('accounts', models.PositiveIntegerField(default=0)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='funnel.recomputerun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_id", models.BigIntegerField()),
+                ("last_id", models.BigIntegerField()),
+                ("accounts", models.PositiveIntegerField(default=0)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="funnel.recomputerun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'first_id'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'first_id'), name='funnel_recomputechunk_run_first_unique', violation_error_message='This run already has a chunk starting at this id.')],
+                "ordering": ["run", "first_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("run", "first_id"),
+                        name="funnel_recomputechunk_run_first_unique",
+                        violation_error_message="This run already has a chunk starting at this id.",
+                    )
+                ],
             },
         ),
     ]

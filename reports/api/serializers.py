@@ -4,14 +4,20 @@ The parameters are parsed by a Serializer (never by hand): each bad value is
 answered with a 400 whose key names the parameter.
 """
 
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
 from funnel.choices import Cohort
-from funnel.kpis import DEFAULT_DAYS, PeriodError, period_between, unknown_ids
+from funnel.kpis import (
+    DEFAULT_DAYS,
+    PeriodError,
+    UnknownDefinitions,
+    definitions_resolve,
+    period_between,
+    unknown_ids,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -68,11 +74,23 @@ class KpiQuerySerializer(serializers.Serializer):
         help_text="abm, non_abm or all. Default: each KPI's own (abm for stages 1-4, "
         "all for stages 5-6).",
     )
+    definitions = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="The KPI definitions version, by name (v1, v2, ...) or id. Default: the "
+        "version in force; every result names the one it was computed under.",
+    )
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
         # ``from`` is a Python keyword but the API's parameter name.
         return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+    def validate_definitions(self, value: str):
+        try:
+            return definitions_resolve(value)
+        except UnknownDefinitions as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_tier(self, value: list[int]) -> list[int]:
         return _known("tier", value, "tier")
@@ -153,11 +171,23 @@ class KpiItemSerializer(serializers.Serializer):
     count = _number()
     total = _number()
     by_position = serializers.DictField(child=_number(), required=False)
+    pending = serializers.IntegerField(
+        required=False, help_text="Renewal rate (version 2): contracts still in their grace window."
+    )
+
+
+class KpiDefinitionsSerializer(serializers.Serializer):
+    """The definitions version a result was computed under."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    generation = serializers.IntegerField(help_text="The formula generation: 1 or 2.")
 
 
 class KpiResultSerializer(serializers.Serializer):
     period = KpiPeriodSerializer()
     filters = KpiFiltersSerializer()
+    definitions = KpiDefinitionsSerializer()
     kpis = KpiItemSerializer(many=True)
 
 

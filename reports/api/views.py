@@ -114,7 +114,11 @@ class KpiViewSet(viewsets.GenericViewSet):
         """Every KPI of the catalogue (or those named by ``id``) for the period and filters."""
         params = _parse(request, KpiListQuerySerializer)
         period, filters = _period_and_filters(params)
-        return Response(_engine().compute(period, filters, ids=params.get("id") or None))
+        return Response(
+            _engine().compute(
+                period, filters, ids=params.get("id") or None, definitions=params.get("definitions")
+            )
+        )
 
     @extend_schema(
         operation_id="kpis_retrieve",
@@ -124,8 +128,15 @@ class KpiViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
         """One KPI, in the same result shape as the list (``kpis`` holds one item)."""
         _spec(kpi_id)
-        period, filters = _period_and_filters(_parse(request, KpiQuerySerializer))
-        return Response(_engine().compute(period, filters, ids=[kpi_id]))
+        params = _parse(request, KpiQuerySerializer)
+        period, filters = _period_and_filters(params)
+        try:
+            result = _engine().compute(
+                period, filters, ids=[kpi_id], definitions=params.get("definitions")
+            )
+        except _engine().UnknownKpi as exc:
+            raise NotFound(str(exc)) from None
+        return Response(result)
 
     @extend_schema(
         operation_id="kpis_accounts_list",
@@ -141,13 +152,16 @@ class KpiViewSet(viewsets.GenericViewSet):
     def accounts(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
         """The accounts (or opportunities, per the KPI's drill-down kind) behind a count KPI."""
         spec = _spec(kpi_id)
-        if spec.drilldown not in ("account", "opportunity"):
-            raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no drill-down list.")
-        period, filters = _period_and_filters(_parse(request, KpiQuerySerializer))
+        params = _parse(request, KpiQuerySerializer)
+        period, filters = _period_and_filters(params)
         try:
-            rows = _engine().drilldown(kpi_id, period, filters)
+            rows = _engine().drilldown(
+                kpi_id, period, filters, definitions=params.get("definitions")
+            )
         except _engine().NoDrilldown as exc:
-            raise NotFound(f"KPI '{kpi_id}' has no drill-down list.") from exc
+            raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no drill-down list.") from exc
+        except _engine().UnknownKpi as exc:
+            raise NotFound(str(exc)) from None
         queryset, serializer_class = _drilldown_rows(spec.drilldown, rows)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)

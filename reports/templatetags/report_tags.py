@@ -14,6 +14,7 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from funnel.choices import Stage
 from funnel.kpis import (
     format_basis,
     format_count,
@@ -67,6 +68,12 @@ def score(value) -> str:
 
 def format_unit(value, unit: str) -> str:
     return _or_dash(format_value(value, unit))
+
+
+@register.filter
+def unit_value(value, unit: str) -> str:
+    """A value formatted by its unit (for values outside a KPI item)."""
+    return format_unit(value, unit)
 
 
 @register.filter
@@ -276,14 +283,8 @@ def trend_chart(
     )
 
 
-STAGE_LABELS = {
-    "target": "Target accounts",
-    "engaged": "Engaged",
-    "opportunity": "Opportunity",
-    "customer": "Won",
-    "retained": "Renewed",
-    "expanded": "Expanded",
-}
+#: One set of stage names everywhere: the funnel's stage choices.
+STAGE_LABELS = {str(value): str(label) for value, label in Stage.choices}
 
 
 @register.simple_tag
@@ -343,6 +344,13 @@ def funnel_chart(item: dict | None) -> str:
         d=desc,
         parts=format_html("{}" * len(parts), *parts),  # each part is already format_html
     )
+
+
+@register.filter
+def flow_label(key: str) -> str:
+    """``target_to_engaged`` -> ``Target → Engaged`` (the funnel's stage names)."""
+    first, _, second = str(key).partition("_to_")
+    return f"{STAGE_LABELS.get(first, first.title())} → {STAGE_LABELS.get(second, second.title())}"
 
 
 @register.filter

@@ -11,11 +11,14 @@ from funnel.kpis import (
     STAGE_TITLES,
     Filters,
     PeriodError,
+    UnknownDefinitions,
     compute,
+    definitions_resolve,
     format_basis,
     format_map,
     format_value,
     period_between,
+    spec_for,
     unknown_filter_ids,
 )
 
@@ -67,8 +70,10 @@ def render_table(result: dict[str, Any]) -> str:
             (item["label"], value, _basis(item), item["cohort"])
         )
     period, filters = result["period"], result["filters"]
+    rules = result.get("definitions") or {}
     lines = [
-        f"KPIs {period['from']} to {period['to']}  (cohort {filters['cohort']}, tier "
+        f"KPIs {period['from']} to {period['to']}  (definitions {rules.get('name', '?')}, "
+        f"cohort {filters['cohort']}, tier "
         f"{filters['tier'] or 'any'}, program {filters['program'] or 'any'}, owner "
         f"{filters['owner'] or 'any'})"
     ]
@@ -105,6 +110,12 @@ class Command(BaseCommand):
         parser.add_argument("--owner", type=int, nargs="+", action="extend", default=[])
         parser.add_argument("--cohort", choices=("abm", "non_abm", "all"), default=None)
         parser.add_argument("--kpi", dest="ids", nargs="+", action="extend", default=None)
+        parser.add_argument(
+            "--definitions",
+            default=None,
+            help="The KPI definitions version, by name (v1, v2, ...) or id; default: the "
+            "version in force.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the exact JSON result.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -128,7 +139,16 @@ class Command(BaseCommand):
         unknown = [i for i in options["ids"] or [] if i not in REGISTRY]
         if unknown:
             raise CommandError(f"--kpi: unknown KPI id(s) {', '.join(unknown)}.")
-        result = compute(period, filters, ids=options["ids"])
+        try:
+            rules = definitions_resolve(options["definitions"])
+        except UnknownDefinitions as exc:
+            raise CommandError(f"--definitions: {exc}") from None
+        unavailable = [i for i in options["ids"] or [] if spec_for(i, rules.generation) is None]
+        if unavailable:
+            raise CommandError(
+                f"--kpi: {', '.join(unavailable)} not defined in definitions {rules.name}."
+            )
+        result = compute(period, filters, ids=options["ids"], definitions=rules)
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:
