@@ -167,6 +167,14 @@ class Touch(TimeStampedModel):
     cost = models.DecimalField(
         max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    # Database default too: bulk ingest COPYs rows that may omit it.
+    quantity = models.PositiveIntegerField(
+        default=1,
+        db_default=1,
+        validators=[MinValueValidator(1)],
+        help_text="How many events the row stands for: 1 for one event, more for an "
+        "aggregated row (1,200 impressions of the account on a day).",
+    )
     source = models.CharField(max_length=50, blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="")
 
@@ -184,6 +192,11 @@ class Touch(TimeStampedModel):
                 condition=Q(engagement_minutes__gte=0) & Q(cost__gte=0),
                 name="%(app_label)s_%(class)s_minutes_cost_not_negative",
                 violation_error_message="Engagement minutes and cost cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1),
+                name="%(app_label)s_%(class)s_quantity_positive",
+                violation_error_message="Quantity must be at least 1.",
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=TouchKind.values),

@@ -206,7 +206,11 @@ def _records(
 def _content_key(
     account_id: int, stakeholder_id: int | None, program_id: int | None, values: tuple
 ) -> str:
-    """``content_key()`` of a resolved row (the same parts, joined without a generator)."""
+    """``content_key()`` of a resolved row (the same parts, joined without a generator).
+
+    The quantity is not part of it: an aggregated row is the same touch whatever
+    count it carries, and keys stay those of versions before quantities.
+    """
     kind, channel, direction, occurred_at, url, asset, position, minutes, cost = values[:9]
     return text_key(
         f"{account_id}\x1f{'' if stakeholder_id is None else stakeholder_id}\x1f"
