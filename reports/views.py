@@ -252,7 +252,7 @@ def _drill_csv(spec, rows, rq: ReportQuery) -> HttpResponse:
                 a.domain,
                 a.tier.name if a.tier else "",
                 a.fit_grade,
-                a.owner.username if a.owner else "",
+                a.owner.name if a.owner else "",
             )
             for a in rows.iterator(chunk_size=2000)
         )
@@ -313,7 +313,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
                 a.domain,
                 a.tier.name if a.tier else "",
                 a.fit_grade,
-                a.owner.username if a.owner else "",
+                a.owner.name if a.owner else "",
                 a.snap_stage,
                 a.engagement_score,
                 a.relationship_score,
@@ -563,7 +563,9 @@ def status(request: HttpRequest) -> HttpResponse:
         {"name": "Database", **database},
         {"name": "Broker", **_check_broker()},
     ]
-    nightly = recompute_health() if database["ok"] else {"ok": False, "message": "database unreachable"}
+    nightly = (
+        recompute_health() if database["ok"] else {"ok": False, "message": "database unreachable"}
+    )
     return page(
         request,
         "reports/status.html",

@@ -98,6 +98,10 @@ class ParseOptions:
     datetime_formats: Sequence[str] = ()
     excel_dates: bool = False
     decimal_comma: bool = False
+    #: How ``01/10/2026`` reads (dmy, mdy, ymd): decided from the whole file by the import.
+    date_order: str = ""
+    #: Programs named by name and not known are created (a CRM's campaigns, ad campaigns).
+    create_programs: bool = False
 
 
 class _Reject(Exception):
@@ -215,7 +219,10 @@ def _moment(value: Any, options: ParseOptions) -> str:
         except ValueError:
             try:
                 moment = parse_datetime(
-                    text, formats=options.datetime_formats, excel_serial=options.excel_dates
+                    text,
+                    formats=options.datetime_formats,
+                    excel_serial=options.excel_dates,
+                    order=options.date_order,
                 )
             except CellError as exc:
                 raise _Reject("occurred_at", str(exc)) from None

@@ -101,5 +101,10 @@ class ImportReportSerializer(serializers.Serializer):
     rejected = ImportRejectionSerializer(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
     errors = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the import decided: the mapping detected, date orders, conversions, "
+        "owners and programs created.",
+    )
     accounts_marked = serializers.IntegerField()
     summary = serializers.CharField()

@@ -57,6 +57,7 @@ STAKEHOLDER_FIELDS: tuple[str, ...] = (
     "external_id",
 )
 
+
 def account_ref(row: Row, ctx: ImportContext) -> dict:
     """The account references of a row, parsed (raises ``RowRejected`` when it has none)."""
     ref: dict = {}
