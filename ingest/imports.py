@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from django.db import transaction
 
 from abm_site.csvio import (
+    COUNT_PREFIX,
     DATE_ORDERS,
     CsvFileError,
     ImportContext,
@@ -156,11 +157,14 @@ def mapping_detect(kind: str, header: list[str], candidates: list[Mapping] | Non
 
 
 def _missing(spec: ImportKind, bound: Any, mapping: Mapping) -> list[tuple[str, ...]]:
-    """The required groups of ``spec`` no column nor constant feeds."""
+    """The required groups of ``spec`` no column nor constant feeds (count columns give
+    touches their kind)."""
+    counted = any(f.startswith(COUNT_PREFIX) for f in bound.field_index)
     return [
         group
         for group in spec.required
         if not any(f in bound.field_index or f in mapping.constants for f in group)
+        and not (counted and "kind" in group)
     ]
 
 
@@ -265,11 +269,11 @@ def _decide_date_orders(spec: ImportKind, table: Any, bound: Any, ctx: ImportCon
     text needs no second pass.
     """
     mapping, report = bound.mapping, ctx.report
-    columns = {
-        name: (bound.field_index[name], bound.field_column[name])
-        for name in spec.date_fields
-        if name in bound.field_index and name not in bound.joined
-    }
+    columns: dict[str, tuple[int, str]] = {}
+    for name in spec.date_fields:
+        for index in bound.joined.get(name, [bound.field_index.get(name)]):
+            if index is not None:
+                columns[f"{name}@{index}"] = (index, table.header[index])
     if mapping.date_order:
         if columns:
             report.notes.append(
@@ -279,13 +283,21 @@ def _decide_date_orders(spec: ImportKind, table: Any, bound: Any, ctx: ImportCon
     if not columns or not has_slashed_dates(table.text):
         return True
     orders, errors = decide_date_orders(table.reread(), columns)
-    if errors:
-        report.errors.extend(errors)
+    settled = {key.split("@")[0] for key in orders}
+    for key, (ambiguous, message) in errors.items():
+        if not (ambiguous and key.split("@")[0] in settled):  # a sibling column decides
+            report.errors.append(message)
+    if report.errors:
         return False
-    ctx.date_orders = orders
-    for name, order in orders.items():
+    for key, order in orders.items():
+        name = key.split("@")[0]
+        if ctx.date_orders.setdefault(name, order) != order:
+            report.errors.append(
+                f"The columns feeding {name} read dates in different orders; use one order."
+            )
+            return False
         report.notes.append(
-            f"Dates in '{columns[name][1]}' read as {date_order_label(order)}: decided from "
+            f"Dates in '{columns[key][1]}' read as {date_order_label(order)}: decided from "
             "the values of the whole file."
         )
     return True

@@ -208,7 +208,6 @@ SALESFORCE_ACTIVITIES: dict[str, dict[str, Any]] = {
         "columns": {
             "Activity ID": "external_id",
             "Id": "external_id",
-            "Task/Event": "kind",
             "Type": "kind",
             "Activity Type": "kind",
             "TaskSubtype": "kind",
@@ -411,7 +410,7 @@ GOOGLE_ADS: dict[str, dict[str, Any]] = {
             "Currency code": "currency",
             "Currency": "currency",
         },
-        "skip_values": {"program": ["total:"]},
+        "skip_values": {"spent_on": ["total:"]},
         "options": {"create_programs": True, "channel": "google-ads"},
     },
 }

@@ -51,8 +51,11 @@ class _Evidence:
 def decide_date_orders(
     records: Iterable[tuple[int, list[str] | None, str]],
     columns: Mapping[str, tuple[int, str]],
-) -> tuple[dict[str, str], list[str]]:
-    """The order of each date column from every record: (field → order, errors).
+) -> tuple[dict[str, str], dict[str, tuple[bool, str]]]:
+    """The order of each date column from every record: (field → order, field → error).
+
+    An error is (ambiguous, message): an all-ambiguous column may still be
+    settled by another column feeding the same field; a mixed one may not.
 
     ``columns`` maps a field to (column index, the user's column name). A
     field whose values are all ISO (or blank) gets no order. Errors name the
@@ -80,16 +83,19 @@ def decide_date_orders(
             elif first <= 12 and second <= 12:
                 seen.ambiguous = seen.ambiguous or (line, value)
     orders: dict[str, str] = {}
-    errors: list[str] = []
+    errors: dict[str, tuple[bool, str]] = {}
     for name, (_, column) in columns.items():
         seen = evidence[name]
         if not seen.count:
             continue
         if seen.day_first and seen.month_first:
-            errors.append(
-                f"The column '{column}' mixes day-first dates (line {seen.day_first[0]}: "
-                f"'{seen.day_first[1]}') and month-first dates (line {seen.month_first[0]}: "
-                f"'{seen.month_first[1]}'); correct the file so one order is used throughout."
+            errors[name] = (
+                False,
+                (
+                    f"The column '{column}' mixes day-first dates (line {seen.day_first[0]}: "
+                    f"'{seen.day_first[1]}') and month-first dates (line {seen.month_first[0]}: "
+                    f"'{seen.month_first[1]}'); correct the file so one order is used throughout."
+                ),
             )
         elif seen.day_first:
             orders[name] = "dmy"
@@ -97,10 +103,13 @@ def decide_date_orders(
             orders[name] = "mdy"
         elif seen.ambiguous:
             line, value = seen.ambiguous
-            errors.append(
-                f"The dates in column '{column}' are ambiguous: every one (such as '{value}' on "
-                f"line {line}) could be day/month or month/day, and the app never guesses. "
-                "Give the date order: choose it on the Imports page, run import_csv with "
-                "--date-order dmy|mdy|ymd, or set date_order in the mapping profile."
+            errors[name] = (
+                True,
+                (
+                    f"The dates in column '{column}' are ambiguous: every one (such as '{value}' on "
+                    f"line {line}) could be day/month or month/day, and the app never guesses. "
+                    "Give the date order: choose it on the Imports page, run import_csv with "
+                    "--date-order dmy|mdy|ymd, or set date_order in the mapping profile."
+                ),
             )
     return orders, errors

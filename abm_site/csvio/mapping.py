@@ -44,8 +44,8 @@ class Mapping:
     source name for the (source, external id) keys. ``date_order``: how
     ``01/10/2026`` reads in every date column (dmy, mdy, ymd); without it
     each column's order is decided from the whole file. Several columns
-    feeding one field are joined with ``|`` (an external id made of a
-    campaign id and a day). ``skip_values``: field → prefixes of values whose
+    feeding one field: an external id joins them with ``|`` (a campaign id
+    and a day), another field takes the first that has a value. ``skip_values``: field → prefixes of values whose
     rows are skipped, not imported (report totals). ``options``: settings of
     one kind's importer (``create_programs``, ``surge_threshold``, …).
     """
@@ -221,7 +221,8 @@ class BoundMapping:
     field_column: dict[str, str]
     warnings: list[str]
     errors: list[str]
-    #: Fields fed by several columns: their indexes, joined with "|" in that order.
+    #: Fields fed by several columns: their indexes. An external id joins their values
+    #: with "|" (a campaign id and a day); another field takes the first with a value.
     joined: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -285,7 +286,10 @@ class ImportContext:
             for name, i in index_items:
                 values[name] = fields[i]
             for name, indexes in joined_items:
-                values[name] = "|".join(fields[i].strip() for i in indexes)
+                if name == "external_id":
+                    values[name] = "|".join(fields[i].strip() for i in indexes)
+                else:  # the first column with a value (First Responded Date, else Created)
+                    values[name] = next((fields[i] for i in indexes if fields[i].strip()), "")
             yield Row(line, fields, values)
 
     def reject(self, row: Row, exc: RowRejected) -> None:
