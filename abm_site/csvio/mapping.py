@@ -45,8 +45,9 @@ class Mapping:
     ``01/10/2026`` reads in every date column (dmy, mdy, ymd); without it
     each column's order is decided from the whole file. Several columns
     feeding one field: an external id joins them with ``|`` (a campaign id
-    and a day), another field takes the first that has a value. ``skip_values``: field → prefixes of values whose
-    rows are skipped, not imported (report totals). ``options``: settings of
+    and a day), another field takes the first that has a value.
+    ``skip_values``: field → prefixes of values whose rows are skipped, not
+    imported (report totals). ``options``: settings of
     one kind's importer (``create_programs``, ``surge_threshold``, …).
     """
 
