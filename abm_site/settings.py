@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Product settings -------------------------------------------------------
 ABM_CURRENCY = env.str("ABM_CURRENCY", default="USD")
+# Months a won deal's contract runs when the import has no contract end or term.
+ABM_DEFAULT_TERM_MONTHS = env.int("ABM_DEFAULT_TERM_MONTHS", default=12)
 ABM_SNAPSHOT_WINDOW_DAYS = env.int("ABM_SNAPSHOT_WINDOW_DAYS", default=90)
 # Seconds a computed KPI result stays in the cache (PostgreSQL only; 0 turns it off).
 # Results are keyed by the data version, which every write to KPI input changes.

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Account, IcpRule, Stakeholder, Tier
+from .models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
 
 
 @admin.register(Tier)
@@ -24,6 +24,20 @@ class StakeholderInline(admin.TabularInline):
     max_num = 200
 
 
+@admin.register(Owner)
+class OwnerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "user", "created_at"]
+    search_fields = ["name", "email", "user__username"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+
+
+class AccountDomainInline(admin.TabularInline):
+    model = AccountDomain
+    extra = 0
+    fields = ["domain"]
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = [
@@ -45,7 +59,7 @@ class AccountAdmin(admin.ModelAdmin):
     readonly_fields = ["fit_score", "fit_grade", "needs_recompute", "created_at", "updated_at"]
     date_hierarchy = "targeted_on"
     show_full_result_count = False
-    inlines = [StakeholderInline]
+    inlines = [AccountDomainInline, StakeholderInline]
 
 
 @admin.register(Stakeholder)

@@ -1,12 +1,11 @@
 """FilterSets shared by the API and the pages (NetBox style)."""
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from abm_site.api_base import CharInFilter, DateTimeRangeFilter, IdChoicesFilter, IdInFilter
 
-from .models import Account, Stakeholder, Tier
+from .models import Account, Owner, Stakeholder, Tier
 
 
 def search_name_domain(queryset, name: str, value: str):
@@ -21,7 +20,7 @@ class AccountFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search name or domain")
     tier = IdChoicesFilter(queryset=Tier.objects.all())
     owner__in = IdChoicesFilter(
-        field_name="owner", queryset=get_user_model().objects.all(), label="Owners (repeat)"
+        field_name="owner", queryset=Owner.objects.all(), label="Owners (repeat)"
     )
     fit_grade = django_filters.MultipleChoiceFilter(
         choices=Account._meta.get_field("fit_grade").choices

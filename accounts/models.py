@@ -108,6 +108,45 @@ def target_q(day, prefix: str = "") -> Q:
     )
 
 
+class Owner(TimeStampedModel):
+    """A person who owns accounts: a user of the app, or a CRM person who never signs in.
+
+    The KPI ``owner`` filter names owners by this id. Owners created by an
+    import (a CRM's "Account Owner" the app does not know) have no user and
+    no password; linking one to a user later keeps its accounts.
+    """
+
+    name = models.CharField(max_length=255)
+    email = models.EmailField(null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owner",
+        help_text="The user this owner signs in as, if any.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(email__isnull=False),
+                name="%(app_label)s_%(class)s_email_unique",
+                violation_error_message="Another owner has this e-mail.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if self.email is not None:
+            self.email = self.email.strip().lower() or None
+        super().save(*args, **kwargs)
+
+
 class Account(TimeStampedModel):
     """A company: on the target list (ABM) or not, a customer or not."""
 
@@ -150,11 +189,11 @@ class Account(TimeStampedModel):
     )
     program_type = models.CharField(max_length=12, choices=ProgramType.choices, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
+        Owner,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="owned_accounts",
+        related_name="accounts",
     )
     churned_on = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=50, blank=True, default="")
@@ -214,6 +253,36 @@ class Account(TimeStampedModel):
     def clean(self) -> None:
         self.domain = normalize_domain(self.domain)
         super().clean()
+
+
+class AccountDomain(TimeStampedModel):
+    """Another domain of an account (a country site, an acquired brand's mail domain).
+
+    Lead-to-account matching joins a person whose e-mail is at this domain to
+    the account, as it does for the account's own domain.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alias_domains")
+    domain = models.CharField(
+        max_length=253, unique=True, help_text="Stored lower case without scheme or www."
+    )
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = "alias domain"
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = normalize_domain(self.domain) or ""
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.domain = normalize_domain(self.domain) or ""
+        other = Account.objects.filter(domain=self.domain).exclude(pk=self.account_id).first()
+        if other is not None:
+            raise ValidationError({"domain": f"This is the domain of the account '{other}'."})
 
 
 class Stakeholder(TimeStampedModel):

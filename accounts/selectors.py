@@ -18,17 +18,65 @@ from django.db.models.functions import Lower
 
 from abm_site.db import in_values
 
-from .domains import clean_domain, normalize_domain
+from .domains import FREE_MAIL_DOMAINS, clean_domain, email_domain, normalize_domain
 from .filtersets import AccountFilterSet
-from .models import Account
+from .models import Account, AccountDomain
 
 __all__ = [
+    "FREE_MAIL_DOMAINS",
     "AccountFilterSet",
     "AccountIndex",
     "account_index",
     "clean_domain",
+    "email_domain",
+    "email_domain_accounts",
+    "email_domain_match",
     "normalize_domain",
 ]
+
+
+def email_domain_accounts(domains: Iterable[str]) -> dict[str, list[int]]:
+    """Domain → the accounts it belongs to (own domain or alias domain): two queries.
+
+    Lead-to-account matching reads this for the e-mail domains of a batch;
+    free-mail domains are never looked up.
+    """
+    wanted = {d for d in domains if d and d not in FREE_MAIL_DOMAINS}
+    found: dict[str, list[int]] = defaultdict(list)
+    if not wanted:
+        return {}
+    for domain, account_id in Account.objects.filter(
+        in_values("domain", wanted, "text")
+    ).values_list("domain", "id"):
+        found[domain].append(account_id)
+    for domain, account_id in AccountDomain.objects.filter(
+        in_values("domain", wanted, "text")
+    ).values_list("domain", "account_id"):
+        if account_id not in found[domain]:
+            found[domain].append(account_id)
+    return dict(found)
+
+
+def email_domain_match(email: str, by_domain: dict[str, list[int]]) -> tuple[int | None, str]:
+    """The account an e-mail's domain names, or (None, why not): the one matching rule.
+
+    A free-mail domain names no company; a domain of two accounts (one's
+    domain, another's alias) is ambiguous and is rejected rather than guessed.
+    """
+    domain = email_domain(email)
+    if not domain:
+        return None, f"'{email[:100]}' is not an e-mail address"
+    if domain in FREE_MAIL_DOMAINS:
+        return None, f"'{domain}' is a free e-mail domain, which names no company"
+    accounts = by_domain.get(domain, [])
+    if len(accounts) > 1:
+        return None, (
+            f"the domain '{domain}' belongs to {len(accounts)} accounts (as a domain or an "
+            "alias domain); name the account in the row"
+        )
+    if not accounts:
+        return None, f"no account has the domain '{domain}' (or it as an alias domain)"
+    return accounts[0], ""
 
 
 @dataclass
@@ -39,6 +87,8 @@ class AccountIndex:
     by_external: dict[tuple[str, str], int] = field(default_factory=dict)
     by_domain: dict[str, int] = field(default_factory=dict)
     by_name: dict[str, list[int]] = field(default_factory=dict)
+    #: E-mail domain → accounts (``email_domain_accounts``), for lead-to-account matching.
+    by_email_domain: dict[str, list[int]] = field(default_factory=dict)
 
     def resolve(
         self,

@@ -16,7 +16,7 @@ from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual
 
 from .choices import IcpAttribute
-from .models import Account, IcpRule, Stakeholder
+from .models import Account, IcpRule, Owner, Stakeholder
 
 M = TypeVar("M", bound=models.Model)
 
@@ -65,6 +65,69 @@ def account_update(account: Account, **fields: Any) -> Account:
     account.needs_recompute = True
     account.save()
     return account
+
+
+def owners_resolve(cells: Iterable[str]) -> tuple[dict[str, int], list[str]]:
+    """Owner ids for the owner cells of an import; creates the owners the app does not know.
+
+    A cell matches, ignoring case, an owner's or a user's e-mail, a user's
+    user name, or an owner's or user's full name. A user without an owner
+    record gets one linked to them; a name or e-mail nobody has becomes an
+    owner without a user (a CRM person who never signs in). Returns (cell →
+    owner id, names of the owners created). Owners and users are few: two
+    queries read them all, one insert creates the new ones.
+    """
+    from django.contrib.auth import get_user_model
+
+    wanted = {c.strip() for c in cells if c and c.strip()}
+    if not wanted:
+        return {}, []
+    by_key: dict[str, Owner] = {}
+    owners = list(Owner.objects.all())
+    for owner in owners:  # weaker keys first, so an e-mail overrides a shared name
+        by_key.setdefault(owner.name.casefold(), owner)
+    for owner in owners:
+        if owner.email:
+            by_key[owner.email.casefold()] = owner
+    linked = {o.user_id: o for o in owners if o.user_id}
+    users: dict[str, Any] = {}
+    for user in get_user_model().objects.order_by("-pk"):  # the oldest wins a shared name
+        full = f"{user.first_name} {user.last_name}".strip()
+        for key in (full, user.username, user.email):
+            if key:
+                users[key.casefold()] = user
+    assigned: dict[str, Owner] = {}
+    new: dict[str, Owner] = {}
+    for cell in sorted(wanted):
+        key = cell.casefold()
+        owner = by_key.get(key)
+        if owner is None and key in users:
+            user = users[key]
+            owner = linked.get(user.pk) or new.get(f"user:{user.pk}")
+            if owner is None:
+                owner = new[f"user:{user.pk}"] = Owner(
+                    name=(f"{user.first_name} {user.last_name}".strip() or user.username)[:255],
+                    email=(user.email or "").lower() or None,
+                    user=user,
+                )
+        if owner is None:
+            is_email = "@" in cell and " " not in cell
+            owner = new.get(key)
+            if owner is None:
+                owner = new[key] = Owner(
+                    name=(cell.split("@")[0] if is_email else cell)[:255],
+                    email=cell.lower()[:254] if is_email else None,
+                )
+        assigned[cell] = owner
+    created = list(new.values())
+    taken = {o.email for o in owners if o.email}
+    for owner in created:
+        if owner.email in taken:
+            owner.email = None  # e-mails are unique among owners
+        taken.add(owner.email)
+    Owner.objects.bulk_create(created)
+    found = {cell: owner.pk for cell, owner in assigned.items()}
+    return found, [o.name for o in created]
 
 
 def stakeholder_create(**fields: Any) -> Stakeholder:

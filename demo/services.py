@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from accounts.models import Account, IcpRule, Stakeholder, Tier
+from accounts.models import Account, IcpRule, Owner, Stakeholder, Tier
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.kpis import last_complete_day
 from funnel.models import (
@@ -142,6 +142,9 @@ def demo_tables_wipe() -> dict[str, int]:
             n = model.objects.count()
             model.objects.all().delete()
             deleted[str(model._meta.verbose_name_plural)] = n
+        owners = Owner.objects.filter(email__iendswith="@" + DEMO_USER_DOMAIN)
+        deleted["demo owners"] = owners.count()
+        owners.delete()
         users = get_user_model().objects.filter(email__iendswith="@" + DEMO_USER_DOMAIN)
         deleted["demo users"] = users.count()
         users.delete()

@@ -23,7 +23,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from accounts.choices import IcpAttribute, ProgramType
-from accounts.models import Account, IcpRule, Stakeholder, Tier
+from accounts.models import Account, IcpRule, Owner, Stakeholder, Tier
 from accounts.services import account_fit_refresh
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
@@ -106,7 +106,18 @@ class TableWriter:
             Through(user_id=by_name[u.username], group_id=groups[role])
             for u, (_f, _l, role) in zip(users, REPS, strict=True)
         )
-        self.user_ids = by_name
+        # The reps own accounts as owners linked to their users (accounts.Owner).
+        Owner.objects.bulk_create(
+            Owner(
+                name=f"{u.first_name} {u.last_name}".strip(),
+                email=u.email,
+                user_id=by_name[u.username],
+            )
+            for u in users
+        )
+        self.user_ids = dict(
+            Owner.objects.filter(user_id__in=by_name.values()).values_list("user__username", "id")
+        )
         self.step("users", len(users))
 
     def reference_tables(self) -> None:

@@ -32,6 +32,7 @@ class TouchAdmin(admin.ModelAdmin):
         "program",
         "channel",
         "direction",
+        "quantity",
     ]
     list_filter = ["kind", "direction", "funnel_position", "source"]
     search_fields = ["external_id", "url", "asset"]

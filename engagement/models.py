@@ -167,12 +167,13 @@ class Touch(TimeStampedModel):
     cost = models.DecimalField(
         max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    # Database default too: bulk ingest COPYs rows that may omit it.
     quantity = models.PositiveIntegerField(
         default=1,
         db_default=1,
         validators=[MinValueValidator(1)],
-        help_text="How many events the row stands for (an aggregated row: 1,200 impressions of "
-        "one account on one day); every KPI that counts touches sums it (definitions v2).",
+        help_text="How many events the row stands for: 1 for one event, more for an "
+        "aggregated row (1,200 impressions of the account on a day).",
     )
     source = models.CharField(max_length=50, blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="")
@@ -193,14 +194,14 @@ class Touch(TimeStampedModel):
                 violation_error_message="Engagement minutes and cost cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=TouchKind.values),
-                name="%(app_label)s_%(class)s_kind_valid",
-                violation_error_message="Unknown touch kind.",
-            ),
-            models.CheckConstraint(
                 condition=Q(quantity__gte=1),
                 name="%(app_label)s_%(class)s_quantity_positive",
                 violation_error_message="Quantity must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=TouchKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+                violation_error_message="Unknown touch kind.",
             ),
         ]
         indexes = [

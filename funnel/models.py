@@ -28,6 +28,12 @@ class Opportunity(TimeStampedModel):
         null=True, blank=True, help_text="Empty when the CRM does not know."
     )
     closed_on = models.DateField(null=True, blank=True)
+    expected_close_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When an open opportunity is expected to close (the CRM's close date of an "
+        "open deal); closed_on is the day it actually closed.",
+    )
     term_months = models.PositiveSmallIntegerField(
         default=12, validators=[MinValueValidator(1), MaxValueValidator(240)]
     )

@@ -9,6 +9,7 @@ recomputation and returns an :class:`~abm_site.csvio.ImportReport`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -17,11 +18,16 @@ from typing import Any, BinaryIO
 from django.db import transaction
 
 from abm_site.csvio import (
+    COUNT_PREFIX,
+    DATE_ORDERS,
     CsvFileError,
     ImportContext,
     ImportReport,
     Mapping,
     Row,
+    date_order_label,
+    decide_date_orders,
+    has_slashed_dates,
     read_table,
 )
 from accounts.models import Account
@@ -33,20 +39,34 @@ from .profiles import MAPPINGS
 #: ``progress(rows_done_since_last_call, total_rows_estimate)``.
 Progress = Callable[[int, int], None]
 DEFAULT_SOURCE = "csv"
+#: The mapping name that asks for detection from the header.
+AUTO = "auto"
+
+
+def _saved(kind: str | None = None) -> dict[str, Any]:
+    """Saved mappings (name → SavedMapping), of one kind or all: one query."""
+    from .models import SavedMapping
+
+    rows = SavedMapping.objects.all() if kind is None else SavedMapping.objects.filter(kind=kind)
+    return {m.name: m for m in rows}
 
 
 def available_mappings(kind: str) -> list[tuple[str, str]]:
-    """(name, label) of the mapping profiles shipped for ``kind``, default first (for forms)."""
+    """(name, label) of the mappings for ``kind``: ours, the shipped profiles, then the
+    saved ones (for forms, the API and the command)."""
     spec = _kind(kind)
     names = [("default", f"Our column names ({', '.join(spec.fields[:4])}, …)")]
     for name, kinds in MAPPINGS.items():
         if kind in kinds:
             names.append((name, kinds[kind].get("label", name)))
+    for name, saved in _saved(kind).items():
+        names.append((name, saved.label or f"Saved: {name}"))
     return names
 
 
 def mapping_resolve(kind: str, mapping: str | dict | Path | None) -> Mapping:
-    """A mapping by shipped name, JSON file path or dict; ``CsvFileError`` when unusable."""
+    """A mapping by shipped or saved name, JSON file path or dict; ``CsvFileError`` when
+    unusable."""
     spec = _kind(kind)
     if mapping is None or mapping == "default":
         return Mapping.identity_for(spec.fields)
@@ -58,6 +78,11 @@ def mapping_resolve(kind: str, mapping: str | dict | Path | None) -> Mapping:
             kinds = ", ".join(MAPPINGS[name])
             raise CsvFileError(f"The '{name}' mapping has no profile for {kind} (only {kinds}).")
         return Mapping.from_dict(MAPPINGS[name][kind], name=name)
+    saved = _saved().get(name)
+    if saved is not None:
+        if saved.kind != kind:
+            raise CsvFileError(f"The saved mapping '{name}' is for {saved.kind}, not {kind}.")
+        return _mapping_from_data(kind, saved.data, name=name)
     path = Path(name)
     if not path.is_file():
         known = ", ".join(n for n, _ in available_mappings(kind))
@@ -99,6 +124,60 @@ def _read_bytes(file: BinaryIO | str | Path) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
+def mapping_candidates(kind: str) -> list[Mapping]:
+    """Every mapping detection weighs for ``kind``: ours, shipped, saved (in that order)."""
+    candidates = [Mapping.identity_for(_kind(kind).fields)]
+    for name, kinds in MAPPINGS.items():
+        if kind in kinds:
+            candidates.append(Mapping.from_dict(kinds[kind], name=name))
+    for name, saved in _saved(kind).items():
+        try:
+            candidates.append(_mapping_from_data(kind, saved.data, name=name))
+        except CsvFileError:
+            continue
+    return candidates
+
+
+def mapping_detect(kind: str, header: list[str], candidates: list[Mapping] | None = None):
+    """The mapping that reads most of ``header`` and feeds the kind's required columns.
+
+    Returns (mapping, columns it reads), or (None, 0) when none can import the
+    file. Ties go to the earlier candidate (ours, then shipped, then saved).
+    """
+    spec = _kind(kind)
+    best, best_known = None, 0
+    for candidate in candidates if candidates is not None else mapping_candidates(kind):
+        bound = candidate.bind(header, spec.fields)
+        if bound.errors or _missing(spec, bound, candidate):
+            continue
+        known = candidate.known_columns(header)
+        if known > best_known:
+            best, best_known = candidate, known
+    return best, best_known
+
+
+def _missing(spec: ImportKind, bound: Any, mapping: Mapping) -> list[tuple[str, ...]]:
+    """The required groups of ``spec`` no column nor constant feeds (count columns give
+    touches their kind)."""
+    counted = any(f.startswith(COUNT_PREFIX) for f in bound.field_index)
+    return [
+        group
+        for group in spec.required
+        if not any(f in bound.field_index or f in mapping.constants for f in group)
+        and not (counted and "kind" in group)
+    ]
+
+
+def _looks_like_header(candidates: list[Mapping]) -> Callable[[list[str]], bool]:
+    """A line is the header when some candidate reads two of its cells (or all of one)."""
+
+    def accept(cells: list[str]) -> bool:
+        wanted = min(2, sum(1 for c in cells if c))
+        return any(m.known_columns(cells) >= wanted for m in candidates)
+
+    return accept
+
+
 def csv_import(
     kind: str,
     file: BinaryIO | str | Path,
@@ -106,6 +185,7 @@ def csv_import(
     dry_run: bool = False,
     source: str | None = None,
     progress: Progress | None = None,
+    date_order: str | None = None,
 ) -> ImportReport:
     """Import a CSV file of ``kind``; never raises on bad input, the report says what happened.
 
@@ -118,13 +198,32 @@ def csv_import(
     """
     spec = _kind(kind)
     report = ImportReport(kind=kind, dry_run=dry_run)
+    if date_order and date_order not in DATE_ORDERS:
+        report.errors.append(f"Unknown date order '{date_order}'; use {', '.join(DATE_ORDERS)}.")
+        return report
     try:
-        bound_mapping = mapping_resolve(kind, mapping)
+        detect = mapping in (None, AUTO)
+        if detect:
+            candidates = mapping_candidates(kind)
+            table = read_table(_read_bytes(file), is_header=_looks_like_header(candidates))
+            bound_mapping, known = mapping_detect(kind, table.header, candidates)
+            if bound_mapping is None:
+                bound_mapping = candidates[0]
+            else:
+                report.notes.append(
+                    f"Mapping '{bound_mapping.name}' detected from the header "
+                    f"({bound_mapping.label or 'our column names'}; it reads {known} of "
+                    f"{sum(1 for h in table.header if h)} columns)."
+                )
+        else:
+            bound_mapping = mapping_resolve(kind, mapping)
+            table = read_table(_read_bytes(file), is_header=_looks_like_header([bound_mapping]))
         report.mapping = bound_mapping.name
-        table = read_table(_read_bytes(file))
     except CsvFileError as exc:
         report.errors.append(str(exc))
         return report
+    if date_order:
+        bound_mapping = dataclasses.replace(bound_mapping, date_order=date_order)
     report.encoding = table.encoding
     report.delimiter = table.delimiter
     report.header = table.header
@@ -132,9 +231,8 @@ def csv_import(
     bound = bound_mapping.bind(table.header, spec.fields)
     report.warnings.extend(bound.warnings)
     report.errors.extend(bound.errors)
-    for group in spec.required:
-        if not any(f in bound.field_index or f in bound_mapping.constants for f in group):
-            report.errors.append(_missing_message(group, bound_mapping))
+    for group in _missing(spec, bound, bound_mapping):
+        report.errors.append(_missing_message(group, bound_mapping))
     if report.errors:
         return report
     if source is not None and len(source) > 50:
@@ -142,6 +240,8 @@ def csv_import(
         return report
     report.source = source or bound_mapping.source or DEFAULT_SOURCE
     ctx = ImportContext(bound, report, report.source)
+    if not _decide_date_orders(spec, table, bound, ctx):
+        return report
     total = max(table.physical_lines - 1, 0)
     rows = _with_progress(ctx.rows(table.records), progress, total)
     with transaction.atomic():
@@ -159,6 +259,48 @@ def csv_import(
         report.warnings.append("The file has a header row but no data rows.")
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+def _decide_date_orders(spec: ImportKind, table: Any, bound: Any, ctx: ImportContext) -> bool:
+    """Decide each date column's order from the whole file (or take the given one).
+
+    Returns False (with the errors in the report) when a column's dates are
+    all ambiguous or mix two orders. A file without any ``01/10/2026``-like
+    text needs no second pass.
+    """
+    mapping, report = bound.mapping, ctx.report
+    columns: dict[str, tuple[int, str]] = {}
+    for name in spec.date_fields:
+        for index in bound.joined.get(name, [bound.field_index.get(name)]):
+            if index is not None:
+                columns[f"{name}@{index}"] = (index, table.header[index])
+    if mapping.date_order:
+        if columns:
+            report.notes.append(
+                f"Dates read as {date_order_label(mapping.date_order)}, as the import was told."
+            )
+        return True
+    if not columns or not has_slashed_dates(table.text):
+        return True
+    orders, errors = decide_date_orders(table.reread(), columns)
+    settled = {key.split("@")[0] for key in orders}
+    for key, (ambiguous, message) in errors.items():
+        if not (ambiguous and key.split("@")[0] in settled):  # a sibling column decides
+            report.errors.append(message)
+    if report.errors:
+        return False
+    for key, order in orders.items():
+        name = key.split("@")[0]
+        if ctx.date_orders.setdefault(name, order) != order:
+            report.errors.append(
+                f"The columns feeding {name} read dates in different orders; use one order."
+            )
+            return False
+        report.notes.append(
+            f"Dates in '{columns[key][1]}' read as {date_order_label(order)}: decided from "
+            "the values of the whole file."
+        )
+    return True
 
 
 def _missing_message(group: Iterable[str], mapping: Mapping) -> str:

@@ -156,8 +156,9 @@ def _name_cell(a: Any, context: dict) -> SafeString:
     )
 
 
-def _username(user: Any) -> str:
-    return user.username if user else ""
+def _owner(owner: Any) -> str:
+    """The owner's name (an owner record: a CRM person, maybe a user)."""
+    return owner.name if owner else ""
 
 
 ACCOUNTS = Table(
@@ -167,7 +168,7 @@ ACCOUNTS = Table(
         Column("domain", "Domain", lambda a: a.domain, page=False),
         Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
         Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
-        Column("owner", "Owner", lambda a: _username(a.owner)),
+        Column("owner", "Owner", lambda a: _owner(a.owner)),
         Column("stage", "Stage", lambda a: a.snap_stage),
         Column(
             "engagement_score",
@@ -199,7 +200,7 @@ DRILL_ACCOUNTS = Table(
         Column("domain", "Domain", lambda a: a.domain),
         Column("tier", "Tier", lambda a: a.tier.name if a.tier else ""),
         Column("fit_grade", "Fit", lambda a: a.fit_grade),
-        Column("owner", "Owner", lambda a: _username(a.owner)),
+        Column("owner", "Owner", lambda a: _owner(a.owner)),
     ]
 )
 

@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 
 from abm_site.models import User
-from accounts.models import Account, IcpRule, Stakeholder, Tier
+from accounts.models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.definitions import definitions_resolve
 from funnel.models import (
@@ -51,6 +51,16 @@ class IcpRuleFactory(factory.django.DjangoModelFactory):
     weight = 1
 
 
+class OwnerFactory(factory.django.DjangoModelFactory):
+    """An account owner; ``user`` links it to a user who signs in (none by default)."""
+
+    class Meta:
+        model = Owner
+
+    name = factory.Sequence(lambda n: f"Owner {n}")
+    email = factory.Sequence(lambda n: f"owner{n}@example.com")
+
+
 class AccountFactory(factory.django.DjangoModelFactory):
     """A target account (always on the list unless dates or ``is_target`` say otherwise)."""
 
@@ -74,6 +84,14 @@ class StakeholderFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Person {n}")
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     buying_role = "influencer"
+
+
+class AccountDomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccountDomain
+
+    account = factory.SubFactory(AccountFactory)
+    domain = factory.Sequence(lambda n: f"alias{n}.example.com")
 
 
 class ProgramFactory(factory.django.DjangoModelFactory):

@@ -10,7 +10,8 @@ unterminated quote, a field over ``csv.field_size_limit()``, a stray quote)
 is reported with its physical line number and reading resumes on the next
 physical line, so one bad quote never swallows the rest of the file.
 
-The modules, bottom up: ``errors``, ``decode`` (bytes to records), ``cells``
+The modules, bottom up: ``errors``, ``dates`` (the day/month order of a column),
+``decode`` (bytes to records), ``cells``
 (one cell to a value), ``report``, ``mapping`` (columns to fields, the
 importers' ``ImportContext``) and ``write`` (batched writes and upserts).
 Import from this package, not from its modules.
@@ -29,13 +30,16 @@ from .cells import (
     parse_text,
     text_key,
 )
+from .dates import DATE_ORDERS, date_order_label, decide_date_orders, has_slashed_dates
 from .decode import CsvTable, decode_bytes, read_table, sniff_delimiter
 from .errors import CellError, CsvFileError, RowRejected
-from .mapping import BoundMapping, ImportContext, Mapping, Row
+from .mapping import COUNT_PREFIX, BoundMapping, ImportContext, Mapping, Row
 from .report import ImportReport, Rejection
 from .write import apply_values, bulk_write, chunked, upsert_by_key
 
 __all__ = [
+    "COUNT_PREFIX",
+    "DATE_ORDERS",
     "BoundMapping",
     "CellError",
     "CsvFileError",
@@ -50,7 +54,10 @@ __all__ = [
     "bulk_write",
     "chunked",
     "content_key",
+    "date_order_label",
+    "decide_date_orders",
     "decode_bytes",
+    "has_slashed_dates",
     "looks_like_formula",
     "neutralize",
     "normalize_key",

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from .dates import SLASHED_RE
 from .errors import CellError
 
 #: Cells that a spreadsheet would run as a formula when opened (OWASP CSV injection).
@@ -144,8 +145,11 @@ _SERIAL_RE = re.compile(r"^\d{5}(\.\d+)?$")
 _DATEISH_RE = re.compile(r"^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})$")
 
 
-def parse_date(value: str, *, formats: Sequence[str] = (), excel_serial: bool = False) -> dt.date:
-    """A calendar date: ISO ``YYYY-MM-DD`` (or an ISO date-time), or one of ``formats``.
+def parse_date(
+    value: str, *, formats: Sequence[str] = (), excel_serial: bool = False, order: str = ""
+) -> dt.date:
+    """A calendar date: ISO ``YYYY-MM-DD`` (or an ISO date-time), one of ``formats``, or
+    ``01/10/2026`` read in the column's ``order`` (dmy, mdy or ymd; never guessed).
 
     Impossible dates (2024-02-30) are errors with the reason; Excel serial
     numbers (45351) are read only when the mapping allows them.
@@ -161,6 +165,9 @@ def parse_date(value: str, *, formats: Sequence[str] = (), excel_serial: bool = 
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+    slashed = SLASHED_RE.match(text)
+    if slashed:
+        return _ordered_date(text, slashed, order)
     if _SERIAL_RE.match(text):
         if excel_serial:
             return _EXCEL_EPOCH + dt.timedelta(days=int(float(text)))
@@ -177,6 +184,26 @@ def parse_date(value: str, *, formats: Sequence[str] = (), excel_serial: bool = 
     raise CellError(f"'{text}' is not a date (expected {expected})")
 
 
+def _ordered_date(text: str, match: re.Match, order: str) -> dt.date:
+    """The date part of a ``SLASHED_RE`` match read in ``order``."""
+    a, b, c = match.group(1), match.group(2), match.group(3)
+    if order == "dmy":
+        day, month, year = a, b, c
+    elif order == "mdy":
+        month, day, year = a, b, c
+    elif order == "ymd" and len(c) <= 2:
+        year, month, day = a, b, c
+    elif order == "ymd":
+        raise CellError(f"'{text}' is not year/month/day (the date order given)")
+    else:
+        raise CellError(
+            f"'{text}' could be read day-first or month-first; give the date order "
+            "(dmy, mdy or ymd)"
+        )
+    full_year = int(year) if len(year) == 4 else 2000 + int(year)
+    return _make_date(text, full_year, int(month), int(day))
+
+
 def _make_date(text: str, year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
@@ -185,9 +212,10 @@ def _make_date(text: str, year: int, month: int, day: int) -> dt.date:
 
 
 def parse_datetime(
-    value: str, *, formats: Sequence[str] = (), excel_serial: bool = False
+    value: str, *, formats: Sequence[str] = (), excel_serial: bool = False, order: str = ""
 ) -> dt.datetime:
-    """An aware date-time: ISO 8601 (``Z`` or offset, or naive in the site time zone).
+    """An aware date-time: ISO 8601 (``Z`` or offset, or naive in the site time zone), or
+    ``1/5/2024 3:45 PM`` read in the column's ``order``.
 
     A bare date is midnight of that day in the site time zone.
     """
@@ -206,11 +234,31 @@ def parse_datetime(
             except ValueError:
                 continue
         if moment is None:
-            day = parse_date(text, formats=(), excel_serial=excel_serial)
-            moment = dt.datetime.combine(day, dt.time())
+            slashed = SLASHED_RE.match(text)
+            if slashed and slashed.group(4):
+                moment = dt.datetime.combine(
+                    _ordered_date(text, slashed, order), _clock(text, slashed)
+                )
+            else:
+                day = parse_date(text, formats=(), excel_serial=excel_serial, order=order)
+                moment = dt.datetime.combine(day, dt.time())
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
+
+
+def _clock(text: str, match: re.Match) -> dt.time:
+    """The time part of a ``SLASHED_RE`` match (12-hour with AM/PM, or 24-hour)."""
+    hour, minute, second = int(match.group(4)), int(match.group(5)), int(match.group(6) or 0)
+    meridiem = (match.group(7) or "").lower()
+    if meridiem:
+        if not 1 <= hour <= 12:
+            raise CellError(f"'{text}' has an hour of {hour} with {meridiem.upper()}")
+        hour = hour % 12 + (12 if meridiem == "pm" else 0)
+    try:
+        return dt.time(hour, minute, second)
+    except ValueError as exc:
+        raise CellError(f"'{text}' is not a valid time ({exc})") from exc
 
 
 def content_key(parts: Iterable[Any]) -> str:

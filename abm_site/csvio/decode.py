@@ -12,7 +12,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import CsvFileError
@@ -90,31 +90,65 @@ class CsvTable:
     delimiter: str
     warnings: list[str]
     physical_lines: int
+    text: str = ""
+    #: Physical line of the header (lines above it were a report's title and dates).
+    header_line: int = 1
+    _lines: list[str] | None = None
+
+    def reread(self) -> Iterator[tuple[int, list[str] | None, str]]:
+        """The data records again from the start (a second pass, such as the date scan)."""
+        records = _records(self._lines or [], self.delimiter)
+        after = (r for r in records if r[0] > self.header_line)
+        return _records_checked(after, len(self.header))
 
 
-def read_table(data: bytes) -> CsvTable:
+#: Lines searched for the header when the first one is not it (a report's title rows).
+HEADER_SEARCH_LINES = 30
+
+
+def read_table(data: bytes, *, is_header: Callable[[list[str]], bool] | None = None) -> CsvTable:
     """Decode ``data`` and return its header and an iterator of records.
 
     Each record is ``(line, fields, error)``: ``fields`` is ``None`` and
-    ``error`` the reason when the record could not be parsed.
+    ``error`` the reason when the record could not be parsed. Ad platforms
+    put a report title and its dates above the header: with ``is_header``,
+    the header is the first of the first lines it accepts (else the first
+    non-blank line), and the lines above it are skipped with a warning.
     """
     text, encoding, warnings = decode_bytes(data)
     if not text.strip("\r\n\t ,;\ufeff"):
         raise CsvFileError("The file is empty." if not text.strip() else "The file has no data.")
     lines = io.StringIO(text, newline="").readlines()
-    first = next((line for line in lines if line.strip()), "")
-    delimiter = sniff_delimiter(first)
+    delimiter = _sniff_lines(lines)
     records = _records(lines, delimiter)
     header: list[str] | None = None
-    for _line, fields, error in records:
+    first: tuple[int, list[str]] | None = None
+    header_line = 0
+    for line, fields, error in records:
         if fields is None:
-            raise CsvFileError(f"The header row cannot be read: {error}")
-        if any(f.strip() for f in fields):
-            header = fields
+            if first is None:
+                raise CsvFileError(f"The header row cannot be read: {error}")
+            continue
+        if not any(f.strip() for f in fields):
+            continue
+        cleaned = [h.replace("\ufeff", "").strip() for h in fields]
+        if first is None:
+            first = (line, cleaned)
+        if is_header is None or is_header(cleaned):
+            header, header_line = cleaned, line
+            break
+        if line >= HEADER_SEARCH_LINES:
             break
     if header is None:
-        raise CsvFileError("The file has no header row.")
-    header = [h.replace("\ufeff", "").strip() for h in header]
+        if first is None:
+            raise CsvFileError("The file has no header row.")
+        header_line, header = first
+        records = (r for r in _records(lines, delimiter) if r[0] > header_line)
+    elif first is not None and first[0] != header_line:
+        warnings.append(
+            f"Lines 1–{header_line - 1} above the header (a report title and its dates) "
+            "were skipped."
+        )
     return CsvTable(
         header=header,
         records=_records_checked(records, len(header)),
@@ -122,7 +156,22 @@ def read_table(data: bytes) -> CsvTable:
         delimiter=delimiter,
         warnings=warnings,
         physical_lines=len(lines),
+        text=text,
+        header_line=header_line,
+        _lines=lines,
     )
+
+
+def _sniff_lines(lines: list[str]) -> str:
+    """The delimiter that occurs most on any of the first non-blank lines (a title line
+    above the header has none)."""
+    best, most = ",", 0
+    for line in [line for line in lines[:HEADER_SEARCH_LINES] if line.strip()][:10]:
+        delimiter = sniff_delimiter(line)
+        count = re.sub(r'"[^"]*"', "", line).count(delimiter)
+        if count > most:
+            best, most = delimiter, count
+    return best
 
 
 def _records(lines: list[str], delimiter: str) -> Iterator[tuple[int, list[str] | None, str]]:

@@ -24,6 +24,7 @@ from .cells import (
     parse_int,
     parse_text,
 )
+from .dates import DATE_ORDERS
 from .errors import CellError, CsvFileError, RowRejected
 from .report import ImportReport
 
@@ -40,7 +41,14 @@ class Mapping:
     column feeds the field. ``date_formats``: strptime formats tried after
     ISO; ``excel_dates``: read 5-digit Excel serial numbers as dates;
     ``decimal_comma``: ``1.234,56`` means 1234.56. ``source``: default
-    source name for the (source, external id) keys.
+    source name for the (source, external id) keys. ``date_order``: how
+    ``01/10/2026`` reads in every date column (dmy, mdy, ymd); without it
+    each column's order is decided from the whole file. Several columns
+    feeding one field: an external id joins them with ``|`` (a campaign id
+    and a day), another field takes the first that has a value.
+    ``skip_values``: field → prefixes of values whose rows are skipped, not
+    imported (report totals). ``options``: settings of
+    one kind's importer (``create_programs``, ``surge_threshold``, …).
     """
 
     name: str
@@ -56,6 +64,9 @@ class Mapping:
     excel_dates: bool = False
     decimal_comma: bool = False
     source: str = ""
+    date_order: str = ""
+    skip_values: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     identity: bool = False
     column_labels: dict[str, str] = field(default_factory=dict)
 
@@ -74,6 +85,9 @@ class Mapping:
             "excel_dates",
             "decimal_comma",
             "source",
+            "date_order",
+            "skip_values",
+            "options",
         }
     )
 
@@ -100,6 +114,15 @@ class Mapping:
             f: {normalize_key(k): str(v) for k, v in m.items()}
             for f, m in data.get("values", {}).items()
         }
+        date_order = str(data.get("date_order") or "")
+        if date_order and date_order not in DATE_ORDERS:
+            raise CsvFileError(
+                f"Unknown date_order '{date_order[:20]}'; use one of {', '.join(DATE_ORDERS)}."
+            )
+        skip_values = data.get("skip_values", {})
+        options = data.get("options", {})
+        if not isinstance(skip_values, dict) or not isinstance(options, dict):
+            raise CsvFileError("A mapping's 'skip_values' and 'options' must be objects.")
         return cls(
             name=data.get("name", name),
             kind=data.get("kind", ""),
@@ -114,6 +137,12 @@ class Mapping:
             excel_dates=bool(data.get("excel_dates", False)),
             decimal_comma=bool(data.get("decimal_comma", False)),
             source=str(data.get("source", "")),
+            date_order=date_order,
+            skip_values={
+                f: [str(v).casefold() for v in (p if isinstance(p, list) else [p])]
+                for f, p in skip_values.items()
+            },
+            options=dict(options),
             column_labels=labels,
         )
 
@@ -140,6 +169,7 @@ class Mapping:
         """Match the header against the mapping: field → column index, plus warnings/errors."""
         known = set(known_fields)
         field_index: dict[str, int] = {}
+        joined: dict[str, list[int]] = {}
         field_column: dict[str, str] = {}
         warnings: list[str] = []
         errors: list[str] = []
@@ -161,14 +191,28 @@ class Mapping:
                 continue
             seen[key] = index
             for target in targets:
-                if target not in known:
+                counted = target.startswith(COUNT_PREFIX) and "quantity" in known
+                if target not in known and not counted:
                     errors.append(f"The mapping sends column '{column}' to unknown field {target}.")
+                    continue
+                if target in field_index:
+                    joined.setdefault(target, [field_index[target]]).append(index)
+                    field_column[target] += f" + {column}"
                     continue
                 field_index[target] = index
                 field_column[target] = column
         if ignored:
             warnings.append("Columns ignored (not in the mapping): " + ", ".join(ignored) + ".")
-        return BoundMapping(self, field_index, field_column, warnings, errors)
+        return BoundMapping(self, field_index, field_column, warnings, errors, joined)
+
+    def known_columns(self, header: Sequence[str]) -> int:
+        """How many columns of ``header`` this mapping reads (profile detection)."""
+        return sum(1 for column in header if column and normalize_key(column) in self.columns)
+
+
+#: A column sent to ``count:<touch kind>`` gives a touch of that kind with the cell as
+#: its quantity (a LinkedIn row with impressions and clicks gives two touches).
+COUNT_PREFIX = "count:"
 
 
 @dataclass
@@ -178,6 +222,9 @@ class BoundMapping:
     field_column: dict[str, str]
     warnings: list[str]
     errors: list[str]
+    #: Fields fed by several columns: their indexes. An external id joins their values
+    #: with "|" (a campaign id and a day); another field takes the first with a value.
+    joined: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,6 +251,10 @@ class ImportContext:
         self.formula_cells = 0
         #: Free counters importers use for their warnings.
         self.counters: dict[str, int] = {}
+        #: Field → date order decided from the whole file (or given).
+        self.date_orders: dict[str, str] = {}
+        #: Rows skipped by the mapping's ``skip_values`` (not counted as read).
+        self.skipped = 0
 
     def column(self, field_name: str) -> str:
         return self.bound.field_column.get(field_name, field_name)
@@ -214,9 +265,19 @@ class ImportContext:
 
     def rows(self, records: Iterable[tuple[int, list[str] | None, str]]) -> Iterator[Row]:
         """Turn records into rows; unreadable and ragged records go straight to the report."""
-        index_items = list(self.bound.field_index.items())
+        joined = self.bound.joined
+        index_items = [(n, i) for n, i in self.bound.field_index.items() if n not in joined]
+        joined_items = list(joined.items())
         constants = self.mapping.constants
+        skip = [
+            (self.bound.field_index[name], tuple(prefixes))
+            for name, prefixes in self.mapping.skip_values.items()
+            if name in self.bound.field_index
+        ]
         for line, fields, error in records:
+            if skip and fields is not None and _skipped(fields, skip):
+                self.skipped += 1
+                continue
             self.report.rows_read += 1
             if error:
                 self.report.reject(line, "", error, fields or ())
@@ -225,6 +286,11 @@ class ImportContext:
             values = dict(constants)
             for name, i in index_items:
                 values[name] = fields[i]
+            for name, indexes in joined_items:
+                if name == "external_id":
+                    values[name] = "|".join(fields[i].strip() for i in indexes)
+                else:  # the first column with a value (First Responded Date, else Created)
+                    values[name] = next((fields[i] for i in indexes if fields[i].strip()), "")
             yield Row(line, fields, values)
 
     def reject(self, row: Row, exc: RowRejected) -> None:
@@ -358,6 +424,7 @@ class ImportContext:
                 value.strip(),
                 formats=self.mapping.date_formats,
                 excel_serial=self.mapping.excel_dates,
+                order=self.date_order(field_name),
             ),
             required=required,
         )
@@ -370,9 +437,14 @@ class ImportContext:
                 value.strip(),
                 formats=self.mapping.datetime_formats or self.mapping.date_formats,
                 excel_serial=self.mapping.excel_dates,
+                order=self.date_order(field_name),
             ),
             required=required,
         )
+
+    def date_order(self, field_name: str) -> str:
+        """How ``01/10/2026`` reads in this field: given, or decided from the whole file."""
+        return self.mapping.date_order or self.date_orders.get(field_name, "")
 
     def row_source(self, row: Row) -> str:
         """The row's ``source`` column when the file has one, else the import's source."""
@@ -382,8 +454,18 @@ class ImportContext:
         return value or self.source
 
     def finish(self) -> None:
+        if self.skipped:
+            self.report.warnings.append(
+                f"{self.skipped} rows were skipped as the mapping says (totals or values it "
+                "does not import); they are not counted as read."
+            )
         if self.formula_cells:
             self.report.warnings.append(
                 f"{self.formula_cells} cells start like a spreadsheet formula (=, +, -, @); "
                 "they were stored as plain text and are neutralised in exports."
             )
+
+
+def _skipped(fields: list[str], skip: list[tuple[int, tuple[str, ...]]]) -> bool:
+    """Whether a record's value of a skip field starts with one of its prefixes."""
+    return any(fields[i].strip().casefold().startswith(prefixes) for i, prefixes in skip)

@@ -40,6 +40,9 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: What the import decided or did besides rows: the mapping it detected, the date
+    #: order of a column, amounts converted, owners and programs created.
+    notes: list[str] = field(default_factory=list)
     accounts_marked: int = 0
 
     @property
@@ -85,6 +88,7 @@ class ImportReport:
             ],
             "warnings": list(self.warnings),
             "errors": list(self.errors),
+            "notes": list(self.notes),
             "accounts_marked": self.accounts_marked,
             "summary": self.summary(),
         }

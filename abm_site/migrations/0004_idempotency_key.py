@@ -7,27 +7,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('abm_site', '0003_security'),
+        ("abm_site", "0003_security"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('key', models.CharField(max_length=255)),
-                ('request_hash', models.CharField(help_text='SHA-256 of the method, path, query and body of the request.', max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField(encoder=rest_framework.utils.encoders.JSONEncoder, null=True)),
-                ('headers', models.JSONField(default=dict)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "request_hash",
+                    models.CharField(
+                        help_text="SHA-256 of the method, path, query and body of the request.",
+                        max_length=64,
+                    ),
+                ),
+                ("status_code", models.PositiveSmallIntegerField()),
+                (
+                    "body",
+                    models.JSONField(encoder=rest_framework.utils.encoders.JSONEncoder, null=True),
+                ),
+                ("headers", models.JSONField(default=dict)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='abm_site_idempotencykey_user_key_unique', violation_error_message='This user already used this Idempotency-Key.')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "key"),
+                        name="abm_site_idempotencykey_user_key_unique",
+                        violation_error_message="This user already used this Idempotency-Key.",
+                    )
+                ],
             },
         ),
     ]

@@ -62,6 +62,7 @@ class TouchSerializer(ModelCleanSerializer):
             "funnel_position",
             "engagement_minutes",
             "cost",
+            "quantity",
             "source",
             "external_id",
             *_STAMPS,
@@ -121,6 +122,12 @@ class TouchBulkRowSerializer(serializers.Serializer):
     )
     engagement_minutes = serializers.DecimalField(max_digits=8, decimal_places=2, required=False)
     cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    quantity = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Events the row stands for (default 1): an aggregated row, such as an "
+        "account's ad impressions of a day, carries their number.",
+    )
     source = serializers.CharField(required=False, max_length=50)
     external_id = serializers.CharField(required=False, max_length=255)
 

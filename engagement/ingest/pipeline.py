@@ -69,7 +69,7 @@ class TouchIngest:
         self.options = options or ParseOptions()
         self._keys = _row_keys(keys)
         self._domains: dict[str, str | None] = {}
-        self._refs = _References()
+        self._refs = _References(create_programs=self.options.create_programs)
         self._pending: deque[tuple[Future | None, BulkTouchResult, _Done]] = deque()
         #: A batch whose lookups the writer is making: (cleaned rows, result, done, lookups).
         self._staged: tuple[list, BulkTouchResult, _Done, Future] | None = None
@@ -80,6 +80,11 @@ class TouchIngest:
         self._writer: _Writer = _OrmWriter()
         self._started = False
         self._failed = False
+
+    @property
+    def programs_created(self) -> list[str]:
+        """Names of the programs this ingest created (``ParseOptions.create_programs``)."""
+        return list(self._refs.programs_created)
 
     def __enter__(self) -> TouchIngest:
         self._atomic = transaction.atomic()

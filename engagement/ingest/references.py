@@ -15,7 +15,13 @@ from django.db.models.functions import Lower
 from abm_site.csvio import text_key
 from abm_site.db import in_values
 from accounts.models import Stakeholder
-from accounts.selectors import AccountIndex, account_index
+from accounts.selectors import (
+    AccountIndex,
+    account_index,
+    email_domain,
+    email_domain_accounts,
+    email_domain_match,
+)
 
 from ..models import Program
 from .rows import (
@@ -68,12 +74,17 @@ class _References:
     caller's thread, ``fetch()`` where the database is used.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, create_programs: bool = False) -> None:
         self.accounts = AccountIndex()
         self.stakeholders_by_id: dict[int, int] = {}
         self.by_email: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        #: E-mails no stakeholder has and whose domain names no single account: why.
+        self.email_failures: dict[str, str] = {}
         self.programs: set[int] = set()
         self.programs_by_name: dict[str, int] = {}
+        self.create_programs = create_programs
+        self.programs_created: list[str] = []
+        self._spelling: dict[str, str] = {}  # lower-cased program name → as first written
         self._asked = _Asks()
 
     def new(self, cleaned: list[tuple[int, tuple]]) -> _Asks:
@@ -91,6 +102,10 @@ class _References:
             asked = getattr(self._asked, name)
             values -= asked
             asked |= values
+        if self.create_programs and asks.program_names:
+            for _, c in cleaned:
+                if c[_PROGRAM]:
+                    self._spelling.setdefault(c[_PROGRAM].lower(), c[_PROGRAM])
         return asks
 
     def fetch(self, asks: _Asks) -> None:
@@ -111,6 +126,9 @@ class _References:
                 in_values("email", asks.emails, "text")
             ).values_list("email", "account_id", "id"):
                 self.by_email[email].append((account_id, sid))
+            unknown = asks.emails - self.by_email.keys()
+            if unknown:
+                self._stakeholders_by_domain(unknown)
         if asks.program_ids:
             self.programs.update(
                 Program.objects.filter(in_values("id", asks.program_ids, "bigint")).values_list(
@@ -123,6 +141,39 @@ class _References:
                 .filter(lname__in=asks.program_names)
                 .values_list("lname", "id")
             )
+            missing = sorted(asks.program_names - self.programs_by_name.keys())
+            if missing and self.create_programs:
+                names = [self._spelling.get(n, n)[:255] for n in missing]
+                Program.objects.bulk_create([Program(name=n) for n in names], ignore_conflicts=True)
+                self.programs_by_name.update(
+                    Program.objects.annotate(lname=Lower("name"))
+                    .filter(lname__in=missing)
+                    .values_list("lname", "id")
+                )
+                self.programs_created.extend(names)
+
+    def _stakeholders_by_domain(self, emails: set[str]) -> None:
+        """Lead-to-account matching: an e-mail no stakeholder has joins the one account its
+        domain (or alias domain) names, as a new stakeholder; the others get a reason."""
+        by_domain = email_domain_accounts(email_domain(e) for e in emails)
+        new = []
+        for email in sorted(emails):
+            account_id, reason = email_domain_match(email, by_domain)
+            if account_id is None:
+                self.email_failures[email] = reason
+                continue
+            local = email.split("@", 1)[0].replace(".", " ").replace("_", " ").strip()
+            new.append(
+                Stakeholder(account_id=account_id, email=email, name=(local.title() or email)[:255])
+            )
+        if not new:
+            return
+        Stakeholder.objects.bulk_create(new, ignore_conflicts=True)
+        for email, account_id, sid in Stakeholder.objects.filter(
+            in_values("email", [s.email for s in new], "text")
+        ).values_list("email", "account_id", "id"):
+            if (account_id, sid) not in self.by_email[email]:
+                self.by_email[email].append((account_id, sid))
 
 
 def _records(
@@ -170,10 +221,12 @@ def _records(
                 if account_id is not None:
                     matches = [m for m in matches if m[0] == account_id]
                 if not matches:
+                    failure = refs.email_failures.get(email)
                     raise _Reject(
                         "stakeholder_email",
                         f"no stakeholder with the e-mail '{email[:100]}'"
-                        + (" at this account" if account_id is not None else ""),
+                        + (" at this account" if account_id is not None else "")
+                        + (f", and {failure}" if failure and account_id is None else ""),
                     )
                 if len(matches) > 1:
                     raise _Reject(
@@ -206,7 +259,11 @@ def _records(
 def _content_key(
     account_id: int, stakeholder_id: int | None, program_id: int | None, values: tuple
 ) -> str:
-    """``content_key()`` of a resolved row (the same parts, joined without a generator)."""
+    """``content_key()`` of a resolved row (the same parts, joined without a generator).
+
+    The quantity is not part of it: an aggregated row is the same touch whatever
+    count it carries, and keys stay those of versions before quantities.
+    """
     kind, channel, direction, occurred_at, url, asset, position, minutes, cost = values[:9]
     return text_key(
         f"{account_id}\x1f{'' if stakeholder_id is None else stakeholder_id}\x1f"

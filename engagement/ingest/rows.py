@@ -42,6 +42,7 @@ TOUCH_FIELDS: tuple[str, ...] = (
     "funnel_position",
     "engagement_minutes",
     "cost",
+    "quantity",
     "source",
     "external_id",
 )
@@ -97,6 +98,10 @@ class ParseOptions:
     datetime_formats: Sequence[str] = ()
     excel_dates: bool = False
     decimal_comma: bool = False
+    #: How ``01/10/2026`` reads (dmy, mdy, ymd): decided from the whole file by the import.
+    date_order: str = ""
+    #: Programs named by name and not known are created (a CRM's campaigns, ad campaigns).
+    create_programs: bool = False
 
 
 class _Reject(Exception):
@@ -177,6 +182,32 @@ def _amount(name: str, value: Any, max_digits: int, options: ParseOptions) -> De
         raise _Reject(name, str(exc)) from None
 
 
+_MAX_QUANTITY = 2_147_483_647
+
+
+def _quantity(value: Any) -> int:
+    """A present quantity: a whole number of events, at least 1."""
+    if value.__class__ is int:
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise _Reject("quantity", "must be a whole number")
+    else:
+        text = str(value).strip().replace(",", "")
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            number = int(text)
+        else:
+            try:
+                number = Decimal(text)
+            except ArithmeticError:
+                raise _Reject("quantity", f"'{str(value)[:50]}' is not a whole number") from None
+            if not number.is_finite() or number != number.to_integral_value():
+                raise _Reject("quantity", f"'{str(value)[:50]}' is not a whole number")
+            number = int(number)
+    if number < 1 or number > _MAX_QUANTITY:
+        raise _Reject("quantity", f"{number} is not between 1 and {_MAX_QUANTITY:,}")
+    return number
+
+
 def _moment(value: Any, options: ParseOptions) -> str:
     """``occurred_at`` as ISO 8601 text in UTC: what COPY stores and the content key hashes."""
     if isinstance(value, str):
@@ -188,7 +219,10 @@ def _moment(value: Any, options: ParseOptions) -> str:
         except ValueError:
             try:
                 moment = parse_datetime(
-                    text, formats=options.datetime_formats, excel_serial=options.excel_dates
+                    text,
+                    formats=options.datetime_formats,
+                    excel_serial=options.excel_dates,
+                    order=options.date_order,
                 )
             except CellError as exc:
                 raise _Reject("occurred_at", str(exc)) from None
@@ -276,6 +310,7 @@ def _clean(
         k_funnel_position,
         k_engagement_minutes,
         k_cost,
+        k_quantity,
         k_source,
         k_external_id,
     ) = keys
@@ -331,6 +366,8 @@ def _clean(
     )
     value = get(k_cost)
     cost = _ZERO if value is None or value == "" else _amount("cost", value, 12, options)
+    value = get(k_quantity)
+    quantity = 1 if value is None or value == "" else _quantity(value)
     value = get(k_source)
     source = (_text("source", value, 50) if value else "") or default_source
     value = get(k_external_id)
@@ -339,7 +376,7 @@ def _clean(
         raise _Reject("account_id", "names no account (give account_id, account_domain or a name)")
     # The references, then the values in COPY order (see references._records).
     refs = (account_id, domain, name, stakeholder_id, email, program_id, program)
-    values = (kind, channel, direction, occurred_at, url, asset, position, minutes, cost)
+    values = (kind, channel, direction, occurred_at, url, asset, position, minutes, cost, quantity)
     return (*refs, *values, source, external_id)
 
 

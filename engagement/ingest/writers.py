@@ -35,10 +35,11 @@ _COPY_COLUMNS = (
     "funnel_position",
     "engagement_minutes",
     "cost",
+    "quantity",
     "source",
     "external_id",
 )
-_SOURCE, _EXTERNAL_ID = 12, 13  # positions in a COPY record
+_SOURCE, _EXTERNAL_ID = 13, 14  # positions in a COPY record
 _COLUMNS_SQL = ", ".join(_COPY_COLUMNS)
 _TEMP_TABLE_SQL = """
 CREATE TEMP TABLE _touch_in (
@@ -46,7 +47,8 @@ CREATE TEMP TABLE _touch_in (
     kind varchar(25) NOT NULL, channel varchar(50) NOT NULL, direction varchar(8) NOT NULL,
     occurred_at timestamptz NOT NULL, url varchar(2000) NOT NULL, asset varchar(255) NOT NULL,
     funnel_position varchar(4) NOT NULL, engagement_minutes numeric(8, 2) NOT NULL,
-    cost numeric(12, 2) NOT NULL, source varchar(50) NOT NULL, external_id varchar(255) NOT NULL
+    cost numeric(12, 2) NOT NULL, quantity integer NOT NULL, source varchar(50) NOT NULL,
+    external_id varchar(255) NOT NULL
 ) ON COMMIT DROP
 """
 _CHUNK_SAVEPOINT = "touch_chunk"
@@ -292,7 +294,7 @@ def _copy_text(records: list[tuple[int, tuple]]) -> bytes:
     search = _COPY_SPECIAL.search
     for _, record in records:
         account_id, stakeholder_id, program_id, kind, channel, direction, occurred_at = record[:7]
-        url, asset, position, minutes, cost, source, external_id = record[7:]
+        url, asset, position, minutes, cost, quantity, source, external_id = record[7:]
         if search(channel) or search(url) or search(asset) or search(source) or search(external_id):
             channel, url, asset, source, external_id = (
                 value.translate(_COPY_ESCAPES)
@@ -301,8 +303,8 @@ def _copy_text(records: list[tuple[int, tuple]]) -> bytes:
         append(
             f"{account_id}\t{_NULL if stakeholder_id is None else stakeholder_id}\t"
             f"{_NULL if program_id is None else program_id}\t{kind}\t{channel}\t{direction}\t"
-            f"{occurred_at}\t{url}\t{asset}\t{position}\t{minutes}\t{cost}\t{source}\t"
-            f"{external_id}\n"
+            f"{occurred_at}\t{url}\t{asset}\t{position}\t{minutes}\t{cost}\t{quantity}\t"
+            f"{source}\t{external_id}\n"
         )
     return "".join(lines).encode()
 

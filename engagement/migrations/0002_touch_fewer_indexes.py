@@ -5,31 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('engagement', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("engagement", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='touch',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='touches', to='accounts.account'),
+            model_name="touch",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="touches",
+                to="accounts.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='touch',
-            name='created_at',
+            model_name="touch",
+            name="created_at",
             field=models.DateTimeField(auto_now_add=True),
         ),
         migrations.AlterField(
-            model_name='touch',
-            name='program',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touches', to='engagement.program'),
+            model_name="touch",
+            name="program",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="touches",
+                to="engagement.program",
+            ),
         ),
         migrations.AlterField(
-            model_name='touch',
-            name='stakeholder',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touches', to='accounts.stakeholder'),
+            model_name="touch",
+            name="stakeholder",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="touches",
+                to="accounts.stakeholder",
+            ),
         ),
     ]

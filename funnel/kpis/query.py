@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -109,29 +108,27 @@ def period_between(
 def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]], list[tuple[int, str]]]:
     """(tiers, programs, owners) as (id, label) lists: three small queries.
 
-    Owners are the users who own at least one account.
+    Owners (``accounts.Owner``: users or CRM people) who own at least one account.
     """
-    from accounts.models import Account, Tier
+    from accounts.models import Account, Owner, Tier
     from engagement.models import Program
 
     tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
     programs = list(Program.objects.order_by("name").values_list("pk", "name"))
-    owners = [
-        (pk, (f"{first} {last}".strip() or username))
-        for pk, username, first, last in get_user_model()
-        .objects.filter(Exists(Account.objects.filter(owner_id=OuterRef("pk"))))
-        .order_by("username")
-        .values_list("pk", "username", "first_name", "last_name")
-    ]
+    owners = list(
+        Owner.objects.filter(Exists(Account.objects.filter(owner_id=OuterRef("pk"))))
+        .order_by("name", "pk")
+        .values_list("pk", "name")
+    )
     return tiers, programs, owners
 
 
 def unknown_ids(kind: str, ids: list[int] | tuple[int, ...]) -> list[int]:
     """The ids of ``kind`` (tier, program, owner) that name nothing: one query."""
-    from accounts.models import Tier
+    from accounts.models import Owner, Tier
     from engagement.models import Program
 
-    model = {"tier": Tier, "program": Program, "owner": get_user_model()}[kind]
+    model = {"tier": Tier, "program": Program, "owner": Owner}[kind]
     wanted = sorted(set(ids))
     if not wanted:
         return []

@@ -16,9 +16,16 @@ class ImportRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[])
     mapping = serializers.CharField(
         required=False,
-        default="default",
-        help_text="A shipped mapping profile name (e.g. a CRM export), 'default' for our "
-        "column names, or a JSON object mapping our fields to your columns.",
+        default="auto",
+        help_text="'auto' (the default) detects the mapping from the header; or a shipped "
+        "profile name (salesforce, hubspot, bombora, linkedin-ads, google-ads, …), a mapping "
+        "saved on the Imports page, 'default' for our column names, or a JSON object.",
+    )
+    date_order = serializers.ChoiceField(
+        choices=["dmy", "mdy", "ymd"],
+        required=False,
+        help_text="How 01/10/2026 reads when the file cannot tell (each date column's order "
+        "is otherwise decided from the whole file; all-ambiguous columns stop the import).",
     )
     dry_run = serializers.BooleanField(
         required=False, default=False, help_text="Check everything, store nothing."
@@ -47,7 +54,7 @@ class ImportRequestSerializer(serializers.Serializer):
                 )
             _check_mapping(attrs["kind"], attrs["mapping"])
             return attrs
-        names = [name for name, _label in available_mappings(attrs["kind"])]
+        names = ["auto"] + [name for name, _label in available_mappings(attrs["kind"])]
         if mapping not in names:
             raise serializers.ValidationError(
                 {
@@ -101,5 +108,10 @@ class ImportReportSerializer(serializers.Serializer):
     rejected = ImportRejectionSerializer(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
     errors = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the import decided: the mapping detected, date orders, conversions, "
+        "owners and programs created.",
+    )
     accounts_marked = serializers.IntegerField()
     summary = serializers.CharField()

@@ -46,6 +46,7 @@ class ImportView(IdempotentCreateMixin, generics.GenericAPIView):
             mapping=data["mapping"],
             dry_run=data["dry_run"],
             source=data.get("source"),
+            date_order=data.get("date_order"),
         )
         body = report.as_dict()
         return Response(

@@ -9,6 +9,7 @@ from .accounts import (
     ACCOUNT_FIELDS,
     ACCOUNT_REF_FIELDS,
     STAKEHOLDER_FIELDS,
+    STAKEHOLDER_REF_FIELDS,
     import_accounts,
     import_stakeholders,
 )
@@ -35,6 +36,8 @@ class ImportKind:
     importer: Callable[..., set[int]]
     refresh_fit: bool = False
     streams: bool = False
+    #: Fields holding dates: their order (day or month first) is decided per column.
+    date_fields: tuple[str, ...] = ()
 
 
 IMPORT_KINDS: dict[str, ImportKind] = {
@@ -47,20 +50,23 @@ IMPORT_KINDS: dict[str, ImportKind] = {
             (("name",),),
             import_accounts,
             refresh_fit=True,
+            date_fields=("targeted_on", "untargeted_on", "churned_on"),
         ),
         ImportKind(
             "stakeholders",
             "Stakeholders (buying committee)",
             STAKEHOLDER_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("name", "first_name", "last_name")),
+            (STAKEHOLDER_REF_FIELDS, ("name", "first_name", "last_name")),
             import_stakeholders,
+            date_fields=("known_since",),
         ),
         ImportKind(
             "opportunities",
             "Opportunities",
             OPPORTUNITY_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("external_id",)),
+            (ACCOUNT_REF_FIELDS,),
             import_opportunities,
+            date_fields=("created_on", "closed_on", "contract_start", "contract_end"),
         ),
         ImportKind(
             "touches",
@@ -79,21 +85,31 @@ IMPORT_KINDS: dict[str, ImportKind] = {
             ),
             import_touches,
             streams=True,
+            date_fields=("occurred_at",),
         ),
-        ImportKind("spend", "Spend", SPEND_FIELDS, (("spent_on",), ("amount",)), import_spend),
+        ImportKind(
+            "spend",
+            "Spend",
+            SPEND_FIELDS,
+            (("spent_on",), ("amount",)),
+            import_spend,
+            date_fields=("spent_on",),
+        ),
         ImportKind(
             "nps",
             "NPS responses",
             NPS_FIELDS,
             (ACCOUNT_REF_FIELDS, ("score",), ("responded_on",)),
             import_nps,
+            date_fields=("responded_on",),
         ),
         ImportKind(
             "intent",
             "Intent signals",
             INTENT_FIELDS,
-            (ACCOUNT_REF_FIELDS, ("topic",), ("score",), ("week",)),
+            (ACCOUNT_REF_FIELDS, ("topic",), ("score",)),
             import_intent,
+            date_fields=("week",),
         ),
     )
 }

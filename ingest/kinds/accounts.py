@@ -17,7 +17,15 @@ from django.core.validators import validate_email
 from abm_site.csvio import ImportContext, Row, RowRejected, bulk_write, upsert_by_key
 from accounts.choices import BuyingRole, ProgramType
 from accounts.models import Account, Stakeholder, Tier
-from accounts.selectors import AccountIndex, account_index, clean_domain
+from accounts.selectors import (
+    AccountIndex,
+    account_index,
+    clean_domain,
+    email_domain,
+    email_domain_accounts,
+    email_domain_match,
+)
+from accounts.services import owners_resolve
 
 ACCOUNT_FIELDS: tuple[str, ...] = (
     "name",
@@ -31,6 +39,7 @@ ACCOUNT_FIELDS: tuple[str, ...] = (
     "targeted_on",
     "untargeted_on",
     "program_type",
+    "owner",
     "churned_on",
     "source",
     "external_id",
@@ -56,9 +65,16 @@ STAKEHOLDER_FIELDS: tuple[str, ...] = (
     "source",
     "external_id",
 )
+#: Stakeholders are also found by the domain of their e-mail (lead-to-account matching).
+STAKEHOLDER_REF_FIELDS: tuple[str, ...] = (*ACCOUNT_REF_FIELDS, "email")
 
-def account_ref(row: Row, ctx: ImportContext) -> dict:
-    """The account references of a row, parsed (raises ``RowRejected`` when it has none)."""
+
+def account_ref(row: Row, ctx: ImportContext, *, email: str = "") -> dict:
+    """The account references of a row, parsed (raises ``RowRejected`` when it has none).
+
+    ``email``: the row's person, whose e-mail domain names the account when
+    the row names none (or names one no account matches).
+    """
     ref: dict = {}
     if ctx.raw(row, "account_id").strip():
         ref["account_id"] = ctx.integer(row, "account_id", min_value=1)
@@ -73,6 +89,8 @@ def account_ref(row: Row, ctx: ImportContext) -> dict:
     name = ctx.text(row, "account_name", max_length=255)
     if name:
         ref["name"] = name
+    if email:
+        ref["email"] = email
     if not ref:
         column = next(
             (ctx.column(f) for f in reversed(ACCOUNT_REF_FIELDS) if ctx.has(f)), "account_name"
@@ -82,19 +100,35 @@ def account_ref(row: Row, ctx: ImportContext) -> dict:
 
 
 def account_index_for(refs: Iterable[dict]) -> AccountIndex:
-    """One :class:`AccountIndex` for all the references :func:`account_ref` returned."""
+    """One :class:`AccountIndex` for all the references :func:`account_ref` returned
+    (with the accounts of their e-mail domains in ``by_email_domain``)."""
     refs = list(refs)
-    return account_index(
+    index = account_index(
         ids=(r["account_id"] for r in refs if "account_id" in r),
         external_keys=((r["source"], r["external_id"]) for r in refs if "external_id" in r),
         domains=(r["domain"] for r in refs if r.get("domain")),
         names=(r["name"] for r in refs if r.get("name")),
     )
+    index.by_email_domain = email_domain_accounts(
+        email_domain(r["email"]) for r in refs if r.get("email")
+    )
+    return index
 
 
 def resolve_account(index: AccountIndex, ref: dict, ctx: ImportContext) -> int:
-    """The account id of a parsed reference, or ``RowRejected`` naming the user's column."""
-    account_id, field_name, reason = index.resolve(**ref)
+    """The account id of a parsed reference, or ``RowRejected`` naming the user's column.
+
+    When the row's account references find nothing (or it has none) and it
+    carries a person's e-mail, the e-mail's domain decides (lead-to-account
+    matching: ``accounts.selectors.email_domain_match``).
+    """
+    email = ref.get("email", "")
+    named = {k: v for k, v in ref.items() if k != "email"}
+    account_id, field_name, reason = index.resolve(**named) if named else (None, "", "")
+    if account_id is None and email:
+        account_id, why = email_domain_match(email, index.by_email_domain)
+        if account_id is None and not named:
+            field_name, reason = "email", why
     if account_id is None:
         raise ctx.fail(field_name, reason)
     return account_id
@@ -104,16 +138,34 @@ def resolve_account(index: AccountIndex, ref: dict, ctx: ImportContext) -> int:
 
 
 def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
-    """Validate and upsert accounts; return the ids of accounts created or changed."""
+    """Validate and upsert accounts; return the ids of accounts created or changed.
+
+    An ``owner`` cell names a user or a CRM person (``owners_resolve``); with the
+    mapping option ``create_tiers`` a tier named in the file and unknown is created.
+    """
     tiers = {t.name.casefold(): t.id for t in Tier.objects.all()}
+    create_tiers = bool(ctx.mapping.options.get("create_tiers"))
     parsed: list[tuple[Row, dict]] = []
     for row in rows:
         try:
-            parsed.append((row, _account_values(row, ctx, tiers)))
+            parsed.append((row, _account_values(row, ctx, tiers, create_tiers)))
         except RowRejected as exc:
             ctx.reject(row, exc)
     if not parsed:
         return set()
+    _tiers_create(parsed, tiers, ctx)
+    if ctx.has("owner"):
+        owners, created_owners = owners_resolve(v["owner"] for _, v in parsed if v.get("owner"))
+        for _, values in parsed:
+            cell = values.pop("owner", "")
+            values["owner_id"] = owners[cell] if cell else None
+        if created_owners:
+            ctx.report.notes.append(
+                f"{len(created_owners)} owners the app did not know were created (CRM people "
+                f"who need not sign in): {', '.join(sorted(created_owners)[:20])}"
+                + ("…" if len(created_owners) > 20 else "")
+                + ". An admin can link each to a user."
+            )
 
     ext_keys = {(v["source"], v["external_id"]) for _, v in parsed if v.get("external_id")}
     domains = {v["domain"] for _, v in parsed if v.get("domain")}
@@ -188,6 +240,25 @@ def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     return {a.id for a in created} | {a.id for a in updated}
 
 
+def _tiers_create(parsed: list[tuple[Row, dict]], tiers: dict[str, int], ctx: ImportContext):
+    """Create the tiers rows name that do not exist yet (``create_tiers``): rank = the
+    number in the name ("Tier 2" → 2) when free, else after the last."""
+    wanted = {v["tier_name"] for _, v in parsed if v.get("tier_name")}
+    if not wanted:
+        return
+    ranks = set(Tier.objects.values_list("rank", flat=True))
+    for name in sorted(wanted):
+        digits = "".join(ch for ch in name if ch.isdigit())[:4]
+        rank = int(digits) if digits and int(digits) not in ranks else max(ranks, default=0) + 1
+        ranks.add(rank)
+        tiers[name.casefold()] = Tier.objects.create(name=name[:50], rank=rank).id
+    ctx.report.notes.append(f"Tiers created: {', '.join(sorted(wanted))}.")
+    for _, values in parsed:
+        name = values.pop("tier_name", None)
+        if name:
+            values["tier_id"] = tiers[name.casefold()]
+
+
 def _strip_none_defaults(values: dict) -> dict:
     return {k: v for k, v in values.items() if not (k == "is_target" and v is None)}
 
@@ -243,7 +314,9 @@ def _key_field(key: object, values: dict) -> str:
     return "domain" if values.get("domain") else "name"
 
 
-def _account_values(row: Row, ctx: ImportContext, tiers: dict[str, int]) -> dict:
+def _account_values(
+    row: Row, ctx: ImportContext, tiers: dict[str, int], create_tiers: bool = False
+) -> dict:
     values: dict = {"name": ctx.text(row, "name", max_length=255, required=True)}
     values["source"] = ctx.row_source(row)
     if ctx.has("external_id"):
@@ -263,10 +336,17 @@ def _account_values(row: Row, ctx: ImportContext, tiers: dict[str, int]) -> dict
             row, "annual_revenue", max_digits=18, decimal_places=2
         )
     if ctx.has("tier"):
-        tier = ctx.text(row, "tier")
+        tier = ctx.mapped(row, "tier")
         if tier and tier.casefold() not in tiers:
-            raise ctx.fail("tier", f"no tier is named '{tier[:100]}'")
-        values["tier_id"] = tiers[tier.casefold()] if tier else None
+            if not create_tiers:
+                raise ctx.fail("tier", f"no tier is named '{tier[:100]}'")
+            if len(tier) > 50:
+                raise ctx.fail("tier", "a tier name has at most 50 characters")
+            values["tier_name"] = tier
+        else:
+            values["tier_id"] = tiers[tier.casefold()] if tier else None
+    if ctx.has("owner"):
+        values["owner"] = ctx.text(row, "owner", max_length=255)
     if ctx.has("is_target"):
         values["is_target"] = ctx.boolean(row, "is_target")
     for name in ("targeted_on", "untargeted_on", "churned_on"):
@@ -291,8 +371,9 @@ def import_stakeholders(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     parsed: list[tuple[Row, dict, dict]] = []
     for row in rows:
         try:
-            ref = account_ref(row, ctx)
-            parsed.append((row, ref, _stakeholder_values(row, ctx)))
+            values = _stakeholder_values(row, ctx)
+            ref = account_ref(row, ctx, email=values["email"] or "")
+            parsed.append((row, ref, values))
         except RowRejected as exc:
             ctx.reject(row, exc)
     index = account_index_for(ref for _, ref, _ in parsed)
@@ -360,8 +441,13 @@ def _stakeholder_values(row: Row, ctx: ImportContext) -> dict:
     if ctx.has("title"):
         values["title"] = ctx.text(row, "title", max_length=255)
     if ctx.has("buying_role"):
+        # A CRM's multi-select ("Champion;Influencer"): the first role is the row's.
+        first = row.values.get("buying_role", "").split(";")[0]
         values["buying_role"] = ctx.choice(
-            row, "buying_role", BuyingRole.choices, default=BuyingRole.OTHER
+            Row(row.line, row.raw, {"buying_role": first}),
+            "buying_role",
+            BuyingRole.choices,
+            default=BuyingRole.OTHER,
         )
     if ctx.has("known_since"):
         values["known_since"] = ctx.date(row, "known_since")

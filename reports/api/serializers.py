@@ -99,7 +99,7 @@ class KpiQuerySerializer(serializers.Serializer):
         return _known("program", value, "program")
 
     def validate_owner(self, value: list[int]) -> list[int]:
-        return _known("owner", value, "owner (user)")
+        return _known("owner", value, "owner")
 
     def validate(self, attrs: dict) -> dict:
         try:

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from abm_site.models import ApiToken
 from funnel.models import RecomputeChunk, RecomputeRun
+from ingest.models import ExchangeRate, SavedMapping
 from tests import factories as f
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -22,7 +23,8 @@ IDS = [model._meta.label for model, _ in REGISTRY]
 @pytest.fixture
 def one_of_each(db, admin_user):
     """A row of every registered model, linked the way real data is."""
-    account = f.AccountFactory(tier=f.TierFactory(), owner=admin_user)
+    account = f.AccountFactory(tier=f.TierFactory(), owner=f.OwnerFactory(user=admin_user))
+    f.AccountDomainFactory(account=account)
     stakeholder = f.StakeholderFactory(account=account)
     program = f.ProgramFactory()
     visitor = f.VisitorFactory(account=account, stakeholder=stakeholder)
@@ -40,6 +42,8 @@ def one_of_each(db, admin_user):
     run.chunks.create(first_id=1, last_id=account.pk, accounts=1)
     ApiToken.issue(user=admin_user, name="ci")
     TOTPDevice.objects.create(user=admin_user, name="Phone", confirmed=True)
+    ExchangeRate.objects.create(currency="EUR", rate="1.08")
+    SavedMapping.objects.create(name="my-crm", kind="accounts", data={"columns": {"Firm": "name"}})
 
 
 @pytest.fixture

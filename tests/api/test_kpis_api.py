@@ -12,6 +12,7 @@ from funnel.kpis import REGISTRY, Filters, Period, compute
 from tests.factories import (
     AccountFactory,
     OpportunityFactory,
+    OwnerFactory,
     ProgramFactory,
     TierFactory,
     TouchFactory,
@@ -79,17 +80,18 @@ def test_ids_tier_and_cohort_filters(world, viewer_api):
 def test_program_and_owner_filters(world, viewer_api, viewer):
     program = ProgramFactory()
     TouchFactory(account=world["quiet"], program=program, occurred_at=at(dt.date(2024, 3, 2)))
-    world["engaged"].owner = viewer
+    owner = OwnerFactory(name="Viewer", user=viewer)
+    world["engaged"].owner = owner
     world["engaged"].save()
     by_program = viewer_api.get(
         "/api/v1/kpis/", {**MARCH, "id": "target_accounts", "program": program.pk}
     ).json()
     assert _items(by_program)["target_accounts"]["value"] == 1
     by_owner = viewer_api.get(
-        "/api/v1/kpis/", {**MARCH, "id": "target_accounts", "owner": viewer.pk}
+        "/api/v1/kpis/", {**MARCH, "id": "target_accounts", "owner": owner.pk}
     ).json()
     assert _items(by_owner)["target_accounts"]["value"] == 1
-    assert by_owner["filters"]["owner"] == [viewer.pk]
+    assert by_owner["filters"]["owner"] == [owner.pk]
 
 
 def test_default_period_is_the_90_days_ending_yesterday(world, viewer_api):
@@ -115,7 +117,7 @@ def test_default_period_is_the_90_days_ending_yesterday(world, viewer_api):
         ({"tier": "abc"}, "tier", "valid integer"),
         ({"tier": "0"}, "tier", "greater than or equal to 1"),
         ({"program": "424242"}, "program", "Unknown program id: 424242"),
-        ({"owner": "777777"}, "owner", "Unknown owner (user) id: 777777"),
+        ({"owner": "777777"}, "owner", "Unknown owner id: 777777"),
         ({"cohort": "vip"}, "cohort", "not a valid choice"),
     ],
 )

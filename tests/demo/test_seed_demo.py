@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import models
 from django.db.models import Avg, Count, Q
 
-from accounts.models import Account, IcpRule, Stakeholder, Tier, target_q
+from accounts.models import Account, IcpRule, Owner, Stakeholder, Tier, target_q
 from demo.services import DEMO_USER_DOMAIN
 from engagement.choices import TouchKind
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
@@ -27,10 +27,12 @@ NATURAL = {
     Program: ("name",),
     Tier: ("name",),
     User: ("username",),
+    Owner: ("email",),
     Visitor: ("anonymous_id",),
 }
 SEEDED = [
     User,
+    Owner,
     Tier,
     IcpRule,
     HighValuePage,
@@ -124,7 +126,7 @@ def test_small_seed_covers_every_model_kind_and_opportunity_outcome():
         ("Tier 3", 3),
     ]
     # Owners are reps with unusable passwords and a viewer or editor role.
-    owners = User.objects.filter(owned_accounts__isnull=False).distinct()
+    owners = User.objects.filter(owner__accounts__isnull=False).distinct()
     assert owners.exists()
     assert all(not u.has_usable_password() and u.role in ("viewer", "editor") for u in owners)
 

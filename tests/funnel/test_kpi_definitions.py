@@ -22,11 +22,11 @@ from funnel.kpis import (
 )
 from tests.factories import (
     NpsResponseFactory,
+    OwnerFactory,
     ProgramFactory,
     SpendFactory,
     TierFactory,
     TouchFactory,
-    UserFactory,
 )
 
 from .kpi_fixtures import (
@@ -423,8 +423,8 @@ def test_tier_filter():
 
 @pytest.mark.django_db
 def test_owner_filter():
-    alice = UserFactory(username="alice")
-    bob = UserFactory(username="bob")
+    alice = OwnerFactory(name="alice")
+    bob = OwnerFactory(name="bob")
     mine = target(owner=alice)
     won(mine, day(10), amount=4000, created_on=day(1))
     theirs = target(owner=bob)

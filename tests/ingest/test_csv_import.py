@@ -59,8 +59,8 @@ DEFAULT_CASES = [
         "beta.example,,No id,renewal,open,1000,2024-02-01,\n"
         "beta.example,OPP-4,Lost,new_business,lost,0,2024-02-01,\n"
         "beta.example,OPP-5,Odd,new_business,pending,0,2024-02-01,\n",
-        2,
-        [(4, "external_id"), (5, "closed_on"), (6, "status")],
+        3,  # the row without an id is keyed by account, name and created date
+        [(5, "closed_on"), (6, "status")],
         Opportunity,
     ),
     (
@@ -72,8 +72,8 @@ DEFAULT_CASES = [
         "acme.example,,teleport,2024-05-03,web,T-4,\n"
         "acme.example,zed@acme.example,meeting,2024-05-03,,T-5,\n"
         "beta.example,,meeting,2024-02-30,,T-6,\n",
-        2,
-        [(5, "kind"), (6, "stakeholder_email"), (7, "occurred_at")],
+        3,  # zed@acme.example joins Acme by its domain as a new stakeholder
+        [(5, "kind"), (7, "occurred_at")],
         Touch,
     ),
     (
@@ -200,7 +200,7 @@ def test_accounts_default_mapping_create_update_unchanged(db, tmp_path):
     assert list(Account.objects.filter(needs_recompute=True)) == [alpha]
 
 
-def test_import_kinds_and_mappings_for_forms():
+def test_import_kinds_and_mappings_for_forms(db):
     assert set(IMPORT_KINDS) == {
         "accounts",
         "stakeholders",
@@ -216,7 +216,12 @@ def test_import_kinds_and_mappings_for_forms():
         "salesforce",
         "hubspot",
     ]
-    assert [n for n, _ in available_mappings("touches")] == ["default"]
+    assert [n for n, _ in available_mappings("touches")] == [
+        "default",
+        "salesforce",
+        "salesforce-activities",
+        "linkedin-ads",
+    ]
 
 
 def test_user_mapping_json_file(db, tmp_path):
@@ -256,8 +261,9 @@ def test_salesforce_exports(db):
     )
 
     report = csv_import("stakeholders", DATA / "crm/salesforce_contacts.csv", mapping="salesforce")
-    assert report.created == 2
-    assert [(r.line, r.column) for r in report.rejected] == [(4, "AccountId")]
+    # Milton names an account id and a name nobody has; his e-mail's domain is Initech's.
+    assert (report.created, report.rejected) == (3, [])
+    assert Stakeholder.objects.get(external_id="0035g00000CCCCC").account.name == "Initech"
     assert Stakeholder.objects.get(external_id="0035g00000AAAAA").email == "hank@globex.example"
     # An account id we do not know falls back to the account name.
     assert Stakeholder.objects.get(external_id="0035g00000BBBBB").account.name == "Initech"

@@ -76,16 +76,16 @@ CASES = [
         "dates.csv",
         "opportunities",
         8,
-        2,
+        3,
         [
             (3, "closed_on", "'2024-02-30' is not a real calendar date"),
             (4, "created_on", "'45292' looks like an Excel serial date number"),
-            (5, "closed_on", "'31/12/2024' is not a valid date"),
+            # '31/12/2024' (line 5) can only be day-first: the column is read dmy and stored.
             (6, "created_on", "'2024-13-01' is not a real calendar date"),
             (7, "closed_on", "'yesterday' is not a date"),
             (8, "closed_on", "2024-03-01 is before the created date 2024-03-10"),
         ],
-        ["D1", "D8"],
+        ["D1", "D4", "D8"],
     ),
     (
         "numbers.csv",
@@ -197,7 +197,7 @@ def test_excel_serial_dates_and_decimal_comma_when_the_mapping_says_so():
     report = csv_import(
         "opportunities", CORPUS / "dates.csv", mapping={"columns": columns, "excel_dates": True}
     )
-    assert report.created == 3  # D1, D3 (serial 45292 = 2024-01-01), D8
+    assert report.created == 4  # D1, D3 (serial 45292 = 2024-01-01), D4 (31/12/2024), D8
     assert str(Opportunity.objects.get(external_id="D3").created_on) == "2024-01-01"
     report = csv_import(
         "opportunities", CORPUS / "numbers.csv", mapping={"columns": columns, "decimal_comma": True}

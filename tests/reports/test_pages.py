@@ -24,6 +24,7 @@ from tests.factories import (
     IntentSignalFactory,
     NpsResponseFactory,
     OpportunityFactory,
+    OwnerFactory,
     ProgramFactory,
     SpendFactory,
     StakeholderFactory,
@@ -47,7 +48,7 @@ def build_world(n: int) -> dict:
     1 and 500 for program 2 in March.
     """
     t1, t2 = TierFactory(name="Tier 1", rank=1), TierFactory(name="Tier 2", rank=2)
-    owner = UserFactory(username="rep", first_name="Rita", last_name="Rep")
+    owner = OwnerFactory(name="Rita Rep", user=UserFactory(username="rep"))
     p1, p2 = ProgramFactory(name="Alpha"), ProgramFactory(name="Beta")
     SpendFactory(program=p1, spent_on=D(2024, 3, 3), amount=Decimal("1000"))
     SpendFactory(program=p2, spent_on=D(2024, 3, 4), amount=Decimal("500"))

@@ -32,8 +32,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        if not Account.objects.exists():
-            accounts = _env_count("DEMO_ACCOUNTS", DEMO_ACCOUNTS)
+        accounts = _env_count("DEMO_ACCOUNTS", DEMO_ACCOUNTS)
+        if accounts == 0:
+            self.stdout.write("DEMO_ACCOUNTS=0: no demo data; import your own.")
+        elif not Account.objects.exists():
             touches = _env_count("DEMO_TOUCHES", DEMO_TOUCHES)
             self.stdout.write("The database is empty: seeding the demo data set…")
             # The snapshots are computed here, before the server starts: pages are full at

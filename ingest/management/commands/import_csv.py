@@ -22,7 +22,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--mapping",
             default=None,
-            help="A shipped mapping (default, maven-crm, salesforce, hubspot) or a JSON file.",
+            help="A shipped mapping (default, maven-crm, salesforce, salesforce-activities, "
+            "hubspot, bombora, linkedin-ads, google-ads), one saved on the Imports page, or a "
+            "JSON file. Without it the mapping is detected from the header.",
+        )
+        parser.add_argument(
+            "--date-order",
+            choices=["dmy", "mdy", "ymd"],
+            default=None,
+            help="How 01/10/2026 reads (day-month-year, month-day-year, year-month-day) when "
+            "the file cannot tell; by default each date column's order is decided from the file.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and count; write nothing."
@@ -58,6 +67,7 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 source=options["source"],
                 progress=progress,
+                date_order=options["date_order"],
             )
         finally:
             if bar is not None:
@@ -92,6 +102,8 @@ class Command(BaseCommand):
         width = max(len(label) for label, _ in rows)
         for label, value in rows:
             out.write(f"  {label:<{width}}  {value:>9,}")
+        for note in report.notes:
+            out.write(f"Note: {note}")
         for warning in report.warnings:
             out.write(self.style.WARNING(f"Warning: {warning}"))
         for error in report.errors:
