@@ -15,6 +15,8 @@ COMPUTED_MODELS = {
     "recomputerun",
     "recomputechunk",
 }
+#: Settings that change numbers: only admins write them (the KPI definitions versions).
+ADMIN_MODELS = {"definitionsversion"}
 ROLES = ("viewer", "editor", "admin")
 
 
@@ -31,7 +33,8 @@ def sync_role_permissions(apps=global_apps, using: str = "default") -> None:
     domain = Permission.objects.using(using).filter(content_type__app_label__in=DOMAIN_APPS)
     viewer = domain.filter(codename__startswith="view_")
     editor = domain.exclude(
-        content_type__model__in=COMPUTED_MODELS, codename__regex=r"^(add|change|delete)_"
+        content_type__model__in=COMPUTED_MODELS | ADMIN_MODELS,
+        codename__regex=r"^(add|change|delete)_",
     )
     groups = {name: Group.objects.using(using).get_or_create(name=name)[0] for name in ROLES}
     groups["viewer"].permissions.set(viewer)

@@ -71,3 +71,13 @@ class StakeholderAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account"]
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False
+
+
+@admin.register(AccountDomain)
+class AccountDomainAdmin(admin.ModelAdmin):
+    """Alias domains (also edited inline on each account): e-mails from them join the account."""
+
+    list_display = ["domain", "account"]
+    search_fields = ["domain", "account__name"]
+    list_select_related = ["account"]
+    raw_id_fields = ["account"]

@@ -208,7 +208,6 @@ def test_linkedin_company_impressions_are_touches_with_quantities(db):
     assert quantities == [300, 450, 1200]
 
 
-@pytest.mark.xfail(strict=True, reason="needs KPI definitions v2 (issue 13)")
 def test_linkedin_company_impressions_count_in_ad_impressions(db):
     AccountFactory(name="Umbrella Corp", domain="umbrella.example")
     AccountFactory(name="Hooli", domain="hooli.example")
