@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
-from django.db.models import Aggregate, BooleanField, FloatField, Func, Q, Value
+from django.db.models import Aggregate, BooleanField, DateTimeField, FloatField, Func, Q, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -141,6 +141,28 @@ class Like(_BinarySQL):
     output_field = BooleanField()
     conditional = True
     postgresql = sqlite = "UPPER({a}) LIKE UPPER({b}) ESCAPE '\\'"
+
+
+class LocalDayStart(Func):
+    """The moment a day (a date expression) begins in the deployment's time zone.
+
+    For comparisons of a timestamp column with a day held in another column
+    (a range an index can serve). PostgreSQL converts in the time zone; SQLite
+    stores UTC and has no zone data, so there the day begins at UTC midnight
+    (SQLite is the single-user embedded default).
+    """
+
+    output_field = DateTimeField()
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        day, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"(CAST({day} AS timestamp) AT TIME ZONE %s)", (
+                *params,
+                timezone.get_current_timezone_name(),
+            )
+        return f"datetime({day})", params
 
 
 def day_start(day: dt.date) -> dt.datetime:

@@ -20,7 +20,7 @@ from typing import Any
 
 from accounts.choices import BuyingRole
 from accounts.selectors import normalize_domain
-from funnel.choices import OpportunityStatus, OpportunityType, Stage
+from funnel.choices import OpportunityStatus, OpportunityType
 
 from .vocabulary import (
     DEFAULT_ACCOUNTS,
@@ -38,7 +38,6 @@ from .vocabulary import (
     REPS,
     ROLE_MIX,
     ROLE_TITLES,
-    STAGE_RANK,
     rep_username,
 )
 
@@ -156,47 +155,6 @@ class AccountPlan:
             if lo <= o <= hi:
                 return "opp"
         return "engaged"
-
-
-def stage_changes(a: AccountPlan, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str]]:
-    """The stage transitions the journey implies, as (day, from, to) inside the window.
-
-    Positive steps only move forward in funnel order; churn drops a
-    customer to ``none``, leaving the target list drops a mere target.
-    """
-    events: list[tuple[dt.date, int, str]] = []
-    if a.targeted_on:
-        events.append((a.targeted_on, 0, Stage.TARGET))
-    if a.e0 and a.e0 <= end:
-        events.append((a.e0, 0, Stage.ENGAGED))
-    if a.nb_created:
-        events.append((dt.date.fromordinal(a.nb_created[0]), 0, Stage.OPPORTUNITY))
-    if a.customer_from:
-        events.append((a.customer_from, 0, Stage.CUSTOMER))
-    for o in a.opps:
-        if o.status == WON and o.closed_on:
-            if o.type == R:
-                events.append((o.closed_on, 0, Stage.RETAINED))
-            elif o.type == E:
-                events.append((o.closed_on, 0, Stage.EXPANDED))
-    if a.untargeted_on:
-        events.append((a.untargeted_on, 1, "untarget"))
-    if a.churned_on:
-        events.append((a.churned_on, 2, "churn"))
-    events.sort(key=lambda e: (e[0], e[1], STAGE_RANK.get(e[2], 0)))
-    current = Stage.TARGET if a.is_target and not a.targeted_on else Stage.NONE
-    by_day: dict[dt.date, list[str]] = {}
-    for day, _order, what in events:
-        before = current
-        if what == "churn":
-            current = Stage.NONE
-        elif what == "untarget":
-            current = Stage.NONE if current == Stage.TARGET else current
-        elif STAGE_RANK[what] > STAGE_RANK[current]:
-            current = what
-        if current != before and start <= day <= end:
-            by_day.setdefault(day, [before, current])[1] = current
-    return [(day, frm, to) for day, (frm, to) in by_day.items() if frm != to]
 
 
 class Planner:

@@ -11,7 +11,6 @@ from typing import Any
 from accounts.choices import BuyingRole, ProgramType
 from engagement.choices import Direction, FunnelPosition, SpendCategory
 from engagement.choices import TouchKind as K
-from funnel.choices import Stage
 
 #: ``source`` of every seeded row, so imports from real systems never collide with it.
 SOURCE = "demo"
@@ -365,7 +364,6 @@ KIND_MIX: dict[tuple[bool, str], dict[str, float]] = {
 }
 PHASE_WEIGHT = {"pre": 0.35, "engaged": 1.0, "opp": 2.3, "customer": 1.25, "churned": 0.12}
 TIER_WEIGHT = {1: 3.2, 2: 1.7, 3: 1.0, 0: 0.55}
-STAGE_RANK = {s: i for i, s in enumerate(Stage.values)}
 
 
 def rep_username(first: str, last: str) -> str:

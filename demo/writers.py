@@ -27,8 +27,9 @@ from accounts.models import Account, IcpRule, Owner, Stakeholder, Tier
 from accounts.services import account_fit_refresh
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
+from funnel.services import stage_history_rebuild
 
-from .journeys import AccountPlan, Window, add_months, stage_changes
+from .journeys import AccountPlan, Window, add_months
 from .touches import TOUCH_FIELDS, ProgramPick, TouchStream, VisitorPick, money
 from .vocabulary import (
     DEMO_USER_DOMAIN,
@@ -457,14 +458,12 @@ class TableWriter:
         self.step("touches", n)
 
     def stage_changes(self) -> None:
-        """The transitions the journeys imply (the recompute keeps them up to date)."""
-        rows = (
-            (a.id, day, frm, to)
-            for a in self.plan
-            for day, frm, to in stage_changes(a, self.w.start, self.w.end)
-        )
-        fields = ["account_id", "changed_on", "from_stage", "to_stage"]
-        self.step("stage changes", self._write(AccountStageChange, fields, rows))
+        """The stage history the data implies, from the one computation the recompute runs
+        (``funnel.services.stage_history_rebuild``): no second statement of the rules."""
+        ids = [a.id for a in self.plan]
+        if ids:
+            stage_history_rebuild(min(ids), max(ids), through=self.w.end)
+        self.step("stage changes", AccountStageChange.objects.count())
 
 
 class _NoBar:

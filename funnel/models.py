@@ -159,6 +159,32 @@ class AccountStageChange(TimeStampedModel):
         return f"{self.account_id}: {self.from_stage} → {self.to_stage} on {self.changed_on}"
 
 
+class StageCheckpoint(models.Model):
+    """Working rows of the stage-history computation: a day an account's stage may change.
+
+    Written and emptied inside one transaction per chunk of accounts
+    (``funnel.history``); never read anywhere else.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    #: The day before the account's first checkpoint: its stage then is where the history
+    #: starts (an account on the list since always starts at target, not at none).
+    baseline = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day"],
+                name="%(app_label)s_%(class)s_account_day_unique",
+                violation_error_message="This account already has a checkpoint on this day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} · {self.day}"
+
+
 class AccountSnapshot(TimeStampedModel):
     """An account's stage, scores and counts as of the end of a day."""
 

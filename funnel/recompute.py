@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from accounts.models import Account
 
-from .kpis import last_complete_day
-from .models import RecomputeChunk, RecomputeRun
-from .snapshots import account_snapshots_upsert, funnel_snapshots_upsert, stage_changes_record
+from .history import stage_history_rebuild
+from .kpis import last_complete_day, slices_of_accounts
+from .models import FunnelSnapshot, RecomputeChunk, RecomputeRun
+from .snapshots import account_snapshots_upsert, funnel_snapshots_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +93,10 @@ def run_start(
 
 
 def chunk_compute(run_id: int, day: dt.date, first_id: int, last_id: int) -> int:
-    """Write snapshots and stage changes for one range, then tick the chunk off."""
+    """Write snapshots and the exact stage history for one range, then tick the chunk off."""
     with transaction.atomic():
         written = account_snapshots_upsert(day, first_id, last_id)
-        stage_changes_record(day, first_id, last_id)
+        stage_history_rebuild(first_id, last_id, through=day)
         RecomputeChunk.objects.filter(run_id=run_id, first_id=first_id).update(
             done_at=timezone.now()
         )
@@ -212,5 +213,9 @@ def marked_compute(day: dt.date | None = None) -> int:
             lo=Min("pk"), hi=Max("pk"), n=Count("pk")
         )
         account_snapshots_upsert(day, bounds["lo"], bounds["hi"], account_ids=ids)
-        stage_changes_record(day, bounds["lo"], bounds["hi"], account_ids=ids)
+        stage_history_rebuild(bounds["lo"], bounds["hi"], through=day, account_ids=ids)
+    # The published figures of the slices those accounts belong to follow their snapshots,
+    # so a trend's last point never contradicts the headline (a new revision when changed).
+    if FunnelSnapshot.objects.filter(date=day).exists():
+        funnel_snapshots_upsert(day, reason="marked recompute", only=slices_of_accounts(ids, day))
     return len(ids)

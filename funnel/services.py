@@ -9,6 +9,7 @@ from typing import Any
 
 from accounts.services import account_row_delete, account_row_save
 
+from .history import stage_history_rebuild
 from .models import NpsResponse, Opportunity
 from .recompute import day_compute, marked_compute
 
@@ -21,6 +22,7 @@ __all__ = [
     "opportunity_create",
     "opportunity_delete",
     "opportunity_update",
+    "stage_history_rebuild",
 ]
 
 

@@ -10,7 +10,7 @@ touched at all (not even ``updated_at``).
 import datetime as dt
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -42,7 +42,6 @@ from engagement.selectors import (
 from .definitions import definitions_resolve
 from .models import (
     AccountSnapshot,
-    AccountStageChange,
     DefinitionsVersion,
     FunnelSnapshot,
     Opportunity,
@@ -186,54 +185,12 @@ def account_snapshots_upsert(day: dt.date, first_id: int, last_id: int, account_
         return cursor.rowcount
 
 
-def stage_changes_record(day: dt.date, first_id: int, last_id: int, account_ids=None) -> int:
-    """Record a stage change where an account's stage on ``day`` differs from its previous snapshot.
-
-    The day's changes of the range are replaced, so a rerun after a data fix
-    also removes a change that no longer holds.
-    """
-    snapshots = AccountSnapshot.objects.filter(
-        date=day, account_id__gte=first_id, account_id__lte=last_id
-    )
-    if account_ids is not None:
-        snapshots = snapshots.filter(account_id__in=account_ids)
-    previous = (
-        AccountSnapshot.objects.filter(account_id=OuterRef("account_id"), date__lt=day)
-        .order_by("-date")
-        .values("stage")[:1]
-    )
-    moved = (
-        snapshots.annotate(previous_stage=Subquery(previous))
-        .filter(previous_stage__isnull=False)
-        .exclude(previous_stage=F("stage"))
-        .order_by()
-        .values("account_id", "previous_stage", "stage")
-    )
-    select_sql, params = moved.query.sql_with_params()
-    table = AccountStageChange._meta.db_table
-    now = timezone.now()
-    with transaction.atomic():
-        stale = AccountStageChange.objects.filter(
-            changed_on=day, account_id__gte=first_id, account_id__lte=last_id
-        )
-        if account_ids is not None:
-            stale = stale.filter(account_id__in=account_ids)
-        stale.delete()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (created_at, updated_at, account_id, changed_on, "  # noqa: S608  # nosec B608 - compiled ORM SQL
-                f"from_stage, to_stage) SELECT %s, %s, m.account_id, %s, m.previous_stage, m.stage "
-                f"FROM ({select_sql}) m",
-                (now, now, day, *params),
-            )
-            return cursor.rowcount
-
-
 def funnel_snapshots_upsert(
     day: dt.date,
     window_days: int | None = None,
     reason: str = "recompute",
     definitions: DefinitionsVersion | int | str | None = None,
+    only: set[str] | None = None,
 ) -> int:
     """Publish the catalogue for the trailing window ending ``day``, per slice; rows written.
 
@@ -241,6 +198,8 @@ def funnel_snapshots_upsert(
     whose figures equal its latest revision is left alone, a slice seen for the
     first time gets revision 1, and different figures get the next revision with
     ``reason`` and how many KPIs changed; no revision is ever overwritten.
+    ``only`` restricts the slices (a marked recompute refreshes the ones its accounts
+    belong to).
     """
     from .kpis import Period, compute, funnel_slices
 
@@ -255,6 +214,8 @@ def funnel_snapshots_upsert(
     }
     added = []
     for slice_name, filters in funnel_slices():
+        if only is not None and slice_name not in only:
+            continue
         result = compute(period, filters, definitions=rules)
         previous = latest.get(slice_name)
         if previous is not None and previous.kpis == result:

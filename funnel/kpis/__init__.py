@@ -43,7 +43,7 @@ from .query import (
     unknown_filter_ids,
     unknown_ids,
 )
-from .scope import funnel_slices, scope_q, slice_name
+from .scope import funnel_slices, scope_q, slice_name, slices_of_accounts
 from .version import compact as data_version_compact
 from .version import data_version
 from .version import log_length as data_version_log_length
@@ -87,6 +87,7 @@ __all__ = [
     "preset_period",
     "scope_q",
     "slice_name",
+    "slices_of_accounts",
     "spec_for",
     "unknown_filter_ids",
     "unknown_ids",

@@ -6,6 +6,9 @@ these, so "program 3" or "tier:2" means one thing everywhere.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db.models import Q
 
 from abm_site.db import day_bounds
@@ -91,3 +94,25 @@ def funnel_slices() -> list[tuple[str, Filters]]:
     filters += [Filters(program=(pk,)) for pk in Program.objects.values_list("pk", flat=True)]
     filters += [Filters(cohort=c) for c in SLICE_COHORTS]
     return [(str(slice_name(f)), f) for f in filters]
+
+
+def slices_of_accounts(account_ids: list[int], day: dt.date) -> set[str]:
+    """The snapshot slices ``account_ids`` count in on ``day``: all, every cohort, their
+    tiers and the programs that touched them in the snapshot window (two queries)."""
+    from accounts.models import Account
+
+    window = int(settings.ABM_SNAPSHOT_WINDOW_DAYS)
+    start, end = day_bounds(day - dt.timedelta(days=window - 1), day)
+    names = {"all", *(f"cohort:{c}" for c in SLICE_COHORTS)}
+    tiers = Account.objects.filter(pk__in=account_ids, tier__isnull=False).values_list(
+        "tier_id", flat=True
+    )
+    names |= {f"tier:{pk}" for pk in tiers.distinct()}
+    programs = Touch.objects.filter(
+        account_id__in=account_ids,
+        program__isnull=False,
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+    ).values_list("program_id", flat=True)
+    names |= {f"program:{pk}" for pk in programs.distinct()}
+    return names

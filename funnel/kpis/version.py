@@ -27,6 +27,7 @@ INPUT_APPS = ("accounts", "engagement", "funnel")
 NOT_INPUT = (
     "funnel.DefinitionsVersion",  # in the cache key itself; marking one used must not bump it
     "funnel.AccountSnapshot",
+    "funnel.StageCheckpoint",
     "funnel.FunnelSnapshot",
     "funnel.RecomputeRun",
     "funnel.RecomputeChunk",

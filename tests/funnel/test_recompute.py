@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from funnel import recompute
+from funnel.history import stage_history_rebuild
 from funnel.models import AccountSnapshot, AccountStageChange, RecomputeChunk, RecomputeRun
-from funnel.snapshots import account_snapshots_upsert, stage_changes_record
+from funnel.snapshots import account_snapshots_upsert
 from tests.factories import (
     AccountFactory,
     IntentSignalFactory,
@@ -145,39 +146,84 @@ class TestStageRules:
         assert snap.last_touch_at == at(D, 15)
 
 
-class TestStageChanges:
-    def test_change_recorded_against_the_previous_snapshot(self):
-        account = AccountFactory()
-        first, second = dt.date(2024, 6, 1), dt.date(2024, 6, 2)
-        account_snapshots_upsert(first, account.pk, account.pk)
-        TouchFactory(account=account, kind="meeting", occurred_at=at(second))
-        account_snapshots_upsert(second, account.pk, account.pk)
-        assert stage_changes_record(second, account.pk, account.pk) == 1
+class TestStageHistory:
+    """The stage history comes from events, on the day they happened (issue 15)."""
+
+    def test_a_change_on_the_day_of_the_event_not_of_the_snapshot(self):
+        account = AccountFactory()  # on the target list since 2000
+        TouchFactory(account=account, kind="meeting", occurred_at=at(dt.date(2024, 6, 2)))
+        # Recomputed weeks later, the change still lands on June 2.
+        assert stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 6, 30)) == 1
         change = AccountStageChange.objects.get(account=account)
         assert (change.from_stage, change.to_stage, change.changed_on) == (
             "target",
             "engaged",
-            second,
+            dt.date(2024, 6, 2),
         )
 
-    def test_no_change_without_a_previous_snapshot_or_when_equal(self):
+    def test_the_engagement_window_ends_the_engaged_stage_on_its_last_day(self):
         account = AccountFactory()
-        account_snapshots_upsert(dt.date(2024, 6, 1), account.pk, account.pk)
-        assert stage_changes_record(dt.date(2024, 6, 1), account.pk, account.pk) == 0
-        account_snapshots_upsert(dt.date(2024, 6, 2), account.pk, account.pk)
-        assert stage_changes_record(dt.date(2024, 6, 2), account.pk, account.pk) == 0
+        TouchFactory(account=account, kind="meeting", occurred_at=at(dt.date(2024, 6, 2)))
+        TouchFactory(account=account, kind="web_visit", occurred_at=at(dt.date(2024, 6, 20)))
+        window = settings.ABM_SCORES["engagement_window_days"]
+        stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 12, 31))
+        changes = list(
+            AccountStageChange.objects.order_by("changed_on").values_list(
+                "changed_on", "from_stage", "to_stage"
+            )
+        )
+        # Engaged from the first touch; back to target the day the window after the last
+        # touch (June 20 + 90 days) no longer holds any engagement touch.
+        assert changes == [
+            (dt.date(2024, 6, 2), "target", "engaged"),
+            (dt.date(2024, 6, 20) + dt.timedelta(days=window), "engaged", "target"),
+        ]
+
+    def test_no_change_when_nothing_happened(self):
+        account = AccountFactory()
+        assert stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 6, 1)) == 0
+        TouchFactory(account=account, kind="ad_impression", occurred_at=at(dt.date(2024, 5, 2)))
+        assert stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 6, 1)) == 0
+        assert not AccountStageChange.objects.exists()
 
     def test_rerun_after_a_data_fix_removes_a_change_that_no_longer_holds(self):
         account = AccountFactory()
-        first, second = dt.date(2024, 6, 1), dt.date(2024, 6, 2)
-        account_snapshots_upsert(first, account.pk, account.pk)
-        touch = TouchFactory(account=account, kind="meeting", occurred_at=at(second))
-        account_snapshots_upsert(second, account.pk, account.pk)
-        stage_changes_record(second, account.pk, account.pk)
+        touch = TouchFactory(account=account, kind="meeting", occurred_at=at(dt.date(2024, 6, 2)))
+        stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 6, 30))
         touch.delete()
-        account_snapshots_upsert(second, account.pk, account.pk)
-        stage_changes_record(second, account.pk, account.pk)
+        assert stage_history_rebuild(account.pk, account.pk, through=dt.date(2024, 6, 30)) == 1
         assert not AccountStageChange.objects.exists()
+
+    def test_any_schedule_or_order_gives_the_same_history(self):
+        accounts = [AccountFactory() for _ in range(3)]
+        for i, a in enumerate(accounts):
+            TouchFactory(account=a, kind="meeting", occurred_at=at(dt.date(2024, 3, 1 + i)))
+            OpportunityFactory(
+                account=a,
+                created_on=dt.date(2024, 3, 10 + i),
+                status="won" if i else "open",
+                closed_on=dt.date(2024, 4, 1) if i else None,
+            )
+        lo, hi = accounts[0].pk, accounts[-1].pk
+
+        def table():
+            return sorted(
+                AccountStageChange.objects.values_list(
+                    "account_id", "changed_on", "from_stage", "to_stage"
+                )
+            )
+
+        end = dt.date(2024, 9, 30)
+        stage_history_rebuild(lo, hi, through=end)
+        nightly = table()
+        days = [end - dt.timedelta(days=d) for d in range(0, 214)]
+        for step, order in ((1, 1), (7, 1), (14, 1), (7, -1)):
+            AccountStageChange.objects.all().delete()
+            for day in days[::step][::order]:
+                stage_history_rebuild(lo, hi, through=day)
+            stage_history_rebuild(lo, hi, through=end)
+            assert table() == nightly, (step, order)
+        assert len(nightly) >= 6
 
 
 def _rows():
