@@ -14,6 +14,7 @@ COMPUTED_MODELS = {
     "accountstagechange",
     "recomputerun",
     "recomputechunk",
+    "stagecheckpoint",
 }
 #: Settings that change numbers: only admins write them (the KPI definitions versions).
 ADMIN_MODELS = {"definitionsversion"}

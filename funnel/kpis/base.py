@@ -7,9 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from funnel.choices import Cohort
+from funnel.definitions import shipped_params
 
 if TYPE_CHECKING:
     from .measures import Condition, Measure
@@ -163,9 +162,9 @@ class KpiSpec:
         return self.drill.source.drills_to if self.drill is not None else None
 
     def describe(self, params: Mapping[str, Any] | None = None) -> str:
-        """The definition in words, with the parameters in force (the settings by default)."""
+        """The definition in words, with the parameters given (this release's by default)."""
         if params is None:
-            params = settings.ABM_SCORES
+            params = shipped_params()
         return self.definition_template.format_map(definition_params(params))
 
     @property

@@ -60,12 +60,16 @@ def test_every_domain_model_users_and_tokens_are_registered():
     from django.apps import apps
 
     from abm_site.models import User
+    from funnel.models import StageCheckpoint
 
     registered = {model for model, _ in REGISTRY}
     assert {User, ApiToken, Group} <= registered
+    # Working rows, written and emptied inside one transaction: nothing to see or edit.
+    working = {StageCheckpoint}
     for label in ("accounts", "engagement", "funnel"):
         for model in apps.get_app_config(label).get_models():
-            assert model in registered, model
+            assert model in registered or model in working, model
+    assert not working & registered
 
 
 @pytest.mark.django_db

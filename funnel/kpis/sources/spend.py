@@ -93,6 +93,12 @@ WITH spent AS (
 SELECT
     (SELECT COALESCE(SUM(acq), 0) FROM spent),
     (SELECT COALESCE(SUM(ret), 0) FROM spent),
+    (SELECT COALESCE(ROUND(SUM(CASE WHEN category IN ({acquisition}) THEN amount ELSE 0 END) * 100), 0)
+     FROM engagement_spend
+     WHERE spent_on >= %s AND spent_on <= %s AND program_id IS NULL {programless}),
+    (SELECT COALESCE(ROUND(SUM(CASE WHEN category IN ({retention}) THEN amount ELSE 0 END) * 100), 0)
+     FROM engagement_spend
+     WHERE spent_on >= %s AND spent_on <= %s AND program_id IS NULL {programless}),
     COALESCE(SUM(acq_cents) FILTER (WHERE account_id IN ({accounts})), 0),
     COALESCE(SUM(ret_cents) FILTER (WHERE account_id IN ({accounts})), 0),
     COALESCE(SUM(acq_cents), 0),
@@ -106,8 +112,12 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
 
     ``abm``/``acquisition``: allocated marketing and sales spend of programs;
     ``retention``: allocated onboarding and support spend of programs;
-    ``*_total``: the programs' whole spend; ``*_unallocated``: the spend of
-    programs with no touch in the period (it belongs to no slice). One query.
+    ``*_total``: the whole spend of the period (of the filtered programs, with a
+    program filter); ``*_unallocated``: what belongs to no slice, the spend of
+    programs with no touch in the period and spend without a program.
+    ``abm_total``/``abm_unallocated``: the same for program spend only (spend
+    without a program is acquisition spend but not ABM spend). Over any partition
+    of accounts, slices + unallocated = total, to the cent. One query.
     """
     accounts = Account.objects.filter(slice_q(ctx.filters)).values("pk")
     accounts_sql, accounts_params = accounts.query.sql_with_params()
@@ -117,8 +127,15 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         program_params = list(ctx.filters.program)
     acquisition = ", ".join(f"'{c}'" for c in ACQUISITION_CATEGORIES)
     retention = ", ".join(f"'{c}'" for c in _RETENTION)
+    # Spend without a program belongs to no slice: part of the whole, never allocated (and
+    # not part of a program filter's spend).
+    programless = "AND 1 = 0" if ctx.filters.program else ""
     sql = _ALLOCATION_SQL.format(
-        acquisition=acquisition, retention=retention, programs=programs, accounts=accounts_sql
+        acquisition=acquisition,
+        retention=retention,
+        programs=programs,
+        programless=programless,
+        accounts=accounts_sql,
     )
     params = [
         ctx.start,
@@ -126,12 +143,19 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         *program_params,
         ctx.start_dt,
         ctx.end_dt,
+        ctx.start,
+        ctx.end,
+        ctx.start,
+        ctx.end,
         *accounts_params,
         *accounts_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        acq_total, ret_total, acq_slice, ret_slice, acq_all, ret_all = cursor.fetchone()
+        row = cursor.fetchone()
+    acq_programs, ret_programs, acq_none, ret_none, acq_slice, ret_slice, acq_all, ret_all = row
+    acq_total = Decimal(acq_programs or 0) + Decimal(acq_none or 0)
+    ret_total = Decimal(ret_programs or 0) + Decimal(ret_none or 0)
     cents = Decimal("0.01")
 
     def money(value) -> Decimal:
@@ -143,6 +167,8 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         "retention": money(ret_slice),
         "acquisition_total": money(acq_total),
         "retention_total": money(ret_total),
+        "abm_total": money(acq_programs),
+        "abm_unallocated": money(Decimal(acq_programs or 0) - Decimal(acq_all or 0)),
         "acquisition_unallocated": money(Decimal(acq_total or 0) - Decimal(acq_all or 0)),
         "retention_unallocated": money(Decimal(ret_total or 0) - Decimal(ret_all or 0)),
     }
