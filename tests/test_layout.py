@@ -69,7 +69,9 @@ def test_layers_put_abm_site_at_the_bottom_and_demo_on_top():
     (layers,) = [c for c in _contracts() if c["type"] == "layers"]
     assert layers["layers"][-1] == "abm_site"
     assert "demo" in layers["layers"][0]
-    assert all(i.startswith(("abm_site.urls", "abm_site.api_urls")) for i in layers["ignore_imports"])
+    assert all(
+        i.startswith(("abm_site.urls", "abm_site.api_urls")) for i in layers["ignore_imports"]
+    )
 
 
 @pytest.mark.parametrize("app", (*APPS, "abm_site"))
@@ -77,7 +79,6 @@ def test_no_module_is_over_the_size_limit(app):
     too_long = {
         str(path.relative_to(ROOT)): n
         for path in (ROOT / app).rglob("*.py")
-        if "migrations" not in path.parts
-        and (n := len(path.read_text().splitlines())) > MAX_LINES
+        if "migrations" not in path.parts and (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert too_long == {}, f"split these into packages behind the same imports: {too_long}"

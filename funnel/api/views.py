@@ -81,7 +81,10 @@ class FunnelSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=SnapshotRevisionSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def revisions(
-        self, request: Request, pk: str | None = None, format: str | None = None  # noqa: A002
+        self,
+        request: Request,
+        pk: str | None = None,
+        format: str | None = None,  # noqa: A002
     ) -> Response:
         """Every revision of this snapshot's day, slice, window and definitions, oldest first,
         each with the KPIs it changed (from, to): what the figures said then and say now."""

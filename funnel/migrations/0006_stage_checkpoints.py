@@ -5,23 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_owners_alias_domains'),
-        ('funnel', '0005_opportunity_expected_close'),
+        ("accounts", "0002_owners_alias_domains"),
+        ("funnel", "0005_opportunity_expected_close"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StageCheckpoint',
+            name="StageCheckpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('baseline', models.BooleanField(default=False)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("baseline", models.BooleanField(default=False)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('account', 'day'), name='funnel_stagecheckpoint_account_day_unique', violation_error_message='This account already has a checkpoint on this day.')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "day"),
+                        name="funnel_stagecheckpoint_account_day_unique",
+                        violation_error_message="This account already has a checkpoint on this day.",
+                    )
+                ],
             },
         ),
     ]
