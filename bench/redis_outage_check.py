@@ -11,7 +11,7 @@ worker, both on Redis database 13, then:
 
 A. Redis restarted during a recompute: enqueue the nightly recompute; once a
    few chunks are done, restart Redis (``SHUTDOWN NOSAVE``: queued and
-   unacknowledged chunk tasks and the chord state are gone); send the
+   unacknowledged chunk tasks are gone); send the
    ``funnel.recompute_resume`` task (beat sends it every 5 minutes), which
    dispatches the chunks still open in PostgreSQL; the run must succeed.
 B. Redis stopped: a page and an API read still answer 200, a bulk ingest

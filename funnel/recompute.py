@@ -104,19 +104,35 @@ def chunk_compute(run_id: int, day: dt.date, first_id: int, last_id: int) -> int
     return written
 
 
+def run_chunks_open(run_id: int) -> int:
+    """How many chunks of the run are not done yet (the run finishes at 0)."""
+    return RecomputeChunk.objects.filter(run_id=run_id, done_at__isnull=True).count()
+
+
 def run_finish(run_id: int, day: dt.date) -> int:
-    """Funnel snapshots for every slice once all chunks are done; then release the lock."""
-    open_chunks = RecomputeChunk.objects.filter(run_id=run_id, done_at__isnull=True).count()
+    """Funnel snapshots for every slice once all chunks are done; then release the lock.
+
+    Idempotent: the run row is locked and must still be running, so a repeated
+    or concurrent finish writes nothing and returns 0.
+    """
+    open_chunks = run_chunks_open(run_id)
     if open_chunks:
         logger.warning(
             "Run %s has %d unfinished chunks; leaving it for the resume task.", run_id, open_chunks
         )
         return 0
-    kind = RecomputeRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
-    written = funnel_snapshots_upsert(day, reason=f"{kind or 'a'} recompute")
-    RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).update(
-        status=RecomputeRun.Status.SUCCEEDED, finished_at=timezone.now(), error=""
-    )
+    with transaction.atomic():
+        run = (
+            RecomputeRun.objects.select_for_update()
+            .filter(pk=run_id, status=RecomputeRun.Status.RUNNING)
+            .first()
+        )
+        if run is None:
+            return 0
+        written = funnel_snapshots_upsert(day, reason=f"{run.kind or 'a'} recompute")
+        RecomputeRun.objects.filter(pk=run_id).update(
+            status=RecomputeRun.Status.SUCCEEDED, finished_at=timezone.now(), error=""
+        )
     return written
 
 

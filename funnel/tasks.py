@@ -7,8 +7,8 @@ worker dies, so a killed worker's chunk is delivered again and rewritten.
 
 import datetime as dt
 
-from celery import chord, group, shared_task
-from django.db import InterfaceError, OperationalError
+from celery import shared_task
+from django.db import InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from . import recompute
@@ -26,13 +26,17 @@ TASK_OPTIONS = {
 
 
 def _dispatch(run_id: int, day: str, chunks: list[tuple[int, int]]) -> None:
-    """Fan out one task per chunk; the funnel snapshots follow when all are done."""
-    header = group(recompute_chunk.si(run_id, day, lo, hi) for lo, hi in chunks)
-    callback = recompute_finish.si(run_id, day)
-    if chunks:
-        chord(header)(callback.on_error(recompute_failed.si(run_id)))
-    else:
-        callback.apply_async()
+    """Fan out one task per chunk; the chunk that closes the run sends its finish.
+
+    Not a chord: a chord counts task results in the result backend, so a chunk
+    redelivered after its worker was killed could leave the count short forever
+    (or finish the run early). The chunk table is the one record of what is done.
+    """
+    if not chunks:
+        recompute_finish.si(run_id, day).apply_async()
+        return
+    for lo, hi in chunks:
+        recompute_chunk.si(run_id, day, lo, hi).apply_async(link_error=recompute_failed.si(run_id))
 
 
 @shared_task(name="funnel.recompute_nightly", **TASK_OPTIONS)
@@ -48,7 +52,12 @@ def recompute_nightly(day: str | None = None) -> dict:
 
 @shared_task(name="funnel.recompute_chunk", **TASK_OPTIONS)
 def recompute_chunk(run_id: int, day: str, first_id: int, last_id: int) -> int:
-    return recompute.chunk_compute(run_id, dt.date.fromisoformat(day), first_id, last_id)
+    written = recompute.chunk_compute(run_id, dt.date.fromisoformat(day), first_id, last_id)
+    if recompute.run_chunks_open(run_id) == 0:
+        # Sent after the chunk's commit; run_finish claims the run, so a second
+        # sender (two last chunks at once, a redelivery) finishes nothing twice.
+        transaction.on_commit(lambda: recompute_finish.si(run_id, day).apply_async())
+    return written
 
 
 @shared_task(name="funnel.recompute_finish", **TASK_OPTIONS)

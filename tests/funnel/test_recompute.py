@@ -284,6 +284,27 @@ class TestRecomputeRuns:
         recompute.run_finish(run.pk, D)
         assert RecomputeRun.objects.get(pk=run.pk).status == "succeeded"
 
+    def test_the_last_chunk_finishes_the_run_and_a_repeated_chunk_never_finishes_it_early(
+        self, settings
+    ):
+        from funnel.models import FunnelSnapshot
+
+        settings.ABM_RECOMPUTE_CHUNK_SIZE = 1
+        AccountFactory.create_batch(2)
+        run, chunks = recompute.run_start(D)
+        recompute.chunk_compute(run.pk, D, *chunks[0])
+        recompute.chunk_compute(run.pk, D, *chunks[0])  # redelivered after a worker died
+        assert recompute.run_chunks_open(run.pk) == 1
+        assert recompute.run_finish(run.pk, D) == 0
+        assert RecomputeRun.objects.get(pk=run.pk).status == "running"
+        recompute.chunk_compute(run.pk, D, *chunks[1])
+        assert recompute.run_chunks_open(run.pk) == 0
+        assert recompute.run_finish(run.pk, D) > 0
+        revisions = FunnelSnapshot.objects.filter(date=D).count()
+        assert recompute.run_finish(run.pk, D) == 0  # a second finish writes nothing
+        assert FunnelSnapshot.objects.filter(date=D).count() == revisions
+        assert RecomputeRun.objects.get(pk=run.pk).status == "succeeded"
+
     def test_marked_accounts_are_recomputed_and_unmarked(self):
         marked = AccountFactory(needs_recompute=True)
         other = AccountFactory()

@@ -3,7 +3,7 @@
 The worker runs as a separate process against this test database. The first
 worker is killed (the whole process group, no warning) while chunks are being
 written; a second worker picks up the unacknowledged chunk tasks after the
-visibility timeout and the chord's callback finishes the run. The snapshots
+visibility timeout, and the chunk that closes the run sends its finish. The snapshots
 must equal a clean in-process run's.
 """
 
