@@ -5,9 +5,11 @@ per-account annotations, percentiles) live here once, for every app.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.db.models import Aggregate, BooleanField, DateTimeField, FloatField, Func, Q, Value
@@ -18,8 +20,56 @@ _BIGINT = range(-(2**63), 2**63)
 _ARRAY_TYPES = frozenset({"bigint", "text"})
 
 
+_T = TypeVar("_T")
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a
+#: race with another one and succeeds when it is run again.
+WRITE_CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
 class StatementTimeout(OperationalError):
     """A query ran past the limit set with ``statement_timeout``."""
+
+
+class WriteConflict(OperationalError):
+    """Concurrent writes to the same rows kept colliding after the retries; retry later."""
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure (or a ``WriteConflict`` after retries)."""
+    return isinstance(exc, WriteConflict) or (
+        getattr(exc.__cause__, "sqlstate", None) in WRITE_CONFLICT_STATES
+    )
+
+
+def retry_on_write_conflict(
+    write: Callable[[], _T], *, attempts: int = 4, base_delay: float = 0.05
+) -> _T:
+    """Run ``write`` (one transaction) again when it loses a deadlock or serialization race.
+
+    Two writers inserting overlapping new keys into a unique index can each
+    wait for the other; PostgreSQL cancels one, whose work then succeeds on
+    a second run. Waits grow exponentially with full jitter so the racers
+    spread out. After ``attempts`` runs the conflict is raised as
+    ``WriteConflict``, which the API answers with a 409 and ``Retry-After``.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_write_conflict(exc) or isinstance(exc, WriteConflict):
+                raise
+            if attempt == attempts:
+                raise WriteConflict(
+                    f"Concurrent writes to the same rows collided {attempts} times."
+                ) from exc
+            time.sleep(random.uniform(0, base_delay * 2**attempt))  # noqa: S311  # nosec B311
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    """True when PostgreSQL cancelled the query (``statement_timeout``)."""
+    return isinstance(exc, StatementTimeout) or _is_query_canceled(exc)
 
 
 def _is_query_canceled(exc: BaseException) -> bool:

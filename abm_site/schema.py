@@ -11,6 +11,7 @@ code   when                                                        operations
 401    no credentials, or a bad token                              all
 403    the role or token scope does not allow it                   all
 404    no such row, or a page past the last                        with a path id or ``page``
+409    the write lost a race with concurrent writes; retry          POST, PUT, PATCH, DELETE
 413    the body is over ``ABM_MAX_JSON_BYTES``/``_UPLOAD_BYTES``    with a body
 415    a Content-Type the operation does not read                  with a body
 422    the ``Idempotency-Key`` was used for another request         POST
@@ -65,6 +66,12 @@ ERRORS: dict[int, tuple[str, str, dict]] = {
         {},
     ),
     404: ("No such row, or a page past the last.", ERROR_DETAIL, {}),
+    409: (
+        "The write collided with concurrent writes of the same rows and stored nothing; "
+        "send it again (rows stored meanwhile count as duplicates).",
+        ERROR_DETAIL,
+        RETRY_AFTER,
+    ),
     413: (
         "The body is larger than ABM_MAX_JSON_BYTES (JSON, forms) or ABM_MAX_UPLOAD_BYTES (files).",
         ERROR_DETAIL,
@@ -111,6 +118,8 @@ def operation_error_codes(method: str, operation: dict) -> list[int]:
         codes.append(404)
     if has_body:
         codes += [413, 415]
+    if method in ("post", "put", "patch", "delete"):
+        codes.append(409)
     if method == "post":
         codes.append(422)
     return sorted(codes)

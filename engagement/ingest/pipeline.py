@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
+from abm_site.db import retry_on_write_conflict
+
 from .references import _Asks, _records, _References
 from .rows import BulkTouchResult, ParseOptions, TouchRejection, _clean, _Reject, _row_keys
 from .writers import _copy_text, _OrmWriter, _PostgresWriter, _Writer
@@ -306,12 +308,20 @@ def touch_bulk_create(
     transaction. ``keys`` maps row keys to fields for rows that spell some
     fields differently (rejections still name the fields).
     """
-    total = BulkTouchResult()
-    with TouchIngest(source=source, options=options, keys=keys) as ingest:
-        start, size = 0, min(FIRST_BATCH, BULK_BATCH)
-        while start < len(rows):
-            ingest.add(rows[start : start + size], functools.partial(total.absorb, offset=start))
-            start += size
-            size = min(size * 2, BULK_BATCH)
-    total.rejected.sort(key=_by_index)
-    return total
+
+    def write() -> BulkTouchResult:
+        total = BulkTouchResult()
+        with TouchIngest(source=source, options=options, keys=keys) as ingest:
+            start, size = 0, min(FIRST_BATCH, BULK_BATCH)
+            while start < len(rows):
+                ingest.add(
+                    rows[start : start + size], functools.partial(total.absorb, offset=start)
+                )
+                start += size
+                size = min(size * 2, BULK_BATCH)
+        total.rejected.sort(key=_by_index)
+        return total
+
+    # Concurrent requests with overlapping new keys can deadlock on the unique index;
+    # the loser's whole ingest (one transaction or savepoint) runs again.
+    return retry_on_write_conflict(write)

@@ -257,3 +257,59 @@ def test_a_lone_surrogate_is_a_400_and_an_escaped_pair_is_text(people, editor_ap
     )
     assert pair.status_code == 200, pair.content
     assert Touch.objects.get().channel == "\U0001f600"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_clients_posting_overlapping_new_keys_get_no_server_error(editor):
+    """Shuffled, overlapping batches of new keys: the unique index's deadlocks are retried
+    (and, past the retries, a 409 to retry), never a 503 'database unavailable'."""
+    import random
+
+    accounts = [AccountFactory(domain=f"a{i}.example") for i in range(20)]
+    pool = [
+        {
+            "account": accounts[i % 20].pk,
+            "kind": "email_open",
+            "occurred_at": "2024-03-02T10:00:00Z",
+            "source": "crm",
+            "external_id": f"k-{i}",
+        }
+        for i in range(1200)
+    ]
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+    bodies: list[dict] = []
+    errors: list = []
+
+    def send(seed: int) -> None:
+        try:
+            client = token_client(editor, "write")
+            rng = random.Random(seed)
+            barrier.wait(timeout=60)
+            for _ in range(3):
+                rows = rng.sample(pool, 700)
+                response = client.post(URL, rows, format="json")
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    bodies.append(response.json())
+                else:
+                    assert response.status_code == 409, response.content
+                    assert response["Retry-After"]
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == []
+    assert len(statuses) == 24
+    assert all(status < 500 for status in statuses), statuses
+    stored = Touch.objects.count()
+    assert stored == len(set(Touch.objects.values_list("external_id", flat=True)))
+    assert sum(b["accepted"] for b in bodies) == stored
+    assert all(b["rejected_count"] == 0 for b in bodies)
+    assert all(b["accepted"] + b["duplicates"] == 700 for b in bodies)
