@@ -3,6 +3,7 @@
 * ``BodyLimitMiddleware``: 413 with a JSON message for bodies over the limits.
 * ``DatabaseUnavailableMiddleware`` and ``server_error``: 503 (JSON or HTML,
   with ``Retry-After``) while PostgreSQL is unreachable.
+* ``ReportTimeoutMiddleware``: report reads run under ``ABM_REPORT_TIMEOUT_SECONDS``.
 * ``SessionTimeoutMiddleware``: idle and absolute session timeouts.
 * ``AccessMiddleware``: the access matrix (``abm_site.access``) for pages and
   the admin, and the second-factor gate.
@@ -10,13 +11,15 @@
 
 import logging
 import sys
+import threading
 import time
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
+from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -25,7 +28,7 @@ from django.utils.http import urlencode
 from django.views import defaults
 
 from . import access
-from .db import StatementTimeout
+from .db import is_query_canceled, is_write_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +121,9 @@ class BodyLimitMiddleware:
 
 def unavailable_response(request: HttpRequest, exception: Exception) -> HttpResponse:
     """503 with Retry-After, JSON for the API, a page without database access otherwise."""
-    if isinstance(exception, StatementTimeout):
+    if is_query_canceled(exception):
         message = (
-            "This report took longer than the time limit. "
+            f"This view took longer than {settings.ABM_REPORT_TIMEOUT_SECONDS:g} s. "
             "Choose a shorter period or narrower filters and try again."
         )
     else:
@@ -131,6 +134,21 @@ def unavailable_response(request: HttpRequest, exception: Exception) -> HttpResp
         html = render_to_string("account/unavailable.html", {"message": message})
         response = HttpResponse(html, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def conflict_response(request: HttpRequest) -> HttpResponse:
+    """409 with Retry-After: the write lost a race with concurrent writes; nothing was stored."""
+    message = (
+        "This write collided with concurrent writes of the same rows and nothing of it was "
+        "stored. Send it again in a moment (rows stored meanwhile will count as duplicates)."
+    )
+    if wants_json(request):
+        response: HttpResponse = JsonResponse({"detail": message}, status=409)
+    else:
+        html = render_to_string("account/unavailable.html", {"message": message})
+        response = HttpResponse(html, status=409)
+    response["Retry-After"] = "1"
     return response
 
 
@@ -154,6 +172,9 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
+        if is_write_conflict(exception):
+            logger.warning("Write conflict on %s %s: %s", request.method, request.path, exception)
+            return conflict_response(request)
         if is_database_outage(exception):
             logger.error("Database error on %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request, exception)
@@ -295,3 +316,61 @@ __all__ = [
     "client_ip",
     "server_error",
 ]
+
+
+class ReportTimeoutMiddleware:
+    """Report reads (pages, KPI API, exports, drill-downs) run under a statement timeout.
+
+    A report on a pathological data shape (an account with hundreds of
+    thousands of touches) could otherwise run until gunicorn kills the worker
+    and the client gets an empty 500. Every ``GET``/``HEAD`` of a view in the
+    ``reports`` app sets PostgreSQL's ``statement_timeout`` to
+    ``ABM_REPORT_TIMEOUT_SECONDS`` (below gunicorn's ``WEB_TIMEOUT``); a query
+    past it is cancelled and ``DatabaseUnavailableMiddleware`` answers a 503
+    that says to narrow the period or filters. Other requests (imports,
+    writes) run without the limit. The setting is per connection and kept
+    across requests (persistent connections), so it is sent only when it
+    changes: a report after a report costs no query. Streamed CSV exports
+    keep the limit while they stream.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        if connection.vendor != "postgresql":
+            return None
+        owner = getattr(view_func, "cls", None) or getattr(view_func, "view_class", view_func)
+        is_report = request.method in ("GET", "HEAD") and owner.__module__.startswith("reports.")
+        ms = int(settings.ABM_REPORT_TIMEOUT_SECONDS * 1000) if is_report else 0
+        _connection_statement_timeout(ms)
+        return None
+
+
+#: The statement timeout this thread last set on its connection (absent: unknown).
+_timeout_state = threading.local()
+
+
+def _forget_statement_timeout(sender, connection, **kwargs) -> None:
+    _timeout_state.ms = None  # a new connection starts with the server's default
+
+
+connection_created.connect(_forget_statement_timeout)
+
+
+def _connection_statement_timeout(ms: int) -> None:
+    """Set the connection's ``statement_timeout`` (0: none) unless it is set already.
+
+    Inside a transaction a limit is sent every time: a rollback undoes it.
+    """
+    known = getattr(_timeout_state, "ms", None)
+    if ms == 0 and known in (None, 0):
+        return  # a new connection has the server's default; nothing to undo
+    if known == ms and not connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{ms}ms"])
+    _timeout_state.ms = None if connection.in_atomic_block else ms

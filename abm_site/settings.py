@@ -273,6 +273,9 @@ ABM_SNAPSHOT_WINDOW_DAYS = env.int("ABM_SNAPSHOT_WINDOW_DAYS", default=90)
 # Seconds a computed KPI result stays in the cache (PostgreSQL only; 0 turns it off).
 # Results are keyed by the data version, which every write to KPI input changes.
 ABM_KPI_CACHE_SECONDS = env.int("ABM_KPI_CACHE_SECONDS", default=3600)
+# Report reads (pages, KPI API, exports) are cancelled past this (PostgreSQL), with a 503
+# that says to narrow the request, before gunicorn's WEB_TIMEOUT (30 s) kills the worker.
+ABM_REPORT_TIMEOUT_SECONDS = env.float("ABM_REPORT_TIMEOUT_SECONDS", default=25)
 ABM_SCORES = {
     # Relationship score: two-way contact over a trailing window, decayed.
     "relationship_window_days": 90,
@@ -366,7 +369,11 @@ _insert_after(
     "django_otp.middleware.OTPMiddleware",
     "abm_site.security.SessionTimeoutMiddleware",
 )
-MIDDLEWARE += ["abm_site.security.AccessMiddleware", "axes.middleware.AxesMiddleware"]
+MIDDLEWARE += [
+    "abm_site.security.AccessMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "abm_site.security.ReportTimeoutMiddleware",
+]
 
 AUTHENTICATION_BACKENDS = [
     "abm_site.authentication.LockoutBackend",
