@@ -234,3 +234,27 @@ def test_viewers_cannot_edit_or_save(client, viewer, editor_client, db):
         )
         assert answer.status_code == 403
     assert SavedMapping.objects.count() == 0
+
+
+def test_editor_keeps_multi_field_and_count_columns(db):
+    """A column feeding two fields (Salesforce's Stage) and count columns (LinkedIn's
+    Impressions) are one choice each; editing keeps the profile's value translations."""
+    from ingest.selectors import editor_initial, editor_targets, mapping_data
+    from ingest.services import editor_mapping
+
+    header = ["Opportunity Name", "Account Name", "Stage", "Amount"]
+    start = editor_initial("opportunities", header, "salesforce")
+    assert start["columns"] == {
+        0: "name",
+        1: "account_name",
+        2: "crm_stage+status",
+        3: "amount",
+    }
+    base = mapping_data("opportunities", "salesforce")
+    data = editor_mapping("opportunities", header, base, start["columns"], [], "")
+    assert data["columns"]["Stage"] == ["crm_stage", "status"]
+    assert data["values"]["status"] == {"Closed Won": "won", "Closed Lost": "lost"}
+    assert data["source"] == "salesforce" and "Opportunity ID" not in data["columns"]
+    assert ("count:ad_impression", "count of ad_impression touches") in editor_targets("touches")
+    start = editor_initial("touches", ["Company Name", "Impressions"], "linkedin-ads")
+    assert start["columns"] == {0: "account_name", 1: "count:ad_impression"}
