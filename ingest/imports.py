@@ -9,6 +9,7 @@ recomputation and returns an :class:`~abm_site.csvio.ImportReport`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -96,9 +97,31 @@ def mapping_resolve(kind: str, mapping: str | dict | Path | None) -> Mapping:
     return _mapping_from_data(kind, data, name=path.stem)
 
 
-def _mapping_from_data(kind: str, data: Any, *, name: str) -> Mapping:
+def mapping_data(kind: str, mapping: str | dict | None) -> dict[str, Any]:
+    """The mapping object (as JSON) a shipped or saved name, or a dict, stands for: what the
+    mapping editor starts from and keeps (value translations, options) around its columns.
+    ``default`` (our column names) is ``{}``."""
+    if mapping is None or mapping in ("default", AUTO):
+        return {}
+    if isinstance(mapping, dict):
+        data: Any = mapping
+    elif mapping in MAPPINGS and kind in MAPPINGS[mapping]:
+        data = MAPPINGS[mapping][kind]
+    else:
+        saved = _saved(kind).get(mapping)
+        data = saved.data if saved is not None else {}
+    return copy.deepcopy(_unwrap(kind, data))
+
+
+def _unwrap(kind: str, data: Any) -> Any:
+    """A mapping file may hold one kind's mapping or an object keyed by kind."""
     if isinstance(data, dict) and "columns" not in data and kind in data:
-        data = data[kind]
+        return data[kind]
+    return data
+
+
+def _mapping_from_data(kind: str, data: Any, *, name: str) -> Mapping:
+    data = _unwrap(kind, data)
     mapping = Mapping.from_dict(data, name=name)
     if mapping.kind and mapping.kind != kind:
         raise CsvFileError(f"The mapping '{mapping.name}' is for {mapping.kind}, not {kind}.")
@@ -148,7 +171,7 @@ def mapping_detect(kind: str, header: list[str], candidates: list[Mapping] | Non
     best, best_known = None, 0
     for candidate in candidates if candidates is not None else mapping_candidates(kind):
         bound = candidate.bind(header, spec.fields)
-        if bound.errors or _missing(spec, bound, candidate):
+        if bound.errors or missing_required(spec, bound, candidate):
             continue
         known = candidate.known_columns(header)
         if known > best_known:
@@ -156,7 +179,7 @@ def mapping_detect(kind: str, header: list[str], candidates: list[Mapping] | Non
     return best, best_known
 
 
-def _missing(spec: ImportKind, bound: Any, mapping: Mapping) -> list[tuple[str, ...]]:
+def missing_required(spec: ImportKind, bound: Any, mapping: Mapping) -> list[tuple[str, ...]]:
     """The required groups of ``spec`` no column nor constant feeds (count columns give
     touches their kind)."""
     counted = any(f.startswith(COUNT_PREFIX) for f in bound.field_index)
@@ -168,7 +191,7 @@ def _missing(spec: ImportKind, bound: Any, mapping: Mapping) -> list[tuple[str, 
     ]
 
 
-def _looks_like_header(candidates: list[Mapping]) -> Callable[[list[str]], bool]:
+def header_finder(candidates: list[Mapping]) -> Callable[[list[str]], bool]:
     """A line is the header when some candidate reads two of its cells (or all of one)."""
 
     def accept(cells: list[str]) -> bool:
@@ -205,7 +228,7 @@ def csv_import(
         detect = mapping in (None, AUTO)
         if detect:
             candidates = mapping_candidates(kind)
-            table = read_table(_read_bytes(file), is_header=_looks_like_header(candidates))
+            table = read_table(_read_bytes(file), is_header=header_finder(candidates))
             bound_mapping, known = mapping_detect(kind, table.header, candidates)
             if bound_mapping is None:
                 bound_mapping = candidates[0]
@@ -217,7 +240,7 @@ def csv_import(
                 )
         else:
             bound_mapping = mapping_resolve(kind, mapping)
-            table = read_table(_read_bytes(file), is_header=_looks_like_header([bound_mapping]))
+            table = read_table(_read_bytes(file), is_header=header_finder([bound_mapping]))
         report.mapping = bound_mapping.name
     except CsvFileError as exc:
         report.errors.append(str(exc))
@@ -231,7 +254,7 @@ def csv_import(
     bound = bound_mapping.bind(table.header, spec.fields)
     report.warnings.extend(bound.warnings)
     report.errors.extend(bound.errors)
-    for group in _missing(spec, bound, bound_mapping):
+    for group in missing_required(spec, bound, bound_mapping):
         report.errors.append(_missing_message(group, bound_mapping))
     if report.errors:
         return report

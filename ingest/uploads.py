@@ -18,7 +18,7 @@ from django.core import signing
 
 from abm_site.csvio import CsvFileError, ImportReport, read_table
 
-from .imports import available_mappings, csv_import, mapping_resolve
+from .imports import AUTO, available_mappings, csv_import, header_finder, mapping_resolve
 from .kinds import IMPORT_KINDS
 
 SALT = "reports.uploads"  # unchanged since the module moved: tokens issued before stay valid
@@ -42,8 +42,11 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 def mapping_choices() -> list[dict[str, Any]]:
-    """Each mapping profile once, with the kinds it has a profile for (the page filters by kind)."""
-    seen: dict[str, dict[str, Any]] = {}
+    """Each mapping profile once, with the kinds it has a profile for (the page filters by
+    kind); first ``auto``, detection from the header."""
+    seen: dict[str, dict[str, Any]] = {
+        AUTO: {"name": AUTO, "label": "Detect from the header", "kinds": list(IMPORT_KINDS)}
+    }
     for kind in IMPORT_KINDS:
         for name, label in available_mappings(kind):
             entry = seen.setdefault(
@@ -81,21 +84,26 @@ def upload_load(token: str, suffix: str = ".csv") -> dict:
     return data
 
 
-def preview_rows(path: Path, kind: str, mapping: str) -> dict[str, Any]:
-    """The first rows as the import reads them: our field names and the cells they get."""
+def preview_rows(path: Path, kind: str, mapping: str | dict) -> dict[str, Any]:
+    """The first rows as the import reads them: our field names and the cells they get,
+    plus the file's header and a sample value of each column (for the mapping editor)."""
     try:
-        table = read_table(path.read_bytes())
-        bound = mapping_resolve(kind, mapping).bind(table.header, IMPORT_KINDS[kind].fields)
+        resolved = mapping_resolve(kind, mapping)
+        table = read_table(path.read_bytes(), is_header=header_finder([resolved]))
+        bound = resolved.bind(table.header, IMPORT_KINDS[kind].fields)
     except CsvFileError:
-        return {"fields": [], "rows": []}
+        return {"fields": [], "rows": [], "header": [], "samples": []}
     fields = [f for f in IMPORT_KINDS[kind].fields if f in bound.field_index]
     rows = []
+    samples: list[str] = []
     for line, cells, error in table.records:
         if len(rows) >= PREVIEW_ROWS:
             break
         if cells is None:
             rows.append({"line": line, "cells": [], "error": error})
             continue
+        if not samples:
+            samples = list(cells)
         rows.append(
             {"line": line, "cells": [cells[bound.field_index[f]] for f in fields], "error": ""}
         )
@@ -103,7 +111,15 @@ def preview_rows(path: Path, kind: str, mapping: str) -> dict[str, Any]:
         "fields": fields,
         "columns": [bound.field_column[f] for f in fields],
         "rows": rows,
+        "header": table.header,
+        "samples": samples,
     }
+
+
+def upload_columns(upload: dict) -> tuple[list[str], list[str]]:
+    """A stored upload's header and first data row, as its mapping finds them (the editor)."""
+    preview = preview_rows(upload["path"], upload["k"], upload["m"])
+    return preview["header"], preview["samples"]
 
 
 def uploads_expire(max_age: int = TOKEN_MAX_AGE) -> int:
@@ -117,32 +133,54 @@ def uploads_expire(max_age: int = TOKEN_MAX_AGE) -> int:
     return removed
 
 
-def import_preview(cleaned: dict) -> dict[str, Any]:
-    """Store the upload, dry-run it, and return what the preview page shows."""
+def upload_store(file: Any) -> str:
+    """Keep an uploaded file for its preview and run; its id goes into the signed token."""
     uploads_expire()
     file_id = uuid.uuid4().hex
-    path = upload_dir() / f"{file_id}.csv"
-    with path.open("wb") as out:
-        for chunk in cleaned["file"].chunks():
+    with (upload_dir() / f"{file_id}.csv").open("wb") as out:
+        for chunk in file.chunks():
             out.write(chunk)
-    kind, mapping = cleaned["kind"], cleaned["mapping"]
+    return file_id
+
+
+def upload_preview(file_id: str, kind: str, mapping: str | dict, filename: str) -> dict[str, Any]:
+    """Dry-run a stored upload with ``mapping`` (a name, ``auto`` or the editor's mapping
+    object) and return what the preview page shows; the token carries the mapping the
+    preview used (the detected one for ``auto``), so the run does exactly what it showed."""
+    path = upload_dir() / f"{file_id}.csv"
     report = csv_import(kind, path, mapping=mapping, dry_run=True)
+    body = report.as_dict()
+    if mapping == AUTO:
+        mapping = report.mapping or "default"
+        if report.header and not any("detected from the header" in n for n in report.notes):
+            body["notes"].append(
+                "No shipped or saved mapping reads this header; map its columns below."
+            )
     preview = preview_rows(path, kind, mapping)
     rejected_lines = {r.line: r for r in report.rejected}
     for row in preview["rows"]:
         rejection = rejected_lines.get(row["line"])
         row["rejected"] = f"{rejection.column}: {rejection.reason}" if rejection else row["error"]
     token = signing.dumps(
-        {"f": file_id, "k": kind, "m": mapping, "n": Path(cleaned["file"].name).name[:200]},
-        salt=SALT,
+        {"f": file_id, "k": kind, "m": mapping, "n": filename[:200]}, salt=SALT, compress=True
     )
     return {
         "preview": preview,
-        "report": report.as_dict(),
+        "report": body,
         "token": token,
-        "filename": Path(cleaned["file"].name).name,
+        "mapping": mapping,
+        "filename": filename,
+        "kind": kind,
         "kind_label": IMPORT_KINDS[kind].label,
     }
+
+
+def import_preview(cleaned: dict) -> dict[str, Any]:
+    """Store the upload, dry-run it, and return what the preview page shows."""
+    file_id = upload_store(cleaned["file"])
+    return upload_preview(
+        file_id, cleaned["kind"], cleaned["mapping"], Path(cleaned["file"].name).name
+    )
 
 
 def import_run(data: dict) -> dict[str, Any]:
@@ -156,7 +194,7 @@ def import_run(data: dict) -> dict[str, Any]:
     )
     path.unlink(missing_ok=True)
     token = signing.dumps(
-        {"f": data["f"], "k": data["k"], "m": data["m"], "n": data["n"]}, salt=SALT
+        {"f": data["f"], "k": data["k"], "m": data["m"], "n": data["n"]}, salt=SALT, compress=True
     )
     return {
         "report": report.as_dict(),

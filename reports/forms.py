@@ -17,6 +17,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, QueryDict
 
+from abm_site.csvio import DATE_ORDERS, CsvFileError
 from accounts.choices import FitGrade
 from funnel.choices import Cohort, Stage
 from funnel.kpis import (
@@ -31,8 +32,18 @@ from funnel.kpis import (
     period_between,
     preset_period,
 )
-from ingest.selectors import available_mappings, kind_choices, mapping_choices
-from ingest.services import ImportTokenError, upload_load
+from ingest.selectors import (
+    AUTO,
+    IMPORT_KINDS,
+    SEPARATOR,
+    available_mappings,
+    editor_initial,
+    editor_targets,
+    kind_choices,
+    mapping_choices,
+    mapping_data,
+)
+from ingest.services import ImportTokenError, MappingEditError, editor_mapping, upload_load
 
 #: The query-string keys this module owns; every link between pages carries them.
 GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort", "definitions")
@@ -328,7 +339,7 @@ class AccountListForm(forms.Form):
 class UploadForm(forms.Form):
     file = forms.FileField(label="CSV file")
     kind = forms.ChoiceField(label="What the file holds")
-    mapping = forms.ChoiceField(label="Column mapping")
+    mapping = forms.ChoiceField(label="Column mapping", initial=AUTO)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -339,7 +350,7 @@ class UploadForm(forms.Form):
         data = super().clean()
         kind, mapping = data.get("kind"), data.get("mapping")
         if kind and mapping:
-            names = [n for n, _ in available_mappings(kind)]
+            names = [AUTO] + [n for n, _ in available_mappings(kind)]
             if mapping not in names:
                 self.add_error(
                     "mapping",
@@ -357,3 +368,116 @@ class RunForm(forms.Form):
             return upload_load(self.cleaned_data["token"])
         except ImportTokenError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class MappingEditorForm(forms.Form):
+    """The mapping editor of a previewed upload: a field (or none) per column of the file,
+    constants, the date order, and the name to save the mapping under.
+
+    Column, constant and date-order inputs are drop-downs but validated as text by
+    ``editor_mapping``, so a bad value (from an old page or a script) is named in the
+    error and shown again as entered.
+    """
+
+    CONSTANT_ROWS = 3
+
+    token = forms.CharField(widget=forms.HiddenInput)
+    date_order = forms.CharField(required=False, label="Date order")
+    start_from = forms.CharField(required=False, label="Start again from")
+    profile_name = forms.SlugField(
+        required=False,
+        max_length=50,
+        label="Profile name",
+        help_text="Letters, digits, - and _ (for import_csv --mapping NAME and the API).",
+    )
+    profile_label = forms.CharField(required=False, max_length=200, label="Description")
+
+    def __init__(self, data=None, *, upload: dict, header: list[str], samples: list[str]):
+        self.kind, self.header = upload["k"], header
+        self.base = mapping_data(self.kind, upload["m"])
+        base_name = upload["m"] if isinstance(upload["m"], str) else self.base.get("name", "")
+        self.edited_name = f"{base_name.removesuffix(' (edited)') or 'default'} (edited)"
+        try:
+            start = editor_initial(self.kind, header, upload["m"])
+        except CsvFileError:
+            start = {"columns": {}, "constants": {}, "date_order": ""}
+        initial: dict[str, Any] = {
+            "token": upload.get("token", ""),
+            "date_order": start["date_order"],
+            "start_from": upload["m"] if isinstance(upload["m"], str) else "",
+        }
+        for i, target in start["columns"].items():
+            initial[f"col_{i}"] = target
+        rows = max(self.CONSTANT_ROWS, len(start["constants"]) + 1)
+        for j, (name, value) in enumerate(start["constants"].items()):
+            initial[f"const_field_{j}"], initial[f"const_value_{j}"] = name, value
+        super().__init__(data, initial=initial)
+        fields = editor_targets(self.kind)
+        combos = {t for t in start["columns"].values() if SEPARATOR in t}
+        targets = [("", "— not imported —"), *fields, *((c, c.replace("+", " + ")) for c in combos)]
+        self.columns = []
+        for i, column in enumerate(header):
+            if not column:
+                continue
+            name = f"col_{i}"
+            self.fields[name] = forms.CharField(
+                required=False,
+                label=column,
+                widget=forms.Select(
+                    choices=self._keep(name, targets), attrs={"data-autopreview": ""}
+                ),
+            )
+            self.columns.append((self[name], samples[i] if i < len(samples) else ""))
+        constant_targets = [("", "—"), *((f, f) for f in IMPORT_KINDS[self.kind].fields)]
+        self.constants = []
+        for j in range(rows):
+            self.fields[f"const_field_{j}"] = forms.CharField(
+                required=False,
+                label=f"Constant {j + 1}: field",
+                widget=forms.Select(choices=self._keep(f"const_field_{j}", constant_targets)),
+            )
+            self.fields[f"const_value_{j}"] = forms.CharField(
+                required=False, max_length=200, label=f"Constant {j + 1}: value"
+            )
+            self.constants.append((self[f"const_field_{j}"], self[f"const_value_{j}"]))
+        orders = [("", "Decided from the whole file"), *DATE_ORDERS.items()]
+        self.fields["date_order"].widget = forms.Select(
+            choices=self._keep("date_order", orders), attrs={"data-autopreview": ""}
+        )
+        self.fields["start_from"].widget = forms.Select(
+            choices=[(AUTO, "Detect from the header"), *available_mappings(self.kind)]
+        )
+
+    def _keep(self, name: str, choices: list) -> list:
+        """The choices, plus a posted value that is not one of them (shown as entered)."""
+        value = self.data.get(name, "") if self.is_bound else ""
+        if value and value not in {v for v, _ in choices}:
+            return [*choices, (value, f"{value[:50]} (unknown)")]
+        return choices
+
+    def clean(self):
+        data = super().clean()
+        columns = {
+            int(name[4:]): data.get(name, "") for name in self.fields if name.startswith("col_")
+        }
+        constants = [
+            (data.get(f"const_field_{j}", ""), data.get(f"const_value_{j}", ""))
+            for j in range(len(self.constants))
+        ]
+        try:
+            data["mapping"] = editor_mapping(
+                self.kind,
+                self.header,
+                self.base,
+                columns,
+                constants,
+                data.get("date_order", ""),
+                name=self.edited_name,
+            )
+        except MappingEditError as exc:
+            self.add_errors(exc)
+        return data
+
+    def add_errors(self, exc: MappingEditError) -> None:
+        for key, message in exc.errors.items():
+            self.add_error(None if key == "__all__" else key, message)

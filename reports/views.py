@@ -34,7 +34,14 @@ from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
 from . import selectors, tables
-from .forms import AccountListForm, ReportQuery, RunForm, UploadForm, report_query
+from .forms import (
+    AccountListForm,
+    MappingEditorForm,
+    ReportQuery,
+    RunForm,
+    UploadForm,
+    report_query,
+)
 from .selectors import HEADLINE_KPIS
 
 PAGE_SIZE = 50
@@ -412,7 +419,7 @@ def _require_editor(request: HttpRequest) -> None:
 
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV, preview it as a dry run, run it, and read the report."""
+    """Upload a CSV, preview it as a dry run, edit its mapping, run it, and read the report."""
     _require_editor(request)
     rq = report_query(request)
     context: dict = {
@@ -423,21 +430,78 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         context["form"] = UploadForm()
         return page(request, "reports/import.html", rq, context)
-    if request.POST.get("action") == "run":
+    action = request.POST.get("action")
+    if action in ("run", "remap", "save", "restart"):
         run_form = RunForm(request.POST)
         if not run_form.is_valid():
             context["form"] = UploadForm()
             context["run_errors"] = [e for errs in run_form.errors.values() for e in errs]
             return page(request, "reports/import.html", rq, context)
-        result = ingest_services.import_run(run_form.cleaned_data["token"])
-        context.update(result)
+        upload = run_form.cleaned_data["token"]
+        if action != "run":
+            return _import_edit(request, rq, context, action, upload)
+        context.update(ingest_services.import_run(upload))
         return page(request, "reports/import_report.html", rq, context)
     form = UploadForm(request.POST, request.FILES)
     context["form"] = form
     if not form.is_valid():
         return page(request, "reports/import.html", rq, context)
-    context.update(ingest_services.import_preview(form.cleaned_data))
+    result = ingest_services.import_preview(form.cleaned_data)
+    context.update(result)
+    context["editor"] = _editor_for(result)
     return page(request, "reports/import.html", rq, context)
+
+
+def _import_edit(
+    request: HttpRequest, rq: ReportQuery, context: dict, action: str, upload: dict
+) -> HttpResponse:
+    """The mapping editor's buttons: preview the edited mapping (``remap``), save it as a
+    profile and preview with it (``save``), or start again from a named mapping
+    (``restart``). Bad input re-renders the editor as entered, with the errors."""
+    kind, mapping = upload["k"], upload["m"]
+    editor: MappingEditorForm | None = None
+    if action == "restart":
+        start = request.POST.get("start_from", "")
+        names = [ingest_selectors.AUTO] + [n for n, _ in ingest_selectors.available_mappings(kind)]
+        if start in names:
+            mapping = start
+        else:
+            context["run_errors"] = [f"Unknown mapping '{start[:50]}' for {kind}."]
+    else:
+        header, samples = ingest_selectors.upload_columns(upload)
+        editor = MappingEditorForm(request.POST, upload=upload, header=header, samples=samples)
+        if editor.is_valid():
+            mapping = editor.cleaned_data["mapping"]
+            if action == "save":
+                try:
+                    saved = ingest_services.saved_mapping_create(
+                        name=editor.cleaned_data["profile_name"],
+                        kind=kind,
+                        label=editor.cleaned_data["profile_label"],
+                        data=mapping,
+                        user=request.user,
+                    )
+                except ingest_services.MappingEditError as exc:
+                    editor.add_errors(exc)
+                else:
+                    mapping = saved.name
+                    context["saved_profile"] = saved
+        if editor.is_valid():
+            editor = None  # a fresh editor, from the mapping the new preview used
+    result = ingest_services.upload_preview(upload["f"], kind, mapping, upload["n"])
+    context.update(result)
+    context["form"] = UploadForm()
+    context["editor"] = editor or _editor_for(result)
+    return page(request, "reports/import.html", rq, context)
+
+
+def _editor_for(result: dict) -> MappingEditorForm | None:
+    """The mapping editor of a preview, started from the mapping it used."""
+    header = result["preview"].get("header")
+    if not header:
+        return None
+    upload = {"k": result["kind"], "m": result["mapping"], "token": result["token"]}
+    return MappingEditorForm(upload=upload, header=header, samples=result["preview"]["samples"])
 
 
 @require_GET

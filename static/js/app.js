@@ -54,6 +54,17 @@
     filter();
   }
 
+  // Mapping editor: changing a column's field or the date order previews again (a dry run).
+  var editor = document.querySelector("[data-mapping-editor]");
+  if (editor) {
+    var previewButton = editor.querySelector("[data-preview-button]");
+    editor.querySelectorAll("[data-autopreview]").forEach(function (el) {
+      el.addEventListener("change", function () {
+        if (editor.requestSubmit) { editor.requestSubmit(previewButton); } else { previewButton.click(); }
+      });
+    });
+  }
+
   // Auto-submit small list filters (checkboxes) on the account list.
   document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
     el.addEventListener("change", function () { el.form.submit(); });

@@ -220,3 +220,42 @@ def test_pages_in_a_browser(live_server, browser, tmp_path):
     docs = Path(settings.BASE_DIR) / "docs"
     docs.mkdir(exist_ok=True)
     shutil.copyfile(SHOTS / "dashboard-1280.png", docs / "dashboard.png")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mapping_editor_in_a_browser(live_server, browser, tmp_path):
+    """Map a file no profile reads: each changed drop-down previews again (the script),
+    then save the mapping as a profile."""
+    from ingest.models import SavedMapping
+    from tests.reports.test_import_editor import ERP
+
+    make_user("ed", "editor")
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, base, "ed")
+    csv_file = tmp_path / "firms.csv"
+    csv_file.write_text(ERP, encoding="utf-8")
+    page.goto(f"{base}/imports/")
+    page.select_option("#id_kind", "accounts")
+    page.set_input_files("#id_file", str(csv_file))
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("text=No shipped or saved mapping reads this header")
+    for select, field in (
+        ("#id_col_0", "name"),
+        ("#id_col_1", "domain"),
+        ("#id_col_4", "targeted_on"),
+        ("#id_date_order", "dmy"),
+    ):
+        with page.expect_navigation():
+            page.select_option(select, field)  # the page previews again by itself
+    assert "2 rows read: 2 would be created" in page.content()
+    page.fill("#id_profile_name", "erp-firms")
+    page.click("button[value=save]")
+    page.wait_for_selector("text=Saved as profile")
+    shoot(page, "import-editor")
+    assert SavedMapping.objects.get(name="erp-firms").data["date_order"] == "dmy"
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    context.close()
