@@ -276,6 +276,10 @@ ABM_KPI_CACHE_SECONDS = env.int("ABM_KPI_CACHE_SECONDS", default=3600)
 # Report reads (pages, KPI API, exports) are cancelled past this (PostgreSQL), with a 503
 # that says to narrow the request, before gunicorn's WEB_TIMEOUT (30 s) kills the worker.
 ABM_REPORT_TIMEOUT_SECONDS = env.float("ABM_REPORT_TIMEOUT_SECONDS", default=25)
+# A touch dated before this year or further ahead than this is rejected as implausible
+# (a typo, or a default value such as 0001-01-01 or 9999-12-31).
+ABM_EARLIEST_EVENT_YEAR = env.int("ABM_EARLIEST_EVENT_YEAR", default=1970)
+ABM_MAX_FUTURE_EVENT_DAYS = env.int("ABM_MAX_FUTURE_EVENT_DAYS", default=366)
 ABM_SCORES = {
     # Relationship score: two-way contact over a trailing window, decayed.
     "relationship_window_days": 90,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from abm_site.csvio import CellError, normalize_key, parse_datetime, parse_decimal
@@ -102,6 +103,17 @@ class ParseOptions:
     date_order: str = ""
     #: Programs named by name and not known are created (a CRM's campaigns, ad campaigns).
     create_programs: bool = False
+    #: The plausible range of a touch's time, fixed when the ingest starts.
+    bounds: tuple[dt.datetime, dt.datetime] = field(default_factory=lambda: event_bounds())
+
+
+def event_bounds() -> tuple[dt.datetime, dt.datetime]:
+    """Earliest and latest plausible moment of an event (a touch): a date before
+    ``ABM_EARLIEST_EVENT_YEAR`` or more than ``ABM_MAX_FUTURE_EVENT_DAYS`` ahead is a
+    typo or a default value (0001-01-01, 9999-12-31), never a real touch."""
+    earliest = dt.datetime(settings.ABM_EARLIEST_EVENT_YEAR, 1, 1, tzinfo=dt.UTC)
+    latest = timezone.now() + dt.timedelta(days=settings.ABM_MAX_FUTURE_EVENT_DAYS)
+    return earliest, latest
 
 
 class _Reject(Exception):
@@ -234,15 +246,28 @@ def _moment(value: Any, options: ParseOptions) -> str:
         raise _Reject("occurred_at", "is required")
     else:
         raise _Reject("occurred_at", "must be an ISO 8601 date-time")
-    if moment.tzinfo is dt.UTC:
-        return moment.isoformat()
-    if moment.tzinfo is None:
-        moment = timezone.make_aware(moment)
-    # PostgreSQL stores offsets up to ±15:59 only; Python allows ±23:59 (API fuzzing).
-    try:
-        return moment.astimezone(dt.UTC).isoformat()
-    except OverflowError:
-        raise _Reject("occurred_at", "is out of the representable date range") from None
+    if moment.tzinfo is not dt.UTC:
+        if moment.tzinfo is None:
+            moment = timezone.make_aware(moment)
+        # PostgreSQL stores offsets up to ±15:59 only; Python allows ±23:59 (API fuzzing).
+        try:
+            moment = moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise _Reject("occurred_at", "is out of the representable date range") from None
+    earliest, latest = options.bounds
+    if moment < earliest:
+        raise _Reject(
+            "occurred_at",
+            f"{moment:%Y-%m-%d} is before {earliest.year}: not a plausible touch date "
+            "(ABM_EARLIEST_EVENT_YEAR)",
+        )
+    if moment > latest:
+        raise _Reject(
+            "occurred_at",
+            f"{moment:%Y-%m-%d} is more than {settings.ABM_MAX_FUTURE_EVENT_DAYS} days ahead: "
+            "not a plausible touch date (ABM_MAX_FUTURE_EVENT_DAYS)",
+        )
+    return moment.isoformat()
 
 
 def _kind(raw: Any) -> str:

@@ -313,3 +313,29 @@ def test_eight_clients_posting_overlapping_new_keys_get_no_server_error(editor):
     assert sum(b["accepted"] for b in bodies) == stored
     assert all(b["rejected_count"] == 0 for b in bodies)
     assert all(b["accepted"] + b["duplicates"] == 700 for b in bodies)
+
+
+def test_implausible_dates_are_rejected_with_the_reason(people, editor_api, settings):
+    """0001-01-01 and 9999-12-31 are placeholders, not touches; the bounds are settings."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    acme = people["acme"].pk
+    ahead = (timezone.now() + dt.timedelta(days=400)).date().isoformat()
+    rows = [
+        {"account": acme, "kind": "ad_click", "occurred_at": "1969-12-31T23:59:59Z"},
+        {"account": acme, "kind": "ad_click", "occurred_at": "1970-01-01T00:00:00Z"},
+        {"account": acme, "kind": "ad_click", "occurred_at": ahead},
+        {"account": acme, "kind": "ad_click", "occurred_at": "9999-12-31"},
+    ]
+    body = editor_api.post(URL, rows, format="json").json()
+    assert body["accepted"] == 1
+    reasons = {r["index"]: r["errors"]["occurred_at"][0] for r in body["rejected"]}
+    assert sorted(reasons) == [0, 2, 3]
+    assert reasons[0] == (
+        "1969-12-31 is before 1970: not a plausible touch date (ABM_EARLIEST_EVENT_YEAR)"
+    )
+    assert "more than 366 days ahead" in reasons[2] and "9999-12-31" in reasons[3]
+    settings.ABM_MAX_FUTURE_EVENT_DAYS = 500
+    assert editor_api.post(URL, [rows[2]], format="json").json()["accepted"] == 1
