@@ -61,6 +61,10 @@ def test_a_day_locked_by_another_run_fails_the_command_after_the_other_days():
     assert days == {dt.date(2024, 6, 29), dt.date(2024, 7, 1)}
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _command_env() -> dict:
     db = connection.settings_dict
     env = dict(os.environ)
@@ -104,6 +108,10 @@ def test_a_signal_to_the_command_marks_the_run_failed_and_exits_non_zero(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As in a terminal: a suite started in the background (`make test &`, CI) has
+        # SIGINT ignored, which children inherit, and Python then never raises
+        # KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 60
