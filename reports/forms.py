@@ -361,11 +361,17 @@ class UploadForm(forms.Form):
 
 
 class RunForm(forms.Form):
+    """The token of a previewed upload, usable only by the user it was issued to."""
+
     token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id = user_id
 
     def clean_token(self) -> dict:
         try:
-            return upload_load(self.cleaned_data["token"])
+            return upload_load(self.cleaned_data["token"], self.user_id)
         except ImportTokenError as exc:
             raise forms.ValidationError(str(exc)) from None
 

@@ -432,7 +432,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         return page(request, "reports/import.html", rq, context)
     action = request.POST.get("action")
     if action in ("run", "remap", "save", "restart"):
-        run_form = RunForm(request.POST)
+        run_form = RunForm(request.POST, user_id=request.user.pk)
         if not run_form.is_valid():
             context["form"] = UploadForm()
             context["run_errors"] = [e for errs in run_form.errors.values() for e in errs]
@@ -440,13 +440,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         upload = run_form.cleaned_data["token"]
         if action != "run":
             return _import_edit(request, rq, context, action, upload)
-        context.update(ingest_services.import_run(upload))
+        context.update(ingest_services.import_run(upload, request.user.pk))
         return page(request, "reports/import_report.html", rq, context)
     form = UploadForm(request.POST, request.FILES)
     context["form"] = form
     if not form.is_valid():
         return page(request, "reports/import.html", rq, context)
-    result = ingest_services.import_preview(form.cleaned_data)
+    result = ingest_services.import_preview(form.cleaned_data, request.user.pk)
     context.update(result)
     context["editor"] = _editor_for(result)
     return page(request, "reports/import.html", rq, context)
@@ -488,7 +488,9 @@ def _import_edit(
                     context["saved_profile"] = saved
         if editor.is_valid():
             editor = None  # a fresh editor, from the mapping the new preview used
-    result = ingest_services.upload_preview(upload["f"], kind, mapping, upload["n"])
+    result = ingest_services.upload_preview(
+        upload["f"], kind, mapping, upload["n"], request.user.pk
+    )
     context.update(result)
     context["form"] = UploadForm()
     context["editor"] = editor or _editor_for(result)
@@ -509,7 +511,9 @@ def import_rejected_csv(request: HttpRequest) -> HttpResponse:
     """The rejected rows of a finished import (line, column, reason, the row) as CSV."""
     _require_editor(request)
     try:
-        header, rows, name = ingest_services.rejected_rows(request.GET.get("token", ""))
+        header, rows, name = ingest_services.rejected_rows(
+            request.GET.get("token", ""), request.user.pk
+        )
     except ingest_services.ImportTokenError as exc:
         raise Http404(str(exc)) from None
     return csv_response(f"rejected-{Path(name).stem}.csv", header, rows)

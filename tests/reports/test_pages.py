@@ -411,6 +411,31 @@ def test_import_preview_run_report_and_rejected_csv(editor_client, db):
     assert "no longer on the server" in again
 
 
+def test_import_tokens_are_bound_to_the_uploader(editor_client, django_user_model, db):
+    """A preview or rejected-rows link works only for the user who uploaded the file (#21):
+    another editor holding the token (a shared screen, a pasted link) cannot run, remap or
+    download it, and the uploader still can afterwards."""
+    from django.test import Client
+
+    from accounts.models import Account
+    from tests.conftest import make_user
+
+    preview = body(upload(editor_client, BAD_CSV))
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    client = Client()  # a second browser: editor_client is the ``client`` fixture itself
+    client.force_login(make_user(django_user_model, "other-editor", "editor"))
+    for action in ("run", "remap", "restart"):
+        html = body(client.post("/imports/", {"action": action, "token": token}))
+        assert "uploaded by another user" in html, action
+    assert Account.objects.count() == 0
+    report = body(editor_client.post("/imports/", {"action": "run", "token": token}))
+    assert "2 created" in report
+    link = re.search(r'href="(/imports/rejected\.csv\?token=[^"]+)"', report).group(1)
+    link = link.replace("&amp;", "&")
+    assert client.get(link).status_code == 404
+    assert editor_client.get(link).status_code == 200
+
+
 def test_import_refuses_forged_tokens_and_wrong_mappings(editor_client, db):
     html = body(editor_client.post("/imports/", {"action": "run", "token": "../../etc/passwd"}))
     assert "not valid" in html
