@@ -349,9 +349,36 @@ class TestCommandAndSchedule:
         assert {e["task"] for e in schedule.values()} <= set(app.tasks)
 
 
+def test_a_fresh_install_is_waiting_for_its_first_nightly_run_not_failing(client, settings):
+    """Right after ``make run`` (the demo's snapshots computed, no nightly run yet) the
+    status says when the first nightly run is due instead of turning red (#19); two days
+    on without one, or after a failed nightly run, it is a problem."""
+    settings.ABM_NIGHTLY_HOUR = 3
+    waiting = client.get("/healthz").json()["checks"]["nightly_recompute"]
+    assert waiting["ok"] is True and waiting["waiting"] is True
+    assert waiting["message"] == (
+        f"Waiting for the first nightly run (daily at 03:15, {settings.TIME_ZONE})."
+    )
+    run = RecomputeRun.objects.create(
+        date=timezone.localdate(), kind="backfill", status="succeeded", started_at=timezone.now()
+    )
+    assert client.get("/healthz").json()["checks"]["nightly_recompute"]["waiting"] is True
+    RecomputeRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - dt.timedelta(days=3))
+    late = client.get("/healthz").json()["checks"]["nightly_recompute"]
+    assert late["ok"] is False and "waiting" not in late
+    RecomputeRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
+    RecomputeRun.objects.create(
+        date=timezone.localdate(), kind="nightly", status="failed", started_at=timezone.now()
+    )
+    failed = client.get("/healthz").json()["checks"]["nightly_recompute"]
+    assert failed == {
+        "ok": False,
+        "last_success": None,
+        "message": "No nightly recompute has succeeded yet.",
+    }
+
+
 def test_healthz_reports_the_last_successful_nightly_run(client):
-    body = client.get("/healthz").json()
-    assert body["checks"]["nightly_recompute"]["ok"] is False
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     RecomputeRun.objects.create(
         date=yesterday,
