@@ -1,6 +1,7 @@
 """Snapshots, stage rules, stage changes, the lock and the nightly schedule."""
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
@@ -337,6 +338,25 @@ class TestCommandAndSchedule:
         with pytest.raises(CommandError, match=message):
             call_command("recompute", *args)
 
+    def test_the_kpi_cache_warmer_is_scheduled_only_where_there_is_a_cache(self):
+        """On SQLite (make run's default) beat logged "the KPI cache needs PostgreSQL"
+        every minute (#19): the entry exists only on PostgreSQL."""
+        import subprocess
+        import sys
+
+        probe = (
+            "import django; django.setup(); from django.conf import settings; "
+            "print('reports-warm-kpi-cache' in settings.CELERY_BEAT_SCHEDULE)"
+        )
+        found = {}
+        for name, url in (("sqlite", "sqlite:///:memory:"), ("postgres", _pg_url())):
+            env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "abm_site.settings"}
+            out = subprocess.run(
+                [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+            )
+            found[name] = out.stdout.strip()
+        assert found == {"sqlite": "False", "postgres": "True"}
+
     def test_beat_schedule_runs_nightly_with_expiry(self):
         schedule = settings.CELERY_BEAT_SCHEDULE
         nightly = schedule["funnel-recompute-nightly"]
@@ -347,6 +367,10 @@ class TestCommandAndSchedule:
 
         app.loader.import_default_modules()
         assert {e["task"] for e in schedule.values()} <= set(app.tasks)
+
+
+def _pg_url() -> str:
+    return "postgres://postgres@127.0.0.1:5432/unused"  # settings only: never connected
 
 
 def test_a_fresh_install_is_waiting_for_its_first_nightly_run_not_failing(client, settings):
