@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.utils import timezone
 
 from abm_site.csvio import DATE_ORDERS, CsvFileError
 from accounts.choices import FitGrade
@@ -238,6 +239,7 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
     else:
         preset = preset or DEFAULT_PRESET
         period = preset_period(preset, today)
+    messages.extend(_period_notes(period, today or timezone.localdate()))
 
     filters = Filters(
         tier=tuple(data.get("tier") or ()),
@@ -273,6 +275,17 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
         definitions=rules,
         versions=versions,
     )
+
+
+def _period_notes(period: Period, today: dt.date) -> list[str]:
+    """What a reader must know about a period before trusting its figures."""
+    if period.end <= today:
+        return []
+    return [
+        f"This period ends on {period.end:%b} {period.end.day}, {period.end.year}, after today: "
+        "the days after today have no data yet, so counts and rates cover only part of it "
+        "and changes against the previous period are not like for like."
+    ]
 
 
 def _url_key(name: str) -> str:

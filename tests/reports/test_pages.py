@@ -169,6 +169,21 @@ def test_reversed_custom_period_is_refused(viewer_client, world):
     assert "From: 2024-03-31 is after To 2024-03-01" in html
 
 
+def test_a_period_reaching_past_today_says_so(viewer_client, world):
+    """A future period used to be accepted silently: renewal rate 0.0 %, -100 % on every
+    count (#19). It still computes (a plan for the quarter is a fair question) but says
+    that the days after today have no data yet."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    end = today + dt.timedelta(days=30)
+    html = body(viewer_client.get(f"/?from={today - dt.timedelta(days=10)}&to={end}"))
+    assert f"This period ends on {end:%b %-d, %Y}, after today" in html
+    assert "the days after today have no data yet" in html
+    quiet = body(viewer_client.get(f"/?{MARCH}"))
+    assert "after today" not in quiet
+
+
 def test_filters_are_kept_in_links_between_pages(viewer_client, world):
     t1 = world["tiers"][0]
     html = body(viewer_client.get(f"/?{MARCH}&tier={t1.pk}&cohort=all"))
