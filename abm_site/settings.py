@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "abm_site.context_processors.site",
+                "reports.context_processors.navigation",
             ],
         },
     },

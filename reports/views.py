@@ -34,6 +34,7 @@ from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
 from . import selectors, tables
+from .context_processors import STAGES
 from .forms import (
     AccountListForm,
     MappingEditorForm,
@@ -45,7 +46,6 @@ from .forms import (
 from .selectors import HEADLINE_KPIS
 
 PAGE_SIZE = 50
-STAGES = range(1, 7)
 
 
 def wants_csv(request: HttpRequest) -> bool:
@@ -55,14 +55,9 @@ def wants_csv(request: HttpRequest) -> bool:
 def page(
     request: HttpRequest, template: str, rq: ReportQuery | None, context: dict
 ) -> HttpResponse:
-    """Render a report page with the period/filter bar and the navigation."""
-    context.update(
-        {
-            "rq": rq,
-            "stage_nav": [(n, STAGE_TITLES[n]) for n in STAGES],
-            "can_import": access.allows(access.EDITOR, request.user),
-        }
-    )
+    """Render a report page with the period/filter bar (the navigation comes from
+    ``reports.context_processors.navigation``, for every page)."""
+    context["rq"] = rq
     return render(request, template, context)
 
 

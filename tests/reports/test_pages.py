@@ -575,3 +575,22 @@ def test_old_uploads_expire(settings, tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     assert uploads_expire() == 1
     assert not old.exists() and new.exists()
+
+
+@pytest.mark.parametrize("path", ["/account/security/", "/account/tokens/", "/"])
+def test_every_signed_in_page_has_the_whole_navigation_and_a_favicon(editor_client, db, path):
+    """The account pages lost the stage and Imports links (only report views supplied
+    them) and the token form was unstyled (#19); a context processor gives every page the
+    same navigation."""
+    html = body(editor_client.get(path))
+    for n in range(1, 7):
+        assert f'href="/stages/{n}/' in html, (path, n)
+    assert 'href="/imports/' in html
+    assert 'rel="icon" href="/static/favicon.svg"' in html
+    if path == "/account/tokens/":
+        assert 'class="stack"' in html
+
+
+def test_viewers_get_no_imports_link_on_account_pages(viewer_client, db):
+    html = body(viewer_client.get("/account/tokens/"))
+    assert 'href="/stages/1/' in html and 'href="/imports/' not in html
