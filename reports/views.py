@@ -23,9 +23,11 @@ from funnel.choices import Stage
 from funnel.kpis import (
     REGISTRY,
     STAGE_TITLES,
+    KpiSpec,
     NoDrilldown,
     compute,
     drilldown,
+    drilldowns_within,
     funnel_slices,
     spec_for,
 )
@@ -196,7 +198,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
     try:
         rows = drilldown(kpi_id, rq.period, rq.filters, definitions=rq.definitions)
     except NoDrilldown:
-        raise Http404(f"{spec.label} has no list of accounts behind it.") from None
+        return _no_drilldown(request, rq, spec)
     if spec.drilldown == "opportunity":
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
@@ -217,6 +219,23 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
             "opportunities": spec.drilldown == "opportunity",
         },
     )
+
+
+def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpResponse:
+    """A 404 page of the product for a KPI without a list of its own, leading to the lists
+    its parts count (a rate's numerator and denominator)."""
+    response = page(
+        request,
+        "reports/kpi_no_drilldown.html",
+        rq,
+        {
+            "spec": spec,
+            "definition": spec.describe(rq.definitions.params),
+            "parts": drilldowns_within(spec, rq.definitions.generation),
+        },
+    )
+    response.status_code = 404
+    return response
 
 
 # --- accounts ---------------------------------------------------------------------------------

@@ -274,7 +274,13 @@ def test_drilldown_of_opportunities(viewer_client, world):
 
 def test_drilldown_unknown_or_not_a_count_is_404(viewer_client, world):
     assert viewer_client.get("/kpis/nope/accounts/").status_code == 404
-    assert viewer_client.get("/kpis/engaged_rate/accounts/").status_code == 404
+    ratio = viewer_client.get(f"/kpis/engaged_rate/accounts/?{MARCH}")
+    assert ratio.status_code == 404
+    # A page of the product (not Django's debug 404) that leads to the lists it is made of.
+    html = ratio.content.decode()
+    assert "has no single list behind it" in html and 'class="mainnav"' in html
+    assert f'href="/kpis/engaged_target_accounts/accounts/?{MARCH.replace("&", "&amp;")}"' in html
+    assert f'href="/kpis/target_accounts/accounts/?{MARCH.replace("&", "&amp;")}"' in html
 
 
 def test_account_list_sorts_on_the_latest_snapshot(viewer_client, world):
