@@ -64,11 +64,30 @@ def page(
 
 
 def _kpi_csv(filename: str, items: list[dict], previous: dict | None = None) -> HttpResponse:
-    """The KPI items of a page as CSV (maps as JSON in their cell), with the previous values."""
-    if previous is None:
-        return tables.KPI_ITEMS.csv(filename, items)
-    rows = [dict(i, previous=previous.get(i["id"], {}).get("value")) for i in items]
-    return tables.KPI_ITEMS_WITH_PREVIOUS.csv(filename, rows)
+    """The KPI items of a page as CSV, with the previous values: a map (the funnel, stage
+    velocity, tiers) is one row per part ("engaged_target_accounts.count"), so a
+    spreadsheet reads numbers, not JSON in a cell."""
+    rows = []
+    for item in items:
+        before = (previous or {}).get(item["id"], {}).get("value")
+        if not isinstance(item.get("value"), dict):
+            rows.append(dict(item, part="", previous=before))
+            continue
+        earlier = dict(_leaves(before)) if isinstance(before, dict) else {}
+        for part, value in _leaves(item["value"]):
+            rows.append(dict(item, part=part, value=value, previous=earlier.get(part)))
+    table = tables.KPI_ITEMS if previous is None else tables.KPI_ITEMS_WITH_PREVIOUS
+    return table.csv(filename, rows)
+
+
+def _leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every non-map value inside a KPI's map value."""
+    if not isinstance(value, dict):
+        return [(prefix, value)]
+    found: list[tuple[str, Any]] = []
+    for key, inner in value.items():
+        found += _leaves(inner, f"{prefix}.{key}" if prefix else str(key))
+    return found
 
 
 def _period_name(rq: ReportQuery) -> str:

@@ -508,6 +508,13 @@ def test_dashboard_csv_has_current_and_previous_values(viewer_client, world):
     header, data = rows[0], {r[0]: r for r in rows[1:]}
     assert header[-1] == "previous_value"
     assert data["target_accounts"][header.index("value")] == "6"
+    # Maps (the funnel, velocity, tiers) are one row per part, not JSON in a cell (#19).
+    assert not any(cell.startswith("{") for row in rows for cell in row)
+    part, value = header.index("part"), header.index("value")
+    funnel = {r[part]: r[value] for r in rows[1:] if r[0] == "funnel"}
+    assert funnel["stages.target"] == "6" and funnel["stages.opportunity"] == "2"
+    assert funnel["conversion.engaged_to_opportunity"] == "0.3333"  # 2 of 6
+    assert data["target_accounts"][part] == ""
 
 
 # --- query counts ---------------------------------------------------------------------------------
