@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from abm_site.exports import csv_response
+from funnel.kpis import wilson_interval
 
 from .templatetags.report_tags import dash, duration, format_unit, kpi_value, qs
 
@@ -323,13 +324,47 @@ KPI_LABEL = Column(
 )
 
 
+#: Below this many rows (deals, opportunities, responses) a value is marked a small sample.
+MIN_SAMPLE = 30
+
+
+def _with_sample(value: Any, unit: str, basis: dict | None) -> SafeString | str:
+    """A cohort value with the sample it rests on: n, a 95 % Wilson interval for a rate,
+    and a marker under ``MIN_SAMPLE``, so one deal is not read as a difference."""
+    shown = format_unit(value, unit)
+    if not basis or unit == "count":  # a count is its own sample size
+        return shown
+    n = basis.get("n") or 0
+    note = format_html('<span class="sample muted small">n = {}</span>', f"{n:,}")
+    if unit == "ratio" and "numerator" in basis and n:
+        low, high = wilson_interval(basis["numerator"], n)
+        note += format_html(
+            ' <span class="ci muted small" title="95 % Wilson interval">{}–{}</span>',
+            format_unit(low, "ratio"),
+            format_unit(high, "ratio"),
+        )
+    if 0 < n < MIN_SAMPLE:
+        note += format_html(
+            ' <span class="badge hot" title="Fewer than {} rows: read with care">small</span>',
+            MIN_SAMPLE,
+        )
+    return format_html("{} {}", shown, note)
+
+
 def _by_unit(key: str, label: str, name: str = "") -> Column:
     return Column(
         name or key,
         label,
         lambda r: r.get(key),
         "count",
-        html=lambda r, c: format_unit(r.get(key), r["spec"].unit),
+        html=lambda r, c: _with_sample(r.get(key), r["spec"].unit, r.get(f"{key}:basis")),
+    )
+
+
+def _sample_size(key: str, name: str) -> Column:
+    """The CSV's n beside each cohort value."""
+    return Column(
+        f"{name}_n", f"{name} n", lambda r: (r.get(f"{key}:basis") or {}).get("n"), page=False
     )
 
 
@@ -350,10 +385,12 @@ def cohort_tables(tiers: list[tuple[int, str]]) -> tuple[Table, Table, Table]:
         )
         for pk, name in tiers
     ]
+    sizes = [_sample_size("abm", "abm"), _sample_size("non_abm", "non_abm")]
+    sizes += [_sample_size(f"tier:{pk}", f"tier:{name}") for pk, name in tiers]
     return (
         Table([KPI_LABEL, abm, non_abm]),
         Table([KPI_LABEL, *tier_columns]),
-        Table([section, metric, KPI_LABEL, unit, abm, non_abm, *tier_columns]),
+        Table([section, metric, KPI_LABEL, unit, abm, non_abm, *tier_columns, *sizes]),
     )
 
 

@@ -30,6 +30,7 @@ from funnel.kpis import (
     drilldown,
     drilldowns_within,
     funnel_slices,
+    sample_basis,
     spec_for,
 )
 from funnel.selectors import recompute_health, snapshot_restatements
@@ -408,6 +409,8 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "spec": spec_for(metric, generation),
             "abm": values.get("abm"),
             "non_abm": values.get("non_abm"),
+            "abm:basis": comparison.get("basis", {}).get(metric, {}).get("abm"),
+            "non_abm:basis": comparison.get("basis", {}).get(metric, {}).get("non_abm"),
         }
         for metric, values in (comparison.get("value") or {}).items()
     ]
@@ -421,6 +424,7 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "section": "by_tier",
             "spec": spec_for(k, generation),
             **{f"tier:{t['pk']}": t["kpis"][k]["value"] for t in tier_rows},
+            **{f"tier:{t['pk']}:basis": sample_basis(t["kpis"][k]) for t in tier_rows},
         }
         for k in selectors.COHORT_TIER_KPIS
     ]

@@ -7,6 +7,7 @@ and presets, filter checks, scope and snapshot slices, the data version).
 
 from funnel.definitions import UnknownDefinitions, definitions_resolve, definitions_versions
 
+from .arithmetic import wilson_interval
 from .base import (
     REGISTRY,
     STAGE_TITLES,
@@ -44,6 +45,7 @@ from .query import (
     unknown_filter_ids,
     unknown_ids,
 )
+from .results import sample_basis
 from .scope import funnel_slices, scope_q, slice_name, slices_of_accounts
 from .version import compact as data_version_compact
 from .version import data_version
@@ -66,6 +68,8 @@ __all__ = [
     "catalogue",
     "compute",
     "drilldowns_within",
+    "sample_basis",
+    "wilson_interval",
     "data_version",
     "data_version_compact",
     "data_version_log_length",

@@ -4,6 +4,7 @@ Rounding follows the KPI contract: ratios to 4 decimal places, money, days
 and scores to 2, half away from zero, returned as ``float`` (or ``None``).
 """
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 
 Number = int | float | Decimal
@@ -73,3 +74,16 @@ def product(a: Number | None, b: Number | None) -> Decimal | None:
     if a is None or b is None:
         return None
     return Decimal(str(a)) * Decimal(str(b))
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval of ``successes / n`` (95 % with the default ``z``), rounded
+    to four places; ``None`` without a sample. Unlike the normal approximation it stays in
+    [0, 1] and is honest for the small samples ABM cohorts often have."""
+    if not n:
+        return None
+    p, z2 = successes / n, z * z
+    scale = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / scale
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / scale
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)

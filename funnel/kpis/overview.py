@@ -11,6 +11,7 @@ from .arithmetic import mean, ratio, round_2, round_ratio
 from .base import kpi, spec_for
 from .context import Context
 from .measures import Measure
+from .results import sample_basis
 from .sources.accounts import accounts, engaged, expansion, opportunity, renewed, won
 from .sources.spend import days_in_stage
 from .sources.stages import AT_OR_BEYOND, MOVED_ON
@@ -140,14 +141,18 @@ def stage_velocity_days(ctx: Context, cohort: str) -> dict[str, Any]:
 
 
 def cohort_comparison(ctx: Context, cohort: str) -> dict[str, Any]:
-    value = {
+    """Each compared KPI for ABM and non-ABM, and the sample behind each value (``basis``:
+    n, and a rate's numerator), so nobody reads one deal as a trend."""
+    results = {
         metric: {
-            str(c): spec_for(metric, ctx.generation).compute(ctx, str(c))["value"]
+            str(c): spec_for(metric, ctx.generation).compute(ctx, str(c))
             for c in (Cohort.ABM, Cohort.NON_ABM)
         }
         for metric in COMPARED
     }
-    return {"value": value, "count": len(value)}
+    value = {m: {c: r["value"] for c, r in by.items()} for m, by in results.items()}
+    basis = {m: {c: sample_basis(r) for c, r in by.items()} for m, by in results.items()}
+    return {"value": value, "basis": basis, "count": len(value)}
 
 
 def _register_comparison(generation: int) -> None:

@@ -36,3 +36,11 @@ def mean_result(total: Number | None, n: int | None) -> dict[str, Any]:
     """A mean (money, days, score, count): null for no rows; ``count`` rows, their ``total``."""
     n = int(n or 0)
     return {"value": round_2(mean(total, n)), "count": n, "total": round_2(total or 0)}
+
+
+def sample_basis(result: dict[str, Any]) -> dict[str, Any]:
+    """The sample behind a rate or mean result: ``n`` (a rate's denominator, a mean's row
+    count) and, for a rate, its ``numerator``, so a page can show n and an interval."""
+    if "denominator" in result:
+        return {"n": result["denominator"], "numerator": result["numerator"]}
+    return {"n": result.get("count", 0)}

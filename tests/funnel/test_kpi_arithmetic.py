@@ -182,3 +182,15 @@ def test_compute_ratios_stay_in_unit_interval(engaged_flags, outsiders, clicks, 
 
 def test_filters_default_is_empty():
     assert Filters() == Filters(tier=(), program=(), owner=(), cohort=None)
+
+
+def test_wilson_interval_hand_computed():
+    """95 % Wilson score interval, z = 1.96: 1 of 4 is 4.56 %-69.94 %; the interval stays
+    inside [0, 1] at 0 and n, and there is none without a sample."""
+    from funnel.kpis.arithmetic import wilson_interval
+
+    assert wilson_interval(1, 4) == (0.0456, 0.6994)
+    assert wilson_interval(0, 4) == (0.0, 0.4899)
+    assert wilson_interval(4, 4) == (0.5101, 1.0)
+    assert wilson_interval(60, 100) == (0.502, 0.6906)
+    assert wilson_interval(0, 0) is None

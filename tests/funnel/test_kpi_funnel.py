@@ -127,3 +127,19 @@ def test_cohort_comparison():
         "expansion_rate": {"abm": 0.0, "non_abm": 1.0},  # 0 / 2 customers; 1 / 1
         "net_promoter_score": {"abm": 100.0, "non_abm": -100.0},
     }
+    # The sample behind each value (#19): rows of a mean, the denominator (and numerator)
+    # of a rate, responses of the NPS.
+    assert item["basis"] == {
+        "average_deal_value": {"abm": {"n": 2}, "non_abm": {"n": 1}},
+        "sales_cycle_days": {"abm": {"n": 2}, "non_abm": {"n": 1}},
+        "opportunity_win_rate": {
+            "abm": {"n": 3, "numerator": 2},
+            "non_abm": {"n": 4, "numerator": 1},
+        },
+        "renewal_rate": {"abm": {"n": 0, "numerator": 0}, "non_abm": {"n": 0, "numerator": 0}},
+        "expansion_rate": {
+            "abm": {"n": 2, "numerator": 0},
+            "non_abm": {"n": 1, "numerator": 1},
+        },
+        "net_promoter_score": {"abm": {"n": 2}, "non_abm": {"n": 1}},
+    }

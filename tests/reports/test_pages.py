@@ -344,6 +344,17 @@ def test_cohorts_page(viewer_client, world):
     assert "Tier 1" in html and "Tier 2" in html
     for metric in ("average_deal_value", "opportunity_win_rate", "net_promoter_score"):
         assert REGISTRY[metric].label in html
+    # n beside every value, a Wilson interval for rates, small samples marked (#19).
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    # Opportunity rate, each tier: 1 of 3 accounts; Wilson 95 %: 6.2 %-79.2 %.
+    assert text.count("33.3 % n = 3 6.2 %–79.2 % small") == 2
+    assert "100.0 n = 1 small" in text  # the ABM NPS rests on one response
+    assert "— n = 0" in text  # no deals: the value is empty and says why
+    rows = csv_rows(viewer_client.get(f"/cohorts/?{MARCH}&format=csv"))
+    header = rows[0]
+    assert header[-4:] == ["abm_n", "non_abm_n", "tier:Tier 1_n", "tier:Tier 2_n"]
+    nps = next(r for r in rows if r[1] == "net_promoter_score" and r[0] == "abm_vs_non_abm")
+    assert nps[header.index("abm_n")] == "1"
 
 
 def test_status_page(viewer_client, world):
