@@ -58,6 +58,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("healthz", ANONYMOUS, None, second_factor=False, note="load balancer health check"),
     Rule("login/", ANONYMOUS, ANONYMOUS, second_factor=False, note="the sign-in page"),
     Rule("admin/login/", ANONYMOUS, None, second_factor=False, note="redirects to login/"),
+    Rule("password-reset/*", ANONYMOUS, ANONYMOUS, second_factor=False, note="reset by e-mail"),
     # Any signed-in user, before a role and before the second factor.
     Rule("logout/", SIGNED_IN, SIGNED_IN, second_factor=False),
     # A user's own account pages (a user without a role has nothing to do here).

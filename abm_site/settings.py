@@ -13,6 +13,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from abm_site.email_url import EmailUrlError, parse_email_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -327,6 +329,18 @@ ABM_SCORES = {
     "renewal_grace_days": 30,
     "clv_max_years": 10,
 }
+
+# --- E-mail -----------------------------------------------------------------
+# One URL (abm_site/email_url.py): smtp://, smtp+tls://, smtps://, console://, file://.
+# The default writes each mail as a file under var/mail/, so a new install can read
+# its password-reset mails without a mail server.
+try:
+    globals().update(parse_email_url(env.str("EMAIL_URL", default="file://var/mail"), BASE_DIR))
+except EmailUrlError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ABM funnel <abm@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
