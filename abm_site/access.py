@@ -70,6 +70,7 @@ ACCESS: tuple[Rule, ...] = (
     # The REST API and its documentation.
     Rule("api/schema/*", VIEWER, None),
     Rule("api/docs/*", VIEWER, None),
+    Rule("api/v1/webhook-*", ADMIN, ADMIN, note="webhook targets and secrets: admins only"),
     Rule("api/v1/*", VIEWER, EDITOR, note="read-only tokens never write"),
     # Pages.
     Rule("", VIEWER, None, note="dashboard"),

@@ -46,10 +46,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "abm_site",
     "accounts",
+    "events",
     "engagement",
     "funnel",
     "ingest",
     "reports",
+    "activation",
     "demo",
 ]
 
@@ -259,6 +261,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=41),
         "options": {"expires": 50 * 60},
     },
+    # Plans webhook deliveries of new events and sends them (issue 17).
+    "activation-webhooks-dispatch": {
+        "task": "activation.webhooks_dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     # Recomputes the cached KPI results of the preset periods after a data change.
     "reports-warm-kpi-cache": {
         "task": "reports.warm_kpi_cache",
@@ -282,6 +290,9 @@ ABM_REPORT_TIMEOUT_SECONDS = env.float("ABM_REPORT_TIMEOUT_SECONDS", default=25)
 # (a typo, or a default value such as 0001-01-01 or 9999-12-31).
 ABM_EARLIEST_EVENT_YEAR = env.int("ABM_EARLIEST_EVENT_YEAR", default=1970)
 ABM_MAX_FUTURE_EVENT_DAYS = env.int("ABM_MAX_FUTURE_EVENT_DAYS", default=366)
+# Stage changes, surges and spikes older than this many days when the recompute first sees
+# them (a backfill over history) are recorded without an event (issue 17).
+ABM_EVENTS_RECENT_DAYS = env.int("ABM_EVENTS_RECENT_DAYS", default=7)
 ABM_SCORES = {
     # Relationship score: two-way contact over a trailing window, decayed.
     "relationship_window_days": 90,
@@ -341,6 +352,16 @@ except EmailUrlError as exc:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ABM funnel <abm@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
+# --- Webhooks (issue 17) -------------------------------------------------------
+# Targets resolving to private, loopback or link-local addresses are refused unless this is
+# on (the default in development, DEBUG=1; never in production).
+ABM_WEBHOOKS_ALLOW_PRIVATE = env.bool("ABM_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
+ABM_WEBHOOK_TIMEOUT_SECONDS = env.float("ABM_WEBHOOK_TIMEOUT_SECONDS", default=10)
+ABM_WEBHOOK_MAX_ATTEMPTS = env.int("ABM_WEBHOOK_MAX_ATTEMPTS", default=8)
+ABM_WEBHOOK_BACKOFF_SECONDS = env.float("ABM_WEBHOOK_BACKOFF_SECONDS", default=30)
+ABM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("ABM_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+ABM_WEBHOOK_DISABLE_AFTER = env.int("ABM_WEBHOOK_DISABLE_AFTER", default=20)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

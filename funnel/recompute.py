@@ -18,6 +18,8 @@ from django.db.models.functions import Ntile
 from django.utils import timezone
 
 from accounts.models import Account
+from events.choices import EventType
+from events.services import event_record
 
 from .history import stage_history_rebuild
 from .kpis import last_complete_day, slices_of_accounts
@@ -130,16 +132,49 @@ def run_finish(run_id: int, day: dt.date) -> int:
         if run is None:
             return 0
         written = funnel_snapshots_upsert(day, reason=f"{run.kind or 'a'} recompute")
+        finished = timezone.now()
         RecomputeRun.objects.filter(pk=run_id).update(
-            status=RecomputeRun.Status.SUCCEEDED, finished_at=timezone.now(), error=""
+            status=RecomputeRun.Status.SUCCEEDED, finished_at=finished, error=""
+        )
+        event_record(
+            EventType.RECOMPUTE_FINISHED,
+            f"recompute:{run_id}:finished",
+            _run_payload(run, day, funnel_snapshots=written),
+            occurred_at=finished,
         )
     return written
 
 
+def _run_payload(run: RecomputeRun, day: dt.date, **extra) -> dict:
+    return {
+        "run": run.pk,
+        "day": day.isoformat(),
+        "kind": run.kind,
+        "accounts": run.accounts,
+        **extra,
+    }
+
+
 def run_fail(run_id: int, error: str) -> None:
-    RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).update(
-        status=RecomputeRun.Status.FAILED, finished_at=timezone.now(), error=error[:5000]
-    )
+    """Mark a running run failed (releasing its day's lock), with an event saying why."""
+    with transaction.atomic():
+        run = (
+            RecomputeRun.objects.select_for_update()
+            .filter(pk=run_id, status=RecomputeRun.Status.RUNNING)
+            .first()
+        )
+        if run is None:
+            return
+        finished = timezone.now()
+        RecomputeRun.objects.filter(pk=run_id).update(
+            status=RecomputeRun.Status.FAILED, finished_at=finished, error=error[:5000]
+        )
+        event_record(
+            EventType.RECOMPUTE_FAILED,
+            f"recompute:{run_id}:failed",
+            _run_payload(run, run.date, error=error[:1000]),
+            occurred_at=finished,
+        )
 
 
 def stale_runs(idle_seconds: int | None = None) -> list[tuple[int, dt.date, list[tuple[int, int]]]]:
