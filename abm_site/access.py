@@ -82,6 +82,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("cohorts/*", VIEWER, None),
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
+    Rule("events/*", VIEWER, None, note="events: stage changes, surges, imports, recomputes"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
 )
 

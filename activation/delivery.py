@@ -16,8 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from events.choices import EventType
 from events.models import Event
+from events.selectors import event_text
 
 USER_AGENT = "abm-funnel-webhooks/1"
 
@@ -32,40 +32,6 @@ def event_body(event: Event) -> dict[str, Any]:
         "account": event.payload.get("account"),
         "data": data,
     }
-
-
-def event_text(event: Event) -> str:
-    """One line a person reads (Slack), from the event's payload."""
-    p = event.payload
-    account = p.get("account") or {}
-    who = account.get("name", "An account")
-    if account.get("tier"):
-        who += f" ({account['tier']})"
-    texts = {
-        EventType.STAGE_CHANGED: lambda: (
-            f"{who} moved from {p.get('from_stage')} to {p.get('to_stage')} "
-            f"on {p.get('changed_on')}."
-        ),
-        EventType.INTENT_SURGE: lambda: f"{who} shows an intent surge ({p.get('day')}).",
-        EventType.RESEARCH_SPIKE: lambda: (
-            f"{who} is researching: grade {p.get('research_grade')} ({p.get('day')})."
-        ),
-        EventType.IMPORT_FINISHED: lambda: (
-            f"Import of {p.get('kind')} finished: {p.get('rows_read', 0):,} rows, "
-            f"{p.get('created', 0):,} created, {p.get('updated', 0):,} updated, "
-            f"{p.get('rejected_count', 0):,} rejected."
-        ),
-        EventType.RECOMPUTE_FINISHED: lambda: (
-            f"Recompute of {p.get('day')} finished ({p.get('accounts', 0):,} accounts)."
-        ),
-        EventType.RECOMPUTE_FAILED: lambda: f"Recompute of {p.get('day')} failed: {p.get('error')}",
-        EventType.WEBHOOK_DISABLED: lambda: (
-            f"Webhook {p.get('subscription_name')} was disabled after "
-            f"{p.get('consecutive_failures')} failed deliveries: {p.get('last_error')}"
-        ),
-    }
-    make = texts.get(event.type)
-    return make() if make else f"{event.type} #{event.pk}"
 
 
 def body_bytes(event: Event, slack: bool) -> bytes:

@@ -15,5 +15,6 @@ urlpatterns = [
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
     path("status/", views.status, name="status"),
+    path("events/", views.event_page, name="event_list"),
     path("snapshots/", views.snapshot_list, name="snapshot_list"),
 ]

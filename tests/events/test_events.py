@@ -178,3 +178,32 @@ class TestApi:
         bad = client.get("/api/v1/events/", {"type": "nope"})
         assert bad.status_code == 400 and "type" in bad.json()
         assert client.post("/api/v1/events/", {}, format="json").status_code in (403, 405)
+
+
+class TestPage:
+    def test_lists_events_with_their_text_and_filters_by_type(
+        self, client, viewer, django_assert_max_num_queries
+    ):
+        account = AccountFactory(name="Acme")
+        event_record(
+            EventType.STAGE_CHANGED,
+            "s1",
+            {"changed_on": "2026-03-02", "from_stage": "target", "to_stage": "engaged"},
+            account_id=account.pk,
+        )
+        for n in range(3):
+            event_record(EventType.IMPORT_FINISHED, f"i{n}", {"kind": "touches", "rows_read": 1500})
+        client.force_login(viewer)
+        # The page's queries do not grow with the events shown (account joined, not fetched).
+        with django_assert_max_num_queries(12):
+            html = client.get("/events/").content.decode()
+        assert "Acme moved from target to engaged on 2026-03-02." in html
+        assert html.count("Import of touches finished: 1,500 rows") == 3
+        only = client.get("/events/", {"type": "account.stage_changed"}).content.decode()
+        assert "Acme moved" in only and "Import of touches" not in only
+        unknown = client.get("/events/", {"type": "nope"}).content.decode()
+        assert "no event type" in unknown and "Acme moved" in unknown
+
+    def test_empty_page_says_what_to_do(self, client, viewer):
+        client.force_login(viewer)
+        assert "make run" in client.get("/events/").content.decode()
