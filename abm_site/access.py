@@ -83,6 +83,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
     Rule("events/*", VIEWER, None, note="events: stage changes, surges, imports, recomputes"),
+    Rule("alerts/*", VIEWER, VIEWER, note="a user's own e-mail alerts"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
 )
 

@@ -267,6 +267,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # The daily digest of people's alert subscriptions (issue 17).
+    "activation-alerts-digest": {
+        "task": "activation.alerts_digest",
+        "schedule": crontab(hour=env.int("ABM_ALERT_DIGEST_HOUR", default=7), minute=0),
+        "options": {"expires": 6 * 3600},
+    },
+    # Scheduled e-mail reports: schedules live in the database (reports.ReportSchedule),
+    # this one entry sends those due (no django-celery-beat: nothing more to run or migrate).
+    "reports-schedules-send": {
+        "task": "reports.schedules_send",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
     # Recomputes the cached KPI results of the preset periods after a data change.
     "reports-warm-kpi-cache": {
         "task": "reports.warm_kpi_cache",

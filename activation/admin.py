@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from . import services
-from .models import WebhookDelivery, WebhookSubscription
+from .models import AlertItem, AlertSubscription, WebhookDelivery, WebhookSubscription
 from .tasks import webhook_deliver
 
 
@@ -50,3 +50,22 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in created:
             webhook_deliver.delay(delivery.pk)
         self.message_user(request, f"{len(created)} deliveries queued again.", messages.SUCCESS)
+
+
+@admin.register(AlertSubscription)
+class AlertSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "frequency", "tier", "my_accounts", "active"]
+    list_filter = ["frequency", "active"]
+    search_fields = ["user__username", "user__email"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(AlertItem)
+class AlertItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "event", "subscription", "created_at", "sent_at", "error"]
+    list_filter = ["sent_at"]
+    raw_id_fields = ["event", "subscription"]
+    readonly_fields = [f.name for f in AlertItem._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -121,3 +122,88 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscription_id} #{self.attempt} {self.status}"
+
+
+class AlertSubscription(TimeStampedModel):
+    """A person's e-mail alerts: events of some types, for a tier or their own accounts,
+    sent one by one as they happen or once a day as a digest."""
+
+    class Frequency(models.TextChoices):
+        IMMEDIATE = "immediate", "At once, one e-mail per event"
+        DAILY = "daily", "Daily digest"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_subscriptions"
+    )
+    event_types = models.JSONField(
+        default=list, help_text='Event types, e.g. ["account.stage_changed"].'
+    )
+    tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only account events of accounts in this tier.",
+    )
+    my_accounts = models.BooleanField(
+        default=False, help_text="Only account events of accounts this user owns."
+    )
+    frequency = models.CharField(
+        max_length=10, choices=Frequency.choices, default=Frequency.IMMEDIATE
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user", "id"]
+        verbose_name = "alert subscription"
+
+    def __str__(self) -> str:
+        return f"{self.user} · {', '.join(self.event_types)} · {self.frequency}"
+
+    def clean(self) -> None:
+        known = set(EventType.values)
+        if not isinstance(self.event_types, list) or not self.event_types:
+            raise ValidationError(
+                {"event_types": "List at least one event type: " + ", ".join(sorted(known))}
+            )
+        unknown = [t for t in self.event_types if t not in known]
+        if unknown:
+            raise ValidationError(
+                {
+                    "event_types": f"Unknown event types {', '.join(map(str, unknown))}; use "
+                    + ", ".join(sorted(known))
+                }
+            )
+
+
+class AlertItem(models.Model):
+    """An event an alert subscription matched, and when it was e-mailed."""
+
+    subscription = models.ForeignKey(
+        AlertSubscription, on_delete=models.CASCADE, related_name="items"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "event"],
+                name="%(app_label)s_%(class)s_once",
+                violation_error_message="This event is already queued for this alert.",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["subscription"],
+                condition=Q(sent_at__isnull=True),
+                name="alert_items_unsent_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → alert {self.subscription_id}"

@@ -1,28 +1,37 @@
-"""Webhook writes: plan deliveries for new events, send one, redeliver, re-enable."""
+"""Webhook and alert writes: fan new events out, send a delivery or an alert, redeliver."""
 
 import random
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from accounts.models import Owner
 from events.choices import ACCOUNT_EVENTS, EventType
 from events.models import Event
+from events.selectors import event_text
 from events.services import event_record, events_claim_undispatched
 
 from .delivery import body_bytes, post, signature
-from .models import WebhookDelivery, WebhookSubscription
+from .models import AlertItem, AlertSubscription, WebhookDelivery, WebhookSubscription
 from .targets import TargetRefused, target_check
 
 __all__ = [
+    "Plan",
+    "alert_matches",
+    "alert_send",
+    "alert_subscription_create",
+    "alert_subscription_delete",
+    "alerts_digest_send",
     "delivery_redeliver",
     "delivery_send",
+    "events_plan",
     "subscription_enable",
     "subscription_matches",
-    "webhooks_plan",
 ]
 
 Pending = WebhookDelivery.Status.PENDING
@@ -41,38 +50,93 @@ def subscription_matches(subscription: WebhookSubscription, event: Event) -> boo
     return subscription.owner_id is None or account.get("owner_id") == subscription.owner_id
 
 
-def webhooks_plan(limit: int = 500) -> tuple[int, list[int]]:
-    """Create the first delivery attempt for each new event and each subscription that wants
-    it; returns how many events were claimed and the ids of the deliveries to send.
+@dataclass(frozen=True)
+class Plan:
+    """What one planning pass did: events claimed, deliveries and immediate alerts to send."""
+
+    claimed: int
+    deliveries: list[int]
+    alerts: list[int]
+
+
+def alert_matches(
+    subscription: AlertSubscription, event: Event, owner_users: dict[int, int]
+) -> bool:
+    """Whether a person's alert wants ``event``: its type, and for account events the tier
+    and "my accounts" (the account's owner signs in as the subscriber) filters."""
+    if event.type not in subscription.event_types:
+        return False
+    if event.type not in ACCOUNT_EVENTS:
+        return True
+    account = event.payload.get("account") or {}
+    if subscription.tier_id is not None and account.get("tier_id") != subscription.tier_id:
+        return False
+    return not subscription.my_accounts or (
+        owner_users.get(account.get("owner_id")) == subscription.user_id
+    )
+
+
+def events_plan(limit: int = 500) -> Plan:
+    """Fan new events out: the first delivery attempt for each webhook subscription that
+    wants an event, and an alert item for each person's alert that wants it.
 
     Set-based per batch: the events are claimed (locked and marked dispatched) in one
-    query, the active subscriptions read in one, the deliveries inserted in one. The
-    unique (subscription, event, attempt) makes a replanned event a no-op. Deliveries
-    still pending long after their last possible retry (their task was lost) are
-    returned again.
+    query; the active webhook subscriptions, alert subscriptions and the owners' users are
+    read in one query each; deliveries and alert items inserted in one each. Unique
+    constraints make a replanned event a no-op. Work whose task was lost (still pending
+    long after its last possible retry) is returned again.
     """
     with transaction.atomic():
         events = events_claim_undispatched(limit)
         if events:
-            subscriptions = list(WebhookSubscription.objects.filter(active=True))
+            hooks = list(WebhookSubscription.objects.filter(active=True))
             WebhookDelivery.objects.bulk_create(
                 [
                     WebhookDelivery(subscription=s, event=e, attempt=1)
                     for e in events
-                    for s in subscriptions
+                    for s in hooks
                     if subscription_matches(s, e)
                 ],
                 ignore_conflicts=True,
             )
-    new = WebhookDelivery.objects.filter(
-        status=Pending, attempt=1, event_id__in=[e.pk for e in events]
-    )
-    stale_before = timezone.now() - timezone.timedelta(
+            alerts = list(AlertSubscription.objects.filter(active=True))
+            owner_ids = {(e.payload.get("account") or {}).get("owner_id") for e in events}
+            owner_users = (
+                dict(
+                    Owner.objects.filter(pk__in=owner_ids - {None}, user__isnull=False).values_list(
+                        "pk", "user_id"
+                    )
+                )
+                if alerts
+                else {}
+            )
+            AlertItem.objects.bulk_create(
+                [
+                    AlertItem(subscription=a, event=e)
+                    for e in events
+                    for a in alerts
+                    if alert_matches(a, e, owner_users)
+                ],
+                ignore_conflicts=True,
+            )
+    event_ids = [e.pk for e in events]
+    stale = timezone.now() - timezone.timedelta(
         seconds=settings.ABM_WEBHOOK_BACKOFF_MAX_SECONDS + 600
     )
-    lost = WebhookDelivery.objects.filter(status=Pending, created_at__lt=stale_before)
-    ids = set(new.values_list("pk", flat=True)) | set(lost.values_list("pk", flat=True))
-    return len(events), sorted(ids)
+    deliveries = WebhookDelivery.objects.filter(status=Pending).filter(
+        Q(attempt=1, event_id__in=event_ids) | Q(created_at__lt=stale)
+    )
+    immediate = AlertItem.objects.filter(
+        sent_at__isnull=True, subscription__frequency=AlertSubscription.Frequency.IMMEDIATE
+    ).filter(
+        Q(event_id__in=event_ids)
+        | Q(created_at__lt=timezone.now() - timezone.timedelta(minutes=30))
+    )
+    return Plan(
+        len(events),
+        sorted(deliveries.values_list("pk", flat=True)),
+        sorted(immediate.values_list("pk", flat=True)),
+    )
 
 
 @dataclass(frozen=True)
@@ -200,3 +264,93 @@ def subscription_enable(subscription: WebhookSubscription) -> None:
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
         active=True, consecutive_failures=0, disabled_reason=""
     )
+
+
+def alert_send(item_id: int) -> bool:
+    """E-mail one immediate alert; True when a mail went out.
+
+    The item is locked while it is sent and marked sent in the same transaction, so a
+    duplicate task skips it; an SMTP error rolls back and raises (the task retries).
+    """
+    with transaction.atomic():
+        item = (
+            AlertItem.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("subscription__user", "event")
+            .filter(pk=item_id, sent_at__isnull=True)
+            .first()
+        )
+        if item is None:
+            return False
+        address = item.subscription.user.email
+        if address:
+            text = event_text(item.event)
+            send_mail(
+                f"[ABM] {text[:150]}",
+                _alert_body([item.event]),
+                settings.DEFAULT_FROM_EMAIL,
+                [address],
+            )
+        else:
+            item.error = "The user has no e-mail address; add one in the admin."
+        item.sent_at = timezone.now()
+        item.save(update_fields=["sent_at", "error"])
+        return bool(address)
+
+
+def alerts_digest_send() -> int:
+    """E-mail each daily alert subscription's unsent events as one digest; mails sent.
+
+    One query reads every unsent item with its event and user; each mail's items are
+    marked sent right after it goes out (one UPDATE per mail), so an SMTP failure
+    half-way resends only the digests not yet sent.
+    """
+    items = list(
+        AlertItem.objects.filter(
+            sent_at__isnull=True,
+            subscription__active=True,
+            subscription__frequency=AlertSubscription.Frequency.DAILY,
+        )
+        .select_related("subscription__user", "event")
+        .order_by("subscription_id", "event__occurred_at", "event_id")
+    )
+    groups: dict[int, list[AlertItem]] = {}
+    for item in items:
+        groups.setdefault(item.subscription_id, []).append(item)
+    sent = 0
+    for group in groups.values():  # one mail per subscription: the digest itself
+        address = group[0].subscription.user.email
+        if address:
+            send_mail(
+                f"[ABM] Daily digest: {len(group):,} event{'s' if len(group) != 1 else ''}",
+                _alert_body([i.event for i in group]),
+                settings.DEFAULT_FROM_EMAIL,
+                [address],
+            )
+            sent += 1
+        AlertItem.objects.filter(pk__in=[i.pk for i in group]).update(
+            sent_at=timezone.now(),
+            error="" if address else "The user has no e-mail address; add one in the admin.",
+        )
+    return sent
+
+
+def _alert_body(events: list[Event]) -> str:
+    lines = [f"- {e.occurred_at:%Y-%m-%d %H:%M}  {event_text(e)}" for e in events]
+    return (
+        "\n".join(lines) + "\n\nYou receive this because of your alert subscription in ABM funnel; "
+        "an admin can change or remove it (admin > Alert subscriptions).\n"
+    )
+
+
+def alert_subscription_create(user, **fields) -> AlertSubscription:
+    """A person's new alert subscription (validated by the model)."""
+    alert = AlertSubscription(user=user, **fields)
+    alert.full_clean()
+    alert.save()
+    return alert
+
+
+def alert_subscription_delete(user, pk: int) -> bool:
+    """Delete one of ``user``'s own alert subscriptions; False when there is no such one."""
+    deleted, _ = AlertSubscription.objects.filter(user=user, pk=pk).delete()
+    return bool(deleted)

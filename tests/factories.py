@@ -8,7 +8,12 @@ from django.utils import timezone
 
 from abm_site.models import User
 from accounts.models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
-from activation.models import WebhookDelivery, WebhookSubscription
+from activation.models import (
+    AlertItem,
+    AlertSubscription,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from events.models import Event
 from funnel.definitions import definitions_resolve
@@ -224,4 +229,20 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
         model = WebhookDelivery
 
     subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = factory.SubFactory(EventFactory)
+
+
+class AlertSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertSubscription
+
+    user = factory.SubFactory(UserFactory)
+    event_types = factory.LazyFunction(lambda: ["account.stage_changed"])
+
+
+class AlertItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertItem
+
+    subscription = factory.SubFactory(AlertSubscriptionFactory)
     event = factory.SubFactory(EventFactory)

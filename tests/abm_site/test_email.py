@@ -1,13 +1,9 @@
 """E-mail from ``EMAIL_URL``, and password reset received by a real SMTP server on loopback."""
 
 import re
-import socket
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
@@ -67,33 +63,6 @@ def test_the_default_writes_mails_under_var_mail():
     default = parse_email_url("file://var/mail", Path(settings.BASE_DIR))
     assert default["EMAIL_FILE_PATH"] == str(Path(settings.BASE_DIR) / "var" / "mail")
     assert settings.DEFAULT_FROM_EMAIL
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(
-            (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default_policy))
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
 
 
 def test_password_reset_mail_reaches_a_real_smtp_server_and_the_link_sets_a_password(
