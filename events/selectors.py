@@ -37,6 +37,10 @@ def event_text(event: Event) -> str:
         EventType.RESEARCH_SPIKE: lambda: (
             f"{who} is researching: grade {p.get('research_grade')} ({p.get('day')})."
         ),
+        EventType.CUSTOMER_AT_RISK: lambda: (
+            f"{who} is a customer at risk: a competitor surge or a weakening relationship "
+            f"({p.get('day')})."
+        ),
         EventType.IMPORT_FINISHED: lambda: (
             f"Import of {p.get('kind')} finished: {p.get('rows_read', 0):,} rows, "
             f"{p.get('created', 0):,} created, {p.get('updated', 0):,} updated, "

@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
                             ("account.stage_changed", "Account stage change"),
                             ("account.intent_surge", "Intent surge"),
                             ("account.research_spike", "Research spike (grade 2 or 3)"),
+                            ("account.customer_at_risk", "Customer at risk"),
                             ("import.finished", "Import finished"),
                             ("recompute.finished", "Recompute finished"),
                             ("recompute.failed", "Recompute failed"),

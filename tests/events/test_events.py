@@ -207,3 +207,45 @@ class TestPage:
     def test_empty_page_says_what_to_do(self, client, viewer):
         client.force_login(viewer)
         assert "make run" in client.get("/events/").content.decode()
+
+
+class TestAtRisk:
+    def test_a_customer_whose_competitor_surge_begins_is_at_risk_once(self):
+        from decimal import Decimal
+
+        from tests.factories import OpportunityFactory
+
+        # The Monday of yesterday's week: in the recent days, and its week's signal is new
+        # to the window ending that day (the window ending the day before ends on Sunday).
+        day = yesterday() - dt.timedelta(days=yesterday().weekday())
+        customer = AccountFactory(name="Loyal")
+        OpportunityFactory(
+            account=customer,
+            status="won",
+            amount=Decimal("1000"),
+            created_on=dt.date(2020, 1, 1),
+            closed_on=dt.date(2020, 2, 1),
+        )
+        IntentSignalFactory(
+            account=customer,
+            topic="rival",
+            week=day,
+            score=Decimal("50"),
+            is_competitor_topic=True,
+            provider_surge=True,
+        )
+        prospect = AccountFactory()  # the same surge, not a customer: not at risk
+        IntentSignalFactory(
+            account=prospect, topic="rival", week=day, is_competitor_topic=True, provider_surge=True
+        )
+        assert recompute.at_risk_events_record(day) == 1
+        assert recompute.at_risk_events_record(day) == 0  # a rerun
+        assert recompute.at_risk_events_record(day + dt.timedelta(days=1)) == 0  # still at risk
+        event = Event.objects.get(type=EventType.CUSTOMER_AT_RISK)
+        assert event.account_id == customer.pk
+        assert event.payload["day"] == day.isoformat()
+
+    def test_the_nightly_finish_records_it(self):
+        AccountFactory()
+        recompute.day_compute(yesterday())  # no customer at risk: no event, and no error
+        assert not Event.objects.filter(type=EventType.CUSTOMER_AT_RISK).exists()
