@@ -58,6 +58,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("healthz", ANONYMOUS, None, second_factor=False, note="load balancer health check"),
     Rule("login/", ANONYMOUS, ANONYMOUS, second_factor=False, note="the sign-in page"),
     Rule("admin/login/", ANONYMOUS, None, second_factor=False, note="redirects to login/"),
+    Rule("password-reset/*", ANONYMOUS, ANONYMOUS, second_factor=False, note="reset by e-mail"),
     # Any signed-in user, before a role and before the second factor.
     Rule("logout/", SIGNED_IN, SIGNED_IN, second_factor=False),
     # A user's own account pages (a user without a role has nothing to do here).
@@ -69,6 +70,7 @@ ACCESS: tuple[Rule, ...] = (
     # The REST API and its documentation.
     Rule("api/schema/*", VIEWER, None),
     Rule("api/docs/*", VIEWER, None),
+    Rule("api/v1/webhook-*", ADMIN, ADMIN, note="webhook targets and secrets: admins only"),
     Rule("api/v1/*", VIEWER, EDITOR, note="read-only tokens never write"),
     # Pages.
     Rule("", VIEWER, None, note="dashboard"),
@@ -80,6 +82,8 @@ ACCESS: tuple[Rule, ...] = (
     Rule("cohorts/*", VIEWER, None),
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
+    Rule("events/*", VIEWER, None, note="events: stage changes, surges, imports, recomputes"),
+    Rule("alerts/*", VIEWER, VIEWER, note="a user's own e-mail alerts"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
 )
 

@@ -4,7 +4,9 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts_api
+from activation.api import views as activation_api
 from engagement.api import views as engagement_api
+from events.api import views as events_api
 from funnel.api import views as funnel_api
 from ingest.api import views as ingest_api
 from reports.api import views as reports_api
@@ -23,6 +25,15 @@ router.register("nps-responses", funnel_api.NpsResponseViewSet, basename="npsres
 router.register("stage-changes", funnel_api.AccountStageChangeViewSet, basename="stagechange")
 router.register("account-snapshots", funnel_api.AccountSnapshotViewSet, basename="accountsnapshot")
 router.register("funnel-snapshots", funnel_api.FunnelSnapshotViewSet, basename="funnelsnapshot")
+router.register("events", events_api.EventViewSet, basename="event")
+router.register(
+    "webhook-subscriptions",
+    activation_api.WebhookSubscriptionViewSet,
+    basename="webhooksubscription",
+)
+router.register(
+    "webhook-deliveries", activation_api.WebhookDeliveryViewSet, basename="webhookdelivery"
+)
 router.register("kpis", reports_api.KpiViewSet, basename="kpi")
 
 urlpatterns = [

@@ -13,6 +13,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from abm_site.email_url import EmailUrlError, parse_email_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -44,10 +46,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "abm_site",
     "accounts",
+    "events",
     "engagement",
     "funnel",
     "ingest",
     "reports",
+    "activation",
     "demo",
 ]
 
@@ -258,6 +262,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=41),
         "options": {"expires": 50 * 60},
     },
+    # Plans webhook deliveries of new events and sends them (issue 17).
+    "activation-webhooks-dispatch": {
+        "task": "activation.webhooks_dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # The daily digest of people's alert subscriptions (issue 17).
+    "activation-alerts-digest": {
+        "task": "activation.alerts_digest",
+        "schedule": crontab(hour=env.int("ABM_ALERT_DIGEST_HOUR", default=7), minute=0),
+        "options": {"expires": 6 * 3600},
+    },
+    # Scheduled e-mail reports: schedules live in the database (reports.ReportSchedule),
+    # this one entry sends those due (no django-celery-beat: nothing more to run or migrate).
+    "reports-schedules-send": {
+        "task": "reports.schedules_send",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Recomputes the cached KPI results of the preset periods after a data change. The
@@ -283,6 +306,9 @@ ABM_REPORT_TIMEOUT_SECONDS = env.float("ABM_REPORT_TIMEOUT_SECONDS", default=25)
 # (a typo, or a default value such as 0001-01-01 or 9999-12-31).
 ABM_EARLIEST_EVENT_YEAR = env.int("ABM_EARLIEST_EVENT_YEAR", default=1970)
 ABM_MAX_FUTURE_EVENT_DAYS = env.int("ABM_MAX_FUTURE_EVENT_DAYS", default=366)
+# Stage changes, surges and spikes older than this many days when the recompute first sees
+# them (a backfill over history) are recorded without an event (issue 17).
+ABM_EVENTS_RECENT_DAYS = env.int("ABM_EVENTS_RECENT_DAYS", default=7)
 ABM_SCORES = {
     # Relationship score: two-way contact over a trailing window, decayed.
     "relationship_window_days": 90,
@@ -330,6 +356,28 @@ ABM_SCORES = {
     "renewal_grace_days": 30,
     "clv_max_years": 10,
 }
+
+# --- E-mail -----------------------------------------------------------------
+# One URL (abm_site/email_url.py): smtp://, smtp+tls://, smtps://, console://, file://.
+# The default writes each mail as a file under var/mail/, so a new install can read
+# its password-reset mails without a mail server.
+try:
+    globals().update(parse_email_url(env.str("EMAIL_URL", default="file://var/mail"), BASE_DIR))
+except EmailUrlError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ABM funnel <abm@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
+# --- Webhooks (issue 17) -------------------------------------------------------
+# Targets resolving to private, loopback or link-local addresses are refused unless this is
+# on (the default in development, DEBUG=1; never in production).
+ABM_WEBHOOKS_ALLOW_PRIVATE = env.bool("ABM_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
+ABM_WEBHOOK_TIMEOUT_SECONDS = env.float("ABM_WEBHOOK_TIMEOUT_SECONDS", default=10)
+ABM_WEBHOOK_MAX_ATTEMPTS = env.int("ABM_WEBHOOK_MAX_ATTEMPTS", default=8)
+ABM_WEBHOOK_BACKOFF_SECONDS = env.float("ABM_WEBHOOK_BACKOFF_SECONDS", default=30)
+ABM_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("ABM_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+ABM_WEBHOOK_DISABLE_AFTER = env.int("ABM_WEBHOOK_DISABLE_AFTER", default=20)
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

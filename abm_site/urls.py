@@ -1,6 +1,7 @@
 """Top-level URL wiring. Who may use each route: ``abm_site/access.py``."""
 
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -21,6 +22,29 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset by e-mail (EMAIL_URL); Django's views, our templates.
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            extra_context={"timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400}
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("account/security/", account_views.account_security, name="account_security"),
     path("account/verify/", account_views.otp_verify, name="otp_verify"),
     path("account/password/", account_views.PasswordChangeView.as_view(), name="password_change"),

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     Count,
@@ -34,10 +35,14 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, Lag, Lead, TruncDate
+from django.utils import timezone
 
+from abm_site.db import day_start
 from accounts.models import Account
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
+from events.choices import EventType
+from events.services import EventDraft, events_record
 
 from .choices import OpportunityType, Stage
 from .definitions import definitions_resolve
@@ -188,15 +193,37 @@ def stage_history_rebuild(
         }
         obsolete = [pk for key, (pk, frm, to) in existing.items() if wanted.get(key) != (frm, to)]
         AccountStageChange.objects.filter(pk__in=obsolete).delete()
-        AccountStageChange.objects.bulk_create(
-            [
-                AccountStageChange(
-                    account_id=account_id, changed_on=day, from_stage=frm, to_stage=to
-                )
-                for (account_id, day), (frm, to) in wanted.items()
-                if existing.get((account_id, day), (None, None, None))[1:] != (frm, to)
-            ],
-            batch_size=5000,
+        new = [
+            AccountStageChange(account_id=account_id, changed_on=day, from_stage=frm, to_stage=to)
+            for (account_id, day), (frm, to) in wanted.items()
+            if existing.get((account_id, day), (None, None, None))[1:] != (frm, to)
+        ]
+        AccountStageChange.objects.bulk_create(new, batch_size=5000)
+        stage_change_events_record(new, through)
+    return len(obsolete) + len(new)
+
+
+def stage_change_events_record(changes: list[AccountStageChange], through: dt.date) -> int:
+    """Record an ``account.stage_changed`` event for each new change dated in the last
+    ``ABM_EVENTS_RECENT_DAYS`` days (up to ``through``), in the caller's transaction.
+
+    Older changes (a backfill, a first recompute over years of history) are history,
+    not news, so they make no event. The key is the account, day and stages: a rerun
+    that deletes and re-inserts the same change records nothing new.
+    """
+    first_day = timezone.localdate() - dt.timedelta(days=settings.ABM_EVENTS_RECENT_DAYS)
+    return events_record(
+        EventDraft(
+            type=EventType.STAGE_CHANGED,
+            key=f"stage:{c.account_id}:{c.changed_on}:{c.from_stage}:{c.to_stage}",
+            account_id=c.account_id,
+            occurred_at=day_start(c.changed_on),
+            payload={
+                "changed_on": c.changed_on.isoformat(),
+                "from_stage": c.from_stage,
+                "to_stage": c.to_stage,
+            },
         )
-    added = sum(1 for key, value in wanted.items() if existing.get(key, (0, 0, 0))[1:] != value)
-    return len(obsolete) + added
+        for c in changes
+        if first_day <= c.changed_on <= through
+    )

@@ -17,10 +17,13 @@ from django.db.models import Count, Max, Min, Window
 from django.db.models.functions import Ntile
 from django.utils import timezone
 
+from abm_site.db import day_start
 from accounts.models import Account
+from events.choices import EventType
+from events.services import EventDraft, event_record, events_record
 
 from .history import stage_history_rebuild
-from .kpis import last_complete_day, slices_of_accounts
+from .kpis import Period, drilldown, last_complete_day, slices_of_accounts
 from .models import FunnelSnapshot, RecomputeChunk, RecomputeRun
 from .snapshots import account_snapshots_upsert, funnel_snapshots_upsert
 
@@ -130,16 +133,82 @@ def run_finish(run_id: int, day: dt.date) -> int:
         if run is None:
             return 0
         written = funnel_snapshots_upsert(day, reason=f"{run.kind or 'a'} recompute")
+        at_risk_events_record(day)
+        finished = timezone.now()
         RecomputeRun.objects.filter(pk=run_id).update(
-            status=RecomputeRun.Status.SUCCEEDED, finished_at=timezone.now(), error=""
+            status=RecomputeRun.Status.SUCCEEDED, finished_at=finished, error=""
+        )
+        event_record(
+            EventType.RECOMPUTE_FINISHED,
+            f"recompute:{run_id}:finished",
+            _run_payload(run, day, funnel_snapshots=written),
+            occurred_at=finished,
         )
     return written
 
 
-def run_fail(run_id: int, error: str) -> None:
-    RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).update(
-        status=RecomputeRun.Status.FAILED, finished_at=timezone.now(), error=error[:5000]
+def at_risk_events_record(day: dt.date) -> int:
+    """A ``account.customer_at_risk`` event for each customer the ``at_risk_customers``
+    drill-down of the snapshot window ending ``day`` holds and the window ending the day
+    before did not (a competitor surge or a degrading relationship began).
+
+    In the transaction that finishes the run; keyed by account and day, so a rerun
+    records nothing new. Days older than ``ABM_EVENTS_RECENT_DAYS`` make no event.
+    """
+    if day < timezone.localdate() - dt.timedelta(days=settings.ABM_EVENTS_RECENT_DAYS):
+        return 0
+    window = dt.timedelta(days=settings.ABM_SNAPSHOT_WINDOW_DAYS - 1)
+    yesterday = day - dt.timedelta(days=1)
+    now = set(
+        drilldown("at_risk_customers", Period(day - window, day)).values_list("pk", flat=True)
     )
+    before = set(
+        drilldown("at_risk_customers", Period(yesterday - window, yesterday)).values_list(
+            "pk", flat=True
+        )
+    )
+    return events_record(
+        EventDraft(
+            EventType.CUSTOMER_AT_RISK,
+            f"at_risk:{pk}:{day}",
+            {"day": day.isoformat(), "window_days": settings.ABM_SNAPSHOT_WINDOW_DAYS},
+            pk,
+            day_start(day),
+        )
+        for pk in sorted(now - before)
+    )
+
+
+def _run_payload(run: RecomputeRun, day: dt.date, **extra) -> dict:
+    return {
+        "run": run.pk,
+        "day": day.isoformat(),
+        "kind": run.kind,
+        "accounts": run.accounts,
+        **extra,
+    }
+
+
+def run_fail(run_id: int, error: str) -> None:
+    """Mark a running run failed (releasing its day's lock), with an event saying why."""
+    with transaction.atomic():
+        run = (
+            RecomputeRun.objects.select_for_update()
+            .filter(pk=run_id, status=RecomputeRun.Status.RUNNING)
+            .first()
+        )
+        if run is None:
+            return
+        finished = timezone.now()
+        RecomputeRun.objects.filter(pk=run_id).update(
+            status=RecomputeRun.Status.FAILED, finished_at=finished, error=error[:5000]
+        )
+        event_record(
+            EventType.RECOMPUTE_FAILED,
+            f"recompute:{run_id}:failed",
+            _run_payload(run, run.date, error=error[:1000]),
+            occurred_at=finished,
+        )
 
 
 def stale_runs(idle_seconds: int | None = None) -> list[tuple[int, dt.date, list[tuple[int, int]]]]:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
+    Exists,
     F,
     FilteredRelation,
     OuterRef,
@@ -38,6 +39,8 @@ from engagement.selectors import (
     research_grade,
     research_window,
 )
+from events.choices import EventType
+from events.services import EventDraft, events_record
 
 from .definitions import definitions_resolve
 from .models import (
@@ -182,7 +185,66 @@ def account_snapshots_upsert(day: dt.date, first_id: int, last_id: int, account_
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, (now, now, day, *params))
-        return cursor.rowcount
+        written = cursor.rowcount
+    signal_events_record(day, first_id, last_id, account_ids)
+    return written
+
+
+def signal_events_record(day: dt.date, first_id: int, last_id: int, account_ids=None) -> int:
+    """Events for the accounts whose snapshot of ``day`` starts an intent surge or a research
+    spike (grade 2 or 3) that their snapshot of the day before did not have.
+
+    In the caller's transaction, right after the snapshots are written; keyed by account
+    and day, so recomputing the day again records nothing new. Days older than
+    ``ABM_EVENTS_RECENT_DAYS`` (a backfill) make no events. One query to find them.
+    """
+    if day < timezone.localdate() - dt.timedelta(days=settings.ABM_EVENTS_RECENT_DAYS):
+        return 0
+    snapshots = AccountSnapshot.objects.filter(
+        date=day, account_id__gte=first_id, account_id__lte=last_id
+    )
+    if account_ids is not None:
+        snapshots = snapshots.filter(account_id__in=account_ids)
+    before = AccountSnapshot.objects.filter(
+        account_id=OuterRef("account_id"), date=day - dt.timedelta(days=1)
+    )
+    starts = (
+        snapshots.annotate(
+            was_surging=Exists(before.filter(intent_surge=True)),
+            was_researching=Exists(before.filter(research_grade__gte=2)),
+        )
+        .filter(
+            Q(intent_surge=True, was_surging=False)
+            | Q(research_grade__gte=2, was_researching=False)
+        )
+        .values_list(
+            "account_id", "intent_surge", "was_surging", "research_grade", "was_researching"
+        )
+    )
+    drafts = []
+    occurred = day_start(day)
+    for account_id, surge, was_surging, grade, was_researching in starts:
+        if surge and not was_surging:
+            drafts.append(
+                EventDraft(
+                    EventType.INTENT_SURGE,
+                    f"intent_surge:{account_id}:{day}",
+                    {"day": day.isoformat()},
+                    account_id,
+                    occurred,
+                )
+            )
+        if grade >= 2 and not was_researching:
+            drafts.append(
+                EventDraft(
+                    EventType.RESEARCH_SPIKE,
+                    f"research_spike:{account_id}:{day}",
+                    {"day": day.isoformat(), "research_grade": grade},
+                    account_id,
+                    occurred,
+                )
+            )
+    return events_record(drafts)
 
 
 def funnel_snapshots_upsert(

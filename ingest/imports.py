@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +34,8 @@ from abm_site.csvio import (
 )
 from accounts.models import Account
 from accounts.services import account_fit_refresh
+from events.choices import EventType
+from events.services import event_record
 
 from .kinds import IMPORT_KINDS, ImportKind
 from .profiles import MAPPINGS
@@ -277,11 +280,36 @@ def csv_import(
             account_fit_refresh(Account.objects.filter(id__in=account_ids))
         if dry_run:
             transaction.set_rollback(True)
+        else:
+            _finished_event_record(report)
     ctx.finish()
     if report.rows_read == 0:
         report.warnings.append("The file has a header row but no data rows.")
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+def _finished_event_record(report: ImportReport) -> None:
+    """An ``import.finished`` event, committed with the rows the import wrote.
+
+    Each import is its own event (importing the same file twice is two imports),
+    so the key is a new random id; a rolled-back import leaves no event.
+    """
+    event_record(
+        EventType.IMPORT_FINISHED,
+        f"import:{uuid.uuid4()}",
+        {
+            "kind": report.kind,
+            "mapping": report.mapping,
+            "source": report.source,
+            "rows_read": report.rows_read,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected_count": len(report.rejected),
+            "accounts_marked": report.accounts_marked,
+        },
+    )
 
 
 def _decide_date_orders(spec: ImportKind, table: Any, bound: Any, ctx: ImportContext) -> bool:

@@ -9,3 +9,11 @@ from . import warm
 def warm_kpi_cache() -> dict:
     """Beat's every-minute entry: recompute the cached KPI results after a data change."""
     return warm.warm_kpi_cache()
+
+
+@shared_task(name="reports.schedules_send", acks_late=True, reject_on_worker_lost=True)
+def schedules_send() -> int:
+    """Beat's every-5-minutes entry: e-mail the scheduled reports that are due."""
+    from . import services
+
+    return services.schedules_send()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import alerts, views
 
 app_name = "reports"
 
@@ -15,5 +15,7 @@ urlpatterns = [
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
     path("status/", views.status, name="status"),
+    path("events/", views.event_page, name="event_list"),
+    path("alerts/", alerts.alert_list, name="alert_list"),
     path("snapshots/", views.snapshot_list, name="snapshot_list"),
 ]

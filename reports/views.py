@@ -20,6 +20,8 @@ from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account
 from accounts.selectors import AccountFilterSet
+from events.choices import EventType
+from events.selectors import event_list, event_text
 from funnel.choices import Stage
 from funnel.kpis import (
     REGISTRY,
@@ -627,5 +629,36 @@ def status(request: HttpRequest) -> HttpResponse:
             "checks": checks,
             "nightly": nightly,
             "upload_dir": str(ingest_selectors.upload_dir()),
+        },
+    )
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+@require_GET
+def event_page(request: HttpRequest) -> HttpResponse:
+    """What happened, newest first: the events webhooks send (issue 17), one type or all."""
+    rq = report_query(request)
+    chosen = request.GET.get("type", "")
+    if chosen and chosen not in EventType.values:
+        rq.messages.append(f"Type: no event type {chosen!r}; showing every type.")
+        chosen = ""
+    events = Paginator(
+        event_list([chosen] if chosen else None).select_related("account"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    rows = [{"event": e, "text": event_text(e)} for e in events.object_list]
+    return page(
+        request,
+        "reports/event_list.html",
+        rq,
+        {
+            "page": events,
+            "rows": rows,
+            "types": EventType.choices,
+            "chosen": chosen,
+            "type_extra": urlencode({"type": chosen}) if chosen else "",
+            "recent_days": settings.ABM_EVENTS_RECENT_DAYS,
+            "hide_filters": True,  # events have no period or slice
         },
     )

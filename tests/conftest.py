@@ -2,8 +2,12 @@
 
 import contextlib
 import os
+import socket
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -117,3 +121,32 @@ def definitions_v1(db):
     v1 = definitions_resolve("v1")
     definitions_mark_used(v1)  # as in a deployment that has computed results under it
     definitions_default_set(v1)
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(
+            (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default_policy))
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback: ``(port, inbox)``; ``inbox.messages`` holds
+    ``(recipients, message)`` of every mail received."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()

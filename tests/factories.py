@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from abm_site.models import User
 from accounts.models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
+from activation.models import (
+    AlertItem,
+    AlertSubscription,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
+from events.models import Event
 from funnel.definitions import definitions_resolve
 from funnel.models import (
     AccountSnapshot,
@@ -197,3 +204,45 @@ class FunnelSnapshotFactory(factory.django.DjangoModelFactory):
     slice = "all"
     definitions = factory.LazyFunction(lambda: definitions_resolve())
     kpis = factory.LazyFunction(dict)
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    type = "import.finished"
+    key = factory.Sequence(lambda n: f"test:{n}")
+    payload = factory.LazyFunction(dict)
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookSubscription
+
+    name = factory.Sequence(lambda n: f"Hook {n}")
+    url = "https://hooks.example.com/abm"
+    event_types = factory.LazyFunction(lambda: ["account.stage_changed"])
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = factory.SubFactory(EventFactory)
+
+
+class AlertSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertSubscription
+
+    user = factory.SubFactory(UserFactory)
+    event_types = factory.LazyFunction(lambda: ["account.stage_changed"])
+
+
+class AlertItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertItem
+
+    subscription = factory.SubFactory(AlertSubscriptionFactory)
+    event = factory.SubFactory(EventFactory)

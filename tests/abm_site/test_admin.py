@@ -14,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from abm_site.models import ApiToken
 from funnel.models import RecomputeChunk, RecomputeRun
 from ingest.models import ExchangeRate, SavedMapping
+from reports.models import ReportSchedule
 from tests import factories as f
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -44,6 +45,12 @@ def one_of_each(db, admin_user):
     TOTPDevice.objects.create(user=admin_user, name="Phone", confirmed=True)
     ExchangeRate.objects.create(currency="EUR", rate="1.08")
     SavedMapping.objects.create(name="my-crm", kind="accounts", data={"columns": {"Firm": "name"}})
+    event = f.EventFactory(account=account, type="account.stage_changed")
+    f.WebhookDeliveryFactory(
+        event=event, subscription=f.WebhookSubscriptionFactory(tier=account.tier)
+    )
+    f.AlertItemFactory(event=event, subscription=f.AlertSubscriptionFactory(user=admin_user))
+    ReportSchedule.objects.create(name="Weekly", recipients="cmo@example.com")
 
 
 @pytest.fixture
@@ -66,7 +73,7 @@ def test_every_domain_model_users_and_tokens_are_registered():
     assert {User, ApiToken, Group} <= registered
     # Working rows, written and emptied inside one transaction: nothing to see or edit.
     working = {StageCheckpoint}
-    for label in ("accounts", "engagement", "funnel"):
+    for label in ("accounts", "engagement", "funnel", "events", "activation", "reports"):
         for model in apps.get_app_config(label).get_models():
             assert model in registered or model in working, model
     assert not working & registered

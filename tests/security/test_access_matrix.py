@@ -82,7 +82,7 @@ def test_matrix_rules_for_known_routes():
     assert access.rule_for("admin/accounts/account/").read == access.ADMIN
     assert access.rule_for("no-such-area/") is None
     anonymous = [r.pattern for r in access.ACCESS if r.read == access.ANONYMOUS]
-    assert anonymous == ["healthz", "login/", "admin/login/"]
+    assert anonymous == ["healthz", "login/", "admin/login/", "password-reset/*"]
 
 
 def _model_of(key: str, pattern: URLPattern) -> type[models.Model] | None:
@@ -149,6 +149,7 @@ class World:
     def url(self, key: str, pattern: URLPattern, actor: str) -> str:
         model = _model_of(key, pattern)
         values = {"app_label": "accounts", "url": "no-such-page/", "stage": 1}
+        values |= {"uidb64": "MQ", "token": "not-a-token"}  # an invalid reset link
         values["kpi_id"] = next(k for k, s in REGISTRY.items() if s.drilldown == "account")
         values["content_type_id"] = ContentType.objects.get_for_model(Account).pk
         account = self.obj(Account, actor)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-APPS = ["abm_site", "accounts", "engagement", "funnel", "reports"]
+APPS = ["abm_site", "accounts", "activation", "engagement", "events", "funnel", "reports"]
 
 
 def test_bandit_finds_nothing_at_medium_severity_and_confidence():

@@ -1,0 +1,100 @@
+"""A real Celery worker is SIGKILLed while it delivers webhooks; no event is lost, and the
+delivery log records each event as delivered once (issue 17).
+
+Like tests/funnel/test_worker_kill.py: workers are separate processes on Redis and this
+test database. The receiver (http.server on loopback) answers slowly so that the kill
+lands mid-stream. A request in flight at the kill may reach the receiver twice (delivery
+is at least once; receivers drop duplicates by X-ABM-Event-Id), never more.
+"""
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from activation.models import WebhookDelivery
+from events.choices import EventType
+from events.services import event_record
+from tests.factories import WebhookSubscriptionFactory
+from tests.funnel.test_worker_kill import _kill, _start_worker, _wait
+
+EVENTS = 20
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not settings.CELERY_BROKER_URL.startswith("redis") or connection.vendor != "postgresql",
+        reason="needs PostgreSQL and Redis",
+    ),
+]
+
+
+class SlowReceiver(BaseHTTPRequestHandler):
+    seen: Counter = Counter()
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.15)
+        with self.lock:
+            self.seen[self.headers["X-ABM-Event-Id"]] += 1
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_sigkilled_worker_mid_delivery_loses_no_event(tmp_path):
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SlowReceiver.seen = Counter()
+    WebhookSubscriptionFactory(
+        url=f"http://127.0.0.1:{server.server_address[1]}/hook", event_types=["import.finished"]
+    )
+    ids = [
+        str(e)
+        for e in range(EVENTS)
+        if event_record(EventType.IMPORT_FINISHED, f"import:kill:{e}", {"n": e})
+    ]
+    assert len(ids) == EVENTS
+
+    from activation.tasks import webhooks_dispatch
+
+    log = tmp_path / "worker.log"
+    first = _start_worker(log)
+    try:
+        webhooks_dispatch.delay()
+        _wait(lambda: sum(SlowReceiver.seen.values()) >= 5, 60, "five deliveries")
+        _kill(first)
+        succeeded = WebhookDelivery.objects.filter(status="succeeded").count()
+        assert succeeded < EVENTS, "the worker finished before it was killed"
+        second = _start_worker(log)
+        try:
+            _wait(
+                lambda: WebhookDelivery.objects.filter(status="succeeded").count() == EVENTS,
+                120,
+                "every event to be delivered on the second worker",
+            )
+        finally:
+            _kill(second)
+    finally:
+        if first.poll() is None:
+            _kill(first)
+        server.shutdown()
+        server.server_close()
+
+    per_event = Counter(
+        WebhookDelivery.objects.filter(status="succeeded").values_list("event_id", flat=True)
+    )
+    assert len(per_event) == EVENTS and set(per_event.values()) == {1}, log.read_text()[-3000:]
+    assert not WebhookDelivery.objects.exclude(status="succeeded").exists()
+    received = {int(k): n for k, n in SlowReceiver.seen.items()}
+    assert set(received) == set(per_event)  # every event reached the receiver
+    assert sum(received.values()) <= EVENTS + 1  # at most the one in flight, twice

@@ -1,0 +1,118 @@
+"""Scheduled e-mail reports (issue 17), received by a real SMTP server on loopback."""
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from abm_site.email_url import parse_email_url
+from funnel.kpis import REGISTRY
+from reports.models import ReportSchedule
+from reports.services import schedule_next_run, schedules_send
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def aware(*args) -> dt.datetime:
+    return timezone.make_aware(dt.datetime(*args))
+
+
+@pytest.mark.parametrize(
+    ("frequency", "after", "expected"),
+    [
+        # 2026-03-04 is a Wednesday: the next Monday 07:00 is March 9.
+        ("weekly", aware(2026, 3, 4, 10, 0), aware(2026, 3, 9, 7, 0)),
+        ("weekly", aware(2026, 3, 9, 6, 59), aware(2026, 3, 9, 7, 0)),
+        ("weekly", aware(2026, 3, 9, 7, 0), aware(2026, 3, 16, 7, 0)),  # strictly after
+        ("daily", aware(2026, 3, 4, 6, 0), aware(2026, 3, 4, 7, 0)),
+        ("daily", aware(2026, 3, 4, 8, 0), aware(2026, 3, 5, 7, 0)),
+        ("monthly", aware(2026, 1, 15, 8, 0), aware(2026, 2, 1, 7, 0)),
+        ("monthly", aware(2026, 12, 2, 8, 0), aware(2027, 1, 1, 7, 0)),
+    ],
+)
+def test_next_run_in_the_time_zone(frequency, after, expected):
+    schedule = ReportSchedule(frequency=frequency, weekday=0, send_at=dt.time(7, 0))
+    assert schedule_next_run(schedule, after) == expected
+
+
+def test_recipients_and_stage_are_checked():
+    schedule = ReportSchedule(name="x", recipients="a@example.com, nope", stage=9)
+    with pytest.raises(ValidationError) as caught:
+        schedule.full_clean()
+    assert caught.value.message_dict["recipients"] == ["Not e-mail addresses: nope."]
+    assert "The stage is 1 to 6" in caught.value.message_dict["stage"][0]
+
+
+@pytest.fixture
+def mail(settings, smtp_server):
+    port, inbox = smtp_server
+    url = f"smtp://127.0.0.1:{port}?timeout=5"
+    for name, value in parse_email_url(url, Path(django_settings.BASE_DIR)).items():
+        setattr(settings, name, value)
+    return inbox
+
+
+def test_a_due_weekly_report_arrives_with_its_kpis_and_csv_once(mail):
+    AccountFactory.create_batch(3)  # three target accounts
+    now = timezone.now()
+    schedule = ReportSchedule.objects.create(
+        name="Weekly funnel",
+        recipients="cmo@example.com, sales@example.com",
+        query="period=last_30",
+        frequency="weekly",
+        next_run_at=now - dt.timedelta(minutes=1),
+    )
+    assert schedules_send(now) == 1
+    assert schedules_send(now) == 0  # moved to next week: sent once
+    schedule.refresh_from_db()
+    assert schedule.last_sent_at == now and schedule.next_run_at > now
+    assert schedule.next_run_at - now <= dt.timedelta(days=7)
+    assert len(mail.messages) == 1
+    recipients, message = mail.messages[0]
+    assert recipients == ["cmo@example.com", "sales@example.com"]
+    assert message["Subject"].startswith("[ABM] Weekly funnel: ")
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    label = REGISTRY["target_accounts"].label
+    assert label in html and f"- {label}: 3" in text
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_filename().startswith("weekly-funnel-")
+    rows = list(csv.DictReader(io.StringIO(attachment.get_content())))
+    assert [r["id"] for r in rows] == [
+        "target_accounts",
+        "engaged_target_accounts",
+        "opportunity_accounts",
+        "won_accounts",
+        "renewal_rate",
+        "expansion_accounts",
+    ]  # one headline KPI per stage, as on the dashboard
+    target = rows[0]
+    assert target["value"] == "3" and "previous_value" in target
+
+
+def test_a_first_tick_only_plans_and_a_stage_report_has_that_stage(mail):
+    AccountFactory()
+    now = timezone.now()
+    schedule = ReportSchedule.objects.create(
+        name="Stage 1", recipients="a@example.com", stage=1, frequency="daily"
+    )
+    assert schedules_send(now) == 0
+    schedule.refresh_from_db()
+    assert schedule.next_run_at > now
+    assert schedules_send(schedule.next_run_at) == 1
+    _, message = mail.messages[0]
+    assert "Stage 1:" in message.get_body(("plain",)).get_content()
+
+
+def test_a_bad_query_is_an_error_naming_the_field():
+    from reports.services import schedule_report_email
+
+    schedule = ReportSchedule(name="x", recipients="a@example.com", query="period=someday")
+    with pytest.raises(ValidationError, match="someday"):
+        schedule_report_email(schedule)
