@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils import timezone
 
 from .models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
+from .services import account_targeting_fill, target_join_day
 
 
 @admin.register(Tier)
@@ -60,6 +62,15 @@ class AccountAdmin(admin.ModelAdmin):
     date_hierarchy = "targeted_on"
     show_full_result_count = False
     inlines = [AccountDomainInline, StakeholderInline]
+
+    def save_model(self, request, obj: Account, form, change: bool) -> None:
+        """Fill targeting dates as the API does: a new target account joins today, a
+        re-targeted one starts a new interval today, an un-targeted one leaves today."""
+        if not change and obj.is_target and obj.targeted_on is None:
+            obj.targeted_on = target_join_day(timezone.localdate(), obj.untargeted_on)
+        elif change and "is_target" in form.changed_data:
+            account_targeting_fill(obj, form.initial.get("is_target", True), form.changed_data)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Stakeholder)

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from abm_site.models import TimeStampedModel
 
-from .choices import BuyingRole, FitGrade, IcpAttribute, ProgramType
+from .choices import BuyingRole, FitGrade, IcpAttribute, ListKind, ProgramType
 from .domains import normalize_domain
 
 
@@ -324,3 +324,102 @@ class Stakeholder(TimeStampedModel):
         if self.email is not None:
             self.email = self.email.strip().lower() or None
         super().save(*args, **kwargs)
+
+
+#: The name the target list gets when the migration or the sync trigger creates it.
+TARGET_LIST_NAME = "Target accounts"
+
+
+class AccountList(TimeStampedModel):
+    """A named list of accounts (a product's, a segment's, a campaign's).
+
+    Membership is kept as intervals (``ListMembership``) so "members as of D"
+    is exact for any D. The one list with ``is_target`` is the target list: the
+    database keeps its membership in step with the accounts' ``is_target``,
+    ``targeted_on`` and ``untargeted_on`` on every write path (a trigger, see
+    migration 0004), and the KPIs' default ABM cohort is that list. A dynamic
+    list's ``criteria`` is a saved filter over account fields (tier, fit grade,
+    industry, country, employee and revenue ranges, owner, tags).
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=7, choices=ListKind.choices, default=ListKind.STATIC)
+    description = models.TextField(blank=True)
+    criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='For dynamic lists: e.g. {"tier": [1], "fit_grade": ["A", "B"], '
+        '"country": ["DE"], "employees_min": 500}.',
+    )
+    tags = models.JSONField(default=list, blank=True)
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="lists"
+    )
+    is_target = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The default target list, kept in step with the accounts' targeting dates.",
+    )
+
+    class Meta:
+        ordering = ["-is_target", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_target"],
+                condition=Q(is_target=True),
+                name="%(app_label)s_%(class)s_one_target_list",
+                violation_error_message="There is already a target list.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:list_detail", args=[self.pk])
+
+
+def member_q(list_id: int, day, prefix: str = "") -> Q:
+    """Accounts (through ``prefix``) on list ``list_id`` on ``day``: an interval with
+    ``joined_on`` empty or <= day and ``left_on`` empty or > day (as ``target_q``)."""
+    members = ListMembership.objects.filter(
+        Q(joined_on__isnull=True) | Q(joined_on__lte=day),
+        Q(left_on__isnull=True) | Q(left_on__gt=day),
+        list_id=list_id,
+    )
+    return Q(**{f"{prefix}pk__in": members.values("account_id")})
+
+
+class ListMembership(TimeStampedModel):
+    """One interval of an account on a list: from ``joined_on`` (empty: since always)
+    up to the day before ``left_on`` (empty: still on it)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    list = models.ForeignKey(AccountList, on_delete=models.CASCADE, related_name="memberships")
+    joined_on = models.DateField(null=True, blank=True)
+    left_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["list", "account", "joined_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True)
+                | Q(joined_on__isnull=True)
+                | Q(left_on__gte=models.F("joined_on")),
+                name="%(app_label)s_%(class)s_left_after_joined",
+                violation_error_message="The left date cannot be before the joined date.",
+            ),
+            models.UniqueConstraint(
+                fields=["list", "account"],
+                condition=Q(left_on__isnull=True),
+                name="%(app_label)s_%(class)s_one_open_interval",
+                violation_error_message="The account is already on this list.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["list", "account"], name="accounts_member_list_idx"),
+            models.Index(fields=["account"], name="accounts_member_acct_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on {self.list_id}: {self.joined_on or '…'}–{self.left_on or '…'}"

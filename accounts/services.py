@@ -5,7 +5,8 @@ opportunity, NPS response, intent signal) marks the account
 ``needs_recompute`` so the next recompute refreshes its snapshot.
 """
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from django.db import models, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
 
 from .choices import IcpAttribute
 from .models import Account, IcpRule, Owner, Stakeholder
@@ -52,7 +54,13 @@ def account_row_delete(instance: models.Model) -> None:
 
 
 def account_create(**fields: Any) -> Account:
-    """Create an account, flagged for its first recompute."""
+    """Create an account, flagged for its first recompute.
+
+    A target account created without ``targeted_on`` joins the target list
+    today: it did not exist before, so it must not count in past periods.
+    """
+    if fields.get("is_target", True) and fields.get("targeted_on") is None:
+        fields["targeted_on"] = target_join_day(timezone.localdate(), fields.get("untargeted_on"))
     account = Account(**fields, needs_recompute=True)
     account.save()
     return account
@@ -60,11 +68,38 @@ def account_create(**fields: Any) -> Account:
 
 def account_update(account: Account, **fields: Any) -> Account:
     """Update an account; targeting, tier or churn changes move it in the funnel."""
+    was_target = account.is_target
     for name, value in fields.items():
         setattr(account, name, value)
+    account_targeting_fill(account, was_target, fields)
     account.needs_recompute = True
     account.save()
     return account
+
+
+def account_targeting_fill(account: Account, was_target: bool, given: Collection[str]) -> None:
+    """Fill the targeting dates a re-targeting or un-targeting left out (API and admin).
+
+    Re-targeting (``is_target`` false -> true) starts a new interval today
+    unless ``targeted_on`` is given; un-targeting closes the current one today
+    unless ``untargeted_on`` is given. The target list keeps every interval
+    (the database's sync trigger, migration 0004), so the earlier ones stay.
+    """
+    if account.pk is None or account.is_target == was_target:
+        return
+    today = timezone.localdate()
+    if account.is_target:
+        if "targeted_on" not in given:
+            account.targeted_on = today
+        if "untargeted_on" not in given:
+            account.untargeted_on = None
+    elif account.untargeted_on is None:
+        account.untargeted_on = max(today, account.targeted_on or today)
+
+
+def target_join_day(day: dt.date, untargeted_on: dt.date | None) -> dt.date:
+    """The day an account joins the target list: ``day``, or its untargeted day if earlier."""
+    return min(day, untargeted_on) if untargeted_on is not None else day
 
 
 def owners_resolve(cells: Iterable[str]) -> tuple[dict[str, int], list[str]]:

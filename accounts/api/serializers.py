@@ -52,6 +52,14 @@ class AccountSerializer(ModelCleanSerializer):
     def validate_domain(self, value: str | None) -> str | None:
         return normalize_domain(value)
 
+    def validate(self, attrs: dict) -> dict:
+        """Re-targeting starts a new interval: the old ``untargeted_on`` does not carry over
+        (``account_update`` also starts it today unless ``targeted_on`` is given)."""
+        old = self.instance
+        if old is not None and attrs.get("is_target") is True and not old.is_target:
+            attrs.setdefault("untargeted_on", None)
+        return super().validate(attrs)
+
 
 class StakeholderSerializer(ModelCleanSerializer):
     class Meta:
