@@ -10,17 +10,19 @@ reference (never one per row).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from abm_site.db import in_values
 
 from .domains import FREE_MAIL_DOMAINS, clean_domain, email_domain, normalize_domain
 from .filtersets import AccountFilterSet
-from .models import Account, AccountDomain
+from .models import TARGET_LIST_NAME, Account, AccountDomain, AccountList, member_q
 
 __all__ = [
     "FREE_MAIL_DOMAINS",
@@ -31,7 +33,10 @@ __all__ = [
     "email_domain",
     "email_domain_accounts",
     "email_domain_match",
+    "list_members",
+    "list_names",
     "normalize_domain",
+    "target_list",
 ]
 
 
@@ -179,3 +184,23 @@ def account_index(
             by_name[name.casefold()].append(account_id)
         index.by_name = dict(by_name)
     return index
+
+
+def target_list() -> AccountList:
+    """The target list; created when missing (a flushed test database, a fresh install)."""
+    found = AccountList.objects.filter(is_target=True).first()
+    if found is None:
+        found, _ = AccountList.objects.get_or_create(
+            is_target=True, defaults={"name": TARGET_LIST_NAME}
+        )
+    return found
+
+
+def list_members(list_id: int, day: dt.date) -> QuerySet[Account]:
+    """The accounts on list ``list_id`` on ``day`` (one query when evaluated)."""
+    return Account.objects.filter(member_q(list_id, day))
+
+
+def list_names(ids: Iterable[int]) -> dict[int, str]:
+    """Id -> name of the account lists ``ids`` (one query; unknown ids are left out)."""
+    return dict(AccountList.objects.filter(pk__in=set(ids)).values_list("pk", "name"))
