@@ -329,6 +329,62 @@ class Stakeholder(TimeStampedModel):
 #: The name the target list gets when the migration or the sync trigger creates it.
 TARGET_LIST_NAME = "Target accounts"
 
+#: Keys of a dynamic list's ``criteria`` -> what each holds.
+CRITERIA_KEYS: dict[str, str] = {
+    "tier": "tier ids",
+    "fit_grade": "fit grades (A-D)",
+    "industry": "industries (any case)",
+    "country": "countries (any case)",
+    "owner": "owner ids",
+    "employees_min": "a number",
+    "employees_max": "a number",
+    "revenue_min": "a number",
+    "revenue_max": "a number",
+}
+
+
+def criteria_errors(criteria: object) -> list[str]:
+    """What is wrong with a dynamic list's saved filter (empty when it is usable)."""
+    if not isinstance(criteria, dict):
+        return ['Criteria must be an object, e.g. {"tier": [1], "fit_grade": ["A"]}.']
+    errors = []
+    for key, value in criteria.items():
+        if key not in CRITERIA_KEYS:
+            errors.append(f"Unknown criterion '{key}'; use {', '.join(CRITERIA_KEYS)}.")
+        elif key.endswith(("_min", "_max")):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                errors.append(f"Criterion '{key}' must be {CRITERIA_KEYS[key]}.")
+        elif not isinstance(value, list) or not value:
+            errors.append(f"Criterion '{key}' must be a non-empty list of {CRITERIA_KEYS[key]}.")
+        elif not all(_criterion_value_ok(key, v) for v in value):
+            errors.append(f"Criterion '{key}' must list {CRITERIA_KEYS[key]}.")
+    return errors
+
+
+def _criterion_value_ok(key: str, value: object) -> bool:
+    if key in ("tier", "owner"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def criteria_q(criteria: dict) -> Q:
+    """The accounts a dynamic list's saved filter keeps (all criteria must hold)."""
+    q = Q()
+    for key, value in criteria.items():
+        if key in ("tier", "owner"):
+            q &= Q(**{f"{key}_id__in": value})
+        elif key == "fit_grade":
+            q &= Q(fit_grade__in=[str(v).upper() for v in value])
+        elif key in ("industry", "country"):
+            either = Q()
+            for v in value:
+                either |= Q(**{f"{key}__iexact": v})
+            q &= either
+        elif key.endswith(("_min", "_max")):
+            name = "annual_revenue" if key.startswith("revenue") else "employees"
+            q &= Q(**{f"{name}__{'gte' if key.endswith('_min') else 'lte'}": value})
+    return q
+
 
 class AccountList(TimeStampedModel):
     """A named list of accounts (a product's, a segment's, a campaign's).
@@ -377,6 +433,18 @@ class AccountList(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("reports:list_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.kind == ListKind.DYNAMIC:
+            errors = criteria_errors(self.criteria)
+            if not self.criteria and not errors:
+                errors = ["A dynamic list needs at least one criterion."]
+            if errors:
+                raise ValidationError({"criteria": errors})
+        elif self.criteria:
+            raise ValidationError({"criteria": "Only dynamic lists have criteria; leave it empty."})
+        if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
+            raise ValidationError({"tags": "Tags must be a list of strings."})
 
 
 def member_q(list_id: int, day, prefix: str = "") -> Q:

@@ -1,11 +1,28 @@
 """API viewsets of the accounts app: thin adapters over the write services."""
 
+from django.db.models import Count, Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
 from abm_site.api_base import ServiceModelViewSet
 
 from .. import services
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
-from ..models import Account, Stakeholder, Tier
-from .serializers import AccountSerializer, StakeholderSerializer, TierSerializer
+from ..models import Account, AccountList, ListMembership, Stakeholder, Tier
+from .serializers import (
+    AccountListSerializer,
+    AccountSerializer,
+    ListMembershipSerializer,
+    ListMembersQuerySerializer,
+    ListMembersResultSerializer,
+    ListMembersWriteSerializer,
+    StakeholderSerializer,
+    TierSerializer,
+)
 
 
 class TierViewSet(ServiceModelViewSet):
@@ -43,3 +60,78 @@ class StakeholderViewSet(ServiceModelViewSet):
     create_service = services.stakeholder_create
     update_service = services.stakeholder_update
     delete_service = services.stakeholder_delete
+
+
+def _on(day) -> Q:
+    """Membership intervals covering ``day`` (through ``memberships__``)."""
+    return (Q(memberships__joined_on__isnull=True) | Q(memberships__joined_on__lte=day)) & (
+        Q(memberships__left_on__isnull=True) | Q(memberships__left_on__gt=day)
+    )
+
+
+class AccountListViewSet(ServiceModelViewSet):
+    """Named account lists; each membership is an interval, so members as of any day are exact.
+
+    The target list (``is_target``) follows the accounts' targeting fields and takes no
+    member writes; a dynamic list's members come from its ``criteria``.
+    """
+
+    serializer_class = AccountListSerializer
+    filterset_fields = ["kind", "is_target"]
+    ordering_fields = ["id", "name", "created_at"]
+    create_service = services.list_create
+    update_service = services.list_update
+    delete_service = services.list_delete
+
+    def perform_destroy(self, instance: AccountList) -> None:
+        try:
+            super().perform_destroy(instance)
+        except services.ListWriteError as exc:
+            raise drf_serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
+
+    def get_queryset(self):
+        today = timezone.localdate()
+        return AccountList.objects.annotate(
+            members_today=Count("memberships", filter=_on(today))
+        ).order_by("-is_target", "name", "id")
+
+    @extend_schema(
+        parameters=[ListMembersQuerySerializer],
+        responses=ListMembershipSerializer(many=True),
+        methods=["GET"],
+    )
+    @extend_schema(
+        request=ListMembersWriteSerializer, responses=ListMembersResultSerializer, methods=["POST"]
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def members(self, request: Request, pk: str | None = None, format: str | None = None):  # noqa: A002
+        """GET: the list's membership intervals (``on``: only those covering that day).
+        POST: ``{"add": [ids], "remove": [ids], "on": "YYYY-MM-DD"}`` on a static list."""
+        account_list = self.get_object()
+        if request.method == "GET":
+            query = ListMembersQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            rows = ListMembership.objects.filter(list=account_list).select_related("account")
+            day = query.validated_data.get("on")
+            if day is not None:
+                rows = rows.filter(
+                    Q(joined_on__isnull=True) | Q(joined_on__lte=day),
+                    Q(left_on__isnull=True) | Q(left_on__gt=day),
+                )
+            rows = rows.order_by("account__name", "joined_on", "id")
+            page = self.paginate_queryset(rows)
+            data = ListMembershipSerializer(page, many=True).data
+            return self.get_paginated_response(data)
+        body = ListMembersWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        day = body.validated_data.get("on")
+        try:
+            left = services.list_members_remove(
+                account_list, body.validated_data.get("remove", []), day
+            )
+            joined = services.list_members_add(
+                account_list, body.validated_data.get("add", []), day
+            )
+        except services.ListWriteError as exc:
+            raise drf_serializers.ValidationError({"add": [str(exc)]}) from None
+        return Response({"joined": joined, "left": left})

@@ -44,7 +44,7 @@ from engagement.selectors import (
 from funnel.choices import OpportunityStatus, OpportunityType
 from funnel.models import Opportunity
 from funnel.querysets import closed_in_q, created_in_q
-from funnel.selectors import customer_q, first_won_new_business, targeted_expression
+from funnel.selectors import customer_q, first_won_new_business
 
 from ..context import Context
 from ..measures import Source
@@ -128,7 +128,7 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
         Account.objects.filter(ctx.scope_q())
         .annotate(scored_touches=window)
         .annotate(
-            targeted=PerAccount(targeted_expression(ctx.end)),
+            targeted=PerAccount(ctx.targeted()),
             engaged_n=engaged_n,
             eng_people=Count(
                 "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
