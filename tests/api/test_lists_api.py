@@ -40,9 +40,7 @@ def test_list_index_counts_members_today_in_one_query(editor):
 def test_static_list_members_add_and_remove_with_dates(editor):
     a, b = AccountFactory(), AccountFactory()
     client = token_client(editor, "write")
-    created = client.post(
-        "/api/v1/lists/", {"name": "Campaign Q3", "tags": ["q3"]}, format="json"
-    )
+    created = client.post("/api/v1/lists/", {"name": "Campaign Q3", "tags": ["q3"]}, format="json")
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
     url = f"/api/v1/lists/{pk}/members/"
