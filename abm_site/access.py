@@ -78,6 +78,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("kpis/*", VIEWER, None, note="drill-down lists behind count KPIs"),
     Rule("programs/*", VIEWER, None),
     Rule("cohorts/*", VIEWER, None),
+    Rule("lists/*", VIEWER, None, note="account lists and their members"),
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),

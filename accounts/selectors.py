@@ -15,14 +15,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
 from abm_site.db import in_values
 
 from .domains import FREE_MAIL_DOMAINS, clean_domain, email_domain, normalize_domain
 from .filtersets import AccountFilterSet
-from .models import TARGET_LIST_NAME, Account, AccountDomain, AccountList, member_q
+from .models import (
+    TARGET_LIST_NAME,
+    Account,
+    AccountDomain,
+    AccountList,
+    ListMembership,
+    member_q,
+)
 
 __all__ = [
     "FREE_MAIL_DOMAINS",
@@ -33,8 +40,11 @@ __all__ = [
     "email_domain",
     "email_domain_accounts",
     "email_domain_match",
+    "list_intervals",
     "list_members",
     "list_names",
+    "lists_with_counts",
+    "on_day_q",
     "normalize_domain",
     "target_list",
 ]
@@ -204,3 +214,27 @@ def list_members(list_id: int, day: dt.date) -> QuerySet[Account]:
 def list_names(ids: Iterable[int]) -> dict[int, str]:
     """Id -> name of the account lists ``ids`` (one query; unknown ids are left out)."""
     return dict(AccountList.objects.filter(pk__in=set(ids)).values_list("pk", "name"))
+
+
+def on_day_q(day: dt.date, prefix: str = "") -> Q:
+    """Membership intervals (through ``prefix``) that cover ``day``."""
+    return (Q(**{f"{prefix}joined_on__isnull": True}) | Q(**{f"{prefix}joined_on__lte": day})) & (
+        Q(**{f"{prefix}left_on__isnull": True}) | Q(**{f"{prefix}left_on__gt": day})
+    )
+
+
+def lists_with_counts(*days: dt.date) -> QuerySet[AccountList]:
+    """Every list with ``members_<n>``: its member count on ``days[n]`` (one query)."""
+    counts = {
+        f"members_{n}": Count("memberships", filter=on_day_q(day, "memberships__"))
+        for n, day in enumerate(days)
+    }
+    return AccountList.objects.annotate(**counts).order_by("-is_target", "name", "id")
+
+
+def list_intervals(list_id: int, day: dt.date | None = None) -> QuerySet[ListMembership]:
+    """A list's membership intervals with their accounts, those covering ``day`` if given."""
+    rows = ListMembership.objects.filter(list_id=list_id).select_related("account")
+    if day is not None:
+        rows = rows.filter(on_day_q(day))
+    return rows.order_by("account__name", "joined_on", "id")

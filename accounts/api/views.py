@@ -1,6 +1,6 @@
 """API viewsets of the accounts app: thin adapters over the write services."""
 
-from django.db.models import Count, Q
+from django.db.models import F
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers as drf_serializers
@@ -12,7 +12,8 @@ from abm_site.api_base import ServiceModelViewSet
 
 from .. import services
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
-from ..models import Account, AccountList, ListMembership, Stakeholder, Tier
+from ..models import Account, AccountList, Stakeholder, Tier
+from ..selectors import list_intervals, lists_with_counts
 from .serializers import (
     AccountListSerializer,
     AccountSerializer,
@@ -62,13 +63,6 @@ class StakeholderViewSet(ServiceModelViewSet):
     delete_service = services.stakeholder_delete
 
 
-def _on(day) -> Q:
-    """Membership intervals covering ``day`` (through ``memberships__``)."""
-    return (Q(memberships__joined_on__isnull=True) | Q(memberships__joined_on__lte=day)) & (
-        Q(memberships__left_on__isnull=True) | Q(memberships__left_on__gt=day)
-    )
-
-
 class AccountListViewSet(ServiceModelViewSet):
     """Named account lists; each membership is an interval, so members as of any day are exact.
 
@@ -83,6 +77,14 @@ class AccountListViewSet(ServiceModelViewSet):
     update_service = services.list_update
     delete_service = services.list_delete
 
+    def perform_create(self, serializer) -> None:
+        super().perform_create(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)  # with counts
+
+    def perform_update(self, serializer) -> None:
+        super().perform_update(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
     def perform_destroy(self, instance: AccountList) -> None:
         try:
             super().perform_destroy(instance)
@@ -90,10 +92,7 @@ class AccountListViewSet(ServiceModelViewSet):
             raise drf_serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
 
     def get_queryset(self):
-        today = timezone.localdate()
-        return AccountList.objects.annotate(
-            members_today=Count("memberships", filter=_on(today))
-        ).order_by("-is_target", "name", "id")
+        return lists_with_counts(timezone.localdate()).annotate(members_today=F("members_0"))
 
     @extend_schema(
         parameters=[ListMembersQuerySerializer],
@@ -111,14 +110,7 @@ class AccountListViewSet(ServiceModelViewSet):
         if request.method == "GET":
             query = ListMembersQuerySerializer(data=request.query_params)
             query.is_valid(raise_exception=True)
-            rows = ListMembership.objects.filter(list=account_list).select_related("account")
-            day = query.validated_data.get("on")
-            if day is not None:
-                rows = rows.filter(
-                    Q(joined_on__isnull=True) | Q(joined_on__lte=day),
-                    Q(left_on__isnull=True) | Q(left_on__gt=day),
-                )
-            rows = rows.order_by("account__name", "joined_on", "id")
+            rows = list_intervals(account_list.pk, query.validated_data.get("on"))
             page = self.paginate_queryset(rows)
             data = ListMembershipSerializer(page, many=True).data
             return self.get_paginated_response(data)
