@@ -223,3 +223,31 @@ def test_import_mapping_constant_backdates(tmp_path):
     assert report.created == 1, report.as_dict()
     assert Account.objects.get(name="New").targeted_on == D(2021, 3, 4)
     assert not [n for n in report.notes if "no targeting date" in n]
+
+
+def test_admin_manages_lists_and_refreshes_dynamic_ones(client, admin_user):
+    client.force_login(admin_user)
+    target = target_list()
+    assert client.get("/admin/accounts/accountlist/").status_code == 200
+    page = client.get(f"/admin/accounts/accountlist/{target.pk}/change/")
+    assert page.status_code == 200
+    assert not page.context["has_delete_permission"]  # the target list stays
+    big = AccountFactory(employees=5000)
+    AccountFactory(employees=10)
+    data = {
+        "name": "Big",
+        "kind": "dynamic",
+        "description": "",
+        "criteria": '{"employees_min": 1000}',
+        "tags": "[]",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    response = client.post("/admin/accounts/accountlist/add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    created = AccountList.objects.get(name="Big")
+    assert set(list_members(created.pk, timezone.localdate())) == {big}
+    data["name"], data["criteria"] = "Bad", '{"colour": ["red"]}'
+    response = client.post("/admin/accounts/accountlist/add/", data)
+    assert response.status_code == 200
+    assert "Unknown criterion" in str(response.context["adminform"].form.errors)

@@ -120,3 +120,19 @@ def test_unknown_list_is_reported():
     assert unknown_filter_ids(Filters(list_id=999_999)) == {"list": [999_999]}
     with pytest.raises(ValueError, match="list"):
         Filters(list_id="x")
+
+
+@pytest.mark.django_db
+def test_kpis_command_takes_list():
+    from io import StringIO
+
+    from django.core.management import CommandError
+
+    AccountFactory()
+    out = StringIO()
+    target = target_list().pk
+    args = ["--from", "2024-01-01", "--to", "2024-03-31", "--kpi", "target_accounts", "--json"]
+    call_command("kpis", *args, "--list", str(target), stdout=out)
+    assert f'"list": {target}' in out.getvalue()
+    with pytest.raises(CommandError, match="--list: no list has id 999999"):
+        call_command("kpis", *args, "--list", "999999", stdout=StringIO())
