@@ -491,3 +491,48 @@ class ListMembership(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.account_id} on {self.list_id}: {self.joined_on or '…'}–{self.left_on or '…'}"
+
+
+class TierChange(models.Model):
+    """An account's tier from ``effective_on`` (empty: since before records) until its next
+    change. Written by a database trigger on every change of ``Account.tier`` (migration
+    0006), so tier-split KPIs read the tier an account had at the end of their period."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tier_changes")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    effective_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", models.F("effective_on").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "effective_on"],
+                name="%(app_label)s_%(class)s_one_per_day",
+                violation_error_message="The account already has a tier change on this day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: tier {self.tier_id} from {self.effective_on or 'always'}"
+
+
+def tier_as_of(day, account_ref: str = "pk", field: str = "tier_id"):
+    """Subquery: ``field`` of the tier (through ``tier__`` for name or rank) the account had
+    at the end of ``day``; NULL when it had none. PostgreSQL keeps the history (a trigger);
+    elsewhere the current tier stands in."""
+    from django.db import connection
+    from django.db.models import F, OuterRef, Subquery
+
+    if connection.vendor != "postgresql":
+        return F(field)
+    rows = (
+        TierChange.objects.filter(
+            Q(effective_on__isnull=True) | Q(effective_on__lte=day),
+            account_id=OuterRef(account_ref),
+        )
+        .order_by(F("effective_on").desc(nulls_last=True))
+        .values(field)[:1]
+    )
+    return Subquery(rows)

@@ -70,6 +70,7 @@ class AccountListViewSet(ServiceModelViewSet):
     member writes; a dynamic list's members come from its ``criteria``.
     """
 
+    queryset = AccountList.objects.all()  # get_queryset adds the member counts
     serializer_class = AccountListSerializer
     filterset_fields = ["kind", "is_target"]
     ordering_fields = ["id", "name", "created_at"]
