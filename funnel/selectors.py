@@ -2,9 +2,11 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DateField,
     F,
     Max,
@@ -97,27 +99,38 @@ def recompute_health() -> dict:
     """The last successful nightly run, for ``/healthz`` and the status page.
 
     Not "ok" when no nightly run succeeded within two days: the schedule or
-    the worker is not running.
+    the worker is not running. A fresh install (no nightly run attempted, and
+    its first recompute, if any, less than two days old) is "waiting", not failing.
+    One query whatever the state.
     """
-    last = (
-        RecomputeRun.objects.filter(
-            kind=RecomputeRun.Kind.NIGHTLY, status=RecomputeRun.Status.SUCCEEDED
-        )
-        .order_by("-date", "-finished_at")
-        .values("date", "finished_at")
-        .first()
+    nightly = Q(kind=RecomputeRun.Kind.NIGHTLY)
+    succeeded = nightly & Q(status=RecomputeRun.Status.SUCCEEDED)
+    runs = RecomputeRun.objects.aggregate(
+        last_success=Max("date", filter=succeeded),
+        finished_at=Max("finished_at", filter=succeeded),
+        nightly=Count("pk", filter=nightly),
+        first=Min("started_at"),
     )
-    if last is None:
+    if runs["last_success"] is None:
+        fresh = runs["first"] is None or timezone.now() - runs["first"] < dt.timedelta(days=2)
+        if not runs["nightly"] and fresh:
+            return {
+                "ok": True,
+                "waiting": True,
+                "last_success": None,
+                "message": f"Waiting for the first nightly run (daily at "
+                f"{settings.ABM_NIGHTLY_HOUR:02d}:15, {settings.TIME_ZONE}).",
+            }
         return {
             "ok": False,
             "last_success": None,
             "message": "No nightly recompute has succeeded yet.",
         }
-    age = (timezone.localdate() - last["date"]).days
+    age = (timezone.localdate() - runs["last_success"]).days
     return {
         "ok": age <= 2,
-        "last_success": last["date"].isoformat(),
-        "finished_at": last["finished_at"].isoformat() if last["finished_at"] else None,
+        "last_success": runs["last_success"].isoformat(),
+        "finished_at": runs["finished_at"].isoformat() if runs["finished_at"] else None,
         "days_ago": age,
     }
 

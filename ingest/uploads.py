@@ -1,8 +1,10 @@
 """The CSV upload page's plumbing: store the file, preview it (a dry run), run it.
 
 Between preview and run the file lives under ``var/uploads/`` with a random
-name; the page carries a *signed* token naming it (plus kind and mapping),
-never a path from the user. The import itself is ``ingest.imports.csv_import``.
+name; the page carries a *signed* token naming it (plus kind, mapping and the
+uploader), never a path from the user. A token works only for the user it was
+issued to, so a copied or shared link cannot run or read someone else's upload.
+The import itself is ``ingest.imports.csv_import``.
 """
 
 from __future__ import annotations
@@ -63,8 +65,16 @@ def mapping_choices() -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def upload_load(token: str, suffix: str = ".csv") -> dict:
-    """The stored upload a signed token names; ``ImportTokenError`` when it cannot be used."""
+def _token(data: dict, user_id: int) -> str:
+    """Sign the upload's id, kind, mapping and file name for the user who uploaded it."""
+    payload = {"f": data["f"], "k": data["k"], "m": data["m"], "n": data["n"], "u": user_id}
+    return signing.dumps(payload, salt=SALT, compress=True)
+
+
+def upload_load(token: str, user_id: int, suffix: str = ".csv") -> dict:
+    """The stored upload a signed token names, for the user it was issued to;
+    ``ImportTokenError`` when it cannot be used (a token from before tokens named their
+    user is refused too: it lives a day at most)."""
     try:
         data = signing.loads(token, salt=SALT, max_age=TOKEN_MAX_AGE)
     except signing.SignatureExpired:
@@ -73,6 +83,10 @@ def upload_load(token: str, suffix: str = ".csv") -> dict:
         raise ImportTokenError("This import link is not valid; upload the file again.") from None
     if not isinstance(data, dict) or not str(data.get("f", "")).isalnum():
         raise ImportTokenError("This import link is not valid; upload the file again.")
+    if data.get("u") != user_id:
+        raise ImportTokenError(
+            "This import was uploaded by another user; upload the file yourself to import it."
+        )
     if data.get("k") not in IMPORT_KINDS:
         raise ImportTokenError("This import link names an unknown kind; upload the file again.")
     path = upload_dir() / f"{data['f']}{suffix}"
@@ -143,7 +157,9 @@ def upload_store(file: Any) -> str:
     return file_id
 
 
-def upload_preview(file_id: str, kind: str, mapping: str | dict, filename: str) -> dict[str, Any]:
+def upload_preview(
+    file_id: str, kind: str, mapping: str | dict, filename: str, user_id: int
+) -> dict[str, Any]:
     """Dry-run a stored upload with ``mapping`` (a name, ``auto`` or the editor's mapping
     object) and return what the preview page shows; the token carries the mapping the
     preview used (the detected one for ``auto``), so the run does exactly what it showed."""
@@ -161,9 +177,7 @@ def upload_preview(file_id: str, kind: str, mapping: str | dict, filename: str) 
     for row in preview["rows"]:
         rejection = rejected_lines.get(row["line"])
         row["rejected"] = f"{rejection.column}: {rejection.reason}" if rejection else row["error"]
-    token = signing.dumps(
-        {"f": file_id, "k": kind, "m": mapping, "n": filename[:200]}, salt=SALT, compress=True
-    )
+    token = _token({"f": file_id, "k": kind, "m": mapping, "n": filename[:200]}, user_id)
     return {
         "preview": preview,
         "report": body,
@@ -175,15 +189,15 @@ def upload_preview(file_id: str, kind: str, mapping: str | dict, filename: str) 
     }
 
 
-def import_preview(cleaned: dict) -> dict[str, Any]:
+def import_preview(cleaned: dict, user_id: int) -> dict[str, Any]:
     """Store the upload, dry-run it, and return what the preview page shows."""
     file_id = upload_store(cleaned["file"])
     return upload_preview(
-        file_id, cleaned["kind"], cleaned["mapping"], Path(cleaned["file"].name).name
+        file_id, cleaned["kind"], cleaned["mapping"], Path(cleaned["file"].name).name, user_id
     )
 
 
-def import_run(data: dict) -> dict[str, Any]:
+def import_run(data: dict, user_id: int) -> dict[str, Any]:
     """Run the import of a previewed upload; keep its rejected rows for the CSV download."""
     path: Path = data["path"]
     report: ImportReport = csv_import(data["k"], path, mapping=data["m"], dry_run=False)
@@ -193,9 +207,7 @@ def import_run(data: dict) -> dict[str, Any]:
         encoding="utf-8",
     )
     path.unlink(missing_ok=True)
-    token = signing.dumps(
-        {"f": data["f"], "k": data["k"], "m": data["m"], "n": data["n"]}, salt=SALT, compress=True
-    )
+    token = _token(data, user_id)
     return {
         "report": report.as_dict(),
         "filename": data["n"],
@@ -204,7 +216,8 @@ def import_run(data: dict) -> dict[str, Any]:
     }
 
 
-def rejected_rows(token: str) -> tuple[list[str], list[list], str]:
-    data = upload_load(token, suffix=".rejected.json")
+def rejected_rows(token: str, user_id: int) -> tuple[list[str], list[list], str]:
+    """The rejected rows of a run, for the user who ran it."""
+    data = upload_load(token, user_id, suffix=".rejected.json")
     stored = json.loads(data["path"].read_text(encoding="utf-8"))
     return stored["header"], stored["rows"], data["n"]

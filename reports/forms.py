@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.utils import timezone
 
 from abm_site.csvio import DATE_ORDERS, CsvFileError
 from accounts.choices import FitGrade
@@ -257,6 +258,7 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
     else:
         preset = preset or DEFAULT_PRESET
         period = preset_period(preset, today)
+    messages.extend(_period_notes(period, today or timezone.localdate()))
 
     filters = Filters(
         tier=tuple(data.get("tier") or ()),
@@ -303,6 +305,17 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
         versions=versions,
         list_name=list_name,
     )
+
+
+def _period_notes(period: Period, today: dt.date) -> list[str]:
+    """What a reader must know about a period before trusting its figures."""
+    if period.end <= today:
+        return []
+    return [
+        f"This period ends on {period.end:%b} {period.end.day}, {period.end.year}, after today: "
+        "the days after today have no data yet, so counts and rates cover only part of it "
+        "and changes against the previous period are not like for like."
+    ]
 
 
 def _url_key(name: str) -> str:
@@ -391,11 +404,17 @@ class UploadForm(forms.Form):
 
 
 class RunForm(forms.Form):
+    """The token of a previewed upload, usable only by the user it was issued to."""
+
     token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id = user_id
 
     def clean_token(self) -> dict:
         try:
-            return upload_load(self.cleaned_data["token"])
+            return upload_load(self.cleaned_data["token"], self.user_id)
         except ImportTokenError as exc:
             raise forms.ValidationError(str(exc)) from None
 

@@ -366,6 +366,7 @@ KPI_ITEMS = Table(
             "label",
             "unit",
             "cohort",
+            "part",
             "value",
             "numerator",
             "denominator",

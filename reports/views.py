@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,9 +25,11 @@ from funnel.choices import Stage
 from funnel.kpis import (
     REGISTRY,
     STAGE_TITLES,
+    KpiSpec,
     NoDrilldown,
     compute,
     drilldown,
+    drilldowns_within,
     funnel_slices,
     spec_for,
 )
@@ -35,6 +38,7 @@ from ingest import selectors as ingest_selectors
 from ingest import services as ingest_services
 
 from . import selectors, tables
+from .context_processors import STAGES
 from .forms import (
     AccountListForm,
     MappingEditorForm,
@@ -46,7 +50,6 @@ from .forms import (
 from .selectors import HEADLINE_KPIS
 
 PAGE_SIZE = 50
-STAGES = range(1, 7)
 
 
 def wants_csv(request: HttpRequest) -> bool:
@@ -56,23 +59,37 @@ def wants_csv(request: HttpRequest) -> bool:
 def page(
     request: HttpRequest, template: str, rq: ReportQuery | None, context: dict
 ) -> HttpResponse:
-    """Render a report page with the period/filter bar and the navigation."""
-    context.update(
-        {
-            "rq": rq,
-            "stage_nav": [(n, STAGE_TITLES[n]) for n in STAGES],
-            "can_import": access.allows(access.EDITOR, request.user),
-        }
-    )
+    """Render a report page with the period/filter bar (the navigation comes from
+    ``reports.context_processors.navigation``, for every page)."""
+    context["rq"] = rq
     return render(request, template, context)
 
 
 def _kpi_csv(filename: str, items: list[dict], previous: dict | None = None) -> HttpResponse:
-    """The KPI items of a page as CSV (maps as JSON in their cell), with the previous values."""
-    if previous is None:
-        return tables.KPI_ITEMS.csv(filename, items)
-    rows = [dict(i, previous=previous.get(i["id"], {}).get("value")) for i in items]
-    return tables.KPI_ITEMS_WITH_PREVIOUS.csv(filename, rows)
+    """The KPI items of a page as CSV, with the previous values: a map (the funnel, stage
+    velocity, tiers) is one row per part ("engaged_target_accounts.count"), so a
+    spreadsheet reads numbers, not JSON in a cell."""
+    rows = []
+    for item in items:
+        before = (previous or {}).get(item["id"], {}).get("value")
+        if not isinstance(item.get("value"), dict):
+            rows.append(dict(item, part="", previous=before))
+            continue
+        earlier = dict(_leaves(before)) if isinstance(before, dict) else {}
+        for part, value in _leaves(item["value"]):
+            rows.append(dict(item, part=part, value=value, previous=earlier.get(part)))
+    table = tables.KPI_ITEMS if previous is None else tables.KPI_ITEMS_WITH_PREVIOUS
+    return table.csv(filename, rows)
+
+
+def _leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every non-map value inside a KPI's map value."""
+    if not isinstance(value, dict):
+        return [(prefix, value)]
+    found: list[tuple[str, Any]] = []
+    for key, inner in value.items():
+        found += _leaves(inner, f"{prefix}.{key}" if prefix else str(key))
+    return found
 
 
 def _period_name(rq: ReportQuery) -> str:
@@ -202,7 +219,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
     try:
         rows = drilldown(kpi_id, rq.period, rq.filters, definitions=rq.definitions)
     except NoDrilldown:
-        raise Http404(f"{spec.label} has no list of accounts behind it.") from None
+        return _no_drilldown(request, rq, spec)
     if spec.drilldown == "opportunity":
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
@@ -223,6 +240,23 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
             "opportunities": spec.drilldown == "opportunity",
         },
     )
+
+
+def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpResponse:
+    """A 404 page of the product for a KPI without a list of its own, leading to the lists
+    its parts count (a rate's numerator and denominator)."""
+    response = page(
+        request,
+        "reports/kpi_no_drilldown.html",
+        rq,
+        {
+            "spec": spec,
+            "definition": spec.describe(rq.definitions.params),
+            "parts": drilldowns_within(spec, rq.definitions.generation),
+        },
+    )
+    response.status_code = 404
+    return response
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -468,7 +502,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         return page(request, "reports/import.html", rq, context)
     action = request.POST.get("action")
     if action in ("run", "remap", "save", "restart"):
-        run_form = RunForm(request.POST)
+        run_form = RunForm(request.POST, user_id=request.user.pk)
         if not run_form.is_valid():
             context["form"] = UploadForm()
             context["run_errors"] = [e for errs in run_form.errors.values() for e in errs]
@@ -476,13 +510,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         upload = run_form.cleaned_data["token"]
         if action != "run":
             return _import_edit(request, rq, context, action, upload)
-        context.update(ingest_services.import_run(upload))
+        context.update(ingest_services.import_run(upload, request.user.pk))
         return page(request, "reports/import_report.html", rq, context)
     form = UploadForm(request.POST, request.FILES)
     context["form"] = form
     if not form.is_valid():
         return page(request, "reports/import.html", rq, context)
-    result = ingest_services.import_preview(form.cleaned_data)
+    result = ingest_services.import_preview(form.cleaned_data, request.user.pk)
     context.update(result)
     context["editor"] = _editor_for(result)
     return page(request, "reports/import.html", rq, context)
@@ -524,7 +558,9 @@ def _import_edit(
                     context["saved_profile"] = saved
         if editor.is_valid():
             editor = None  # a fresh editor, from the mapping the new preview used
-    result = ingest_services.upload_preview(upload["f"], kind, mapping, upload["n"])
+    result = ingest_services.upload_preview(
+        upload["f"], kind, mapping, upload["n"], request.user.pk
+    )
     context.update(result)
     context["form"] = UploadForm()
     context["editor"] = editor or _editor_for(result)
@@ -545,7 +581,9 @@ def import_rejected_csv(request: HttpRequest) -> HttpResponse:
     """The rejected rows of a finished import (line, column, reason, the row) as CSV."""
     _require_editor(request)
     try:
-        header, rows, name = ingest_services.rejected_rows(request.GET.get("token", ""))
+        header, rows, name = ingest_services.rejected_rows(
+            request.GET.get("token", ""), request.user.pk
+        )
     except ingest_services.ImportTokenError as exc:
         raise Http404(str(exc)) from None
     return csv_response(f"rejected-{Path(name).stem}.csv", header, rows)

@@ -2,6 +2,7 @@
 # make bench: the benchmarks in bench/ against PostgreSQL on 127.0.0.1 (not part of make test).
 # BENCH_RECOMPUTE_ACCOUNTS / BENCH_RECOMPUTE_TOUCHES size the recompute benchmark
 # (default 100,000 accounts and 10,000,000 touches: the first run generates them, ~10 min).
+# BENCH_ENGINE_SIZE (S, M or L) sizes the KPI engine benchmark (default S).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -9,6 +10,8 @@ echo "==> CSV import of touches (bench/bench_import.py)"
 $BIN/python bench/bench_import.py
 echo "==> Bulk touch ingest over HTTP (bench/bench_ingest.py)"
 $BIN/python bench/bench_ingest.py
+echo "==> KPI engine against a scan of the data (bench/bench_engine.py)"
+$BIN/python bench/bench_engine.py --size "${BENCH_ENGINE_SIZE:-S}"
 echo "==> KPI API and page latency, cold and warm (bench/bench_kpis.py)"
 $BIN/python bench/bench_kpis.py
 echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"

@@ -16,6 +16,7 @@ from .base import (
     Period,
     UnknownKpi,
     catalogue,
+    drilldowns_within,
     spec_for,
 )
 from .engine import compute, definitions_echo, drilldown
@@ -64,6 +65,7 @@ __all__ = [
     "UnknownKpi",
     "catalogue",
     "compute",
+    "drilldowns_within",
     "data_version",
     "data_version_compact",
     "data_version_log_length",

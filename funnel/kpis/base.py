@@ -214,6 +214,17 @@ def catalogue(generation: int) -> list[KpiSpec]:
     return [spec for kpi_id in REGISTRY if (spec := spec_for(kpi_id, generation))]
 
 
+def drilldowns_within(spec: KpiSpec, generation: int) -> list[KpiSpec]:
+    """The KPIs of ``generation`` whose drill-down condition ``spec`` reads: for a ratio or a
+    sum without a list of its own, the lists its numerator and denominator count."""
+    read = set(spec.measures)  # measures compare by identity
+    return [
+        other
+        for other in catalogue(generation)
+        if other.drill is not None and other.drill in read and other.id != spec.id
+    ]
+
+
 def kpi(
     id: str,  # noqa: A002 - the catalogue's word
     *,

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Aggregate, Count, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, F, Q, QuerySet, Sum
+from django.db.models.constants import LOOKUP_SEP
 
 from funnel.choices import Cohort
 
@@ -47,6 +48,8 @@ class Source:
     cohorts test it, and "all" is abm + non_abm when both are computed (every
     measure must then be a count or a sum). ``runner`` replaces the generic
     aggregate for sources that are not one (spend, tiers, stage changes).
+    ``prunes``: ``rows(ctx, names)`` annotates only the facts ``names`` (what the
+    planned measures refer to), so a request never pays for facts it does not read.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Source:
     targeted: str | None = None
     runner: Runner | None = None
     weight: str | None = None
+    prunes: bool = False
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -179,7 +183,6 @@ def _by_cohort(
     partitions.
     """
     assert source.rows is not None
-    queryset = source.rows(ctx)
     if source.targeted:
         flag = source.targeted
         conditions = {
@@ -192,18 +195,25 @@ def _by_cohort(
         conditions = {cohort: ctx.cohort_q(cohort, source.prefix) for cohort in cohorts}
     derived = bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
+    narrowed = Q()
     if len(cohorts) == 1 and not any(m.whole for m in measures):
-        queryset = queryset.filter(conditions[cohorts[0]])
-        conditions[cohorts[0]] = Q()
-    if source.fence:
-        # No model ordering inside the fence: it would sort every row for nothing.
-        queryset = queryset.order_by()[:_FENCE]
+        narrowed, conditions[cohorts[0]] = conditions[cohorts[0]], Q()
     aggregates = {}
     for cohort in computed:
         for m in measures:
             expression = m.expression(ctx, conditions[cohort])
             if expression is not None:  # None: the source's ``after`` step computes it
                 aggregates[f"{cohort}__{m.name}"] = expression
+    if source.prunes:
+        queryset = source.rows(
+            ctx, referenced(narrowed, *conditions.values(), *aggregates.values())
+        )
+    else:
+        queryset = source.rows(ctx)
+    queryset = queryset.filter(narrowed)
+    if source.fence:
+        # No model ordering inside the fence: it would sort every row for nothing.
+        queryset = queryset.order_by()[:_FENCE]
     row = queryset.aggregate(**aggregates) if aggregates else {}
     result: dict[str, dict[str, Any]] = {c: {} for c in cohorts}
     for key, value in row.items():
@@ -216,6 +226,31 @@ def _by_cohort(
             name: abm[name] if name in wholes else _plus(abm[name], non_abm[name]) for name in abm
         }
     return result
+
+
+def referenced(*nodes: Any) -> set[str]:
+    """The names (first lookup segment) that these Q objects and expressions refer to.
+
+    How a pruning source learns which of its annotations a request reads: from the
+    very expressions it will aggregate, so a measure cannot forget to declare one.
+    """
+    names: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q):
+            for child in node.children:
+                if isinstance(child, tuple):
+                    names.add(child[0].split(LOOKUP_SEP, 1)[0])
+                    stack.append(child[1])
+                else:
+                    stack.append(child)
+        elif isinstance(node, F):
+            names.add(node.name.split(LOOKUP_SEP, 1)[0])
+        elif hasattr(node, "get_source_expressions"):
+            stack.extend(node.get_source_expressions())
+            stack.append(getattr(node, "filter", None))
+    return names
 
 
 def _plus(a: Any, b: Any) -> Any:

@@ -299,6 +299,40 @@ def test_each_kpi_alone_equals_its_item_in_the_whole_catalogue(small_data):
         assert alone == [whole[kpi_id]], kpi_id
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_each_kpi_alone_equals_the_whole_catalogue_in_every_version(small_data, version):
+    """The engine annotates only the account facts a request's expressions refer to
+    (``measures.referenced``): every KPI of either version, alone and under each
+    cohort, still equals its item in the whole catalogue."""
+    for cohort in (None, "abm", "all"):
+        whole = compute(Q1, Filters(cohort=cohort), definitions=version)["kpis"]
+        for item in whole:
+            alone = compute(Q1, Filters(cohort=cohort), ids=[item["id"]], definitions=version)
+            assert alone["kpis"] == [item], (version, cohort, item["id"])
+
+
+def test_an_engaged_count_reads_only_the_facts_it_needs(small_data):
+    """Measure-level planning (#18): one account count joins the touch window but runs no
+    intent, stakeholder or opportunity subquery; a win count joins no touches at all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def account_sql(ids: list[str]) -> str:
+        with CaptureQueriesContext(connection) as queries:
+            compute(Q1, ids=ids)
+        (sql,) = [q["sql"] for q in queries if "accounts_account" in q["sql"]]
+        return sql
+
+    engaged = account_sql(["engaged_target_accounts"])
+    assert "engagement_touch" in engaged
+    for table in ("engagement_intentsignal", "accounts_stakeholder", "funnel_opportunity"):
+        assert table not in engaged, table
+    won = account_sql(["won_accounts"])
+    assert "funnel_opportunity" in won and "engagement_touch" not in won
+    assert "engagement_intentsignal" not in won
+    assert "engagement_intentsignal" in account_sql(["intent_surging_accounts"])
+
+
 def test_a_count_and_its_drill_down_are_one_condition():
     for spec in REGISTRY.values():
         if spec.drill is not None:

@@ -84,6 +84,8 @@ def test_map_preview_import_save_and_reuse_everywhere(editor_client, editor, tmp
     assert "No shipped or saved mapping reads this header; map its columns below." in page
     assert "Nothing imported: The header has no column for name" in page
     assert "Run the import" not in page
+    # Nothing can be read yet: the rows are not marked "ok" under "Rows read 0" (#19).
+    assert "<td>ok</td>" not in page and "not imported (see the errors above)" in page
     assert [selected(page, f"col_{i}") for i in range(5)] == [""] * 5
     assert "Müller GmbH" in page  # the first value of each column, beside its drop-down
 

@@ -169,6 +169,21 @@ def test_reversed_custom_period_is_refused(viewer_client, world):
     assert "From: 2024-03-31 is after To 2024-03-01" in html
 
 
+def test_a_period_reaching_past_today_says_so(viewer_client, world):
+    """A future period used to be accepted silently: renewal rate 0.0 %, -100 % on every
+    count (#19). It still computes (a plan for the quarter is a fair question) but says
+    that the days after today have no data yet."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    end = today + dt.timedelta(days=30)
+    html = body(viewer_client.get(f"/?from={today - dt.timedelta(days=10)}&to={end}"))
+    assert f"This period ends on {end:%b %-d, %Y}, after today" in html
+    assert "the days after today have no data yet" in html
+    quiet = body(viewer_client.get(f"/?{MARCH}"))
+    assert "after today" not in quiet
+
+
 def test_filters_are_kept_in_links_between_pages(viewer_client, world):
     t1 = world["tiers"][0]
     html = body(viewer_client.get(f"/?{MARCH}&tier={t1.pk}&cohort=all"))
@@ -229,9 +244,9 @@ def test_stage_page_lists_every_kpi_of_the_stage(viewer_client, world, stage):
     assert specs
     for spec in specs:
         assert f'id="kpi-{spec.id}"' in html
-        assert f'title="{spec.definition}"'.replace("'", "&#x27;").replace('"', '"') or True
         if spec.drilldown:
             assert f"/kpis/{spec.id}/accounts/?" in html
+    assert "opportunitys" not in html and "1 points" not in html  # #19's rough edges
 
 
 def test_stage_page_shows_parts_and_definitions(viewer_client, world):
@@ -259,7 +274,13 @@ def test_drilldown_of_opportunities(viewer_client, world):
 
 def test_drilldown_unknown_or_not_a_count_is_404(viewer_client, world):
     assert viewer_client.get("/kpis/nope/accounts/").status_code == 404
-    assert viewer_client.get("/kpis/engaged_rate/accounts/").status_code == 404
+    ratio = viewer_client.get(f"/kpis/engaged_rate/accounts/?{MARCH}")
+    assert ratio.status_code == 404
+    # A page of the product (not Django's debug 404) that leads to the lists it is made of.
+    html = ratio.content.decode()
+    assert "has no single list behind it" in html and 'class="mainnav"' in html
+    assert f'href="/kpis/engaged_target_accounts/accounts/?{MARCH.replace("&", "&amp;")}"' in html
+    assert f'href="/kpis/target_accounts/accounts/?{MARCH.replace("&", "&amp;")}"' in html
 
 
 def test_account_list_sorts_on_the_latest_snapshot(viewer_client, world):
@@ -331,6 +352,10 @@ def test_status_page(viewer_client, world):
     assert "Database</strong>: reachable" in html
     assert re.search(r"<dt>Accounts</dt><dd>6", html)
     assert re.search(r"<dt>Touches</dt><dd>6", html)
+    # The world's backfill ran just now and no nightly run yet: waiting, not red (#19).
+    assert '<li class="waiting"><strong>Nightly recompute</strong>' in html
+    assert "Waiting for the first nightly run (daily at" in html
+    assert "start the worker and beat" not in html
 
 
 # --- permissions ----------------------------------------------------------------------------------
@@ -411,6 +436,31 @@ def test_import_preview_run_report_and_rejected_csv(editor_client, db):
     assert "no longer on the server" in again
 
 
+def test_import_tokens_are_bound_to_the_uploader(editor_client, django_user_model, db):
+    """A preview or rejected-rows link works only for the user who uploaded the file (#21):
+    another editor holding the token (a shared screen, a pasted link) cannot run, remap or
+    download it, and the uploader still can afterwards."""
+    from django.test import Client
+
+    from accounts.models import Account
+    from tests.conftest import make_user
+
+    preview = body(upload(editor_client, BAD_CSV))
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    client = Client()  # a second browser: editor_client is the ``client`` fixture itself
+    client.force_login(make_user(django_user_model, "other-editor", "editor"))
+    for action in ("run", "remap", "restart"):
+        html = body(client.post("/imports/", {"action": action, "token": token}))
+        assert "uploaded by another user" in html, action
+    assert Account.objects.count() == 0
+    report = body(editor_client.post("/imports/", {"action": "run", "token": token}))
+    assert "2 created" in report
+    link = re.search(r'href="(/imports/rejected\.csv\?token=[^"]+)"', report).group(1)
+    link = link.replace("&amp;", "&")
+    assert client.get(link).status_code == 404
+    assert editor_client.get(link).status_code == 200
+
+
 def test_import_refuses_forged_tokens_and_wrong_mappings(editor_client, db):
     html = body(editor_client.post("/imports/", {"action": "run", "token": "../../etc/passwd"}))
     assert "not valid" in html
@@ -458,6 +508,13 @@ def test_dashboard_csv_has_current_and_previous_values(viewer_client, world):
     header, data = rows[0], {r[0]: r for r in rows[1:]}
     assert header[-1] == "previous_value"
     assert data["target_accounts"][header.index("value")] == "6"
+    # Maps (the funnel, velocity, tiers) are one row per part, not JSON in a cell (#19).
+    assert not any(cell.startswith("{") for row in rows for cell in row)
+    part, value = header.index("part"), header.index("value")
+    funnel = {r[part]: r[value] for r in rows[1:] if r[0] == "funnel"}
+    assert funnel["stages.target"] == "6" and funnel["stages.opportunity"] == "2"
+    assert funnel["conversion.engaged_to_opportunity"] == "0.3333"  # 2 of 6
+    assert data["target_accounts"][part] == ""
 
 
 # --- query counts ---------------------------------------------------------------------------------
@@ -531,3 +588,22 @@ def test_old_uploads_expire(settings, tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     assert uploads_expire() == 1
     assert not old.exists() and new.exists()
+
+
+@pytest.mark.parametrize("path", ["/account/security/", "/account/tokens/", "/"])
+def test_every_signed_in_page_has_the_whole_navigation_and_a_favicon(editor_client, db, path):
+    """The account pages lost the stage and Imports links (only report views supplied
+    them) and the token form was unstyled (#19); a context processor gives every page the
+    same navigation."""
+    html = body(editor_client.get(path))
+    for n in range(1, 7):
+        assert f'href="/stages/{n}/' in html, (path, n)
+    assert 'href="/imports/' in html
+    assert 'rel="icon" href="/static/favicon.svg"' in html
+    if path == "/account/tokens/":
+        assert 'class="stack"' in html
+
+
+def test_viewers_get_no_imports_link_on_account_pages(viewer_client, db):
+    html = body(viewer_client.get("/account/tokens/"))
+    assert 'href="/stages/1/' in html and 'href="/imports/' not in html

@@ -59,7 +59,10 @@ class Command(BaseCommand):
         user.is_staff = True
         user.is_superuser = True
         user.is_active = True
-        user.set_password(password)
+        # Set only when it differs: a new password (even the same one, with a new salt)
+        # ends the user's sessions and revokes their API tokens on every start.
+        if created or not user.check_password(password):
+            user.set_password(password)
         user.save()
         user.groups.add(Group.objects.get(name="admin"))
         url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"

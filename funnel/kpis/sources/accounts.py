@@ -9,6 +9,7 @@ both a count (a KPI's number) and the filter of its drill-down.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import (
@@ -77,8 +78,21 @@ def _in(ids: QuerySet) -> Case:
     )
 
 
-def account_facts(ctx: Context) -> QuerySet[Account]:
-    """Scoped accounts annotated with what the account-level KPIs count, one row per account."""
+#: Facts read from the touches of the scoring window: they need the join and GROUP BY.
+WINDOW_FACTS = frozenset({"engaged_n", "eng_people", "rel_now", "rel_prev", "research"})
+#: Facts computed from other facts (a second annotation step), with the facts they read.
+DERIVED_FACTS = {"first_eng": {"first_won", "first_opp"}, "touches_to_win": {"first_won"}}
+
+
+def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySet[Account]:
+    """Scoped accounts annotated with what the account-level KPIs count, one row per account.
+
+    ``facts`` names the annotations wanted (every one when None). The engine passes
+    the names its measures and conditions refer to, so a request pays only for what
+    it reads: an engaged count never joins stakeholders or scans intent signals, and
+    without a touch fact there is no join to touches at all. ``targeted`` is always
+    there (the cohorts test it).
+    """
     change_days = int(ctx.params["relationship_change_days"])
     rel_before = ctx.end - dt.timedelta(days=change_days)
     lowest = min(
@@ -124,85 +138,93 @@ def account_facts(ctx: Context) -> QuerySet[Account]:
                 account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
             )
         )
-    return (
-        Account.objects.filter(ctx.scope_q())
-        .annotate(scored_touches=window)
-        .annotate(
-            targeted=PerAccount(ctx.targeted()),
-            engaged_n=engaged_n,
-            eng_people=Count(
-                "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
-            ),
-            rel_now=relationship_score(ctx.end, via="scored_touches", params=ctx.params),
-            rel_prev=relationship_score(rel_before, via="scored_touches", params=ctx.params),
-            research=research_grade(
-                ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
-            ),
-            surge=PerAccount(_in(surging_accounts(ctx.start, ctx.end, params=ctx.params))),
-            competitor_surge=PerAccount(
-                _in(surging_accounts(ctx.start, ctx.end, competitor_only=True, params=ctx.params))
-            ),
-            committee=PerAccount(
-                _count_subquery(
-                    Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
-                        Q(known_since__isnull=True) | Q(known_since__lte=ctx.end)
-                    )
+    first_step: dict[str, Any] = {
+        "targeted": PerAccount(ctx.targeted()),
+        "engaged_n": engaged_n,
+        "eng_people": Count(
+            "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
+        ),
+        "rel_now": relationship_score(ctx.end, via="scored_touches", params=ctx.params),
+        "rel_prev": relationship_score(rel_before, via="scored_touches", params=ctx.params),
+        "research": research_grade(
+            ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
+        ),
+        "surge": PerAccount(_in(surging_accounts(ctx.start, ctx.end, params=ctx.params))),
+        "competitor_surge": PerAccount(
+            _in(surging_accounts(ctx.start, ctx.end, competitor_only=True, params=ctx.params))
+        ),
+        "committee": PerAccount(
+            _count_subquery(
+                Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
+                    Q(known_since__isnull=True) | Q(known_since__lte=ctx.end)
                 )
-            ),
-            opp_in_period=PerAccount(
-                Exists(opps.filter(created_in_q(ctx.start, ctx.end, type=NB)))
-            ),
-            first_opp=PerAccount(
-                _min_subquery(
-                    opps.filter(type=NB, created_on__isnull=False), "created_on", DateField()
+            )
+        ),
+        "opp_in_period": PerAccount(Exists(opps.filter(created_in_q(ctx.start, ctx.end, type=NB)))),
+        "first_opp": PerAccount(
+            _min_subquery(opps.filter(type=NB, created_on__isnull=False), "created_on", DateField())
+        ),
+        "first_won": PerAccount(first_won_new_business()),
+        "won_in_period": PerAccount(_count_subquery(won_nb_period)),
+        "renewed": PerAccount(
+            Exists(
+                opps.filter(
+                    closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.RENEWAL)
                 )
-            ),
-            first_won=PerAccount(first_won_new_business()),
-            won_in_period=PerAccount(_count_subquery(won_nb_period)),
-            renewed=PerAccount(
-                Exists(
-                    opps.filter(
-                        closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.RENEWAL)
-                    )
+            )
+        ),
+        "expanded": PerAccount(
+            Exists(
+                opps.filter(
+                    closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.EXPANSION)
                 )
-            ),
-            expanded=PerAccount(
-                Exists(
-                    opps.filter(
-                        closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.EXPANSION)
-                    )
-                )
-            ),
-        )
-        .annotate(
-            # Only the few accounts that won or opened their first deal need these.
-            first_eng=PerAccount(
-                Case(
-                    When(
-                        first_won_in_period | first_opp_in_period,
-                        then=_min_subquery(
-                            eng.filter(occurred_at__lt=ctx.end_dt),
-                            TruncDate("occurred_at"),
-                            DateField(),
-                        ),
+            )
+        ),
+    }
+    second_step: dict[str, Any] = {
+        # Only the few accounts that won or opened their first deal need these.
+        "first_eng": PerAccount(
+            Case(
+                When(
+                    first_won_in_period | first_opp_in_period,
+                    then=_min_subquery(
+                        eng.filter(occurred_at__lt=ctx.end_dt),
+                        TruncDate("occurred_at"),
+                        DateField(),
                     ),
-                    default=Value(None),
-                    output_field=DateField(),
-                )
-            ),
-            touches_to_win=PerAccount(
-                Case(
-                    When(first_won_in_period, then=touched_by_win),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                )
-            ),
-        )
-    )
+                ),
+                default=Value(None),
+                output_field=DateField(),
+            )
+        ),
+        "touches_to_win": PerAccount(
+            Case(
+                When(first_won_in_period, then=touched_by_win),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        ),
+    }
+    wanted = set(first_step) | set(second_step) if facts is None else {"targeted", *facts}
+    for name, reads in DERIVED_FACTS.items():
+        if name in wanted:
+            wanted |= reads
+    rows = Account.objects.filter(ctx.scope_q())
+    if wanted & WINDOW_FACTS:
+        rows = rows.annotate(scored_touches=window)
+    rows = rows.annotate(**{k: v for k, v in first_step.items() if k in wanted})
+    later = {k: v for k, v in second_step.items() if k in wanted}
+    return rows.annotate(**later) if later else rows
 
 
 ACCOUNTS = Source(
-    "accounts", account_facts, prefix="", drills_to="account", fence=True, targeted="targeted"
+    "accounts",
+    account_facts,
+    prefix="",
+    drills_to="account",
+    fence=True,
+    targeted="targeted",
+    prunes=True,
 )
 
 

@@ -1,0 +1,151 @@
+"""The KPI engine against one scan of the data: how many scans' worth a computation costs.
+
+Seeds ``seed_demo`` at size S (2,000 accounts / 300,000 touches) or M
+(20,000 / 3,000,000; ``--size L`` for 100,000 / 10,000,000) into its own
+database (kept between runs: ``--reseed`` starts again), switches the
+result cache off and times, alternating in one process so the machine's
+noise falls on every variant alike, for a 90-day period ending with the
+data:
+
+* floor: ``SELECT kind, count(*) FROM touches WHERE occurred_at in the
+  period GROUP BY kind`` (one scan of the period's touches);
+* catalogue: ``compute()`` of every KPI;
+* five: ``compute(ids=...)`` of five common KPIs, and the same with the
+  accounts source's fact pruning switched off (every fact annotated, as
+  before measures were planned), which shows what the planning saves;
+* programs: what the Programs page computes (``reports.selectors.program_rows``).
+
+Each figure is the median over rounds of the ratio to the floor measured
+in the same round, printed with the load average at that moment.
+
+    .venv/bin/python bench/bench_engine.py --size S
+"""
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import time
+from urllib.parse import urlparse
+
+from bench_ingest import recreate_database, setup_django
+
+SIZES = {"S": (2_000, 300_000), "M": (20_000, 3_000_000), "L": (100_000, 10_000_000)}
+FIVE = [
+    "engaged_target_accounts",
+    "opportunity_rate",
+    "opportunity_win_rate",
+    "new_revenue_won",
+    "influenced_pipeline",
+]
+
+
+def seed(accounts: int, touches: int) -> None:
+    from django.core.management import call_command
+
+    from engagement.models import Touch
+
+    call_command("migrate", verbosity=0)
+    if not Touch.objects.exists():
+        print(f"seeding {accounts:,} accounts and about {touches:,} touches ...", flush=True)
+        call_command("seed_demo", accounts=accounts, touches=touches, verbosity=0)
+        _analyze()
+
+
+def _analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="S")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
+    args = parser.parse_args()
+    accounts, touches = SIZES[args.size]
+    url = f"postgres://postgres@127.0.0.1:5432/abm_bench_engine_{args.size.lower()}"
+    if args.reseed:
+        recreate_database(url)
+    else:
+        _ensure_database(url)
+    setup_django({"DATABASE_URL": url, "ABM_KPI_CACHE_SECONDS": "0"})
+    seed(accounts, touches)
+
+    from django.db import connection
+    from django.db.models import Max
+
+    from engagement.models import Touch
+    from funnel.kpis import Filters, Period, compute
+    from funnel.kpis.sources.accounts import ACCOUNTS
+    from reports.selectors import program_rows
+
+    last = Touch.objects.aggregate(m=Max("occurred_at"))["m"].date()
+    period = Period(last - dt.timedelta(days=89), last)
+    start, end = period.start, period.end + dt.timedelta(days=1)
+
+    def floor() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT kind, count(*) FROM engagement_touch"
+                " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY kind",
+                [start, end],
+            )
+            cursor.fetchall()
+
+    def five_unplanned() -> None:
+        ACCOUNTS.prunes = False
+        try:
+            compute(period, ids=FIVE)
+        finally:
+            ACCOUNTS.prunes = True
+
+    variants = {
+        "floor scan": floor,
+        "catalogue": lambda: compute(period),
+        "five KPIs": lambda: compute(period, ids=FIVE),
+        "five KPIs, facts not planned": five_unplanned,
+        "programs page": lambda: program_rows(period, Filters()),
+    }
+    for run in variants.values():  # warm the buffers and the code paths once
+        run()
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    loads = []
+    for _ in range(args.rounds):
+        times = {}
+        for name, run in variants.items():
+            began = time.perf_counter()
+            run()
+            times[name] = time.perf_counter() - began
+        loads.append(os.getloadavg()[0])
+        for name, took in times.items():
+            seconds[name].append(took)
+            ratios[name].append(took / times["floor scan"])
+    print(
+        f"\nsize {args.size} ({accounts:,} accounts, {Touch.objects.count():,} touches), "
+        f"period {period.start} to {period.end}, {args.rounds} alternating rounds, "
+        f"load average {min(loads):.1f}-{max(loads):.1f}"
+    )
+    print(f"{'variant':34} {'median s':>9} {'x floor':>8}")
+    for name in variants:
+        print(
+            f"{name:34} {statistics.median(seconds[name]):9.3f} "
+            f"{statistics.median(ratios[name]):8.1f}"
+        )
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    name = urlparse(url).path.lstrip("/")
+    admin = urlparse(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+if __name__ == "__main__":
+    main()
