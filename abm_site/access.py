@@ -80,6 +80,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("kpis/*", VIEWER, None, note="drill-down lists behind count KPIs"),
     Rule("programs/*", VIEWER, None),
     Rule("cohorts/*", VIEWER, None),
+    Rule("lists/*", VIEWER, None, note="account lists and their members"),
     Rule("status/*", VIEWER, None, note="recompute runs, data counts, health"),
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
     Rule("events/*", VIEWER, None, note="events: stage changes, surges, imports, recomputes"),

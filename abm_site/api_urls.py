@@ -14,6 +14,7 @@ from reports.api import views as reports_api
 router = DefaultRouter()
 router.register("accounts", accounts_api.AccountViewSet, basename="account")
 router.register("tiers", accounts_api.TierViewSet, basename="tier")
+router.register("lists", accounts_api.AccountListViewSet, basename="accountlist")
 router.register("stakeholders", accounts_api.StakeholderViewSet, basename="stakeholder")
 router.register("programs", engagement_api.ProgramViewSet, basename="program")
 router.register("spend", engagement_api.SpendViewSet, basename="spend")

@@ -1,6 +1,17 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from .models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
+from .models import (
+    Account,
+    AccountDomain,
+    AccountList,
+    IcpRule,
+    ListMembership,
+    Owner,
+    Stakeholder,
+    Tier,
+)
+from .services import account_targeting_fill, list_refresh, target_join_day
 
 
 @admin.register(Tier)
@@ -61,6 +72,15 @@ class AccountAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [AccountDomainInline, StakeholderInline]
 
+    def save_model(self, request, obj: Account, form, change: bool) -> None:
+        """Fill targeting dates as the API does: a new target account joins today, a
+        re-targeted one starts a new interval today, an un-targeted one leaves today."""
+        if not change and obj.is_target and obj.targeted_on is None:
+            obj.targeted_on = target_join_day(timezone.localdate(), obj.untargeted_on)
+        elif change and "is_target" in form.changed_data:
+            account_targeting_fill(obj, form.initial.get("is_target", True), form.changed_data)
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Stakeholder)
 class StakeholderAdmin(admin.ModelAdmin):
@@ -81,3 +101,43 @@ class AccountDomainAdmin(admin.ModelAdmin):
     search_fields = ["domain", "account__name"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
+
+
+class ListMembershipInline(admin.TabularInline):
+    """Membership intervals: joined on (empty: always), left on (empty: still a member)."""
+
+    model = ListMembership
+    extra = 0
+    fields = ["account", "joined_on", "left_on"]
+    raw_id_fields = ["account"]
+    max_num = 500
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return obj is None or (not obj.is_target and obj.kind == "static")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self.has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.has_add_permission(request, obj)
+
+
+@admin.register(AccountList)
+class AccountListAdmin(admin.ModelAdmin):
+    """Named account lists. The target list follows the accounts' targeting fields and a
+    dynamic list its criteria: their memberships are read-only here."""
+
+    list_display = ["name", "kind", "is_target", "owner", "updated_at"]
+    list_filter = ["kind", "is_target"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["is_target", "created_at", "updated_at"]
+    autocomplete_fields = ["owner"]
+    inlines = [ListMembershipInline]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return obj is None or not obj.is_target
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if form.instance.kind == "dynamic":
+            list_refresh(form.instance)

@@ -30,3 +30,8 @@ class IcpAttribute(models.TextChoices):
     COUNTRY = "country", "Country"
     EMPLOYEES = "employees", "Employees"
     ANNUAL_REVENUE = "annual_revenue", "Annual revenue"
+
+
+class ListKind(models.TextChoices):
+    STATIC = "static", "Static (members added and removed)"
+    DYNAMIC = "dynamic", "Dynamic (a saved filter)"

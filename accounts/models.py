@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from abm_site.models import TimeStampedModel
 
-from .choices import BuyingRole, FitGrade, IcpAttribute, ProgramType
+from .choices import BuyingRole, FitGrade, IcpAttribute, ListKind, ProgramType
 from .domains import normalize_domain
 
 
@@ -324,3 +324,215 @@ class Stakeholder(TimeStampedModel):
         if self.email is not None:
             self.email = self.email.strip().lower() or None
         super().save(*args, **kwargs)
+
+
+#: The name the target list gets when the migration or the sync trigger creates it.
+TARGET_LIST_NAME = "Target accounts"
+
+#: Keys of a dynamic list's ``criteria`` -> what each holds.
+CRITERIA_KEYS: dict[str, str] = {
+    "tier": "tier ids",
+    "fit_grade": "fit grades (A-D)",
+    "industry": "industries (any case)",
+    "country": "countries (any case)",
+    "owner": "owner ids",
+    "employees_min": "a number",
+    "employees_max": "a number",
+    "revenue_min": "a number",
+    "revenue_max": "a number",
+}
+
+
+def criteria_errors(criteria: object) -> list[str]:
+    """What is wrong with a dynamic list's saved filter (empty when it is usable)."""
+    if not isinstance(criteria, dict):
+        return ['Criteria must be an object, e.g. {"tier": [1], "fit_grade": ["A"]}.']
+    errors = []
+    for key, value in criteria.items():
+        if key not in CRITERIA_KEYS:
+            errors.append(f"Unknown criterion '{key}'; use {', '.join(CRITERIA_KEYS)}.")
+        elif key.endswith(("_min", "_max")):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                errors.append(f"Criterion '{key}' must be {CRITERIA_KEYS[key]}.")
+        elif not isinstance(value, list) or not value:
+            errors.append(f"Criterion '{key}' must be a non-empty list of {CRITERIA_KEYS[key]}.")
+        elif not all(_criterion_value_ok(key, v) for v in value):
+            errors.append(f"Criterion '{key}' must list {CRITERIA_KEYS[key]}.")
+    return errors
+
+
+def _criterion_value_ok(key: str, value: object) -> bool:
+    if key in ("tier", "owner"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def criteria_q(criteria: dict) -> Q:
+    """The accounts a dynamic list's saved filter keeps (all criteria must hold)."""
+    q = Q()
+    for key, value in criteria.items():
+        if key in ("tier", "owner"):
+            q &= Q(**{f"{key}_id__in": value})
+        elif key == "fit_grade":
+            q &= Q(fit_grade__in=[str(v).upper() for v in value])
+        elif key in ("industry", "country"):
+            either = Q()
+            for v in value:
+                either |= Q(**{f"{key}__iexact": v})
+            q &= either
+        elif key.endswith(("_min", "_max")):
+            name = "annual_revenue" if key.startswith("revenue") else "employees"
+            q &= Q(**{f"{name}__{'gte' if key.endswith('_min') else 'lte'}": value})
+    return q
+
+
+class AccountList(TimeStampedModel):
+    """A named list of accounts (a product's, a segment's, a campaign's).
+
+    Membership is kept as intervals (``ListMembership``) so "members as of D"
+    is exact for any D. The one list with ``is_target`` is the target list: the
+    database keeps its membership in step with the accounts' ``is_target``,
+    ``targeted_on`` and ``untargeted_on`` on every write path (a trigger, see
+    migration 0004), and the KPIs' default ABM cohort is that list. A dynamic
+    list's ``criteria`` is a saved filter over account fields (tier, fit grade,
+    industry, country, employee and revenue ranges, owner, tags).
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=7, choices=ListKind.choices, default=ListKind.STATIC)
+    description = models.TextField(blank=True)
+    criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='For dynamic lists: e.g. {"tier": [1], "fit_grade": ["A", "B"], '
+        '"country": ["DE"], "employees_min": 500}.',
+    )
+    tags = models.JSONField(default=list, blank=True)
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="lists"
+    )
+    is_target = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The default target list, kept in step with the accounts' targeting dates.",
+    )
+
+    class Meta:
+        ordering = ["-is_target", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_target"],
+                condition=Q(is_target=True),
+                name="%(app_label)s_%(class)s_one_target_list",
+                violation_error_message="There is already a target list.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:list_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.kind == ListKind.DYNAMIC:
+            errors = criteria_errors(self.criteria)
+            if not self.criteria and not errors:
+                errors = ["A dynamic list needs at least one criterion."]
+            if errors:
+                raise ValidationError({"criteria": errors})
+        elif self.criteria:
+            raise ValidationError({"criteria": "Only dynamic lists have criteria; leave it empty."})
+        if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
+            raise ValidationError({"tags": "Tags must be a list of strings."})
+
+
+def member_q(list_id: int, day, prefix: str = "") -> Q:
+    """Accounts (through ``prefix``) on list ``list_id`` on ``day``: an interval with
+    ``joined_on`` empty or <= day and ``left_on`` empty or > day (as ``target_q``)."""
+    members = ListMembership.objects.filter(
+        Q(joined_on__isnull=True) | Q(joined_on__lte=day),
+        Q(left_on__isnull=True) | Q(left_on__gt=day),
+        list_id=list_id,
+    )
+    return Q(**{f"{prefix}pk__in": members.values("account_id")})
+
+
+class ListMembership(TimeStampedModel):
+    """One interval of an account on a list: from ``joined_on`` (empty: since always)
+    up to the day before ``left_on`` (empty: still on it)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    list = models.ForeignKey(AccountList, on_delete=models.CASCADE, related_name="memberships")
+    joined_on = models.DateField(null=True, blank=True)
+    left_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["list", "account", "joined_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True)
+                | Q(joined_on__isnull=True)
+                | Q(left_on__gte=models.F("joined_on")),
+                name="%(app_label)s_%(class)s_left_after_joined",
+                violation_error_message="The left date cannot be before the joined date.",
+            ),
+            models.UniqueConstraint(
+                fields=["list", "account"],
+                condition=Q(left_on__isnull=True),
+                name="%(app_label)s_%(class)s_one_open_interval",
+                violation_error_message="The account is already on this list.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["list", "account"], name="accounts_member_list_idx"),
+            models.Index(fields=["account"], name="accounts_member_acct_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on {self.list_id}: {self.joined_on or '…'}–{self.left_on or '…'}"
+
+
+class TierChange(models.Model):
+    """An account's tier from ``effective_on`` (empty: since before records) until its next
+    change. Written by a database trigger on every change of ``Account.tier`` (migration
+    0006), so tier-split KPIs read the tier an account had at the end of their period."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tier_changes")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    effective_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", models.F("effective_on").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "effective_on"],
+                name="%(app_label)s_%(class)s_one_per_day",
+                violation_error_message="The account already has a tier change on this day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: tier {self.tier_id} from {self.effective_on or 'always'}"
+
+
+def tier_as_of(day, account_ref: str = "pk", field: str = "tier_id"):
+    """Subquery: ``field`` of the tier (through ``tier__`` for name or rank) the account had
+    at the end of ``day``; NULL when it had none. PostgreSQL keeps the history (a trigger);
+    elsewhere the current tier stands in."""
+    from django.db import connection
+    from django.db.models import F, OuterRef, Subquery
+
+    if connection.vendor != "postgresql":
+        return F(field)
+    rows = (
+        TierChange.objects.filter(
+            Q(effective_on__isnull=True) | Q(effective_on__lte=day),
+            account_id=OuterRef(account_ref),
+        )
+        .order_by(F("effective_on").desc(nulls_last=True))
+        .values(field)[:1]
+    )
+    return Subquery(rows)

@@ -10,17 +10,26 @@ reference (never one per row).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
 from abm_site.db import in_values
 
 from .domains import FREE_MAIL_DOMAINS, clean_domain, email_domain, normalize_domain
 from .filtersets import AccountFilterSet
-from .models import Account, AccountDomain
+from .models import (
+    TARGET_LIST_NAME,
+    Account,
+    AccountDomain,
+    AccountList,
+    ListMembership,
+    member_q,
+)
 
 __all__ = [
     "FREE_MAIL_DOMAINS",
@@ -31,7 +40,13 @@ __all__ = [
     "email_domain",
     "email_domain_accounts",
     "email_domain_match",
+    "list_intervals",
+    "list_members",
+    "list_names",
+    "lists_with_counts",
+    "on_day_q",
     "normalize_domain",
+    "target_list",
 ]
 
 
@@ -179,3 +194,47 @@ def account_index(
             by_name[name.casefold()].append(account_id)
         index.by_name = dict(by_name)
     return index
+
+
+def target_list() -> AccountList:
+    """The target list; created when missing (a flushed test database, a fresh install)."""
+    found = AccountList.objects.filter(is_target=True).first()
+    if found is None:
+        found, _ = AccountList.objects.get_or_create(
+            is_target=True, defaults={"name": TARGET_LIST_NAME}
+        )
+    return found
+
+
+def list_members(list_id: int, day: dt.date) -> QuerySet[Account]:
+    """The accounts on list ``list_id`` on ``day`` (one query when evaluated)."""
+    return Account.objects.filter(member_q(list_id, day))
+
+
+def list_names(ids: Iterable[int]) -> dict[int, str]:
+    """Id -> name of the account lists ``ids`` (one query; unknown ids are left out)."""
+    return dict(AccountList.objects.filter(pk__in=set(ids)).values_list("pk", "name"))
+
+
+def on_day_q(day: dt.date, prefix: str = "") -> Q:
+    """Membership intervals (through ``prefix``) that cover ``day``."""
+    return (Q(**{f"{prefix}joined_on__isnull": True}) | Q(**{f"{prefix}joined_on__lte": day})) & (
+        Q(**{f"{prefix}left_on__isnull": True}) | Q(**{f"{prefix}left_on__gt": day})
+    )
+
+
+def lists_with_counts(*days: dt.date) -> QuerySet[AccountList]:
+    """Every list with ``members_<n>``: its member count on ``days[n]`` (one query)."""
+    counts = {
+        f"members_{n}": Count("memberships", filter=on_day_q(day, "memberships__"))
+        for n, day in enumerate(days)
+    }
+    return AccountList.objects.annotate(**counts).order_by("-is_target", "name", "id")
+
+
+def list_intervals(list_id: int, day: dt.date | None = None) -> QuerySet[ListMembership]:
+    """A list's membership intervals with their accounts, those covering ``day`` if given."""
+    rows = ListMembership.objects.filter(list_id=list_id).select_related("account")
+    if day is not None:
+        rows = rows.filter(on_day_q(day))
+    return rows.order_by("account__name", "joined_on", "id")

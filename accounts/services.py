@@ -5,18 +5,28 @@ opportunity, NPS response, intent signal) marks the account
 ``needs_recompute`` so the next recompute refreshes its snapshot.
 """
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.db.models.functions import Round
+from django.db.models.functions import Coalesce, Greatest, Round
 from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
 
-from .choices import IcpAttribute
-from .models import Account, IcpRule, Owner, Stakeholder
+from .choices import IcpAttribute, ListKind
+from .models import (
+    Account,
+    AccountList,
+    IcpRule,
+    ListMembership,
+    Owner,
+    Stakeholder,
+    criteria_q,
+)
 
 M = TypeVar("M", bound=models.Model)
 
@@ -52,7 +62,13 @@ def account_row_delete(instance: models.Model) -> None:
 
 
 def account_create(**fields: Any) -> Account:
-    """Create an account, flagged for its first recompute."""
+    """Create an account, flagged for its first recompute.
+
+    A target account created without ``targeted_on`` joins the target list
+    today: it did not exist before, so it must not count in past periods.
+    """
+    if fields.get("is_target", True) and fields.get("targeted_on") is None:
+        fields["targeted_on"] = target_join_day(timezone.localdate(), fields.get("untargeted_on"))
     account = Account(**fields, needs_recompute=True)
     account.save()
     return account
@@ -60,11 +76,38 @@ def account_create(**fields: Any) -> Account:
 
 def account_update(account: Account, **fields: Any) -> Account:
     """Update an account; targeting, tier or churn changes move it in the funnel."""
+    was_target = account.is_target
     for name, value in fields.items():
         setattr(account, name, value)
+    account_targeting_fill(account, was_target, fields)
     account.needs_recompute = True
     account.save()
     return account
+
+
+def account_targeting_fill(account: Account, was_target: bool, given: Collection[str]) -> None:
+    """Fill the targeting dates a re-targeting or un-targeting left out (API and admin).
+
+    Re-targeting (``is_target`` false -> true) starts a new interval today
+    unless ``targeted_on`` is given; un-targeting closes the current one today
+    unless ``untargeted_on`` is given. The target list keeps every interval
+    (the database's sync trigger, migration 0004), so the earlier ones stay.
+    """
+    if account.pk is None or account.is_target == was_target:
+        return
+    today = timezone.localdate()
+    if account.is_target:
+        if "targeted_on" not in given:
+            account.targeted_on = today
+        if "untargeted_on" not in given:
+            account.untargeted_on = None
+    elif account.untargeted_on is None:
+        account.untargeted_on = max(today, account.targeted_on or today)
+
+
+def target_join_day(day: dt.date, untargeted_on: dt.date | None) -> dt.date:
+    """The day an account joins the target list: ``day``, or its untargeted day if earlier."""
+    return min(day, untargeted_on) if untargeted_on is not None else day
 
 
 def owners_resolve(cells: Iterable[str]) -> tuple[dict[str, int], list[str]]:
@@ -202,3 +245,105 @@ def account_fit_refresh(accounts: QuerySet[Account] | None = None) -> int:
 
 def _score_at_least(score, threshold: int) -> Q:
     return Q(GreaterThanOrEqual(score, Value(threshold)))
+
+
+class ListWriteError(ValueError):
+    """A membership write a list does not take (the target list, a dynamic list)."""
+
+
+def _static_only(account_list: AccountList) -> None:
+    if account_list.is_target:
+        raise ListWriteError(
+            "The target list follows the accounts' is_target, targeted_on and untargeted_on: "
+            "change those on the accounts instead."
+        )
+    if account_list.kind == ListKind.DYNAMIC:
+        raise ListWriteError(
+            "A dynamic list's members come from its criteria: edit the criteria instead."
+        )
+
+
+@transaction.atomic
+def list_members_add(
+    account_list: AccountList, account_ids: Iterable[int], joined_on: dt.date | None = None
+) -> int:
+    """Put accounts on a static list from ``joined_on`` (default today); returns how many
+    joined. Accounts already on it are left as they are (two statements)."""
+    _static_only(account_list)
+    day = joined_on or timezone.localdate()
+    ids = set(account_ids)
+    already = set(
+        ListMembership.objects.filter(
+            list=account_list, account_id__in=ids, left_on__isnull=True
+        ).values_list("account_id", flat=True)
+    )
+    rows = [
+        ListMembership(list=account_list, account_id=pk, joined_on=day)
+        for pk in sorted(ids - already)
+    ]
+    ListMembership.objects.bulk_create(rows)
+    return len(rows)
+
+
+@transaction.atomic
+def list_members_remove(
+    account_list: AccountList, account_ids: Iterable[int], left_on: dt.date | None = None
+) -> int:
+    """Take accounts off a static list on ``left_on`` (default today): their open interval
+    closes; earlier intervals stay. One UPDATE; returns how many left."""
+    _static_only(account_list)
+    day = left_on or timezone.localdate()
+    open_rows = ListMembership.objects.filter(
+        list=account_list, account_id__in=set(account_ids), left_on__isnull=True
+    )
+    return open_rows.update(
+        left_on=Greatest(Coalesce("joined_on", Value(day)), Value(day)), updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def list_refresh(account_list: AccountList, day: dt.date | None = None) -> tuple[int, int]:
+    """Bring a dynamic list's membership in line with its criteria on ``day`` (default
+    today): matching accounts not on it join, members that no longer match leave. Three
+    statements whatever the number of accounts; returns (joined, left)."""
+    if account_list.kind != ListKind.DYNAMIC:
+        raise ListWriteError("Only a dynamic list is refreshed from criteria.")
+    day = day or timezone.localdate()
+    matching = Account.objects.filter(criteria_q(account_list.criteria)).values("pk")
+    current = ListMembership.objects.filter(list=account_list, left_on__isnull=True)
+    left = current.exclude(account_id__in=matching).update(
+        left_on=Greatest(Coalesce("joined_on", Value(day)), Value(day)), updated_at=timezone.now()
+    )
+    new = (
+        Account.objects.filter(criteria_q(account_list.criteria))
+        .exclude(pk__in=current.values("account_id"))
+        .values_list("pk", flat=True)
+    )
+    rows = [ListMembership(list=account_list, account_id=pk, joined_on=day) for pk in new]
+    ListMembership.objects.bulk_create(rows)
+    return len(rows), left
+
+
+def list_delete(account_list: AccountList) -> None:
+    """Delete a list and its membership history; the target list stays."""
+    if account_list.is_target:
+        raise ListWriteError("The target list cannot be deleted.")
+    account_list.delete()
+
+
+def list_create(**fields: Any) -> AccountList:
+    """Create a list; a dynamic one gets its members at once (as of today)."""
+    account_list = AccountList.objects.create(**fields)
+    if account_list.kind == ListKind.DYNAMIC:
+        list_refresh(account_list)
+    return account_list
+
+
+def list_update(account_list: AccountList, **fields: Any) -> AccountList:
+    """Update a list; a dynamic one's members follow its (new) criteria from today."""
+    for name, value in fields.items():
+        setattr(account_list, name, value)
+    account_list.save()
+    if account_list.kind == ListKind.DYNAMIC:
+        list_refresh(account_list)
+    return account_list

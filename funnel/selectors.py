@@ -21,7 +21,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from accounts.models import target_q
+from accounts.models import member_q, target_q
 
 from .choices import Cohort
 from .models import FunnelSnapshot, Opportunity, RecomputeRun
@@ -64,11 +64,30 @@ def targeted_expression(day: dt.date, prefix: str = "") -> Case:
     )
 
 
-def cohort_q(cohort: str, day: dt.date, prefix: str = "") -> Q:
-    """Accounts of ``cohort`` (abm, non_abm, all) as of ``day``, optionally through ``prefix``."""
+def cohort_flag(day: dt.date, prefix: str = "", list_id: int | None = None) -> Case:
+    """Boolean expression: the account is in the ABM cohort at the end of ``day``.
+
+    On the target list (``targeted_expression``), or with ``list_id`` a member
+    of that account list. Stages stay defined by the target list either way.
+    """
+    if list_id is None:
+        return targeted_expression(day, prefix)
+    return Case(
+        When(member_q(list_id, day, prefix), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def cohort_q(cohort: str, day: dt.date, prefix: str = "", list_id: int | None = None) -> Q:
+    """Accounts of ``cohort`` (abm, non_abm, all) as of ``day``, optionally through ``prefix``.
+
+    With ``list_id`` the members of that account list as of ``day`` take the
+    target list's place (abm: members, non_abm: the others).
+    """
     if cohort == Cohort.ALL:
         return Q()
-    targeted = targeted_expression(day, prefix)
+    targeted = cohort_flag(day, prefix, list_id)
     if cohort == Cohort.ABM:
         return Q(targeted)
     if cohort == Cohort.NON_ABM:

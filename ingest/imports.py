@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -212,6 +213,7 @@ def csv_import(
     source: str | None = None,
     progress: Progress | None = None,
     date_order: str | None = None,
+    targeted_on: dt.date | None = None,
 ) -> ImportReport:
     """Import a CSV file of ``kind``; never raises on bad input, the report says what happened.
 
@@ -220,7 +222,8 @@ def csv_import(
     so its counts are exactly what a real run would do. Afterwards the
     accounts whose data changed carry ``needs_recompute=True`` (one UPDATE;
     touches are marked by ``touch_bulk_create`` as they are written) and,
-    for account imports, their ICP fit is refreshed.
+    for account imports, their ICP fit is refreshed. New target accounts without
+    a targeting date join the target list on ``targeted_on`` (default: today).
     """
     spec = _kind(kind)
     report = ImportReport(kind=kind, dry_run=dry_run)
@@ -250,6 +253,9 @@ def csv_import(
         return report
     if date_order:
         bound_mapping = dataclasses.replace(bound_mapping, date_order=date_order)
+    if targeted_on is not None:
+        options = {**bound_mapping.options, "targeted_on": targeted_on.isoformat()}
+        bound_mapping = dataclasses.replace(bound_mapping, options=options)
     report.encoding = table.encoding
     report.delimiter = table.delimiter
     report.header = table.header

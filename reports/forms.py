@@ -1,7 +1,7 @@
 """The period picker and the report filters, parsed in one place for every page.
 
 Every page keeps ``period`` (a preset) or ``from``/``to`` (a custom range) and
-the filters ``tier``, ``program``, ``owner`` and ``cohort`` in its query
+the filters ``tier``, ``program``, ``owner``, ``cohort`` and ``list`` in its query
 string, so a view can be bookmarked and shared. ``report_query(request)``
 turns them into the KPI engine's ``Period`` and ``Filters``; a bad value
 gives a message naming the field and falls back to the default for that
@@ -10,6 +10,7 @@ field, so a stale or edited link still shows a page.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from abm_site.csvio import DATE_ORDERS, CsvFileError
 from accounts.choices import FitGrade
+from accounts.selectors import list_names
 from funnel.choices import Cohort, Stage
 from funnel.kpis import (
     DEFAULT_PRESET,
@@ -47,7 +49,17 @@ from ingest.selectors import (
 from ingest.services import ImportTokenError, MappingEditError, editor_mapping, upload_load
 
 #: The query-string keys this module owns; every link between pages carries them.
-GLOBAL_KEYS = ("period", "from", "to", "tier", "program", "owner", "cohort", "definitions")
+GLOBAL_KEYS = (
+    "period",
+    "from",
+    "to",
+    "tier",
+    "program",
+    "owner",
+    "cohort",
+    "list",
+    "definitions",
+)
 
 
 class MultiIdField(forms.TypedMultipleChoiceField):
@@ -74,6 +86,7 @@ class ReportQueryForm(forms.Form):
         required=False,
         label="Cohort",
     )
+    list = forms.IntegerField(required=False, min_value=1, label="List")
 
     def __init__(self, data: QueryDict, *, tiers, programs, owners):
         # ``from`` is a Python keyword: the form fields are start/end, the URL keys from/to.
@@ -102,6 +115,8 @@ class ReportQuery:
     #: The KPI definitions version the page computes under, and every version (for the picker).
     definitions: Any = None
     versions: list[Any] = field(default_factory=list)
+    #: The name of the account list of ``filters.list_id`` (empty without one).
+    list_name: str = ""
 
     @property
     def previous(self) -> Period:
@@ -118,6 +133,8 @@ class ReportQuery:
             pairs += [(name, str(v)) for v in getattr(self.filters, name)]
         if self.filters.cohort:
             pairs.append(("cohort", self.filters.cohort))
+        if self.filters.list_id is not None:
+            pairs.append(("list", str(self.filters.list_id)))
         if self.definitions is not None and not self.definitions.is_default:
             pairs.append(("definitions", self.definitions.name))
         return pairs
@@ -202,6 +219,8 @@ class ReportQuery:
                 )
         if self.filters.cohort:
             out.append(f"Cohort: {Cohort(self.filters.cohort).label}")
+        if self.filters.list_id is not None:
+            out.append(f"List: {self.list_name} (its members are the ABM cohort)")
         return out
 
 
@@ -246,7 +265,17 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
         program=tuple(data.get("program") or ()),
         owner=tuple(data.get("owner") or ()),
         cohort=data.get("cohort") or None,
+        list_id=data.get("list"),
     )
+    list_name = ""
+    if filters.list_id is not None:  # one query, only when a list is asked for
+        list_name = list_names([filters.list_id]).get(filters.list_id, "")
+        if not list_name:
+            messages.append(
+                f"List: no account list has id {filters.list_id} (see /lists/); "
+                "showing the target list instead."
+            )
+            filters = dataclasses.replace(filters, list_id=None)
     extra = [
         (key, value)
         for key in request.GET
@@ -274,6 +303,7 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
         extra,
         definitions=rules,
         versions=versions,
+        list_name=list_name,
     )
 
 

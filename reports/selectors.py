@@ -161,7 +161,10 @@ def account_list(
         qs = qs.filter(is_surging=True)
     if at_risk:
         risky = drilldown(
-            "at_risk_customers", period, Filters(cohort=filters.cohort), definitions=definitions
+            "at_risk_customers",
+            period,
+            Filters(cohort=filters.cohort, list_id=filters.list_id),
+            definitions=definitions,
         )
         qs = qs.filter(pk__in=risky.values("pk"))
     descending = sort.startswith("-")
@@ -467,7 +470,11 @@ def program_rows(
 
     def figures(program_ids: tuple[int, ...]) -> dict[str, Any]:
         scoped = Filters(
-            tier=filters.tier, owner=filters.owner, program=program_ids, cohort=filters.cohort
+            tier=filters.tier,
+            owner=filters.owner,
+            program=program_ids,
+            cohort=filters.cohort,
+            list_id=filters.list_id,
         )
         items = kpi_items(compute(period, scoped, ids=PROGRAM_KPIS, definitions=definitions))
         return {"kpis": items, "spend": items["cost_per_engaged_account"].get("numerator")}
@@ -503,7 +510,11 @@ def tier_rows(
     rows = []
     for pk, name in tiers:  # tiers: a handful, one engine call each
         scoped = Filters(
-            tier=(pk,), program=filters.program, owner=filters.owner, cohort=filters.cohort
+            tier=(pk,),
+            program=filters.program,
+            owner=filters.owner,
+            cohort=filters.cohort,
+            list_id=filters.list_id,
         )
         items = kpi_items(compute(period, scoped, ids=COHORT_TIER_KPIS, definitions=definitions))
         rows.append({"pk": pk, "name": name, "kpis": items})

@@ -13,13 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from abm_site import access
 from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
-from accounts.models import Account
-from accounts.selectors import AccountFilterSet
+from accounts.models import Account, AccountList
+from accounts.selectors import AccountFilterSet, list_intervals, lists_with_counts
 from events.choices import EventType
 from events.selectors import event_list, event_text
 from funnel.choices import Stage
@@ -445,6 +446,41 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "tier_rows": tier_rows,
             "by_cohort": by_cohort.render(comparison_rows, rq=rq),
             "by_tier": by_tier.render(tier_metric_rows, rq=rq),
+        },
+    )
+
+
+# --- account lists ------------------------------------------------------------------------------
+
+#: Members shown on a list's page; the API pages through all of them.
+LIST_MEMBERS_SHOWN = 500
+
+
+@require_GET
+def list_index(request: HttpRequest) -> HttpResponse:
+    """Every account list with its members at the period end and today (one query)."""
+    rq = report_query(request)
+    today = timezone.localdate()
+    lists = list(lists_with_counts(rq.period.end, today))
+    return page(request, "reports/list_index.html", rq, {"lists": lists, "today": today})
+
+
+@require_GET
+def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One list: its members at the period end with their intervals, and a link to its KPIs."""
+    rq = report_query(request)
+    account_list = get_object_or_404(AccountList.objects.select_related("owner"), pk=pk)
+    rows = list(list_intervals(pk, rq.period.end)[: LIST_MEMBERS_SHOWN + 1])
+    return page(
+        request,
+        "reports/list_detail.html",
+        rq,
+        {
+            "account_list": account_list,
+            "rows": rows[:LIST_MEMBERS_SHOWN],
+            "more": len(rows) > LIST_MEMBERS_SHOWN,
+            "shown": LIST_MEMBERS_SHOWN,
+            "kpi_query": rq.with_params(list=str(pk)),
         },
     )
 

@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 
 from abm_site.models import User
-from accounts.models import Account, AccountDomain, IcpRule, Owner, Stakeholder, Tier
+from accounts.models import Account, AccountDomain, AccountList, IcpRule, Owner, Stakeholder, Tier
 from activation.models import (
     AlertItem,
     AlertSubscription,
@@ -81,6 +81,15 @@ class AccountFactory(factory.django.DjangoModelFactory):
     annual_revenue = Decimal("1000000.00")
     country = "United States"
     is_target = True
+
+
+class AccountListFactory(factory.django.DjangoModelFactory):
+    """A static account list (no members until added)."""
+
+    class Meta:
+        model = AccountList
+
+    name = factory.Sequence(lambda n: f"List {n}")
 
 
 class StakeholderFactory(factory.django.DjangoModelFactory):

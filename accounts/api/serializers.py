@@ -6,7 +6,7 @@ from abm_site.api_base import ModelCleanSerializer
 
 from ..choices import FitGrade
 from ..domains import normalize_domain
-from ..models import Account, Stakeholder, Tier
+from ..models import Account, AccountList, ListMembership, Stakeholder, Tier
 
 
 class TierSerializer(ModelCleanSerializer):
@@ -52,6 +52,14 @@ class AccountSerializer(ModelCleanSerializer):
     def validate_domain(self, value: str | None) -> str | None:
         return normalize_domain(value)
 
+    def validate(self, attrs: dict) -> dict:
+        """Re-targeting starts a new interval: the old ``untargeted_on`` does not carry over
+        (``account_update`` also starts it today unless ``targeted_on`` is given)."""
+        old = self.instance
+        if old is not None and attrs.get("is_target") is True and not old.is_target:
+            attrs.setdefault("untargeted_on", None)
+        return super().validate(attrs)
+
 
 class StakeholderSerializer(ModelCleanSerializer):
     class Meta:
@@ -72,3 +80,77 @@ class StakeholderSerializer(ModelCleanSerializer):
 
     def validate_email(self, value: str | None) -> str | None:
         return (value or "").strip().lower() or None
+
+
+class AccountListSerializer(ModelCleanSerializer):
+    members_today = serializers.IntegerField(
+        read_only=True, help_text="Accounts on the list today."
+    )
+
+    class Meta:
+        model = AccountList
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "description",
+            "criteria",
+            "tags",
+            "owner",
+            "is_target",
+            "members_today",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["is_target"]
+
+
+class ListMembershipSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+
+    class Meta:
+        model = ListMembership
+        fields = ["id", "account", "account_name", "joined_on", "left_on"]
+
+
+class ListMembersQuerySerializer(serializers.Serializer):
+    on = serializers.DateField(
+        required=False,
+        help_text="Only the intervals covering this day (the members as of it). Default: all "
+        "intervals, past ones too.",
+    )
+
+
+class ListMembersWriteSerializer(serializers.Serializer):
+    """Add and remove members of a static list on one day."""
+
+    add = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=10_000,
+        help_text="Account ids that join the list on `on`.",
+    )
+    remove = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=10_000,
+        help_text="Account ids that leave the list on `on` (their open interval closes).",
+    )
+    on = serializers.DateField(required=False, help_text="The day; default today.")
+
+    def validate(self, attrs: dict) -> dict:
+        wanted = set(attrs.get("add", [])) | set(attrs.get("remove", []))
+        if not wanted:
+            raise serializers.ValidationError({"add": ["Give account ids to add or remove."]})
+        found = set(Account.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        missing = sorted(wanted - found)
+        if missing:
+            raise serializers.ValidationError(
+                {"add": [f"Unknown account ids: {', '.join(map(str, missing[:20]))}."]}
+            )
+        return attrs
+
+
+class ListMembersResultSerializer(serializers.Serializer):
+    joined = serializers.IntegerField()
+    left = serializers.IntegerField()

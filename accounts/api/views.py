@@ -1,11 +1,29 @@
 """API viewsets of the accounts app: thin adapters over the write services."""
 
+from django.db.models import F
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
 from abm_site.api_base import ServiceModelViewSet
 
 from .. import services
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
-from ..models import Account, Stakeholder, Tier
-from .serializers import AccountSerializer, StakeholderSerializer, TierSerializer
+from ..models import Account, AccountList, Stakeholder, Tier
+from ..selectors import list_intervals, lists_with_counts
+from .serializers import (
+    AccountListSerializer,
+    AccountSerializer,
+    ListMembershipSerializer,
+    ListMembersQuerySerializer,
+    ListMembersResultSerializer,
+    ListMembersWriteSerializer,
+    StakeholderSerializer,
+    TierSerializer,
+)
 
 
 class TierViewSet(ServiceModelViewSet):
@@ -43,3 +61,70 @@ class StakeholderViewSet(ServiceModelViewSet):
     create_service = services.stakeholder_create
     update_service = services.stakeholder_update
     delete_service = services.stakeholder_delete
+
+
+class AccountListViewSet(ServiceModelViewSet):
+    """Named account lists; each membership is an interval, so members as of any day are exact.
+
+    The target list (``is_target``) follows the accounts' targeting fields and takes no
+    member writes; a dynamic list's members come from its ``criteria``.
+    """
+
+    queryset = AccountList.objects.all()  # get_queryset adds the member counts
+    serializer_class = AccountListSerializer
+    filterset_fields = ["kind", "is_target"]
+    ordering_fields = ["id", "name", "created_at"]
+    create_service = services.list_create
+    update_service = services.list_update
+    delete_service = services.list_delete
+
+    def perform_create(self, serializer) -> None:
+        super().perform_create(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)  # with counts
+
+    def perform_update(self, serializer) -> None:
+        super().perform_update(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_destroy(self, instance: AccountList) -> None:
+        try:
+            super().perform_destroy(instance)
+        except services.ListWriteError as exc:
+            raise drf_serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
+
+    def get_queryset(self):
+        return lists_with_counts(timezone.localdate()).annotate(members_today=F("members_0"))
+
+    @extend_schema(
+        parameters=[ListMembersQuerySerializer],
+        responses=ListMembershipSerializer(many=True),
+        methods=["GET"],
+    )
+    @extend_schema(
+        request=ListMembersWriteSerializer, responses=ListMembersResultSerializer, methods=["POST"]
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def members(self, request: Request, pk: str | None = None, format: str | None = None):  # noqa: A002
+        """GET: the list's membership intervals (``on``: only those covering that day).
+        POST: ``{"add": [ids], "remove": [ids], "on": "YYYY-MM-DD"}`` on a static list."""
+        account_list = self.get_object()
+        if request.method == "GET":
+            query = ListMembersQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            rows = list_intervals(account_list.pk, query.validated_data.get("on"))
+            page = self.paginate_queryset(rows)
+            data = ListMembershipSerializer(page, many=True).data
+            return self.get_paginated_response(data)
+        body = ListMembersWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        day = body.validated_data.get("on")
+        try:
+            left = services.list_members_remove(
+                account_list, body.validated_data.get("remove", []), day
+            )
+            joined = services.list_members_add(
+                account_list, body.validated_data.get("add", []), day
+            )
+        except services.ListWriteError as exc:
+            raise drf_serializers.ValidationError({"add": [str(exc)]}) from None
+        return Response({"joined": joined, "left": left})

@@ -72,12 +72,18 @@ class Period:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict the accounts a KPI considers; ``cohort=None`` means each KPI's default."""
+    """Restrict the accounts a KPI considers; ``cohort=None`` means each KPI's default.
+
+    ``list_id`` names an account list whose members, as of the period end, stand
+    in for the target list: the ABM cohort is the list's members, non-ABM the
+    rest (the default target list gives the default cohorts' values).
+    """
 
     tier: tuple[int, ...] = ()
     program: tuple[int, ...] = ()
     owner: tuple[int, ...] = ()
     cohort: str | None = None
+    list_id: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("tier", "program", "owner"):
@@ -87,6 +93,11 @@ class Filters:
             except (TypeError, ValueError):
                 raise ValueError(f"Filter {name!r} must be a list of integer ids.") from None
             object.__setattr__(self, name, normalized)
+        if self.list_id is not None:
+            try:
+                object.__setattr__(self, "list_id", int(self.list_id))
+            except (TypeError, ValueError):
+                raise ValueError("Filter 'list' must be an integer list id.") from None
         if self.cohort is not None and self.cohort not in COHORTS:
             raise ValueError(
                 f"Filter 'cohort' must be one of {', '.join(COHORTS)} (got {self.cohort!r})."

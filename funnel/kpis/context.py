@@ -8,13 +8,13 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, Q
 from django.utils import timezone
 
 from abm_site.db import day_bounds
 from engagement.selectors import high_value_patterns
 from funnel.models import DefinitionsVersion
-from funnel.selectors import cohort_q
+from funnel.selectors import cohort_flag, cohort_q
 
 from .base import Filters, Period
 from .measures import Measure, Source
@@ -60,8 +60,12 @@ class Context:
         """Tier, owner and program filters on accounts (through ``prefix``)."""
         return scope_q(self.filters, self.period, prefix, generation=self.generation)
 
+    def targeted(self, prefix: str = "") -> Case:
+        """The ABM-cohort flag at the period end: the target list, or the filters' list."""
+        return cohort_flag(self.end, prefix, self.filters.list_id)
+
     def cohort_q(self, cohort: str, prefix: str = "") -> Q:
-        return cohort_q(cohort, self.end, prefix)
+        return cohort_q(cohort, self.end, prefix, self.filters.list_id)
 
     @cached_property
     def patterns(self) -> list[str]:

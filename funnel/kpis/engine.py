@@ -69,12 +69,15 @@ def _plan(specs: list[KpiSpec], filters: Filters) -> dict[Source, Planned]:
 
 
 def _filters_echo(filters: Filters) -> dict[str, Any]:
-    return {
+    echo: dict[str, Any] = {
         "cohort": filters.cohort or "default",
         "tier": list(filters.tier),
         "program": list(filters.program),
         "owner": list(filters.owner),
     }
+    if filters.list_id is not None:
+        echo["list"] = filters.list_id
+    return echo
 
 
 def compute(

@@ -124,11 +124,11 @@ def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]], list
 
 
 def unknown_ids(kind: str, ids: list[int] | tuple[int, ...]) -> list[int]:
-    """The ids of ``kind`` (tier, program, owner) that name nothing: one query."""
-    from accounts.models import Owner, Tier
+    """The ids of ``kind`` (tier, program, owner, list) that name nothing: one query."""
+    from accounts.models import AccountList, Owner, Tier
     from engagement.models import Program
 
-    model = {"tier": Tier, "program": Program, "owner": Owner}[kind]
+    model = {"tier": Tier, "program": Program, "owner": Owner, "list": AccountList}[kind]
     wanted = sorted(set(ids))
     if not wanted:
         return []
@@ -140,4 +140,6 @@ def unknown_filter_ids(filters: Filters) -> dict[str, list[int]]:
     """Filter name -> ids in ``filters`` that name nothing (empty when all are known)."""
     kinds = ("tier", "program", "owner")
     missing = {kind: unknown_ids(kind, getattr(filters, kind)) for kind in kinds}
+    if filters.list_id is not None:
+        missing["list"] = unknown_ids("list", (filters.list_id,))
     return {kind: ids for kind, ids in missing.items() if ids}

@@ -43,7 +43,7 @@ def scope_q(
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
         q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
     if cohort and filters.cohort:
-        q &= cohort_q(filters.cohort, period.end, prefix)
+        q &= cohort_q(filters.cohort, period.end, prefix, filters.list_id)
     return q
 
 
@@ -65,10 +65,11 @@ def slice_name(filters: Filters) -> str | None:
     """The funnel-snapshot slice of ``filters``, or None when no slice matches them.
 
     Slices are: no filter (``all``), exactly one tier (``tier:<id>``), exactly
-    one program (``program:<id>``) or a cohort alone (``cohort:<name>``).
+    one program (``program:<id>``) or a cohort alone (``cohort:<name>``); none is of an
+    owner or an account list.
     """
     tier, program, cohort = filters.tier, filters.program, filters.cohort
-    if filters.owner:
+    if filters.owner or filters.list_id is not None:
         return None
     if len(tier) == 1 and not program and not cohort:
         return f"tier:{tier[0]}"

@@ -33,8 +33,9 @@ count_kpi(
     unit="map",
     kind="activity",
     r="reputation",
-    definition="Target accounts split by tier name, by tier rank; untiered accounts under "
-    '"none"; tiers with no accounts are left out.',
+    definition="Target accounts split by the name of the tier each had at the end of the "
+    'period (the tier history), by tier rank; untiered accounts under "none"; tiers with no '
+    "accounts are left out.",
     measures=(by_tier,),
 )
 def target_accounts_by_tier(ctx: Context, cohort: str) -> dict[str, Any]:

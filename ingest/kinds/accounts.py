@@ -8,11 +8,13 @@ stakeholder is found by (source, external id) or by (account, e-mail).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from abm_site.csvio import ImportContext, Row, RowRejected, bulk_write, upsert_by_key
 from accounts.choices import BuyingRole, ProgramType
@@ -25,7 +27,7 @@ from accounts.selectors import (
     email_domain_accounts,
     email_domain_match,
 )
-from accounts.services import owners_resolve
+from accounts.services import owners_resolve, target_join_day
 
 ACCOUNT_FIELDS: tuple[str, ...] = (
     "name",
@@ -151,7 +153,8 @@ def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
             parsed.append((row, _account_values(row, ctx, tiers, create_tiers)))
         except RowRejected as exc:
             ctx.reject(row, exc)
-    if not parsed:
+    joined = _join_day(ctx)
+    if not parsed or joined is None:
         return set()
     _tiers_create(parsed, tiers, ctx)
     if ctx.has("owner"):
@@ -187,6 +190,7 @@ def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
     for a in Account.objects.filter(name__in=names):
         by_name[a.name].append(keep(a))
 
+    joined_count = 0
     claimed: dict[object, int] = {}  # account id, ("ext", key), ("domain", d), ("name", n) → line
     creates: list[tuple[Row, Account]] = []
     updates: list[tuple[Row, Account]] = []
@@ -216,6 +220,9 @@ def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
             claimed[key] = row.line
         if account is None:
             values.setdefault("is_target", True)
+            if values["is_target"] and values.get("targeted_on") is None:
+                values["targeted_on"] = target_join_day(joined, values.get("untargeted_on"))
+                joined_count += 1
             creates.append((row, Account(**_strip_none_defaults(values))))
             continue
         if account.external_id and values.get("external_id") != account.external_id:
@@ -235,9 +242,35 @@ def import_accounts(rows: Iterable[Row], ctx: ImportContext) -> set[int]:
         else:
             ctx.report.unchanged += 1
     created, updated = bulk_write(Account, creates, updates, fields, ctx)
+    if joined_count:
+        backdated = (
+            "the --targeted-on date"
+            if "targeted_on" in ctx.mapping.options
+            else ("the import date")
+        )
+        ctx.report.notes.append(
+            f"{joined_count:,} new target accounts had no targeting date and joined the target "
+            f"list on {joined.isoformat()} ({backdated}); to backdate, map a targeted_on column, "
+            "set it as a mapping constant or pass --targeted-on."
+        )
     ctx.report.created += len(created)
     ctx.report.updated += len(updated)
     return {a.id for a in created} | {a.id for a in updated}
+
+
+def _join_day(ctx: ImportContext) -> dt.date | None:
+    """The day new target accounts without a targeting date join the list: the mapping
+    option ``targeted_on`` (``import_csv --targeted-on``) or the import date."""
+    given = ctx.mapping.options.get("targeted_on")
+    if not given:
+        return timezone.localdate()
+    try:
+        return dt.date.fromisoformat(str(given))
+    except ValueError:
+        ctx.report.errors.append(
+            f"The mapping option targeted_on '{given}' is not a date; write it as YYYY-MM-DD."
+        )
+        return None
 
 
 def _tiers_create(parsed: list[tuple[Row, dict]], tiers: dict[str, int], ctx: ImportContext):

@@ -55,7 +55,8 @@ def _known(kind: str, ids: list[int], what: str) -> list[int]:
 
 
 class KpiQuerySerializer(serializers.Serializer):
-    """``from``, ``to``, ``tier``, ``program``, ``owner``, ``cohort`` of every KPI endpoint."""
+    """``from``, ``to``, ``tier``, ``program``, ``owner``, ``cohort``, ``list`` of every KPI
+    endpoint."""
 
     from_ = serializers.DateField(
         required=False,
@@ -74,6 +75,12 @@ class KpiQuerySerializer(serializers.Serializer):
         help_text="abm, non_abm or all. Default: each KPI's own (abm for stages 1-4, "
         "all for stages 5-6).",
     )
+    list_ = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="An account list id (GET /api/v1/lists/): its members as of the period end "
+        "are the ABM cohort, the other accounts the non-ABM cohort. Default: the target list.",
+    )
     definitions = serializers.CharField(
         required=False,
         max_length=50,
@@ -83,8 +90,9 @@ class KpiQuerySerializer(serializers.Serializer):
 
     def get_fields(self) -> dict:
         fields = super().get_fields()
-        # ``from`` is a Python keyword but the API's parameter name.
-        return {("from" if name == "from_" else name): field for name, field in fields.items()}
+        # ``from`` is a Python keyword and ``list`` a builtin, but the API's parameter names.
+        renamed = {"from_": "from", "list_": "list"}
+        return {renamed.get(name, name): field for name, field in fields.items()}
 
     def validate_definitions(self, value: str):
         try:
@@ -100,6 +108,9 @@ class KpiQuerySerializer(serializers.Serializer):
 
     def validate_owner(self, value: list[int]) -> list[int]:
         return _known("owner", value, "owner")
+
+    def validate_list(self, value: int) -> int:
+        return _known("list", [value], "list")[0]
 
     def validate(self, attrs: dict) -> dict:
         try:

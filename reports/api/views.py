@@ -78,6 +78,7 @@ def _period_and_filters(params: dict):
         program=tuple(params.get("program", ())),
         owner=tuple(params.get("owner", ())),
         cohort=params.get("cohort"),
+        list_id=params.get("list"),
     )
     return period, filters
 

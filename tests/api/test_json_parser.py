@@ -33,6 +33,7 @@ def _json_operations() -> list[tuple[str, str]]:
 OPERATIONS = _json_operations()
 FACTORIES = {
     "accounts": f.AccountFactory,
+    "lists": f.AccountListFactory,
     "tiers": f.TierFactory,
     "stakeholders": f.StakeholderFactory,
     "programs": f.ProgramFactory,

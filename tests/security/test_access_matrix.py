@@ -23,13 +23,14 @@ from rest_framework.test import APIClient
 
 from abm_site import access
 from abm_site.models import ApiToken, User, UserSession
-from accounts.models import Account
+from accounts.models import Account, AccountList
 from funnel.kpis import REGISTRY
 from tests import factories
 
 #: Models behind ``<pk>`` in page routes (the API and admin name theirs).
 PAGE_MODELS: dict[str, type[models.Model]] = {
     "accounts/<pk>/": Account,
+    "lists/<pk>/": AccountList,
     "account/tokens/<pk>/revoke/": ApiToken,
     "admin/r/<content_type_id>/<object_id>/": Account,
 }
@@ -127,6 +128,8 @@ class World:
             User: users["viewer"],
             Group: Group.objects.get(name="viewer"),
             TOTPDevice: TOTPDevice.objects.create(user=users["admin"], name="app", confirmed=False),
+            # Not the target list, which nobody may delete (its admin delete is a 403).
+            AccountList: factories.AccountListFactory(),
             UserSession: UserSession.objects.create(user=users["viewer"], session_key="k" * 32),
         }
         common = {"username": "x", "ip_address": "10.0.0.1", "user_agent": "t"}

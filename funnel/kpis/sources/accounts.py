@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from abm_site.db import DaysBetween, FloatValue, PerAccount
-from accounts.models import Account, Stakeholder
+from accounts.models import Account, Stakeholder, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
 from engagement.models import Touch
 from engagement.selectors import (
@@ -45,7 +45,7 @@ from engagement.selectors import (
 from funnel.choices import OpportunityStatus, OpportunityType
 from funnel.models import Opportunity
 from funnel.querysets import closed_in_q, created_in_q
-from funnel.selectors import customer_q, first_won_new_business, targeted_expression
+from funnel.selectors import customer_q, first_won_new_business
 
 from ..context import Context
 from ..measures import Source
@@ -139,7 +139,7 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
             )
         )
     first_step: dict[str, Any] = {
-        "targeted": PerAccount(targeted_expression(ctx.end)),
+        "targeted": PerAccount(ctx.targeted()),
         "engaged_n": engaged_n,
         "eng_people": Count(
             "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
@@ -437,15 +437,21 @@ def customer_relationship_sum(ctx: Context, cq: Q) -> Sum:
 
 
 def _tiers(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
+    """Accounts by the tier they had at the end of the period (the tier history), so a
+    tier changed today leaves earlier periods' splits as they were."""
     rows = (
         Account.objects.filter(ctx.scope_q())
-        .values("tier__name", "tier__rank")
+        .annotate(
+            tier_name=tier_as_of(ctx.end, field="tier__name"),
+            tier_rank=tier_as_of(ctx.end, field="tier__rank"),
+        )
+        .values("tier_name", "tier_rank")
         .annotate(**{c: Count("pk", filter=ctx.cohort_q(c)) for c in cohorts})
-        .order_by(F("tier__rank").asc(nulls_last=True))
+        .order_by(F("tier_rank").asc(nulls_last=True))
     )
     result: dict[str, dict[str, Any]] = {c: {"by_tier": {}} for c in cohorts}
     for row in rows:  # one row per tier: a handful
-        name = row["tier__name"] or "none"
+        name = row["tier_name"] or "none"
         for c in cohorts:
             if row[c]:
                 result[c]["by_tier"][name] = row[c]

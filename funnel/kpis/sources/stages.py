@@ -21,7 +21,6 @@ from django.db.models.functions import Coalesce
 from abm_site.db import PerAccount
 from accounts.models import Account
 from funnel.models import AccountStageChange
-from funnel.selectors import targeted_expression
 from funnel.stages import LADDER, at_or_beyond, later_than, stage_expression, stage_facts
 
 from ..context import Context
@@ -32,7 +31,7 @@ def staged_accounts(ctx: Context) -> QuerySet[Account]:
     """Scoped accounts with their stage at the end of the period (``stage_now``)."""
     return (
         Account.objects.filter(ctx.scope_q())
-        .annotate(targeted=PerAccount(targeted_expression(ctx.end)))
+        .annotate(targeted=PerAccount(ctx.targeted()))
         .annotate(**stage_facts(ctx.end, ctx.params))
         .annotate(stage_now=stage_expression(ctx.end))
     )
@@ -87,7 +86,7 @@ def flowing_accounts(ctx: Context) -> QuerySet[Account]:
     return (
         Account.objects.filter(ctx.scope_q())
         .annotate(moves=in_period)
-        .annotate(targeted=PerAccount(targeted_expression(ctx.end)))
+        .annotate(targeted=PerAccount(ctx.targeted()))
         .annotate(**stage_facts(ctx.end, ctx.params))
         .annotate(
             stage_at_start=PerAccount(

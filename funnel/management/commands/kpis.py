@@ -109,6 +109,13 @@ class Command(BaseCommand):
         parser.add_argument("--program", type=int, nargs="+", action="extend", default=[])
         parser.add_argument("--owner", type=int, nargs="+", action="extend", default=[])
         parser.add_argument("--cohort", choices=("abm", "non_abm", "all"), default=None)
+        parser.add_argument(
+            "--list",
+            dest="list_id",
+            type=int,
+            default=None,
+            help="An account list id: its members as of --to stand in for the target list.",
+        )
         parser.add_argument("--kpi", dest="ids", nargs="+", action="extend", default=None)
         parser.add_argument(
             "--definitions",
@@ -133,6 +140,7 @@ class Command(BaseCommand):
             program=tuple(options["program"]),
             owner=tuple(options["owner"]),
             cohort=options["cohort"],
+            list_id=options["list_id"],
         )
         for name, ids in unknown_filter_ids(filters).items():
             raise CommandError(f"--{name}: no {name} has id {', '.join(map(str, ids))}.")

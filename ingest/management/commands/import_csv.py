@@ -1,5 +1,6 @@
 """``manage.py import_csv KIND FILE``: the CSV import engine from the command line."""
 
+import datetime as dt
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -36,6 +37,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and count; write nothing."
         )
+        parser.add_argument(
+            "--targeted-on",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="Accounts: the day (YYYY-MM-DD) new target accounts without a targeting date "
+            "joined the target list (default: the import date).",
+        )
         parser.add_argument("--source", default=None, help="Source name for (source, external id).")
         parser.add_argument(
             "--rejected-out", default=None, help="Write every rejected row to this CSV file."
@@ -68,6 +76,7 @@ class Command(BaseCommand):
                 source=options["source"],
                 progress=progress,
                 date_order=options["date_order"],
+                targeted_on=options["targeted_on"],
             )
         finally:
             if bar is not None:

@@ -1,0 +1,138 @@
+"""``list=<id>``: an account list's members as of the period end stand in for the target list (#15).
+
+The target list is kept in step with the accounts' targeting dates, so every KPI
+computed with ``list=<target list>`` equals its value with the default cohorts, on
+the demo data (accounts targeted and untargeted inside the periods) and on a small
+hand-built world whose numbers are worked out in comments.
+"""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import AccountList, ListMembership
+from accounts.selectors import target_list
+from funnel.kpis import Filters, Period, compute, drilldown, unknown_filter_ids
+from tests.conftest import postgresql_only
+from tests.factories import AccountFactory, TouchFactory
+from tests.funnel.kpi_fixtures import when
+
+pytestmark = postgresql_only
+
+END = dt.date(2026, 6, 30)
+SMALL = ["--accounts", "60", "--touches", "3000", "--end-date", END.isoformat()]
+PERIODS = [
+    Period(dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+    Period(dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+    Period(dt.date(2025, 7, 1), dt.date(2026, 6, 30)),
+]
+
+
+@pytest.fixture
+def demo(django_db_blocker, django_db_setup):
+    call_command("seed_demo", *SMALL, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def _values(result: dict) -> dict:
+    """Each KPI's item without the echo of the filters."""
+    return {item["id"]: item for item in result["kpis"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_every_kpi_with_the_target_list_equals_the_default_cohorts(demo, definitions):
+    target = target_list().pk
+    # The demo has accounts joining and leaving inside these periods.
+    assert ListMembership.objects.filter(list_id=target, left_on__isnull=False).exists()
+    assert ListMembership.objects.filter(list_id=target, joined_on__gt=END.replace(year=2025))
+    for period in PERIODS:
+        for cohort in (None, "abm", "non_abm", "all"):
+            plain = compute(period, Filters(cohort=cohort), definitions=definitions)
+            listed = compute(
+                period, Filters(cohort=cohort, list_id=target), definitions=definitions
+            )
+            assert listed["filters"]["list"] == target
+            assert _values(listed) == _values(plain), (period, cohort)
+
+
+@pytest.mark.django_db
+def test_drilldowns_with_the_target_list_equal_the_default(demo):
+    target = target_list().pk
+    period = PERIODS[0]
+    for kpi_id in ("target_accounts", "engaged_target_accounts", "won_accounts"):
+        plain = set(drilldown(kpi_id, period).values_list("pk", flat=True))
+        listed = drilldown(kpi_id, period, Filters(list_id=target)).values_list("pk", flat=True)
+        assert set(listed) == plain, kpi_id
+
+
+@pytest.mark.django_db
+def test_the_list_costs_no_extra_query(demo):
+    """The membership test is a subquery of each statement: same count as without it."""
+    period = PERIODS[0]
+    with CaptureQueriesContext(connection) as plain:
+        compute(period)
+    with CaptureQueriesContext(connection) as listed:
+        compute(period, Filters(list_id=target_list().pk))
+    assert len(listed.captured_queries) == len(plain.captured_queries)
+
+
+@pytest.mark.django_db
+def test_a_static_list_is_the_abm_cohort_as_of_the_period_end():
+    q1 = Period(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    a = AccountFactory(name="A")
+    b = AccountFactory(name="B")
+    c = AccountFactory(name="C", is_target=False)
+    named = AccountList.objects.create(name="Product X")
+    ListMembership.objects.create(account=a, list=named, joined_on=dt.date(2024, 1, 1))
+    ListMembership.objects.create(  # left before the period end: not a member on 31 Mar
+        account=b, list=named, joined_on=dt.date(2024, 1, 1), left_on=dt.date(2024, 3, 1)
+    )
+    ListMembership.objects.create(  # joined after the period end
+        account=c, list=named, joined_on=dt.date(2024, 4, 1)
+    )
+    TouchFactory(account=a, kind="web_visit", occurred_at=when(dt.date(2024, 2, 1)))
+    TouchFactory(account=c, kind="web_visit", occurred_at=when(dt.date(2024, 2, 2)))
+    ids = ["target_accounts", "web_visits"]
+
+    def values(filters: Filters) -> dict:
+        return {i["id"]: i["value"] for i in compute(q1, filters, ids=ids)["kpis"]}
+
+    # The list's members on 31 March: A only. A had one visit in the period.
+    assert values(Filters(list_id=named.pk)) == {"target_accounts": 1, "web_visits": 1}
+    # Non-members: B and C; C's visit counts.
+    assert values(Filters(list_id=named.pk, cohort="non_abm")) == {
+        "target_accounts": 2,
+        "web_visits": 1,
+    }
+    # The target list by default: A and B (C is not a target); only A's visit counts.
+    assert values(Filters()) == {"target_accounts": 2, "web_visits": 1}
+    # As of 30 June, C has joined the list as well.
+    q2 = Period(dt.date(2024, 4, 1), dt.date(2024, 6, 30))
+    listed = compute(q2, Filters(list_id=named.pk), ids=["target_accounts"])["kpis"][0]
+    assert listed["value"] == 2
+
+
+@pytest.mark.django_db
+def test_unknown_list_is_reported():
+    assert unknown_filter_ids(Filters(list_id=999_999)) == {"list": [999_999]}
+    with pytest.raises(ValueError, match="list"):
+        Filters(list_id="x")
+
+
+@pytest.mark.django_db
+def test_kpis_command_takes_list():
+    from io import StringIO
+
+    from django.core.management import CommandError
+
+    AccountFactory()
+    out = StringIO()
+    target = target_list().pk
+    args = ["--from", "2024-01-01", "--to", "2024-03-31", "--kpi", "target_accounts", "--json"]
+    call_command("kpis", *args, "--list", str(target), stdout=out)
+    assert f'"list": {target}' in out.getvalue()
+    with pytest.raises(CommandError, match="--list: no list has id 999999"):
+        call_command("kpis", *args, "--list", "999999", stdout=StringIO())
