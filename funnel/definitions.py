@@ -21,6 +21,15 @@ from .models import DefinitionsVersion
 GENERATIONS = (1, 2)
 #: The multi-touch attribution models (``funnel.kpis.attribution``), in picker order.
 ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "u_shaped", "w_shaped")
+#: How pages and definitions name them.
+ATTRIBUTION_MODEL_LABELS = {
+    "first": "first-touch",
+    "last": "last-touch",
+    "linear": "linear",
+    "time_decay": "time-decay",
+    "u_shaped": "U-shaped (40/20/40)",
+    "w_shaped": "W-shaped (30/30/30/10)",
+}
 
 
 class UnknownDefinitions(LookupError):

@@ -7,6 +7,16 @@ and presets, filter checks, scope and snapshot slices, the data version).
 
 from funnel.definitions import UnknownDefinitions, definitions_resolve, definitions_versions
 
+from .attribution import MODEL_LABELS as ATTRIBUTION_MODEL_LABELS
+from .attribution import MODELS as ATTRIBUTION_MODELS
+from .attribution import (
+    Attribution,
+    OpportunityCredit,
+    ProgramCredit,
+    UnknownModel,
+    attribution,
+    opportunity_attribution,
+)
 from .base import (
     REGISTRY,
     STAGE_TITLES,
@@ -18,7 +28,7 @@ from .base import (
     catalogue,
     spec_for,
 )
-from .engine import compute, definitions_echo, drilldown
+from .engine import compute, definitions_echo, drilldown, filters_echo
 from .formatting import (
     format_basis,
     format_count,
@@ -49,6 +59,14 @@ from .version import data_version
 from .version import log_length as data_version_log_length
 
 __all__ = [
+    "ATTRIBUTION_MODELS",
+    "ATTRIBUTION_MODEL_LABELS",
+    "Attribution",
+    "OpportunityCredit",
+    "ProgramCredit",
+    "UnknownModel",
+    "attribution",
+    "opportunity_attribution",
     "DEFAULT_DAYS",
     "DEFAULT_PRESET",
     "MAX_PERIOD_DAYS",
@@ -73,6 +91,7 @@ __all__ = [
     "default_period",
     "drilldown",
     "filter_choices",
+    "filters_echo",
     "format_basis",
     "format_count",
     "format_days",

@@ -55,23 +55,17 @@ from django.db.models import QuerySet
 
 from engagement.choices import ENGAGEMENT_KINDS
 from funnel.choices import Cohort
-from funnel.definitions import ATTRIBUTION_MODELS
+from funnel.definitions import ATTRIBUTION_MODEL_LABELS, ATTRIBUTION_MODELS
 from funnel.models import Opportunity
 
 from .base import Filters, Period
 from .context import Context
+from .measures import Source
 from .sources.opportunities import created_new_business, scoped_opportunities, won_new_business
 
 #: The attribution models, in the order pickers list them.
 MODELS: tuple[str, ...] = ATTRIBUTION_MODELS
-MODEL_LABELS: dict[str, str] = {
-    "first": "First touch",
-    "last": "Last touch",
-    "linear": "Linear",
-    "time_decay": "Time decay",
-    "u_shaped": "U-shaped (40/20/40)",
-    "w_shaped": "W-shaped (30/30/30/10)",
-}
+MODEL_LABELS: dict[str, str] = ATTRIBUTION_MODEL_LABELS
 #: The model of a definitions version without one (and of the shipped versions): W-shaped
 #: credits the touches that opened the conversation, created the opportunity and closed it.
 DEFAULT_MODEL = "w_shaped"
@@ -177,7 +171,13 @@ WITH opps AS (
 
 _TOTALS = """
 SELECT basis, program_id, SUM(c), SUM(pre_c), COUNT(*) FILTER (WHERE c > 0)
-FROM credits GROUP BY basis, program_id ORDER BY basis, program_id NULLS LAST
+FROM credits GROUP BY basis, program_id
+UNION ALL
+SELECT basis, -1, SUM(c), SUM(pre_c), COUNT(DISTINCT opp_id)
+FROM credits
+WHERE c > 0 AND program_id IS NOT NULL
+  AND (CARDINALITY(%(selected)s::bigint[]) = 0 OR program_id = ANY(%(selected)s::bigint[]))
+GROUP BY basis
 """
 _ROWS = """
 SELECT basis, opp_id, program_id, share, c, pre_c
@@ -259,6 +259,9 @@ class Attribution:
     lookback_days: int
     half_life_days: float
     programs: dict[int | None, ProgramCredit] = field(default_factory=dict)
+    #: The programs of the filter (every program without one) together: their credit,
+    #: and the distinct opportunities credited to at least one of them.
+    selected: ProgramCredit = field(default_factory=lambda: ProgramCredit(None))
 
     def total(self, basis: str, programs: tuple[int, ...] | None = None) -> Decimal:
         """Credit of ``basis`` summed over ``programs`` (None: every row, "no program" too)."""
@@ -281,12 +284,16 @@ def attribute(ctx: Context, cohort: str, model: str | None = None) -> Attributio
     default_model, lookback, half_life = _params(ctx)
     pipeline, revenue = _opportunity_sets(ctx, cohort)
     sql, params = _statement(ctx, pipeline, revenue, model, _TOTALS)
+    params["selected"] = list(ctx.filters.program)
     result = Attribution(model or default_model, lookback, half_life)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     for basis, program_id, cents, pre_cents, n in rows:
-        row = result.programs.setdefault(program_id, ProgramCredit(program_id))
+        if program_id == -1:
+            row = result.selected
+        else:
+            row = result.programs.setdefault(program_id, ProgramCredit(program_id))
         setattr(row, basis, _cents(cents))
         setattr(row, f"{basis}_opportunities", int(n))
         if basis == "revenue":
@@ -372,3 +379,38 @@ def opportunity_attribution(
     day = opportunity.closed_on or opportunity.created_on or dt.date.today()
     ctx = _context(Period(day, day), Filters(), definitions)
     return opportunity_credits(ctx, opportunity, model)
+
+
+# --- the KPIs' source ----------------------------------------------------------------------
+
+
+def _run(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
+    """The programs' (the filter's, or all) attributed pipeline and revenue: one statement
+    per cohort (the KPIs ask for one)."""
+    values = {}
+    for cohort in cohorts:  # at most the three cohorts, not data rows
+        selected = attribute(ctx, cohort).selected
+        values[cohort] = {
+            "attributed_pipeline_amount": selected.pipeline,
+            "attributed_pipeline_opportunities": selected.pipeline_opportunities,
+            "attributed_revenue_amount": selected.revenue,
+            "attributed_revenue_opportunities": selected.revenue_opportunities,
+        }
+    return values
+
+
+ATTRIBUTION = Source("attribution", runner=_run)
+attributed_pipeline_amount = ATTRIBUTION.output(
+    "attributed_pipeline_amount", "Pipeline credited to the programs."
+)
+attributed_pipeline_opportunities = ATTRIBUTION.output(
+    "attributed_pipeline_opportunities",
+    "Opportunities created in the period with a credit to at least one of the programs.",
+)
+attributed_revenue_amount = ATTRIBUTION.output(
+    "attributed_revenue_amount", "Revenue credited to the programs."
+)
+attributed_revenue_opportunities = ATTRIBUTION.output(
+    "attributed_revenue_opportunities",
+    "Opportunities won in the period with a credit to at least one of the programs.",
+)

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from funnel.kpis import Filters, Period, compute
+from funnel.kpis import Filters, Period, compute, drilldown
 from funnel.kpis.attribution import (
     MODELS,
     UnknownModel,
@@ -315,3 +315,89 @@ def test_a_program_with_no_touches_in_the_window_has_no_credit(world):
     result = attribution(Period(dt.date(2023, 12, 1), dt.date(2024, 6, 30)), Filters(cohort="all"))
     assert idle.pk not in result.programs
     assert result.total("pipeline", (idle.pk,)) == 0
+
+
+# --- the KPIs (definitions version 2 only) ----------------------------------------------------
+
+
+def _items(filters=None, definitions=None, ids=None, period=MARCH):
+    ids = ids or [
+        "program_reached_accounts",
+        "program_engaged_accounts",
+        "attributed_pipeline",
+        "cost_per_attributed_opportunity",
+        "attributed_revenue",
+        "attribution_roi",
+    ]
+    result = compute(period, filters or Filters(), ids=ids, definitions=definitions)
+    return {i["id"]: i for i in result["kpis"]}
+
+
+def test_attribution_kpis_follow_the_program_filter(journey, programs):
+    from tests.factories import SpendFactory
+
+    p1, p2, p3 = programs
+    SpendFactory(program=p2, spent_on=day(5), amount=D("200.00"))
+    SpendFactory(program=p1, spent_on=day(5), amount=D("50.00"))
+    reached_only = target()  # an ad impression of p3 reaches the account, no engagement
+    touch(reached_only, "ad_impression", day(12), program=p3)
+    idle = ProgramFactory(name="Idle")
+
+    every = _items()  # v2 is the default; its model is W-shaped
+    assert every["attributed_pipeline"]["value"] == 1000.0  # all three programs
+    assert every["attributed_pipeline"]["count"] == 1
+    assert every["attributed_revenue"]["value"] == 1000.0
+    assert every["attribution_roi"]["value"] == 4.0  # 1000 / 250 spend
+    assert every["cost_per_attributed_opportunity"]["value"] == 250.0  # 250 / 1
+    assert every["program_reached_accounts"]["value"] == 2
+    assert every["program_engaged_accounts"]["value"] == 1
+    assert "W-shaped (30/30/30/10)" in every["attributed_pipeline"]["definition"]
+
+    only_p2 = _items(Filters(program=(p2.pk,)))
+    assert only_p2["attributed_pipeline"]["value"] == 142.86  # the 1/7 of the pipeline
+    assert only_p2["attributed_revenue"]["value"] == 400.0  # 10 % + 30 %
+    assert only_p2["attribution_roi"]["value"] == 2.0  # 400 / 200
+    assert only_p2["cost_per_attributed_opportunity"]["value"] == 200.0
+    assert only_p2["program_engaged_accounts"]["value"] == 1
+
+    only_p3 = _items(Filters(program=(p3.pk,)))
+    assert only_p3["program_reached_accounts"]["value"] == 2  # an impression reaches
+    assert only_p3["program_engaged_accounts"]["value"] == 1
+    assert drilldown("program_reached_accounts", MARCH, Filters(program=(p3.pk,))).count() == 2
+
+    nothing = _items(Filters(program=(idle.pk,)))
+    assert nothing["attributed_pipeline"]["value"] == 0.0
+    assert nothing["program_engaged_accounts"]["value"] == 0
+    assert nothing["program_reached_accounts"]["value"] == 0
+    assert nothing["attribution_roi"]["value"] is None  # no spend
+
+
+def test_attribution_kpis_use_the_versions_model(journey, programs):
+    from funnel.definitions import definitions_derive, definitions_resolve
+
+    first = definitions_derive(
+        definitions_resolve("v2"), name="v2-first", params={"attribution_model": "first"}
+    )
+    p1 = programs[0]
+    items = _items(Filters(program=(p1.pk,)), definitions=first)
+    assert items["attributed_pipeline"]["value"] == 1000.0
+    assert "first-touch" in items["attributed_pipeline"]["definition"]
+
+
+def test_attribution_kpis_are_version_2_only(journey):
+    from funnel.kpis import UnknownKpi
+
+    with pytest.raises(UnknownKpi, match="generation 1"):
+        compute(MARCH, Filters(), ids=["attributed_revenue"], definitions="v1")
+    ids = {i["id"] for i in compute(MARCH, Filters(), definitions="v1")["kpis"]}
+    assert not ids & {"attributed_pipeline", "program_reached_accounts", "attribution_roi"}
+
+
+def test_attributed_kpis_plus_no_program_reconcile(world):
+    period = Period(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+    items = _items(ids=["attributed_pipeline", "attributed_revenue"], period=period)
+    pipeline, revenue = _kpi_totals(period, Filters())
+    result = attribution(period)
+    none = result.programs.get(None)
+    assert D(str(items["attributed_pipeline"]["value"])) + none.pipeline == pipeline
+    assert D(str(items["attributed_revenue"]["value"])) + none.revenue == revenue
