@@ -14,8 +14,8 @@ from .attribution import (
     OpportunityCredit,
     ProgramCredit,
     UnknownModel,
-    attribution,
     opportunity_attribution,
+    program_attribution,
 )
 from .base import (
     REGISTRY,
@@ -65,7 +65,6 @@ __all__ = [
     "OpportunityCredit",
     "ProgramCredit",
     "UnknownModel",
-    "attribution",
     "opportunity_attribution",
     "DEFAULT_DAYS",
     "DEFAULT_PRESET",
@@ -104,6 +103,7 @@ __all__ = [
     "last_complete_day",
     "period_between",
     "preset_period",
+    "program_attribution",
     "scope_q",
     "slice_name",
     "slices_of_accounts",

@@ -263,6 +263,16 @@ class Attribution:
     #: and the distinct opportunities credited to at least one of them.
     selected: ProgramCredit = field(default_factory=lambda: ProgramCredit(None))
 
+    @property
+    def total_pipeline(self) -> Decimal:
+        """The period's pipeline: every row's pipeline credit, no program included."""
+        return self.total("pipeline")
+
+    @property
+    def total_revenue(self) -> Decimal:
+        """The period's new revenue won: every row's revenue credit."""
+        return self.total("revenue")
+
     def total(self, basis: str, programs: tuple[int, ...] | None = None) -> Decimal:
         """Credit of ``basis`` summed over ``programs`` (None: every row, "no program" too)."""
         return sum(
@@ -354,7 +364,7 @@ def _context(period: Period, filters: Filters, definitions: Any) -> Context:
     return Context(period, filters, definitions=rules)
 
 
-def attribution(
+def program_attribution(
     period: Period,
     filters: Filters | None = None,
     model: str | None = None,

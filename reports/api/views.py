@@ -285,7 +285,7 @@ class AttributionView(generics.GenericAPIView):
         params = _parse(request, AttributionQuerySerializer)
         period, filters = _period_and_filters(params)
         rules = params.get("definitions") or kpis.definitions_resolve(None)
-        result = kpis.attribution(period, filters, params.get("model"), definitions=rules)
+        result = kpis.program_attribution(period, filters, params.get("model"), definitions=rules)
         refs = _program_refs(result.programs)
         rows = [
             {

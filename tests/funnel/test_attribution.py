@@ -18,8 +18,8 @@ from funnel.kpis import Filters, Period, compute, drilldown
 from funnel.kpis.attribution import (
     MODELS,
     UnknownModel,
-    attribution,
     opportunity_attribution,
+    program_attribution,
 )
 from tests.factories import ProgramFactory, TierFactory
 
@@ -222,7 +222,7 @@ def test_no_program_touch_credits_no_program(programs):
 
 def test_unknown_model_names_the_choices(db):
     with pytest.raises(UnknownModel, match="use one of first, last"):
-        attribution(MARCH, model="pie")
+        program_attribution(MARCH, model="pie")
 
 
 # --- reconciliation with the pipeline and revenue KPIs ---------------------------------------
@@ -292,7 +292,7 @@ def test_credits_reconcile_with_pipeline_and_revenue_for_every_model(world):
         for filters in filter_sets:
             pipeline, revenue = _kpi_totals(period, filters)
             for model in MODELS:
-                result = attribution(period, filters, model)
+                result = program_attribution(period, filters, model)
                 assert result.total("pipeline") == pipeline, (period, filters, model)
                 assert result.total("revenue") == revenue, (period, filters, model)
                 for row in result.programs.values():
@@ -303,16 +303,18 @@ def test_credits_reconcile_with_pipeline_and_revenue_for_every_model(world):
 
 def test_one_statement_per_model(world):
     period = Period(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
-    attribution(period, model="linear")  # resolves the definitions version once
+    program_attribution(period, model="linear")  # resolves the definitions version once
     with CaptureQueriesContext(connection) as captured:
-        attribution(period, model="w_shaped")
+        program_attribution(period, model="w_shaped")
     # The definitions version (1), then one statement for all opportunities of both bases.
     assert len(captured.captured_queries) == 2, [q["sql"][:80] for q in captured]
 
 
 def test_a_program_with_no_touches_in_the_window_has_no_credit(world):
     idle = ProgramFactory(name="Idle")
-    result = attribution(Period(dt.date(2023, 12, 1), dt.date(2024, 6, 30)), Filters(cohort="all"))
+    result = program_attribution(
+        Period(dt.date(2023, 12, 1), dt.date(2024, 6, 30)), Filters(cohort="all")
+    )
     assert idle.pk not in result.programs
     assert result.total("pipeline", (idle.pk,)) == 0
 
@@ -397,7 +399,7 @@ def test_attributed_kpis_plus_no_program_reconcile(world):
     period = Period(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
     items = _items(ids=["attributed_pipeline", "attributed_revenue"], period=period)
     pipeline, revenue = _kpi_totals(period, Filters())
-    result = attribution(period)
+    result = program_attribution(period)
     none = result.programs.get(None)
     assert D(str(items["attributed_pipeline"]["value"])) + none.pipeline == pipeline
     assert D(str(items["attributed_revenue"]["value"])) + none.revenue == revenue
