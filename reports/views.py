@@ -27,6 +27,7 @@ from funnel.kpis import (
     STAGE_TITLES,
     NoDrilldown,
     ProgramCredit,
+    attribution_available,
     compute,
     drilldown,
     funnel_slices,
@@ -346,7 +347,7 @@ def program_list(request: HttpRequest) -> HttpResponse:
     rq = report_query(request)
     rows, totals = selectors.program_rows(rq.period, rq.filters, rq.definitions)
     table, extra = tables.PROGRAMS, {}
-    if rq.definitions.generation >= 2 and rows:
+    if rq.definitions.generation >= 2 and rows and attribution_available():
         table = tables.PROGRAMS_ATTRIBUTED
         extra = _program_attribution(request, rq, rows, totals)
     if wants_csv(request):

@@ -11,12 +11,14 @@ from .attribution import MODEL_LABELS as ATTRIBUTION_MODEL_LABELS
 from .attribution import MODELS as ATTRIBUTION_MODELS
 from .attribution import (
     Attribution,
+    AttributionUnavailable,
     OpportunityCredit,
     ProgramCredit,
     UnknownModel,
     opportunity_attribution,
     program_attribution,
 )
+from .attribution import available as attribution_available
 from .base import (
     REGISTRY,
     STAGE_TITLES,
@@ -62,6 +64,7 @@ __all__ = [
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",
+    "AttributionUnavailable",
     "OpportunityCredit",
     "ProgramCredit",
     "UnknownModel",
@@ -79,6 +82,7 @@ __all__ = [
     "PeriodError",
     "UnknownDefinitions",
     "UnknownKpi",
+    "attribution_available",
     "catalogue",
     "compute",
     "data_version",

@@ -80,6 +80,21 @@ class UnknownModel(ValueError):
         self.model = model
 
 
+class AttributionUnavailable(RuntimeError):
+    """Attribution is one PostgreSQL statement; the embedded SQLite database cannot run it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Attribution needs PostgreSQL: set DATABASE_URL to a PostgreSQL database "
+            "(the embedded SQLite database has no window-function form of it)."
+        )
+
+
+def available() -> bool:
+    """Whether this database can attribute (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
 def check_model(model: Any) -> str:
     """``model`` if it is one of ``MODELS``; ``UnknownModel`` otherwise."""
     if model not in MODELS:
@@ -95,7 +110,9 @@ _WEIGHTS = {
     "first": "CASE WHEN at = first_at THEN q / q_at ELSE 0 END",
     "last": "CASE WHEN at = last_at THEN q / q_at ELSE 0 END",
     "linear": "q",
-    "time_decay": "q * POWER(0.5::numeric, age::numeric / %(half_life)s::numeric)",
+    # Double precision for the power (numeric POWER is several times slower); the shares
+    # and cents after it are numeric.
+    "time_decay": "q * CAST(POWER(0.5::float8, age::float8 / %(half_life)s::float8) AS numeric)",
     "u_shaped": "CASE WHEN at = first_at OR at = last_at THEN 4 * q / q_at ELSE 2 * q / q_rest END",
     "w_shaped": "CASE WHEN NOT rest THEN 3 * q / q_at ELSE q / q_rest END",
 }
@@ -291,6 +308,8 @@ def _cents(value: Any) -> Decimal:
 
 def attribute(ctx: Context, cohort: str, model: str | None = None) -> Attribution:
     """Credit the period's pipeline and revenue opportunities to programs: one statement."""
+    if not available():
+        raise AttributionUnavailable
     default_model, lookback, half_life = _params(ctx)
     pipeline, revenue = _opportunity_sets(ctx, cohort)
     sql, params = _statement(ctx, pipeline, revenue, model, _TOTALS)
@@ -333,6 +352,8 @@ def opportunity_credits(
 ) -> list[OpportunityCredit]:
     """How ``opportunity``'s amount is credited: pipeline (when its creation day is known)
     and revenue (when it was won), whatever the context's period. One statement."""
+    if not available():
+        raise AttributionUnavailable
     one = Opportunity.objects.filter(pk=opportunity.pk)
     pipeline = one.filter(created_on__isnull=False)
     revenue = one.filter(status=Opportunity.Status.WON, closed_on__isnull=False)
@@ -397,8 +418,11 @@ def opportunity_attribution(
 def _run(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     """The programs' (the filter's, or all) attributed pipeline and revenue: one statement
     per cohort (the KPIs ask for one)."""
-    values = {}
+    values: dict[str, dict[str, Any]] = {}
     for cohort in cohorts:  # at most the three cohorts, not data rows
+        if not available():  # SQLite: the KPIs are null ("no data"), the catalogue still runs
+            values[cohort] = dict.fromkeys(ATTRIBUTION.measures)
+            continue
         selected = attribute(ctx, cohort).selected
         values[cohort] = {
             "attributed_pipeline_amount": selected.pipeline,

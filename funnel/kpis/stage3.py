@@ -260,10 +260,10 @@ restate(
     generation=2,
 )
 def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
-    return sum_result(
-        ctx.value(attributed_pipeline_amount, cohort),
-        ctx.value(attributed_pipeline_opportunities, cohort),
-    )
+    amount = ctx.value(attributed_pipeline_amount, cohort)
+    if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
+        return {"value": None, "count": 0}
+    return sum_result(amount, ctx.value(attributed_pipeline_opportunities, cohort))
 
 
 @kpi(

@@ -305,10 +305,10 @@ for _id in ("cost_per_won_account", "customer_acquisition_cost", "customer_acqui
     generation=2,
 )
 def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
-    return sum_result(
-        ctx.value(attributed_revenue_amount, cohort),
-        ctx.value(attributed_revenue_opportunities, cohort),
-    )
+    amount = ctx.value(attributed_revenue_amount, cohort)
+    if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
+        return {"value": None, "count": 0}
+    return sum_result(amount, ctx.value(attributed_revenue_opportunities, cohort))
 
 
 @kpi(

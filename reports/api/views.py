@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -265,6 +265,11 @@ def _program_refs(ids) -> dict:
     }
 
 
+class AttributionUnavailable(APIException):
+    status_code = 503
+    default_code = "attribution_unavailable"
+
+
 class AttributionView(generics.GenericAPIView):
     """Pipeline and revenue of a period credited to programs by an attribution model."""
 
@@ -285,7 +290,12 @@ class AttributionView(generics.GenericAPIView):
         params = _parse(request, AttributionQuerySerializer)
         period, filters = _period_and_filters(params)
         rules = params.get("definitions") or kpis.definitions_resolve(None)
-        result = kpis.program_attribution(period, filters, params.get("model"), definitions=rules)
+        try:
+            result = kpis.program_attribution(
+                period, filters, params.get("model"), definitions=rules
+            )
+        except kpis.AttributionUnavailable as exc:  # SQLite: say why, as a 503
+            raise AttributionUnavailable(str(exc)) from None
         refs = _program_refs(result.programs)
         rows = [
             {
@@ -339,7 +349,10 @@ class OpportunityAttributionView(generics.GenericAPIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         rules = params.get("definitions") or kpis.definitions_resolve(None)
-        credits = kpis.opportunity_attribution(opportunity, params.get("model"), rules)
+        try:
+            credits = kpis.opportunity_attribution(opportunity, params.get("model"), rules)
+        except kpis.AttributionUnavailable as exc:
+            raise AttributionUnavailable(str(exc)) from None
         refs = _program_refs(c.program_id for c in credits)
         body = {
             "opportunity": opportunity.pk,

@@ -137,3 +137,26 @@ def test_both_endpoints_are_in_the_schema():
     assert {"200", "400", "404"} <= set(one["responses"])
     row = schema["components"]["schemas"]["AttributionRow"]["properties"]
     assert {"program", "pipeline", "revenue", "revenue_pre", "revenue_post"} <= set(row)
+
+
+def test_a_database_that_cannot_attribute_answers_503_and_null_kpis(world, viewer_api, monkeypatch):
+    """SQLite (the embedded default) has no form of the statement: the API says so, the
+    catalogue still computes with the attribution KPIs null."""
+    from funnel.kpis import attribution as engine
+
+    monkeypatch.setattr(engine, "available", lambda: False)
+    response = viewer_api.get("/api/v1/attribution/", MARCH)
+    assert response.status_code == 503 and "PostgreSQL" in response.json()["detail"]
+    url = f"/api/v1/opportunities/{world['deal'].pk}/attribution/"
+    assert viewer_api.get(url).status_code == 503
+    items = {
+        i["id"]: i
+        for i in compute(
+            Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31)),
+            Filters(),
+            ids=["attributed_pipeline", "attribution_roi", "program_engaged_accounts"],
+        )["kpis"]
+    }
+    assert items["attributed_pipeline"]["value"] is None  # unknown, not zero
+    assert items["attribution_roi"]["value"] is None
+    assert items["program_engaged_accounts"]["value"] == 1
