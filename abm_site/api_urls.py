@@ -44,5 +44,11 @@ urlpatterns = [
         name="account-timeline",
     ),
     path("imports/", ingest_api.ImportView.as_view(), name="import-create"),
+    path("attribution/", reports_api.AttributionView.as_view(), name="attribution"),
+    path(
+        "opportunities/<int:pk>/attribution/",
+        reports_api.OpportunityAttributionView.as_view(),
+        name="opportunity-attribution",
+    ),
     *router.urls,
 ]

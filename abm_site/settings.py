@@ -355,6 +355,10 @@ ABM_SCORES = {
     "influence_days": 90,
     "renewal_grace_days": 30,
     "clv_max_years": 10,
+    # Multi-touch attribution (funnel.kpis.attribution): model, window and time-decay half-life.
+    "attribution_model": "w_shaped",
+    "attribution_lookback_days": 90,
+    "attribution_half_life_days": 7,
 }
 
 # --- E-mail -----------------------------------------------------------------

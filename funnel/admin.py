@@ -5,6 +5,7 @@ from django.http import HttpRequest
 
 from .definitions import (
     DefinitionsInUse,
+    attribution_params_errors,
     definitions_check_editable,
     definitions_default_set,
     definitions_derive,
@@ -153,6 +154,9 @@ class DefinitionsVersionForm(forms.ModelForm):
                 + (f"missing {', '.join(missing)}. " if missing else "")
                 + (f"unknown {', '.join(unknown)}." if unknown else "")
             )
+        errors = attribution_params_errors(params)
+        if errors:
+            raise forms.ValidationError(" ".join(errors))
         return params
 
     def clean(self) -> dict:

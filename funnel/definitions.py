@@ -19,6 +19,17 @@ from .models import DefinitionsVersion
 
 #: The generations the engine knows, newest last.
 GENERATIONS = (1, 2)
+#: The multi-touch attribution models (``funnel.kpis.attribution``), in picker order.
+ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "u_shaped", "w_shaped")
+#: How pages and definitions name them.
+ATTRIBUTION_MODEL_LABELS = {
+    "first": "first-touch",
+    "last": "last-touch",
+    "linear": "linear",
+    "time_decay": "time-decay",
+    "u_shaped": "U-shaped (40/20/40)",
+    "w_shaped": "W-shaped (30/30/30/10)",
+}
 
 
 class UnknownDefinitions(LookupError):
@@ -40,6 +51,22 @@ def shipped_params() -> dict[str, Any]:
     params.setdefault("gross_margin", 1.0)
     params.setdefault("high_value_patterns", None)
     return params
+
+
+def attribution_params_errors(params: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a version's attribution parameters, each naming the parameter."""
+    errors = []
+    model = params.get("attribution_model")
+    if model not in ATTRIBUTION_MODELS:
+        errors.append(
+            f"attribution_model {model!r} is not a model; use one of "
+            f"{', '.join(ATTRIBUTION_MODELS)}."
+        )
+    for name in ("attribution_lookback_days", "attribution_half_life_days"):
+        value = params.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            errors.append(f"{name} must be a positive number of days (got {value!r}).")
+    return errors
 
 
 def definitions_resolve(ref: DefinitionsVersion | int | str | None = None) -> DefinitionsVersion:
@@ -116,6 +143,9 @@ def definitions_derive(
     unknown = sorted(set(params or {}) - set(base.params))
     if unknown:
         raise ValueError(f"Unknown definitions parameter(s): {', '.join(unknown)}.")
+    errors = attribution_params_errors(merged)
+    if errors:
+        raise ValueError(" ".join(errors))
     generation = generation or base.generation
     if generation not in GENERATIONS:
         raise ValueError(f"Generation {generation} is not one of {GENERATIONS}.")

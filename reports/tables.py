@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
@@ -237,7 +238,22 @@ class AllPrograms:
         return ""
 
 
-def _program_link(r: dict, context: dict, kpi_id: str | None = None) -> str:
+@dataclass(frozen=True)
+class NoProgram:
+    """The programs page's "no program" row: opportunities with no program touch in their
+    attribution window."""
+
+    pk: None = None
+    name: str = "No program"
+    program_type: str = ""
+
+    def get_program_type_display(self) -> str:
+        return ""
+
+
+def _program_link(r: dict, context: dict, kpi_id: str | None = None) -> str | None:
+    if r["program"].pk is None:
+        return None
     base = (
         reverse("reports:kpi_drilldown", args=[kpi_id]) if kpi_id else reverse("reports:dashboard")
     )
@@ -246,6 +262,8 @@ def _program_link(r: dict, context: dict, kpi_id: str | None = None) -> str:
 
 def _program_kpi(kpi_id: str, label: str, drill: bool = False, name: str = "") -> Column:
     def shown(r: dict, context: dict) -> SafeString:
+        if kpi_id not in r["kpis"]:  # the "no program" row
+            return dash("not a program")
         text = kpi_value(r["kpis"][kpi_id])
         return (
             format_html('<a href="{}">{}</a>', _program_link(r, context, kpi_id), text)
@@ -253,7 +271,50 @@ def _program_kpi(kpi_id: str, label: str, drill: bool = False, name: str = "") -
             else text
         )
 
-    return Column(name or kpi_id, label, lambda r: r["kpis"][kpi_id]["value"], "count", html=shown)
+    def value(r: dict) -> Any:
+        item = r["kpis"].get(kpi_id)
+        return item["value"] if item else None
+
+    return Column(name or kpi_id, label, value, "count", html=shown)
+
+
+def _credit(attribute: str) -> Callable[[dict], Any]:
+    return lambda r: getattr(r["credit"], attribute)
+
+
+def _ratio(numerator: Any, denominator: Any) -> Decimal | None:
+    return Decimal(str(numerator or 0)) / Decimal(str(denominator)) if denominator else None
+
+
+def _roi(r: dict) -> Any:
+    """Attributed revenue / the row's spend (None without spend)."""
+    spend = r.get("spend")
+    return _ratio(r.get("roi_revenue", r["credit"].revenue), spend)
+
+
+def _cost_per_opportunity(r: dict) -> Any:
+    spend, n = r.get("spend"), r["credit"].pipeline_opportunities
+    return _ratio(spend, n) if spend else None
+
+
+#: Attribution columns (definitions version 2): one attribution of the page's slice.
+ATTRIBUTION_COLUMNS = [
+    Column("attributed_pipeline", "Attributed pipeline", _credit("pipeline"), "money"),
+    Column("attributed_revenue", "Attributed revenue", _credit("revenue"), "money"),
+    Column("attributed_revenue_pre", "Revenue pre-opp.", _credit("revenue_pre"), "money"),
+    Column("attributed_revenue_post", "Revenue post-opp.", _credit("revenue_post"), "money"),
+    Column("attribution_roi", "ROI", _roi, "ratio"),
+    Column(
+        "cost_per_attributed_opportunity", "Cost per attr. opp.", _cost_per_opportunity, "money"
+    ),
+    Column(
+        "attributed_opportunities",
+        "Attributed opps",
+        _credit("pipeline_opportunities"),
+        "count",
+        page=False,
+    ),
+]
 
 
 PROGRAMS = Table(
@@ -283,6 +344,9 @@ PROGRAMS = Table(
         _program_kpi("influenced_pipeline", "Influenced pipeline"),
     ]
 )
+
+#: The programs page under definitions version 2: the same columns and the attribution.
+PROGRAMS_ATTRIBUTED = Table([*PROGRAMS.columns, *ATTRIBUTION_COLUMNS])
 
 RUNS = Table(
     [

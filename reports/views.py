@@ -25,14 +25,19 @@ from events.choices import EventType
 from events.selectors import event_list, event_text
 from funnel.choices import Stage
 from funnel.kpis import (
+    ATTRIBUTION_MODEL_LABELS,
+    ATTRIBUTION_MODELS,
     REGISTRY,
     STAGE_TITLES,
     KpiSpec,
     NoDrilldown,
+    ProgramCredit,
+    attribution_available,
     compute,
     drilldown,
     drilldowns_within,
     funnel_slices,
+    program_attribution,
     sample_basis,
     spec_for,
 )
@@ -379,24 +384,72 @@ def program_list(request: HttpRequest) -> HttpResponse:
     """Per ABM program: spend, engaged / opportunity / won accounts, cost per account, pipeline."""
     rq = report_query(request)
     rows, totals = selectors.program_rows(rq.period, rq.filters, rq.definitions)
+    table, extra = tables.PROGRAMS, {}
+    if rq.definitions.generation >= 2 and rows and attribution_available():
+        table = tables.PROGRAMS_ATTRIBUTED
+        extra = _program_attribution(request, rq, rows, totals)
     if wants_csv(request):
-        return tables.PROGRAMS.csv(f"programs-{_period_name(rq)}.csv", rows)
+        return table.csv(f"programs-{_period_name(rq)}.csv", rows)
     return page(
         request,
         "reports/program_list.html",
         rq,
         {
             "rows": rows,
-            "table": tables.PROGRAMS.render(rows, foot=_programs_total(rows, totals), rq=rq),
+            "table": table.render(rows, foot=_programs_total(rows, totals), rq=rq),
             "generation": rq.definitions.generation,
+            **extra,
         },
     )
+
+
+def _program_attribution(request: HttpRequest, rq, rows: list[dict], totals: dict) -> dict:
+    """Credit every program row with one attribution of the page's slice (one statement),
+    add the "no program" row, and make the totals row the sum of all rows: the period's
+    pipeline and new revenue won."""
+    default = rq.definitions.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+    asked = request.GET.get("model") or default
+    model_error = ""
+    if asked not in ATTRIBUTION_MODELS:
+        model_error = (
+            f"Unknown attribution model {asked!r}: showing {ATTRIBUTION_MODEL_LABELS[default]}. "
+            f"Pick one of the models above."
+        )
+        asked = default
+    result = program_attribution(rq.period, rq.filters, asked, definitions=rq.definitions)
+    for row in rows:
+        row["credit"] = result.programs.get(row["program"].pk) or ProgramCredit(row["program"].pk)
+    rows.append(
+        {
+            "program": tables.NoProgram(),
+            "kpis": {},
+            "spend": None,
+            "credit": result.programs.get(None) or ProgramCredit(None),
+        }
+    )
+    whole = ProgramCredit(None)
+    for credit in result.programs.values():
+        for name in ("pipeline", "revenue", "revenue_pre", "revenue_post"):
+            setattr(whole, name, getattr(whole, name) + getattr(credit, name))
+    whole.pipeline_opportunities = result.selected.pipeline_opportunities
+    totals["credit"] = whole
+    totals["roi_revenue"] = result.selected.revenue  # ROI of the programs, not no program
+    return {
+        "model": asked,
+        "model_error": model_error,
+        "models": [
+            (m, ATTRIBUTION_MODEL_LABELS[m], "?" + rq.with_params(model=m))
+            for m in ATTRIBUTION_MODELS
+        ],
+        "attribution": result,
+    }
 
 
 def _programs_total(rows: list[dict], totals: dict | None) -> dict | None:
     if totals is None:
         return None
-    return {"program": tables.AllPrograms(tuple(r["program"].pk for r in rows)), **totals}
+    programs = tuple(r["program"].pk for r in rows if r["program"].pk is not None)
+    return {"program": tables.AllPrograms(programs), **totals}
 
 
 @require_GET

@@ -17,3 +17,6 @@ $BIN/python bench/bench_kpis.py
 echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"
 $BIN/python bench/bench_recompute.py \
   --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"
+echo "==> Attribution models against the window-touch read (bench/bench_attribution.py)"
+$BIN/python bench/bench_attribution.py \
+  --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"

@@ -8,6 +8,18 @@ and presets, filter checks, scope and snapshot slices, the data version).
 from funnel.definitions import UnknownDefinitions, definitions_resolve, definitions_versions
 
 from .arithmetic import wilson_interval
+from .attribution import MODEL_LABELS as ATTRIBUTION_MODEL_LABELS
+from .attribution import MODELS as ATTRIBUTION_MODELS
+from .attribution import (
+    Attribution,
+    AttributionUnavailable,
+    OpportunityCredit,
+    ProgramCredit,
+    UnknownModel,
+    opportunity_attribution,
+    program_attribution,
+)
+from .attribution import available as attribution_available
 from .base import (
     REGISTRY,
     STAGE_TITLES,
@@ -20,7 +32,7 @@ from .base import (
     drilldowns_within,
     spec_for,
 )
-from .engine import compute, definitions_echo, drilldown
+from .engine import compute, definitions_echo, drilldown, filters_echo
 from .formatting import (
     format_basis,
     format_count,
@@ -52,6 +64,14 @@ from .version import data_version
 from .version import log_length as data_version_log_length
 
 __all__ = [
+    "ATTRIBUTION_MODELS",
+    "ATTRIBUTION_MODEL_LABELS",
+    "Attribution",
+    "AttributionUnavailable",
+    "OpportunityCredit",
+    "ProgramCredit",
+    "UnknownModel",
+    "opportunity_attribution",
     "DEFAULT_DAYS",
     "DEFAULT_PRESET",
     "MAX_PERIOD_DAYS",
@@ -65,6 +85,7 @@ __all__ = [
     "PeriodError",
     "UnknownDefinitions",
     "UnknownKpi",
+    "attribution_available",
     "catalogue",
     "compute",
     "drilldowns_within",
@@ -79,6 +100,7 @@ __all__ = [
     "default_period",
     "drilldown",
     "filter_choices",
+    "filters_echo",
     "format_basis",
     "format_count",
     "format_days",
@@ -91,6 +113,7 @@ __all__ = [
     "last_complete_day",
     "period_between",
     "preset_period",
+    "program_attribution",
     "scope_q",
     "slice_name",
     "slices_of_accounts",

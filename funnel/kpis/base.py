@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from funnel.choices import Cohort
-from funnel.definitions import shipped_params
+from funnel.definitions import ATTRIBUTION_MODEL_LABELS, shipped_params
 
 if TYPE_CHECKING:
     from .measures import Condition, Measure
@@ -131,6 +131,8 @@ def definition_params(params: Mapping[str, Any]) -> dict[str, Any]:
     shown = {key: plain(value) for key, value in params.items()}
     thresholds = [f"{plain(float(t))}x" for t in sorted(params["research_ratio_thresholds"])]
     shown["research_thresholds"] = ", ".join(thresholds[:-1]) + f" and {thresholds[-1]}"
+    model = params.get("attribution_model")
+    shown["attribution_model"] = ATTRIBUTION_MODEL_LABELS.get(model, model)
     return shown
 
 

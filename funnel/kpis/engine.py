@@ -68,7 +68,8 @@ def _plan(specs: list[KpiSpec], filters: Filters) -> dict[Source, Planned]:
     return plan
 
 
-def _filters_echo(filters: Filters) -> dict[str, Any]:
+def filters_echo(filters: Filters) -> dict[str, Any]:
+    """How a result names the filters it was computed for."""
     echo: dict[str, Any] = {
         "cohort": filters.cohort or "default",
         "tier": list(filters.tier),
@@ -149,7 +150,7 @@ def _compute(
     ctx = Context(period, filters, _plan(specs, filters), definitions=rules)
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "filters": _filters_echo(filters),
+        "filters": filters_echo(filters),
         "definitions": definitions_echo(rules),
         "kpis": _items(specs, ctx, filters),
     }

@@ -6,7 +6,13 @@ from .arithmetic import complement, ratio, round_2, round_ratio
 from .base import count_kpi, kpi, restate, spec_for
 from .context import Context
 from .results import money_ratio_result, ratio_result
-from .sources.accounts import accounts, engaged, researching
+from .sources.accounts import (
+    accounts,
+    engaged,
+    program_engaged,
+    program_reached,
+    researching,
+)
 from .sources.spend import abm_spend
 from .sources.touches import (
     ad_clicks,
@@ -281,4 +287,31 @@ restate(
     "target accounts. With a tier or owner filter, each program's spend is allocated to "
     "accounts in proportion to its touches on them in the period and the slice gets its "
     "accounts' share; under a program filter, that program's spend.",
+)
+
+
+# --- multi-touch attribution (issue 14), definitions version 2 --------------------------------
+
+count_kpi(
+    "program_reached_accounts",
+    program_reached,
+    stage=2,
+    label="Program-reached accounts",
+    kind="activity",
+    r="reputation",
+    definition="Target accounts with a touch of any kind of a program in the period; under a "
+    "program filter, of those programs (the filter picks the programs; it does not narrow the "
+    "accounts to those the programs engaged).",
+    generation=2,
+)
+count_kpi(
+    "program_engaged_accounts",
+    program_engaged,
+    stage=2,
+    label="Program-engaged accounts",
+    kind="outcome",
+    r="relationship",
+    definition="Target accounts with an engagement touch of a program in the period; under a "
+    "program filter, of those programs.",
+    generation=2,
 )

@@ -3,6 +3,7 @@
 from typing import Any
 
 from .arithmetic import ratio, round_2, round_ratio
+from .attribution import attributed_pipeline_amount, attributed_pipeline_opportunities
 from .base import count_kpi, kpi, restate
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
@@ -238,3 +239,47 @@ restate(
     "filter is allocated by each program's touches, under a program filter it is that "
     "program's.",
 )
+
+
+# --- multi-touch attribution (issue 14) -----------------------------------------------------
+
+
+@kpi(
+    "attributed_pipeline",
+    stage=3,
+    label="Attributed pipeline",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Part of the amounts of new-business opportunities created in the period "
+    "credited to programs (under a program filter, to those programs) under the "
+    "{attribution_model} attribution model, from the engagement touches of programs on the "
+    "account on the creation day or in the {attribution_lookback_days} days before; with the "
+    "credit of no program it adds up to the period's pipeline, to the cent.",
+    measures=(attributed_pipeline_amount, attributed_pipeline_opportunities),
+    generation=2,
+)
+def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
+    amount = ctx.value(attributed_pipeline_amount, cohort)
+    if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
+        return {"value": None, "count": 0}
+    return sum_result(amount, ctx.value(attributed_pipeline_opportunities, cohort))
+
+
+@kpi(
+    "cost_per_attributed_opportunity",
+    stage=3,
+    label="Cost per attributed opportunity",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="ABM spend in the period (under a program filter, those programs') / "
+    "new-business opportunities created in the period with a credit to a program (to one of "
+    "those programs) under the {attribution_model} attribution model.",
+    measures=(abm_spend, attributed_pipeline_opportunities),
+    generation=2,
+)
+def cost_per_attributed_opportunity(ctx: Context, cohort: str) -> dict[str, Any]:
+    return money_ratio_result(
+        ctx.value(abm_spend, cohort), ctx.value(attributed_pipeline_opportunities, cohort)
+    )

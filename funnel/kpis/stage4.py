@@ -4,7 +4,8 @@ from typing import Any
 
 from funnel.choices import Cohort
 
-from .arithmetic import round_2
+from .arithmetic import ratio, round_2, round_ratio
+from .attribution import attributed_revenue_amount, attributed_revenue_opportunities
 from .base import count_kpi, kpi, restate, spec_for
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
@@ -283,3 +284,50 @@ _V2_SPEND = (
 )
 for _id in ("cost_per_won_account", "customer_acquisition_cost", "customer_acquisition_cost_full"):
     restate(_id, definition=spec_for(_id, 1).definition_template + _V2_SPEND)
+
+
+# --- multi-touch attribution (issue 14) -----------------------------------------------------
+
+
+@kpi(
+    "attributed_revenue",
+    stage=4,
+    label="Attributed revenue",
+    unit="money",
+    kind="outcome",
+    r="revenue",
+    definition="Part of the amounts of new-business opportunities closed won in the period "
+    "credited to programs (under a program filter, to those programs) under the "
+    "{attribution_model} attribution model, from the engagement touches of programs on the "
+    "account on the close day or in the {attribution_lookback_days} days before; with the "
+    "credit of no program it adds up to new revenue won, to the cent.",
+    measures=(attributed_revenue_amount, attributed_revenue_opportunities),
+    generation=2,
+)
+def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
+    amount = ctx.value(attributed_revenue_amount, cohort)
+    if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
+        return {"value": None, "count": 0}
+    return sum_result(amount, ctx.value(attributed_revenue_opportunities, cohort))
+
+
+@kpi(
+    "attribution_roi",
+    stage=4,
+    label="Attributed return on spend",
+    unit="ratio",
+    kind="outcome",
+    r="revenue",
+    definition="Attributed revenue / ABM spend in the period (under a program filter, those "
+    "programs').",
+    measures=(attributed_revenue_amount, abm_spend),
+    generation=2,
+)
+def attribution_roi(ctx: Context, cohort: str) -> dict[str, Any]:
+    revenue = ctx.value(attributed_revenue_amount, cohort) or 0
+    spend = ctx.value(abm_spend, cohort) or 0
+    return {
+        "value": round_ratio(ratio(revenue, spend)),
+        "numerator": round_2(revenue),
+        "denominator": round_2(spend),
+    }

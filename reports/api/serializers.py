@@ -214,3 +214,101 @@ class TimelineEntrySerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_object(self, entry: dict) -> dict:
         return entry["object"]
+
+
+# --- attribution (issue 14) -----------------------------------------------------------------
+
+
+def _model_field() -> serializers.ChoiceField:
+    from funnel.kpis import ATTRIBUTION_MODELS
+
+    return serializers.ChoiceField(
+        choices=list(ATTRIBUTION_MODELS),
+        required=False,
+        help_text="The attribution model: first, last, linear, time_decay (half-life of the "
+        "definitions version), u_shaped (40/20/40) or w_shaped (30/30/30/10). Default: the "
+        "definitions version's attribution_model.",
+    )
+
+
+class AttributionQuerySerializer(KpiQuerySerializer):
+    """The KPI parameters and ``model``."""
+
+    model = _model_field()
+
+
+class OpportunityAttributionQuerySerializer(serializers.Serializer):
+    """``model`` and ``definitions`` of one opportunity's credits."""
+
+    model = _model_field()
+    definitions = serializers.CharField(
+        required=False, max_length=50, help_text="The KPI definitions version (name or id)."
+    )
+
+    def validate_definitions(self, value: str):
+        return KpiQuerySerializer.validate_definitions(self, value)
+
+
+def _money() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=16, decimal_places=2)
+
+
+class ProgramRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AttributionRowSerializer(serializers.Serializer):
+    """One program's credit; ``program`` null is "no program" (no program touch in the
+    window)."""
+
+    program = ProgramRefSerializer(allow_null=True)
+    pipeline = _money()
+    pipeline_opportunities = serializers.IntegerField()
+    revenue = _money()
+    revenue_opportunities = serializers.IntegerField()
+    revenue_pre = _money()
+    revenue_post = _money()
+
+
+class AttributionTotalsSerializer(serializers.Serializer):
+    pipeline = _money()
+    revenue = _money()
+
+
+class AttributionResultSerializer(serializers.Serializer):
+    """Credits by program; rows (with "no program") add up to ``totals``, which are the
+    period's pipeline (sum of new-business opportunities created) and new revenue won."""
+
+    period = KpiPeriodSerializer()
+    filters = KpiFiltersSerializer()
+    definitions = KpiDefinitionsSerializer()
+    model = serializers.CharField()
+    lookback_days = serializers.IntegerField()
+    half_life_days = serializers.FloatField()
+    cohort = serializers.CharField()
+    programs = AttributionRowSerializer(many=True)
+    selected = AttributionTotalsSerializer(
+        help_text="The filter's programs together (all programs without a program filter)."
+    )
+    totals = AttributionTotalsSerializer()
+
+
+class OpportunityCreditSerializer(serializers.Serializer):
+    program = ProgramRefSerializer(allow_null=True)
+    share = serializers.DecimalField(max_digits=6, decimal_places=4)
+    amount = _money()
+    pre = _money()
+    post = _money()
+
+
+class OpportunityAttributionSerializer(serializers.Serializer):
+    """How one opportunity's amount is credited: the pipeline credit (window before its
+    creation day) and, for a won deal, the revenue credit (window before its close)."""
+
+    opportunity = serializers.IntegerField()
+    amount = _money()
+    model = serializers.CharField()
+    definitions = KpiDefinitionsSerializer()
+    pipeline = OpportunityCreditSerializer(many=True)
+    revenue = OpportunityCreditSerializer(many=True)

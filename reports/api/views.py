@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,9 +24,13 @@ from funnel.models import AccountStageChange, NpsResponse, Opportunity
 
 from .. import selectors
 from .serializers import (
+    AttributionQuerySerializer,
+    AttributionResultSerializer,
     KpiListQuerySerializer,
     KpiQuerySerializer,
     KpiResultSerializer,
+    OpportunityAttributionQuerySerializer,
+    OpportunityAttributionSerializer,
     TimelineEntrySerializer,
 )
 
@@ -244,3 +248,129 @@ class AccountTimelineView(generics.GenericAPIView):
         return self.get_paginated_response(
             TimelineEntrySerializer(timeline_page_rows(page), many=True).data
         )
+
+
+# --- attribution (issue 14) ---------------------------------------------------------------
+
+
+def _program_refs(ids) -> dict:
+    """Program id -> {"id", "name"}: one query for all the ids of a result."""
+    from engagement.models import Program
+
+    wanted = sorted({pk for pk in ids if pk is not None})
+    if not wanted:
+        return {}
+    return {
+        pk: {"id": pk, "name": name}
+        for pk, name in Program.objects.filter(pk__in=wanted).values_list("pk", "name")
+    }
+
+
+class AttributionUnavailable(APIException):
+    status_code = 503
+    default_code = "attribution_unavailable"
+
+
+class AttributionView(generics.GenericAPIView):
+    """Pipeline and revenue of a period credited to programs by an attribution model."""
+
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="attribution_retrieve",
+        parameters=[AttributionQuerySerializer],
+        responses={200: AttributionResultSerializer, 400: BAD_PARAMETERS},
+    )
+    def get(self, request: Request) -> Response:
+        """One row per credited program and a "no program" row (program null); the rows add
+        up to ``totals``: the period's pipeline and new revenue won for the same filters and
+        cohort, to the cent. A program filter selects accounts as for the KPIs; rows still
+        list every program credited on them, and ``selected`` sums the filter's programs."""
+        kpis = _engine()
+        params = _parse(request, AttributionQuerySerializer)
+        period, filters = _period_and_filters(params)
+        rules = params.get("definitions") or kpis.definitions_resolve(None)
+        try:
+            result = kpis.program_attribution(
+                period, filters, params.get("model"), definitions=rules
+            )
+        except kpis.AttributionUnavailable as exc:  # SQLite: say why, as a 503
+            raise AttributionUnavailable(str(exc)) from None
+        refs = _program_refs(result.programs)
+        rows = [
+            {
+                "program": refs.get(pk) if pk is not None else None,
+                "pipeline": row.pipeline,
+                "pipeline_opportunities": row.pipeline_opportunities,
+                "revenue": row.revenue,
+                "revenue_opportunities": row.revenue_opportunities,
+                "revenue_pre": row.revenue_pre,
+                "revenue_post": row.revenue_post,
+            }
+            for pk, row in result.programs.items()
+        ]
+        body = {
+            "period": {"from": period.start, "to": period.end},
+            "filters": kpis.filters_echo(filters),
+            "definitions": kpis.definitions_echo(rules),
+            "model": result.model,
+            "lookback_days": result.lookback_days,
+            "half_life_days": result.half_life_days,
+            "cohort": filters.cohort or "abm",
+            "programs": rows,
+            "selected": {"pipeline": result.selected.pipeline, "revenue": result.selected.revenue},
+            "totals": {"pipeline": result.total("pipeline"), "revenue": result.total("revenue")},
+        }
+        return Response(AttributionResultSerializer(body).data)
+
+
+class OpportunityAttributionView(generics.GenericAPIView):
+    """One opportunity's amount credited to programs."""
+
+    filter_backends: list = []
+    pagination_class = None
+    queryset = Opportunity.objects.all()
+
+    @extend_schema(
+        operation_id="opportunities_attribution_retrieve",
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="Opportunity id."),
+            OpportunityAttributionQuerySerializer,
+        ],
+        responses={200: OpportunityAttributionSerializer, 400: BAD_PARAMETERS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """Its pipeline credit (touches in the window before its creation day; none when the
+        creation day is unknown) and, when won, its revenue credit (window before the close),
+        each split before/after creation; credits of a basis sum to the amount."""
+        kpis = _engine()
+        opportunity = get_object_or_404(Opportunity.objects.all(), pk=pk)
+        query = OpportunityAttributionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rules = params.get("definitions") or kpis.definitions_resolve(None)
+        try:
+            credits = kpis.opportunity_attribution(opportunity, params.get("model"), rules)
+        except kpis.AttributionUnavailable as exc:
+            raise AttributionUnavailable(str(exc)) from None
+        refs = _program_refs(c.program_id for c in credits)
+        body = {
+            "opportunity": opportunity.pk,
+            "amount": opportunity.amount,
+            "model": params.get("model") or rules.params.get("attribution_model", "w_shaped"),
+            "definitions": kpis.definitions_echo(rules),
+            "pipeline": [],
+            "revenue": [],
+        }
+        for credit in credits:
+            body[credit.basis].append(
+                {
+                    "program": refs.get(credit.program_id),
+                    "share": credit.share,
+                    "amount": credit.amount,
+                    "pre": credit.pre,
+                    "post": credit.post,
+                }
+            )
+        return Response(OpportunityAttributionSerializer(body).data)

@@ -279,7 +279,9 @@ def test_drilldown_lists_the_rows_behind_a_count(small_data):
 
 def test_drilldown_count_matches_kpi_count(small_data):
     result = {i["id"]: i for i in compute(Q1)["kpis"]}
-    for kpi_id, spec in REGISTRY.items():
+    # The catalogue of the version in force (v1 here): REGISTRY also holds v2-only KPIs.
+    for spec in catalogue(1):
+        kpi_id = spec.id
         if not spec.drilldown:
             continue
         rows, count = drilldown(kpi_id, Q1).count(), result[kpi_id]["count"]

@@ -982,7 +982,17 @@ def test_a_kpi_id_means_the_same_in_both_versions_and_v2_only_adds():
     v1 = {spec.id: spec for spec in catalogue(1)}
     v2 = {spec.id: spec for spec in catalogue(2)}
 
-    assert set(v2) - set(v1) == {"funnel_flow", "influenced_pipeline_share"}
+    assert set(v2) - set(v1) == {
+        "funnel_flow",
+        "influenced_pipeline_share",
+        # Multi-touch attribution (issue 14).
+        "program_reached_accounts",
+        "program_engaged_accounts",
+        "attributed_pipeline",
+        "cost_per_attributed_opportunity",
+        "attributed_revenue",
+        "attribution_roi",
+    }
     assert set(v1) <= set(v2)
     for kpi_id, spec in v1.items():
         assert (v2[kpi_id].stage, v2[kpi_id].unit, v2[kpi_id].kind, v2[kpi_id].r) == (

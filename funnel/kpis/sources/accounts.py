@@ -49,6 +49,7 @@ from funnel.selectors import customer_q, first_won_new_business
 
 from ..context import Context
 from ..measures import Source
+from ..scope import slice_q
 
 WON = OpportunityStatus.WON
 NB = OpportunityType.NEW_BUSINESS
@@ -371,6 +372,42 @@ def at_risk(ctx: Context) -> Q:
     """A customer with a competitor-topic intent surge in the period or a degrading
     relationship."""
     return customer(ctx) & (Q(competitor_surge=True) | degrading(ctx))
+
+
+def slice_accounts(ctx: Context) -> QuerySet[Account]:
+    """Accounts of the filters' tier and owner slice, whatever the program filter: the
+    program KPIs count the filter's programs' touches, not accounts a program engaged."""
+    return Account.objects.filter(slice_q(ctx.filters))
+
+
+PROGRAM_ACCOUNTS = Source("program_accounts", slice_accounts, prefix="", drills_to="account")
+
+
+def _program_touched(ctx: Context, engagement: bool) -> Q:
+    """A touch of a program (of the filter's programs, with one) in the period: one
+    uncorrelated subquery of account ids."""
+    touches = Touch.objects.filter(
+        program__isnull=False,
+        occurred_at__gte=ctx.start_dt,
+        occurred_at__lt=ctx.end_dt,
+    )
+    if ctx.filters.program:
+        touches = touches.filter(program_id__in=ctx.filters.program)
+    if engagement:
+        touches = touches.filter(kind__in=ENGAGEMENT_KINDS)
+    return Q(pk__in=touches.values("account_id"))
+
+
+@PROGRAM_ACCOUNTS.condition
+def program_reached(ctx: Context) -> Q:
+    """A touch of any kind of a program (the filter's programs, with one) in the period."""
+    return _program_touched(ctx, engagement=False)
+
+
+@PROGRAM_ACCOUNTS.condition
+def program_engaged(ctx: Context) -> Q:
+    """An engagement touch of a program (the filter's programs, with one) in the period."""
+    return _program_touched(ctx, engagement=True)
 
 
 # --- sums over accounts --------------------------------------------------------------
