@@ -2,6 +2,9 @@
 
 import datetime as dt
 import logging
+import uuid
+from email.mime.image import MIMEImage
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,9 +14,9 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from funnel.kpis import STAGE_TITLES, compute
+from funnel.kpis import REGISTRY, STAGE_TITLES, compute
 
-from . import selectors, tables
+from . import charts, selectors, tables
 from .forms import report_query
 from .models import ReportSchedule
 
@@ -74,7 +77,14 @@ def schedule_report_email(schedule: ReportSchedule, today: dt.date | None = None
         compute(rq.previous, rq.filters, ids=ids, definitions=rq.definitions)
     )
     rows = [{"item": current[i], "previous": previous.get(i)} for i in ids if i in current]
-    context = {"schedule": schedule, "rq": rq, "title": title, "rows": rows}
+    images = _report_charts(rq)
+    context = {
+        "schedule": schedule,
+        "rq": rq,
+        "title": title,
+        "rows": rows,
+        "charts": {name: cid for name, (cid, _png) in images.items()},
+    }
     subject = f"[ABM] {schedule.name}: {rq.period.start:%b %-d} – {rq.period.end:%b %-d, %Y}"
     mail = EmailMultiAlternatives(
         subject,
@@ -85,6 +95,12 @@ def schedule_report_email(schedule: ReportSchedule, today: dt.date | None = None
     mail.attach_alternative(
         render_to_string("reports/email/scheduled_report.html", context), "text/html"
     )
+    mail.mixed_subtype = "related"  # the HTML shows the charts by Content-ID
+    for name, (cid, png) in images.items():
+        image = MIMEImage(png, "png")
+        image.add_header("Content-ID", f"<{cid}>")
+        image.add_header("Content-Disposition", "inline", filename=f"{name}.png")
+        mail.attach(image)
     items = [dict(r["item"], previous=(r["previous"] or {}).get("value")) for r in rows]
     csv = tables.KPI_ITEMS_WITH_PREVIOUS.csv("report.csv", items)
     mail.attach(
@@ -93,6 +109,21 @@ def schedule_report_email(schedule: ReportSchedule, today: dt.date | None = None
         "text/csv",
     )
     return mail
+
+
+def _report_charts(rq: Any) -> dict[str, tuple[str, bytes]]:
+    """The report's images, name -> (Content-ID, PNG): the funnel of the period, and the
+    headline KPIs' trend from the published snapshots when there are two points or more."""
+    funnel = compute(rq.period, rq.filters, ids=["funnel"], definitions=rq.definitions)
+    stages = (funnel["kpis"][0].get("value") or {}).get("stages", {})
+    labels = [(stage.replace("_", " ").capitalize(), n) for stage, n in stages.items()]
+    images = {"funnel": (f"funnel-{uuid.uuid4().hex}@abm", charts.funnel_png(labels))}
+    shown = ["target_accounts", "engaged_target_accounts", "opportunity_accounts"]
+    trend = selectors.funnel_trend(rq.period, rq.filters, shown, rq.definitions)
+    if len(trend.dates) >= 2:
+        series = {str(REGISTRY[i].label): trend.series[i] for i in shown}
+        images["trend"] = (f"trend-{uuid.uuid4().hex}@abm", charts.trend_png(trend.dates, series))
+    return images
 
 
 def schedules_send(now: dt.datetime | None = None) -> int:

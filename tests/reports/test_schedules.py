@@ -9,12 +9,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from PIL import Image
 
 from abm_site.email_url import parse_email_url
 from funnel.kpis import REGISTRY
 from reports.models import ReportSchedule
 from reports.services import schedule_next_run, schedules_send
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, FunnelSnapshotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,8 +82,17 @@ def test_a_due_weekly_report_arrives_with_its_kpis_and_csv_once(mail):
     text = message.get_body(("plain",)).get_content()
     label = REGISTRY["target_accounts"].label
     assert label in html and f"- {label}: 3" in text
-    (attachment,) = list(message.iter_attachments())
+    parts = list(message.iter_attachments())
+    (attachment,) = [p for p in parts if p.get_content_type() == "text/csv"]
     assert attachment.get_filename().startswith("weekly-funnel-")
+    # The funnel as an inline image the HTML shows (cid:), a real PNG with the six bars;
+    # no snapshots yet, so the trend chart is replaced by a sentence saying when it comes.
+    (funnel,) = [p for p in parts if p.get_content_type() == "image/png"]
+    cid = funnel["Content-ID"].strip("<>")
+    assert f'src="cid:{cid}"' in html
+    with Image.open(io.BytesIO(funnel.get_content())) as png:
+        assert png.format == "PNG" and png.size[0] >= 480
+    assert "The trend chart appears once two nightly snapshots exist" in html
     rows = list(csv.DictReader(io.StringIO(attachment.get_content())))
     assert [r["id"] for r in rows] == [
         "target_accounts",
@@ -116,3 +126,31 @@ def test_a_bad_query_is_an_error_naming_the_field():
     schedule = ReportSchedule(name="x", recipients="a@example.com", query="period=someday")
     with pytest.raises(ValidationError, match="someday"):
         schedule_report_email(schedule)
+
+
+def test_the_report_has_a_trend_chart_from_the_published_snapshots(mail):
+    """With nightly snapshots of the slice, the mail carries a trend chart of the headline
+    KPIs too (#17: "the funnel and trend charts as inline images")."""
+    AccountFactory.create_batch(2)
+    today = timezone.localdate()
+    for days_ago, targets in ((14, 1), (7, 2), (1, 2)):
+        FunnelSnapshotFactory(
+            date=today - dt.timedelta(days=days_ago),
+            kpis={"kpis": [{"id": "target_accounts", "value": targets}]},
+        )
+    now = timezone.now()
+    ReportSchedule.objects.create(
+        name="Trend",
+        recipients="cmo@example.com",
+        query="period=last_30",
+        frequency="daily",
+        next_run_at=now - dt.timedelta(minutes=1),
+    )
+    assert schedules_send(now) == 1
+    _, message = mail.messages[0]
+    html = message.get_body(("html",)).get_content()
+    images = [p for p in message.iter_attachments() if p.get_content_type() == "image/png"]
+    assert len(images) == 2
+    for image in images:
+        assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+    assert "The trend chart appears" not in html
