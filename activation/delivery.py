@@ -9,7 +9,9 @@ can check both who sent it and that it is fresh (reject old timestamps).
 
 import hashlib
 import hmac
+import http.client
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -59,12 +61,57 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-#: No proxies from the environment (the address check must see the real target).
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+def _pinned(connection_class: type, address: str | None) -> Any:
+    """``connection_class`` that connects to ``address`` (the one the target check
+    approved) instead of resolving the host name again: a name that resolves elsewhere
+    between the check and the connection (DNS rebinding) cannot redirect the POST. The
+    Host header and TLS server name stay the URL's host, so certificates still verify."""
+
+    def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        connection = connection_class(host, **kwargs)
+        if address is not None:
+
+            def connect_to_checked(target: tuple[str, int], *args: Any) -> socket.socket:
+                return socket.create_connection((address, target[1]), *args)
+
+            connection._create_connection = connect_to_checked
+        return connection
+
+    return make
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
-    """POST ``body``; a 2xx answer within ``timeout`` seconds is a success."""
+class _PinnedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, address: str | None) -> None:
+        super().__init__()
+        self.address = address
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_pinned(http.client.HTTPConnection, self.address), req)
+
+
+class _PinnedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, address: str | None) -> None:
+        super().__init__()
+        self.address = address
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        connection = _pinned(http.client.HTTPSConnection, self.address)
+        return self.do_open(connection, req, context=self._context)
+
+
+def _opener(address: str | None) -> urllib.request.OpenerDirector:
+    """No proxies from the environment (the address check must see the real target), no
+    redirects, and the connection pinned to the checked address."""
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), _NoRedirects, _PinnedHTTP(address), _PinnedHTTPS(address)
+    )
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, address: str | None = None
+) -> Outcome:
+    """POST ``body`` (to ``address``, the checked address of the URL's host, when given);
+    a 2xx answer within ``timeout`` seconds is a success."""
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by target_check
         url,
         data=body,
@@ -74,7 +121,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outc
     started = time.monotonic()
     code, error = None, ""
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener(address).open(request, timeout=timeout) as response:
             code = response.status
             response.read(4096)
     except urllib.error.HTTPError as exc:

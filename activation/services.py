@@ -180,7 +180,9 @@ def delivery_send(delivery_id: int) -> Sent:
             _finish(delivery, WebhookDelivery.Status.SKIPPED, None, None, "Subscription inactive.")
             return Sent(delivery)
         try:
-            target_check(subscription.url)  # again: the name may resolve elsewhere now
+            # Again, and the POST goes to an address this check approved: the name may
+            # resolve elsewhere now, or between the check and the connection.
+            addresses = target_check(subscription.url)
         except TargetRefused as exc:
             ok, code, duration, error = False, None, 0, f"Refused: {exc}"
         else:
@@ -193,7 +195,13 @@ def delivery_send(delivery_id: int) -> Sent:
                 "X-ABM-Event-Id": str(delivery.event_id),
                 "X-ABM-Delivery": str(delivery.pk),
             }
-            outcome = post(subscription.url, body, headers, settings.ABM_WEBHOOK_TIMEOUT_SECONDS)
+            outcome = post(
+                subscription.url,
+                body,
+                headers,
+                settings.ABM_WEBHOOK_TIMEOUT_SECONDS,
+                address=addresses[0],
+            )
             ok, code, duration, error = (
                 outcome.ok,
                 outcome.response_code,

@@ -263,3 +263,37 @@ def test_backoff_is_full_jitter_under_an_exponential_ceiling(settings):
         waits = [services.backoff_seconds(attempt) for _ in range(200)]
         assert all(0 <= w <= ceiling for w in waits)
         assert max(waits) > ceiling / 2  # spread over the range, not fixed
+
+
+def test_the_post_goes_to_the_checked_address_not_a_new_lookup():
+    """DNS rebinding between the check and the connection: the delivery connects to the
+    address ``target_check`` approved, keeping the URL's host in the Host header. Here the
+    host name does not resolve at all (``.invalid``), so only a pinned connection arrives."""
+    import http.server
+    import threading
+
+    from activation.delivery import post
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.headers["Host"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        url = f"http://hooks.example.invalid:{port}/in"
+        assert post(url, b"{}", {}, timeout=5).ok is False  # resolving the name fails
+        outcome = post(url, b"{}", {}, timeout=5, address="127.0.0.1")
+        assert outcome.ok and outcome.response_code == 204
+        assert seen == [f"hooks.example.invalid:{port}"]
+    finally:
+        server.shutdown()
