@@ -443,6 +443,15 @@ def account_snapshot_series(account: Account, period: Period) -> list[dict[str, 
 
 # --- programs ---------------------------------------------------------------------
 
+
+def program_names(ids: set[int | None]) -> dict[int, str]:
+    """Names of the programs ``ids`` (None, "no program", left out): one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(Program.objects.filter(pk__in=wanted).values_list("pk", "name"))
+
+
 PROGRAM_KPIS = [
     "engaged_target_accounts",
     "opportunity_accounts",

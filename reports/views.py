@@ -32,6 +32,7 @@ from funnel.kpis import (
     KpiSpec,
     NoDrilldown,
     ProgramCredit,
+    account_attribution,
     attribution_available,
     compute,
     drilldown,
@@ -364,8 +365,13 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "engaged_count": sum(r["engaged"] for r in roles),
             "touches": touches,
             "intent": selectors.account_intent(account, rq.period),
-            "opportunities": list(selectors.account_opportunities(account)[:100]),
+            "opportunities": _with_credits(
+                account, list(selectors.account_opportunities(account)[:100]), rq
+            ),
             "nps": list(selectors.account_nps(account)[:50]),
+            "attribution_model": ATTRIBUTION_MODEL_LABELS.get(
+                rq.definitions.params.get("attribution_model", ""), ""
+            ),
             "series": series,
             "series_dates": [s["date"] for s in series],
             "engagement_series": [s["engagement_score"] for s in series],
@@ -374,6 +380,23 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "pipeline_series": [s["open_pipeline"] for s in series],
         },
     )
+
+
+def _with_credits(account: Account, opportunities: list, rq: ReportQuery) -> list:
+    """The account's opportunities, each with how its amount is credited to programs under
+    the definitions version's attribution model (one statement for all; none on SQLite)."""
+    if not opportunities or not attribution_available():
+        return opportunities
+    credits = account_attribution(account.pk, definitions=rq.definitions)
+    names = selectors.program_names({c.program_id for cs in credits.values() for c in cs})
+    for opportunity in opportunities:
+        by_basis: dict[str, list] = {}
+        for c in credits.get(opportunity.pk, []):
+            by_basis.setdefault(c.basis, []).append(
+                {"credit": c, "program": names.get(c.program_id, "No program")}
+            )
+        opportunity.credits = [{"basis": b, "parts": parts} for b, parts in by_basis.items()]
+    return opportunities
 
 
 # --- programs and cohorts -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from .attribution import (
     OpportunityCredit,
     ProgramCredit,
     UnknownModel,
+    account_attribution,
     opportunity_attribution,
     program_attribution,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "PeriodError",
     "UnknownDefinitions",
     "UnknownKpi",
+    "account_attribution",
     "attribution_available",
     "catalogue",
     "compute",

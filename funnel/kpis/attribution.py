@@ -347,24 +347,24 @@ class OpportunityCredit:
     post: Decimal
 
 
-def opportunity_credits(
-    ctx: Context, opportunity: Opportunity, model: str | None = None
-) -> list[OpportunityCredit]:
-    """How ``opportunity``'s amount is credited: pipeline (when its creation day is known)
-    and revenue (when it was won), whatever the context's period. One statement."""
+def credits_by_opportunity(
+    ctx: Context, opportunities: QuerySet[Opportunity], model: str | None = None
+) -> dict[int, list[OpportunityCredit]]:
+    """How each of ``opportunities``' amounts is credited: pipeline (when its creation day
+    is known) and revenue (when it was won), whatever the context's period. One statement
+    for all of them (an account page's deals, or one opportunity)."""
     if not available():
         raise AttributionUnavailable
-    one = Opportunity.objects.filter(pk=opportunity.pk)
-    pipeline = one.filter(created_on__isnull=False)
-    revenue = one.filter(status=Opportunity.Status.WON, closed_on__isnull=False)
+    pipeline = opportunities.filter(created_on__isnull=False)
+    revenue = opportunities.filter(status=Opportunity.Status.WON, closed_on__isnull=False)
     sql, params = _statement(ctx, pipeline, revenue, model, _ROWS)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    credits = []
-    for basis, _opp, program_id, share, cents, pre_cents in rows:
+    credits: dict[int, list[OpportunityCredit]] = {}
+    for basis, opp_id, program_id, share, cents, pre_cents in rows:
         amount, pre = _cents(cents), _cents(pre_cents)
-        credits.append(
+        credits.setdefault(opp_id, []).append(
             OpportunityCredit(
                 basis,
                 program_id,
@@ -375,6 +375,14 @@ def opportunity_credits(
             )
         )
     return credits
+
+
+def opportunity_credits(
+    ctx: Context, opportunity: Opportunity, model: str | None = None
+) -> list[OpportunityCredit]:
+    """How ``opportunity``'s amount is credited (``credits_by_opportunity`` of one)."""
+    one = Opportunity.objects.filter(pk=opportunity.pk)
+    return credits_by_opportunity(ctx, one, model).get(opportunity.pk, [])
 
 
 def _context(period: Period, filters: Filters, definitions: Any) -> Context:
@@ -410,6 +418,17 @@ def opportunity_attribution(
     day = opportunity.closed_on or opportunity.created_on or dt.date.today()
     ctx = _context(Period(day, day), Filters(), definitions)
     return opportunity_credits(ctx, opportunity, model)
+
+
+def account_attribution(
+    account_id: int, model: str | None = None, definitions: Any = None
+) -> dict[int, list[OpportunityCredit]]:
+    """How each opportunity of an account is credited to programs (the account page)."""
+    if model is not None:
+        check_model(model)
+    today = dt.date.today()
+    ctx = _context(Period(today, today), Filters(), definitions)
+    return credits_by_opportunity(ctx, Opportunity.objects.filter(account_id=account_id), model)
 
 
 # --- the KPIs' source ----------------------------------------------------------------------

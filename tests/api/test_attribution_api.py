@@ -160,3 +160,17 @@ def test_a_database_that_cannot_attribute_answers_503_and_null_kpis(world, viewe
     assert items["attributed_pipeline"]["value"] is None  # unknown, not zero
     assert items["attribution_roi"]["value"] is None
     assert items["program_engaged_accounts"]["value"] == 1
+
+
+def test_the_account_page_shows_how_each_deal_was_credited(world, client, viewer):
+    """Issue #14 item 4: the account page shows, per opportunity, the programs' shares
+    under the version's model (W-shaped here), in one statement for all its deals."""
+    client.force_login(viewer)
+    deal = world["deal"]
+    html = client.get(f"/accounts/{deal.account_id}/").content.decode()
+    assert "Credited (W-shaped" in html
+    # Pipeline 3/7, 1/7, 3/7 of 1,000.00; revenue 30/40/30 (as the API test above).
+    assert "Alpha 42.9 % (USD 428.57)" in html and "Beta 14.3 % (USD 142.86)" in html
+    assert "Beta 40.0 % (USD 400)" in html and "Gamma 30.0 % (USD 300)" in html
+    quiet = client.get(f"/accounts/{world['other'].account_id}/").content.decode()
+    assert "No program 100.0 % (USD 500)" in quiet

@@ -597,7 +597,7 @@ PINNED = {
     "/stages/2/": 18,
     "/kpis/engaged_target_accounts/accounts/": 12,
     "/accounts/?sort=-engagement": 12,
-    "/accounts/{pk}/": 18,
+    "/accounts/{pk}/": 20,  # + the attribution statement of its deals and their programs' names
     "/programs/": 23,
     "/cohorts/": 29,
     "/status/": 18,
