@@ -226,6 +226,17 @@ DRILL_OPPORTUNITIES = Table(
 )
 
 
+PROGRAM_CREDITS = Table(
+    [
+        *DRILL_OPPORTUNITIES.columns,
+        Column("share", "Share", lambda r: r.credit_share, "ratio"),
+        Column("credited", "Credited", lambda r: r.credit_amount, "money"),
+        Column("credited_pre", "Before creation", lambda r: r.credit_pre, "money"),
+        Column("credited_post", "After creation", lambda r: r.credit_post, "money"),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class AllPrograms:
     """The programs page's totals row stands in a program's place: every program at once."""
@@ -297,10 +308,36 @@ def _cost_per_opportunity(r: dict) -> Any:
     return _ratio(spend, n) if spend else None
 
 
+def _credit_link(basis: str) -> Callable[[dict, dict], str | None]:
+    """The drill-down of a program row's attributed figure (not of the totals row)."""
+
+    def href(r: dict, context: dict) -> str | None:
+        program = r["program"]
+        if isinstance(program, AllPrograms):
+            return None
+        name = "reports:program_credits" if program.pk else "reports:no_program_credits"
+        url = reverse(name, args=[program.pk] if program.pk else [])
+        return url + qs(context["rq"], basis=basis, model=context.get("model"))
+
+    return href
+
+
 #: Attribution columns (definitions version 2): one attribution of the page's slice.
 ATTRIBUTION_COLUMNS = [
-    Column("attributed_pipeline", "Attributed pipeline", _credit("pipeline"), "money"),
-    Column("attributed_revenue", "Attributed revenue", _credit("revenue"), "money"),
+    Column(
+        "attributed_pipeline",
+        "Attributed pipeline",
+        _credit("pipeline"),
+        "money",
+        href=_credit_link("pipeline"),
+    ),
+    Column(
+        "attributed_revenue",
+        "Attributed revenue",
+        _credit("revenue"),
+        "money",
+        href=_credit_link("revenue"),
+    ),
     Column("attributed_revenue_pre", "Revenue pre-opp.", _credit("revenue_pre"), "money"),
     Column("attributed_revenue_post", "Revenue post-opp.", _credit("revenue_post"), "money"),
     Column("attribution_roi", "ROI", _roi, "ratio"),

@@ -4,6 +4,7 @@ engine, and render a template (or a CSV download of the same table)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +22,7 @@ from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account, AccountList
 from accounts.selectors import AccountFilterSet, list_intervals, lists_with_counts
+from engagement.models import Program
 from events.choices import EventType
 from events.selectors import event_list, event_text
 from funnel.choices import Stage
@@ -39,6 +41,7 @@ from funnel.kpis import (
     drilldowns_within,
     funnel_slices,
     program_attribution,
+    program_opportunity_credits,
     sample_basis,
     spec_for,
 )
@@ -419,7 +422,9 @@ def program_list(request: HttpRequest) -> HttpResponse:
         rq,
         {
             "rows": rows,
-            "table": table.render(rows, foot=_programs_total(rows, totals), rq=rq),
+            "table": table.render(
+                rows, foot=_programs_total(rows, totals), rq=rq, model=extra.get("model")
+            ),
             "generation": rq.definitions.generation,
             **extra,
         },
@@ -466,6 +471,48 @@ def _program_attribution(request: HttpRequest, rq, rows: list[dict], totals: dic
         ],
         "attribution": result,
     }
+
+
+@require_GET
+def program_credits(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """The opportunities behind a program's attributed pipeline or revenue (``pk`` None:
+    "no program"), each with its share and credited amount; they add up to the figure on
+    the programs page for the same period, filters and model."""
+    rq = report_query(request)
+    program = get_object_or_404(Program, pk=pk) if pk is not None else tables.NoProgram()
+    basis = request.GET.get("basis", "pipeline")
+    default = rq.definitions.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+    model = request.GET.get("model") or default
+    if basis not in ("pipeline", "revenue") or model not in ATTRIBUTION_MODELS:
+        raise Http404(
+            f"Choose basis=pipeline or revenue and a model among {', '.join(ATTRIBUTION_MODELS)}."
+        )
+    if not attribution_available():
+        raise Http404("Attribution needs PostgreSQL (DATABASE_URL).")
+    credited = program_opportunity_credits(
+        rq.period, rq.filters, pk, basis, model, definitions=rq.definitions
+    )
+    rows = []
+    for opportunity, credit in credited:
+        opportunity.credit_share, opportunity.credit_amount = credit.share, credit.amount
+        opportunity.credit_pre, opportunity.credit_post = credit.pre, credit.post
+        rows.append(opportunity)
+    if wants_csv(request):
+        name = f"credits-{basis}-{pk or 'no-program'}-{_period_name(rq)}.csv"
+        return tables.PROGRAM_CREDITS.csv(name, rows)
+    return page(
+        request,
+        "reports/program_credits.html",
+        rq,
+        {
+            "program": program,
+            "basis": basis,
+            "model_label": ATTRIBUTION_MODEL_LABELS[model],
+            "total": sum((c.amount for _, c in credited), Decimal(0)),
+            "table": tables.PROGRAM_CREDITS.render(rows, rq=rq),
+            "count": len(rows),
+        },
+    )
 
 
 def _programs_total(rows: list[dict], totals: dict | None) -> dict | None:

@@ -19,6 +19,7 @@ from .attribution import (
     account_attribution,
     opportunity_attribution,
     program_attribution,
+    program_opportunity_credits,
 )
 from .attribution import available as attribution_available
 from .base import (
@@ -88,6 +89,7 @@ __all__ = [
     "UnknownKpi",
     "account_attribution",
     "attribution_available",
+    "program_opportunity_credits",
     "catalogue",
     "compute",
     "drilldowns_within",

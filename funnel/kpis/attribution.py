@@ -353,10 +353,18 @@ def credits_by_opportunity(
     """How each of ``opportunities``' amounts is credited: pipeline (when its creation day
     is known) and revenue (when it was won), whatever the context's period. One statement
     for all of them (an account page's deals, or one opportunity)."""
-    if not available():
-        raise AttributionUnavailable
     pipeline = opportunities.filter(created_on__isnull=False)
     revenue = opportunities.filter(status=Opportunity.Status.WON, closed_on__isnull=False)
+    return _credits(ctx, pipeline, revenue, model)
+
+
+def _credits(
+    ctx: Context, pipeline: QuerySet, revenue: QuerySet, model: str | None
+) -> dict[int, list[OpportunityCredit]]:
+    """Each opportunity's credits (by id), ``pipeline`` and ``revenue`` ones crediting
+    their amount on that basis: one statement."""
+    if not available():
+        raise AttributionUnavailable
     sql, params = _statement(ctx, pipeline, revenue, model, _ROWS)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -418,6 +426,36 @@ def opportunity_attribution(
     day = opportunity.closed_on or opportunity.created_on or dt.date.today()
     ctx = _context(Period(day, day), Filters(), definitions)
     return opportunity_credits(ctx, opportunity, model)
+
+
+def program_opportunity_credits(
+    period: Period,
+    filters: Filters,
+    program_id: int | None,
+    basis: str,
+    model: str | None = None,
+    definitions: Any = None,
+) -> list[tuple[Opportunity, OpportunityCredit]]:
+    """The opportunities behind one program's attributed pipeline or revenue of ``period``
+    (``program_id`` None: "no program"), each with its credit: the drill-down of a
+    programs-page figure, whose credits sum to that figure. One statement and one read of
+    the opportunities."""
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}, not {basis!r}.")
+    if model is not None:
+        check_model(model)
+    ctx = _context(period, filters, definitions)
+    pipeline, revenue = _opportunity_sets(ctx, filters.cohort or str(Cohort.ABM))
+    credits = _credits(ctx, pipeline, revenue, model)
+    chosen = {
+        opp_id: c
+        for opp_id, cs in credits.items()
+        for c in cs
+        if c.basis == basis and c.program_id == program_id
+    }
+    rows = Opportunity.objects.filter(pk__in=chosen).select_related("account")
+    ordered = sorted(rows, key=lambda o: (-chosen[o.pk].amount, o.pk))
+    return [(o, chosen[o.pk]) for o in ordered]
 
 
 def account_attribution(

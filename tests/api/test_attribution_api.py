@@ -174,3 +174,41 @@ def test_the_account_page_shows_how_each_deal_was_credited(world, client, viewer
     assert "Beta 40.0 % (USD 400)" in html and "Gamma 30.0 % (USD 300)" in html
     quiet = client.get(f"/accounts/{world['other'].account_id}/").content.decode()
     assert "No program 100.0 % (USD 500)" in quiet
+
+
+def test_a_programs_page_figure_drills_to_its_deals_and_their_shares(world, client, viewer):
+    """Issue #14 item 4: from a program's attributed figure to the opportunities behind it,
+    each with its share; the credits add up to the figure (the same attribution)."""
+    import csv
+    import io
+    import re
+
+    client.force_login(viewer)
+    p1, p2, p3 = world["programs"]
+    query = "from=2024-03-01&to=2024-03-31&model=w_shaped"
+    programs = client.get(f"/programs/?{query}").content.decode()
+    link = f"/programs/{p2.pk}/credits/?from=2024-03-01&amp;to=2024-03-31&amp;basis=revenue"
+    assert link in programs
+    assert "/programs/none/credits/?" in programs  # the "no program" row drills too
+    html = client.get(f"/programs/{p2.pk}/credits/?{query}&basis=revenue").content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    # Beta: 30 % (last touch before close, 25 March) + 10 % (the rest) of 1,000.00 won.
+    assert "1 opportunity, credited USD 400 in all" in text
+    assert "40.0 %" in text
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                b"".join(
+                    client.get(
+                        f"/programs/{p2.pk}/credits/?{query}&basis=revenue&format=csv"
+                    ).streaming_content
+                ).decode()
+            )
+        )
+    )
+    assert [(r["opportunity_id"], r["credited"], r["credited_pre"]) for r in rows] == [
+        (str(world["deal"].pk), "400.00", "100.00")
+    ]
+    none = client.get(f"/programs/none/credits/?{query}&basis=pipeline").content.decode()
+    assert "Quiet" in none and "USD 500" in none
+    assert client.get(f"/programs/{p2.pk}/credits/?{query}&basis=cost").status_code == 404

@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from abm_site import access
 from abm_site.models import ApiToken, User, UserSession
 from accounts.models import Account, AccountList
+from engagement.models import Program
 from funnel.kpis import REGISTRY
 from tests import factories
 
@@ -31,6 +32,7 @@ from tests import factories
 PAGE_MODELS: dict[str, type[models.Model]] = {
     "accounts/<pk>/": Account,
     "lists/<pk>/": AccountList,
+    "programs/<pk>/credits/": Program,
     "account/tokens/<pk>/revoke/": ApiToken,
     "admin/r/<content_type_id>/<object_id>/": Account,
 }
