@@ -13,6 +13,7 @@ urlpatterns = [
     path("programs/", views.program_list, name="program_list"),
     path("cohorts/", views.cohort_list, name="cohort_list"),
     path("lists/", views.list_index, name="list_index"),
+    path("lists/compare/", views.list_compare, name="list_compare"),
     path("lists/<int:pk>/", views.list_detail, name="list_detail"),
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
