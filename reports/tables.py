@@ -517,15 +517,16 @@ def _scorecard_cell(item: dict | None, unit: str) -> SafeString | str:
     return format_html('{}<br><span class="muted small behind">{}</span>', shown, behind)
 
 
-def scorecard_table(columns: Sequence[Any]) -> Table:
+def scorecard_table(columns: Sequence[Any], query: str = "") -> Table:
     """The list scorecard: a KPI per row, a list (or period) per column. The page shows each
     value over its counts; the CSV has value, numerator and denominator (or count) per column.
 
-    ``columns`` are ``reports.selectors.ScorecardColumn``\\ s (``key``, ``label``, ``list_id``).
+    ``columns`` are ``reports.selectors.ScorecardColumn``\\ s (``key``, ``label``, ``list_id``);
+    each header links to its list's page with ``query`` (the page's period and filters).
     """
     shown: list[Column] = []
     for c in columns:
-        href = reverse("reports:list_detail", args=[c.list_id])
+        href = reverse("reports:list_detail", args=[c.list_id]) + (f"?{query}" if query else "")
         shown.append(
             Column(
                 c.key,

@@ -557,7 +557,7 @@ def list_compare(request: HttpRequest) -> HttpResponse:
     for found in problems.values():
         rq.messages.extend(found)
     rows = selectors.list_scorecard(columns, rq.filters, rq.definitions) if columns else []
-    table = tables.scorecard_table(columns)
+    table = tables.scorecard_table(columns, rq.query)
     if wants_csv(request):
         return table.csv(f"list-scorecard-{_period_name(rq)}.csv", rows)
     return page(

@@ -167,7 +167,7 @@ def test_page_shows_values_with_counts_and_links(viewer_client, world):
     assert "List X" in page and "List Y" in page
     assert "Engaged rate" in page
     assert "1 / 2" in page  # X's engaged rate's counts
-    assert f'href="/lists/{x}/"' in page
+    assert f'href="/lists/{x}/?{MARCH.replace("&", "&amp;")}"' in page
     assert f'name="list" value="{x}" checked' in page
     assert "List: List X" not in page  # ``list`` here names the compared lists, not a filter
 
