@@ -170,6 +170,9 @@ def test_page_shows_values_with_counts_and_links(viewer_client, world):
     assert f'href="/lists/{x}/?{MARCH.replace("&", "&amp;")}"' in page
     assert f'name="list" value="{x}" checked' in page
     assert "List: List X" not in page  # ``list`` here names the compared lists, not a filter
+    # The same rows under definitions version 1 (each KPI of the scorecard exists in both).
+    v1 = viewer_client.get(f"/lists/compare/?{MARCH}&list={x}&definitions=v1").content.decode()
+    assert "1 / 2" in v1 and "Definitions: no version" not in v1
 
 
 def test_page_errors_and_empty_state(viewer_client, world):
