@@ -43,6 +43,8 @@ urlpatterns = [
         reports_api.AccountTimelineView.as_view(),
         name="account-timeline",
     ),
+    # Before the router's lists/<pk>/, which would take "compare" for an id.
+    path("lists/compare/", reports_api.ListScorecardView.as_view(), name="list-compare"),
     path("imports/", ingest_api.ImportView.as_view(), name="import-create"),
     path("attribution/", reports_api.AttributionView.as_view(), name="attribution"),
     path(

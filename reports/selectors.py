@@ -9,6 +9,7 @@ request.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from django.utils import timezone
 from abm_site.db import day_bounds
 from accounts.choices import BuyingRole
 from accounts.models import Account, Stakeholder, target_q
+from accounts.selectors import list_names
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import IntentSignal, Program, Touch
 from engagement.selectors import intent_surge_q
@@ -52,6 +54,7 @@ from funnel.kpis import (
     drilldown,
     scope_q,
     slice_name,
+    spec_for,
 )
 from funnel.models import (
     AccountSnapshot,
@@ -608,3 +611,127 @@ def data_counts() -> list[dict[str, Any]]:
 
 def recompute_runs(limit: int = 20) -> list[RecomputeRun]:
     return list(RecomputeRun.objects.order_by("-started_at")[:limit])
+
+
+# --- list scorecards ----------------------------------------------------------------------
+
+#: The scorecard's rows: each stage's headline count, rate or amount (stages 1-6).
+SCORECARD_KPIS: tuple[str, ...] = (
+    "target_accounts",
+    "engaged_rate",
+    "opportunity_rate",
+    "opportunity_win_rate",
+    "target_account_pipeline",
+    "new_revenue_won",
+    "renewal_rate",
+    "expansion_rate",
+)
+#: Lists a scorecard sets side by side at most (one KPI computation per list).
+SCORECARD_MAX_LISTS = 3
+#: ``compare=`` values: one list across the period and the one before it.
+SCORECARD_COMPARE = ("previous",)
+
+
+@dataclass(frozen=True)
+class ScorecardColumn:
+    """One column of a scorecard: an account list over a period."""
+
+    key: str
+    list_id: int
+    name: str
+    period: Period
+
+    @property
+    def label(self) -> str:
+        """The list's name; with the dates where the columns compare periods."""
+        if self.key.startswith("list_"):
+            return self.name
+        return f"{self.name} ({self.period.start:%b %-d, %Y} – {self.period.end:%b %-d, %Y})"
+
+
+def scorecard_columns(
+    raw_ids: list[str], compare: str, period: Period
+) -> tuple[list[ScorecardColumn], dict[str, list[str]]]:
+    """The scorecard's columns from ``list=`` (repeated) and ``compare=``, and the problems
+    found, keyed by parameter, each naming the value and how to fix it (one query).
+
+    Up to three lists side by side over ``period``, or one list over ``period`` and the
+    period before (``compare=previous``). Bad values are left out; the rest still show."""
+    problems: dict[str, list[str]] = {}
+    ids: list[int] = []
+    for raw in raw_ids:
+        try:
+            pk = int(raw)
+            if pk < 1:
+                raise ValueError
+        except ValueError:
+            problems.setdefault("list", []).append(
+                f"List: {raw!r} is not a list id; use the ids of /lists/ (GET /api/v1/lists/)."
+            )
+            continue
+        if pk not in ids:
+            ids.append(pk)
+    if len(ids) > SCORECARD_MAX_LISTS:
+        problems.setdefault("list", []).append(
+            f"List: at most {SCORECARD_MAX_LISTS} lists side by side (got {len(ids)}: "
+            f"{', '.join(map(str, ids))}); showing the first {SCORECARD_MAX_LISTS}, "
+            "remove the others."
+        )
+        ids = ids[:SCORECARD_MAX_LISTS]
+    if compare and compare not in SCORECARD_COMPARE:
+        problems.setdefault("compare", []).append(
+            f"Compare: {compare!r} is not a comparison; use compare=previous (one list, this "
+            "period against the one before) or leave it out."
+        )
+        compare = ""
+    if compare and len(ids) > 1:
+        problems.setdefault("compare", []).append(
+            f"Compare: compare=previous sets one list against its previous period (got "
+            f"{len(ids)} lists); showing the lists side by side instead."
+        )
+        compare = ""
+    names = list_names(ids) if ids else {}
+    for pk in ids:
+        if pk not in names:
+            problems.setdefault("list", []).append(
+                f"List: no account list has id {pk} (see /lists/); left out."
+            )
+    known = [pk for pk in ids if pk in names]
+    if compare and known:
+        pk = known[0]
+        return [
+            ScorecardColumn("current", pk, names[pk], period),
+            ScorecardColumn("previous", pk, names[pk], period.previous()),
+        ], problems
+    return [ScorecardColumn(f"list_{pk}", pk, names[pk], period) for pk in known], problems
+
+
+def list_scorecard(
+    columns: list[ScorecardColumn], filters: Filters, definitions: Any = None
+) -> list[dict[str, Any]]:
+    """The scorecard's rows: per KPI of ``SCORECARD_KPIS``, its spec and the result item
+    (value with numerator/denominator or count) under each column's key.
+
+    One ``compute`` per column, with the column's list as the ABM cohort (the bar's cohort
+    where it sets one, else ``abm``: each list's own members, also for stages 5-6 whose
+    default is every account). Columns are at most three (``SCORECARD_MAX_LISTS``) or two
+    (one list over two periods): a bounded number of computations, each of a query count
+    constant in data size.
+    """
+    cohort = filters.cohort or "abm"
+    results = {
+        c.key: kpi_items(
+            compute(
+                c.period,
+                dataclasses.replace(filters, list_id=c.list_id, cohort=cohort),
+                ids=SCORECARD_KPIS,
+                definitions=definitions,
+            )
+        )
+        for c in columns
+    }
+    generation = _generation(definitions)
+    return [
+        {"spec": spec_for(kpi_id, generation), **{k: items[kpi_id] for k, items in results.items()}}
+        for kpi_id in SCORECARD_KPIS
+    ]

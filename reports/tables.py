@@ -537,3 +537,50 @@ PUBLISHED = Table(
     ],
     row_class=lambda r: "restated" if r["revisions"] > 1 else "",
 )
+
+
+def _scorecard_cell(item: dict | None, unit: str) -> SafeString | str:
+    """A scorecard value with the counts behind it: a rate's numerator / denominator, a sum's
+    rows."""
+    if item is None:
+        return dash("empty")
+    shown = format_unit(item.get("value"), unit)
+    if "denominator" in item:
+        behind = f"{format_unit(item['numerator'], 'count')} / {format_unit(item['denominator'], 'count')}"
+    elif unit != "count" and "count" in item:
+        behind = f"{format_unit(item['count'], 'count')} rows"
+    else:
+        return shown
+    return format_html('{}<br><span class="muted small behind">{}</span>', shown, behind)
+
+
+def scorecard_table(columns: Sequence[Any], query: str = "") -> Table:
+    """The list scorecard: a KPI per row, a list (or period) per column. The page shows each
+    value over its counts; the CSV has value, numerator and denominator (or count) per column.
+
+    ``columns`` are ``reports.selectors.ScorecardColumn``\\ s (``key``, ``label``, ``list_id``);
+    each header links to its list's page with ``query`` (the page's period and filters).
+    """
+    shown: list[Column] = []
+    for c in columns:
+        href = reverse("reports:list_detail", args=[c.list_id]) + (f"?{query}" if query else "")
+        shown.append(
+            Column(
+                c.key,
+                format_html('<a href="{}">{}</a>', href, c.label),
+                lambda r, k=c.key: r[k].get("value"),
+                "count",
+                html=lambda r, ctx, k=c.key: _scorecard_cell(r.get(k), r["spec"].unit),
+            )
+        )
+    counts = [
+        Column(
+            f"{c.key}_{part}", f"{c.key} {part}", lambda r, k=c.key, p=part: r[k].get(p), page=False
+        )
+        for c in columns
+        for part in ("numerator", "denominator", "count")
+    ]
+    metric = Column("metric", "Metric", lambda r: r["spec"].id, page=False)
+    unit = Column("unit", "Unit", lambda r: r["spec"].unit, page=False)
+    stage = Column("stage", "Stage", lambda r: r["spec"].stage, page=False)
+    return Table([KPI_LABEL, stage, metric, unit, *shown, *counts])

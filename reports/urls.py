@@ -15,6 +15,7 @@ urlpatterns = [
     path("programs/none/credits/", views.program_credits, name="no_program_credits"),
     path("cohorts/", views.cohort_list, name="cohort_list"),
     path("lists/", views.list_index, name="list_index"),
+    path("lists/compare/", views.list_compare, name="list_compare"),
     path("lists/<int:pk>/", views.list_detail, name="list_detail"),
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),

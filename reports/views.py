@@ -3,6 +3,7 @@ engine, and render a template (or a CSV download of the same table)."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -604,6 +605,43 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "more": len(rows) > LIST_MEMBERS_SHOWN,
             "shown": LIST_MEMBERS_SHOWN,
             "kpi_query": rq.with_params(list=str(pk)),
+            "scorecard_query": rq.with_params(list=str(pk), compare="previous"),
+        },
+    )
+
+
+@require_GET
+def list_compare(request: HttpRequest) -> HttpResponse:
+    """The list scorecard: up to three lists side by side (``?list=1&list=2``), or one list
+    against its previous period (``?list=1&compare=previous``), on each stage's headline KPI
+    with the counts behind it. One KPI computation per column (at most three)."""
+    raw_ids = request.GET.getlist("list")
+    compare = request.GET.get("compare", "").strip()
+    # ``list`` is the bar's one-list filter elsewhere; here it names the compared lists.
+    bar = copy.copy(request)
+    bar.GET = request.GET.copy()
+    bar.GET.pop("list", None)
+    rq = report_query(bar)
+    rq.extra += [("list", raw) for raw in raw_ids]
+    columns, problems = selectors.scorecard_columns(raw_ids, compare, rq.period)
+    for found in problems.values():
+        rq.messages.extend(found)
+    rows = selectors.list_scorecard(columns, rq.filters, rq.definitions) if columns else []
+    table = tables.scorecard_table(columns, rq.query)
+    if wants_csv(request):
+        return table.csv(f"list-scorecard-{_period_name(rq)}.csv", rows)
+    return page(
+        request,
+        "reports/list_compare.html",
+        rq,
+        {
+            "columns": columns,
+            "scorecard": table.render(rows, rq=rq),
+            "lists": list(lists_with_counts(rq.period.end)),
+            "chosen": {c.list_id for c in columns},
+            "previous": bool(columns) and columns[0].key == "current",
+            "max_lists": selectors.SCORECARD_MAX_LISTS,
+            "csv_query": request.GET.urlencode(),
         },
     )
 

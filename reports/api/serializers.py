@@ -237,6 +237,66 @@ class AttributionQuerySerializer(KpiQuerySerializer):
     model = _model_field()
 
 
+class ScorecardQuerySerializer(KpiQuerySerializer):
+    """The KPI parameters, with ``list`` repeated (the lists compared) and ``compare``."""
+
+    list_ = CommaListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=1000,
+        help_text="Up to three account list ids (GET /api/v1/lists/), `?list=1&list=2` or "
+        "`?list=1,2`: each list's members at the period end are its column's ABM cohort.",
+    )
+    compare = serializers.ChoiceField(
+        choices=[("previous", "previous")],
+        required=False,
+        help_text="`previous`: one list over the period and the period before it (two columns).",
+    )
+
+    def validate_list(self, value: list[int]) -> list[int]:
+        """Existence and the count of lists are checked with the page's messages, in the view."""
+        return value
+
+
+class ListRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ScorecardColumnSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The key of this column in each KPI's `values`.")
+    list = ListRefSerializer(help_text="The account list (id and name).")
+    from_ = serializers.DateField()
+    to = serializers.DateField()
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class ScorecardRowSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    stage = serializers.IntegerField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    values = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="Column key -> the KPI's result item in the KPI shape: `value` and, for a "
+        "rate, `numerator`/`denominator`; for a count or sum, `count`.",
+    )
+
+
+class ScorecardResultSerializer(serializers.Serializer):
+    """The list scorecard: a column per list (or period), a row per stage headline KPI."""
+
+    cohort = serializers.CharField()
+    filters = serializers.DictField()
+    definitions = serializers.DictField()
+    columns = ScorecardColumnSerializer(many=True)
+    kpis = ScorecardRowSerializer(many=True)
+
+
 class OpportunityAttributionQuerySerializer(serializers.Serializer):
     """``model`` and ``definitions`` of one opportunity's credits."""
 

@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,6 +31,8 @@ from .serializers import (
     KpiResultSerializer,
     OpportunityAttributionQuerySerializer,
     OpportunityAttributionSerializer,
+    ScorecardQuerySerializer,
+    ScorecardResultSerializer,
     TimelineEntrySerializer,
 )
 
@@ -374,3 +376,61 @@ class OpportunityAttributionView(generics.GenericAPIView):
                 }
             )
         return Response(OpportunityAttributionSerializer(body).data)
+
+
+class ListScorecardView(generics.GenericAPIView):
+    """The list scorecard of the /lists/compare/ page: the same numbers, as JSON."""
+
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="lists_compare_retrieve",
+        parameters=[ScorecardQuerySerializer],
+        responses={200: ScorecardResultSerializer, 400: BAD_PARAMETERS},
+    )
+    def get(self, request: Request) -> Response:
+        """Each stage's headline KPI for up to three lists side by side (``list`` repeated),
+        or one list over the period and the one before (``compare=previous``), with the counts
+        behind each rate. Each list's members at the period end are its column's ABM cohort
+        (or the ``cohort`` asked for). More than three lists or an unknown id is a 400."""
+        kpis = _engine()
+        params = _parse(request, ScorecardQuerySerializer)
+        raw_ids = [str(pk) for pk in params.pop("list")]
+        period, filters = _period_and_filters(params)
+        columns, problems = selectors.scorecard_columns(raw_ids, params.get("compare", ""), period)
+        if problems:
+            raise ValidationError(problems)
+        rules = params.get("definitions") or kpis.definitions_resolve(None)
+        rows = selectors.list_scorecard(columns, filters, rules)
+        body = {
+            "cohort": filters.cohort or "abm",
+            "filters": kpis.filters_echo(filters),
+            "definitions": kpis.definitions_echo(rules),
+            "columns": [
+                {
+                    "key": c.key,
+                    "list": {"id": c.list_id, "name": c.name},
+                    "from": c.period.start,
+                    "to": c.period.end,
+                }
+                for c in columns
+            ],
+            "kpis": [
+                {
+                    "id": r["spec"].id,
+                    "stage": r["spec"].stage,
+                    "label": r["spec"].label,
+                    "unit": r["spec"].unit,
+                    "values": {c.key: _item_counts(r[c.key]) for c in columns},
+                }
+                for r in rows
+            ],
+        }
+        return Response(ScorecardResultSerializer(body).data)
+
+
+def _item_counts(item: dict) -> dict:
+    """A KPI result item's value and the counts behind it (not its labels, once per row)."""
+    keys = ("value", "numerator", "denominator", "count", "total")
+    return {k: item[k] for k in keys if k in item}
