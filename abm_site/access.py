@@ -85,6 +85,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("snapshots/*", VIEWER, None, note="published funnel snapshots and their revisions"),
     Rule("events/*", VIEWER, None, note="events: stage changes, surges, imports, recomputes"),
     Rule("alerts/*", VIEWER, VIEWER, note="a user's own e-mail alerts"),
+    Rule("schedules/*", VIEWER, VIEWER, note="a user's own scheduled e-mail reports"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
 )
 

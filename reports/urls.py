@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alerts, views
+from . import alerts, schedules, views
 
 app_name = "reports"
 
@@ -22,5 +22,6 @@ urlpatterns = [
     path("status/", views.status, name="status"),
     path("events/", views.event_page, name="event_list"),
     path("alerts/", alerts.alert_list, name="alert_list"),
+    path("schedules/", schedules.schedule_list, name="schedule_list"),
     path("snapshots/", views.snapshot_list, name="snapshot_list"),
 ]

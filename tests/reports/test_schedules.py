@@ -154,3 +154,49 @@ def test_the_report_has_a_trend_chart_from_the_published_snapshots(mail):
     for image in images:
         assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
     assert "The trend chart appears" not in html
+
+
+def test_a_user_schedules_a_report_on_a_page_and_it_is_sent(mail, client, viewer):
+    """Issue #17 item 4: "a user schedules a KPI report" — any signed-in user, from the
+    dashboard's "E-mail this view" link; bad input is named and kept; own schedules only."""
+    AccountFactory.create_batch(2)
+    client.force_login(viewer)
+    dashboard = client.get("/?period=last_30").content.decode()
+    assert 'href="/schedules/?view=period%3Dlast_30">E-mail this view' in dashboard
+    form = client.get("/schedules/?view=period%3Dlast_30").content.decode()
+    assert 'value="period=last_30"' in form and "No scheduled report yet" in form
+    bad = client.post(
+        "/schedules/",
+        {
+            "name": "Weekly",
+            "recipients": "cmo@example.com, nope",
+            "query": "period=someday",
+            "frequency": "weekly",
+            "weekday": "0",
+            "send_at": "07:00",
+        },
+    ).content.decode()
+    assert "Not e-mail addresses: nope." in bad and "Period" in bad
+    assert 'value="Weekly"' in bad  # what was typed is kept
+    assert ReportSchedule.objects.count() == 0
+    saved = client.post(
+        "/schedules/",
+        {
+            "name": "Weekly",
+            "recipients": "cmo@example.com",
+            "query": "period=last_30",
+            "frequency": "daily",
+            "weekday": "0",
+            "send_at": "07:00",
+        },
+    )
+    assert saved.status_code == 302
+    schedule = ReportSchedule.objects.get()
+    assert schedule.created_by == viewer and schedule.query == "period=last_30"
+    now = timezone.now()
+    assert schedules_send(now) == 0  # the first tick plans it
+    schedule.refresh_from_db()
+    assert schedules_send(schedule.next_run_at) == 1
+    assert mail.messages[0][0] == ["cmo@example.com"]
+    listed = client.get("/schedules/").content.decode()
+    assert "Weekly" in listed and "cmo@example.com" in listed
