@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.test_browser import ARGS, CHROMIUM, MARCH, make_user, shoot, sign_in
+from tests.browser.test_browser import ARGS, CHROMIUM, MARCH, SHOTS, make_user, shoot, sign_in
 from tests.factories import AccountStageChangeFactory, OpportunityFactory
 from tests.reports.test_pages import build_world
 
@@ -65,6 +65,12 @@ def test_click_a_funnel_stage_to_its_accounts(live_server, browser, width):
     assert page.locator("svg.funnel a.stage-link").count() == 6
     assert page.locator("svg.velocity").count() == 1
     shoot(page, "funnel-dashboard")
+    # In print the charts keep their bars, counts and labels (no scroll box cuts them).
+    page.set_viewport_size({"width": width, "height": 900})
+    page.emulate_media(media="print")
+    page.screenshot(path=str(SHOTS / f"funnel-dashboard-print-{width}.png"), full_page=True)
+    assert page.locator("svg.funnel").bounding_box()["width"] > 0.8 * min(width, 900) - 60
+    page.emulate_media(media="screen")
 
     # Engaged: all 8 target accounts (every snapshot is engaged at March 31).
     page.set_viewport_size({"width": width, "height": 900})
