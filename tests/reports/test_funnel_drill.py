@@ -180,10 +180,8 @@ def test_money_drill_page_states_the_total(viewer_client, world):
     assert "<strong>1</strong> opportunity behind this number" in html
     assert '<strong class="drill-total">USD 24,000</strong>' in html
     assert "Acme 003" in html and "Acme 004" not in html  # the lost deal is not revenue
-    dash = body(viewer_client.get(f"/?{MARCH}"))
     stage4 = body(viewer_client.get(f"/stages/4/?{MARCH}"))
     assert "/kpis/new_revenue_won/accounts/?from=2024-03-01&amp;to=2024-03-31" in stage4
-    assert dash  # the dashboard renders with the money drill-downs registered
 
 
 def test_money_drill_with_a_filter(viewer_client, world):
