@@ -8,6 +8,11 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("stages/<int:stage>/", views.stage_detail, name="stage_detail"),
     path("kpis/<str:kpi_id>/accounts/", views.kpi_drilldown, name="kpi_drilldown"),
+    path(
+        "kpis/<str:kpi_id>/<str:part>/accounts/",
+        views.kpi_drilldown,
+        name="kpi_part_drilldown",
+    ),
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
     path("programs/", views.program_list, name="program_list"),

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -221,36 +222,47 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
 
 
 @require_GET
-def kpi_drilldown(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    """The accounts (or opportunities) behind a count KPI, 50 a page."""
+def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) -> HttpResponse:
+    """The accounts (or opportunities) behind a count or a sum KPI, or behind one ``part``
+    of a map KPI (a funnel stage), 50 a page; a sum's page states the total of the amounts."""
     if kpi_id not in REGISTRY:
         raise Http404(f"Unknown KPI {kpi_id!r}.")
     rq = report_query(request)
     spec = spec_for(kpi_id, rq.definitions.generation)
     if spec is None:
         raise Http404(f"KPI {kpi_id!r} is not defined in definitions {rq.definitions.name}.")
+    if part is not None and spec.drill_for(part) is None:
+        raise Http404(f"KPI {kpi_id!r} has no part {part!r} with a list.")
     try:
-        rows = drilldown(kpi_id, rq.period, rq.filters, definitions=rq.definitions)
+        rows = drilldown(kpi_id, rq.period, rq.filters, definitions=rq.definitions, part=part)
     except NoDrilldown:
         return _no_drilldown(request, rq, spec)
-    if spec.drilldown == "opportunity":
+    drills_to = spec.drill_for(part).source.drills_to
+    if drills_to == "opportunity":
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
         rows = rows.select_related("tier", "owner").order_by("name", "pk")
-    table = tables.DRILL_OPPORTUNITIES if spec.drilldown == "opportunity" else tables.DRILL_ACCOUNTS
+    table = tables.DRILL_OPPORTUNITIES if drills_to == "opportunity" else tables.DRILL_ACCOUNTS
+    name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):
-        return table.csv(f"{spec.id}-{_period_name(rq)}.csv", rows.iterator(chunk_size=2000))
+        return table.csv(f"{name}-{_period_name(rq)}.csv", rows.iterator(chunk_size=2000))
     page_obj = selectors.drill_page(rows, request.GET.get("page"), PAGE_SIZE)
+    total = None
+    if spec.unit == "money" and drills_to == "opportunity" and part is None:
+        total = rows.order_by().aggregate(total=Sum("amount"))["total"] or 0
     return page(
         request,
         "reports/kpi_drilldown.html",
         rq,
         {
             "spec": spec,
+            "part": part,
+            "part_label": dict(Stage.choices).get(part, part) if part else "",
             "definition": spec.describe(rq.definitions.params),
             "page": page_obj,
             "table": table.render(page_obj.object_list, rq=rq),
-            "opportunities": spec.drilldown == "opportunity",
+            "opportunities": drills_to == "opportunity",
+            "total": total,
         },
     )
 

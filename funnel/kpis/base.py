@@ -142,7 +142,8 @@ class KpiSpec:
 
     ``measures`` are the measures and conditions (``sources/``) the function
     reads; the engine computes exactly those. ``drill`` is the condition whose
-    rows are behind the number (None for KPIs without a list). ``definition``
+    rows are behind the number (None for KPIs without a list); ``drill_parts`` names
+    the condition behind each part of a map KPI (the funnel's stage counts). ``definition``
     is a template over the definition parameters (``{influence_days}``), so
     the words always state the numbers the result was computed with.
     ``fixed_cohort`` is set for KPIs whose definition fixes the cohort (CAC
@@ -160,6 +161,7 @@ class KpiSpec:
     generation: int = 1
     measures: tuple[Measure, ...] = ()
     drill: Condition | None = field(default=None, compare=False)
+    drill_parts: Mapping[str, Condition] = field(default_factory=dict, compare=False)
     fixed_cohort: str | None = None
     also_cohorts: tuple[str, ...] = ()
     compute: Callable[..., dict[str, Any]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
@@ -173,6 +175,13 @@ class KpiSpec:
     def drilldown(self) -> str | None:
         """What the drill-down lists: ``"account"``, ``"opportunity"`` or None."""
         return self.drill.source.drills_to if self.drill is not None else None
+
+    def drill_for(self, part: str | None = None) -> Condition | None:
+        """The condition listing the rows behind the KPI, or behind one ``part`` of a map
+        KPI (a funnel stage): None when there is no such list."""
+        if part is None:
+            return self.drill
+        return self.drill_parts.get(part)
 
     def describe(self, params: Mapping[str, Any] | None = None) -> str:
         """The definition in words, with the parameters given (this release's by default)."""
@@ -238,6 +247,7 @@ def kpi(
     definition: str,
     measures: tuple[Measure, ...],
     drill: Condition | None = None,
+    drill_parts: Mapping[str, Condition] | None = None,
     fixed_cohort: str | None = None,
     also_cohorts: tuple[str, ...] = (),
     generation: int = 1,
@@ -263,6 +273,8 @@ def kpi(
         raise ValueError(f"KPI {id!r} names no measure.")
     if drill is not None and drill not in measures:
         raise ValueError(f"KPI {id!r}: its drill-down condition must be one of its measures.")
+    if drill_parts and any(c not in measures for c in drill_parts.values()):
+        raise ValueError(f"KPI {id!r}: each part's drill-down condition must be a measure.")
 
     def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         spec = KpiSpec(
@@ -276,6 +288,7 @@ def kpi(
             generation=generation,
             measures=tuple(measures),
             drill=drill,
+            drill_parts=dict(drill_parts or {}),
             fixed_cohort=fixed_cohort,
             also_cohorts=also_cohorts,
             compute=function,

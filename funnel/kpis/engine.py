@@ -237,15 +237,18 @@ def drilldown(
     period: Period,
     filters: Filters = NO_FILTERS,
     definitions: DefinitionsVersion | int | str | None = None,
+    part: str | None = None,
 ) -> QuerySet:
-    """The accounts (or opportunities) behind the count KPI ``kpi_id``, as a lazy queryset.
+    """The accounts (or opportunities) behind the KPI ``kpi_id`` (a count, or a sum of
+    amounts), or behind one ``part`` of a map KPI (a funnel stage), as a lazy queryset.
 
-    Raises ``UnknownKpi`` for an unknown id and ``NoDrilldown`` for a KPI that
-    is not a count of rows.
+    Raises ``UnknownKpi`` for an unknown id and ``NoDrilldown`` for a KPI (or a part)
+    without rows behind it.
     """
     rules = definitions_resolve(definitions)
     (spec,) = _specs([kpi_id], rules.generation)
-    if spec.drill is None:
-        raise NoDrilldown(kpi_id)
+    condition = spec.drill_for(part)
+    if condition is None:
+        raise NoDrilldown(kpi_id if part is None else f"{kpi_id}.{part}")
     ctx = Context(period, filters, definitions=rules)
-    return spec.drill.rows(ctx, str(spec.cohort_for(filters.cohort)))
+    return condition.rows(ctx, str(spec.cohort_for(filters.cohort)))

@@ -10,14 +10,14 @@ from . import stage4, stage5, stage6  # noqa: F401
 from .arithmetic import mean, ratio, round_2, round_ratio
 from .base import kpi, spec_for
 from .context import Context
-from .measures import Measure
+from .measures import Condition
 from .results import sample_basis
 from .sources.accounts import accounts, engaged, expansion, opportunity, renewed, won
 from .sources.spend import days_in_stage
 from .sources.stages import AT_OR_BEYOND, MOVED_ON
 
 #: Funnel stage -> the condition counting its accounts: the six stage counts.
-FUNNEL_STAGES: dict[str, Measure] = {
+FUNNEL_STAGES: dict[str, Condition] = {
     Stage.TARGET: accounts,
     Stage.ENGAGED: engaged,
     Stage.OPPORTUNITY: opportunity,
@@ -47,6 +47,7 @@ COMPARED = (
     "target accounts, opportunity accounts, won accounts, accounts with a won renewal closed "
     "in the period, expansion accounts) and the conversion rate from each stage to the next.",
     measures=tuple(FUNNEL_STAGES.values()),
+    drill_parts=FUNNEL_STAGES,
 )
 def funnel(ctx: Context, cohort: str) -> dict[str, Any]:
     stages = {str(stage): ctx.value(m, cohort) or 0 for stage, m in FUNNEL_STAGES.items()}
@@ -74,6 +75,7 @@ def funnel(ctx: Context, cohort: str) -> dict[str, Any]:
     "the six counts nest and every conversion (a stage's count / the one before) is between "
     "0 and 1. One cohort for all six.",
     measures=tuple(AT_OR_BEYOND.values()),
+    drill_parts=AT_OR_BEYOND,
     generation=2,
 )
 def funnel_v2(ctx: Context, cohort: str) -> dict[str, Any]:

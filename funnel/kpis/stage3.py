@@ -93,6 +93,7 @@ def account_penetration(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Sum of amounts of new-business opportunities of target accounts open at the "
     "end of the period (created by then or with no creation date, and not closed by then).",
     measures=(open_new_business_amount, open_new_business),
+    drill=open_new_business,
 )
 def target_account_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(
@@ -154,6 +155,7 @@ def cost_per_opportunity_account(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Sum of amounts of opportunities (any type) created in the period whose account "
     "had an engagement touch on the creation day or in the {influence_days} days before.",
     measures=(influenced_amount, influenced),
+    drill=influenced,
 )
 def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(ctx.value(influenced_amount, cohort), ctx.value(influenced, cohort))
@@ -188,6 +190,7 @@ def engaged_share_of_tam(ctx: Context, cohort: str) -> dict[str, Any]:
     "account had an engagement touch of a program (a touch that names a program) on the "
     "creation day or in the {influence_days} days before.",
     measures=(influenced_amount, influenced),
+    drill=influenced,
     generation=2,
 )
 def influenced_pipeline_v2(ctx: Context, cohort: str) -> dict[str, Any]:

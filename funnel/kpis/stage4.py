@@ -100,6 +100,7 @@ count_kpi(
     definition="Sum of amounts of new-business opportunities of the cohort closed won in the "
     "period.",
     measures=(won_new_business_amount, won_new_business),
+    drill=won_new_business,
 )
 def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(

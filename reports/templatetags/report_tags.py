@@ -11,6 +11,7 @@ import datetime as dt
 from numbers import Number
 
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -288,11 +289,13 @@ STAGE_LABELS = {str(value): str(label) for value, label in Stage.choices}
 
 
 @register.simple_tag
-def funnel_chart(item: dict | None) -> str:
+def funnel_chart(item: dict | None, rq=None) -> str:
     """The six-stage funnel as horizontal bars with counts and stage-to-stage conversion.
 
     Bar widths and text positions are percentages of the chart's width, so the
-    text keeps its size on a phone and on a wide screen.
+    text keeps its size on a phone and on a wide screen. With the page's query
+    ``rq`` each stage is a link to the accounts it counts (the funnel KPI's
+    drill-down of that stage, same period and filters).
     """
     if not item or not isinstance(item.get("value"), dict):
         return ""
@@ -312,28 +315,34 @@ def funnel_chart(item: dict | None) -> str:
             rate = conversion.get(f"{names[i - 1]}_to_{name}")
             above = STAGE_LABELS.get(names[i - 1], names[i - 1]).lower()
             rate_text = f"{pct(rate)} of {above}" if rate is not None else "— (none above)"
-        parts.append(
-            format_html(
-                "<g><title>{label}: {count}{sep}{rate}</title>"
-                '<text x="0" y="{ty}" font-size="13" fill="#1d2330">{n}. {label}</text>'
-                '<text x="100%" y="{ty}" font-size="12" fill="#5b6475" '
-                'text-anchor="end">{rate}</text>'
-                '<rect x="0" y="{by}" width="{w}%" height="20" rx="3" fill="{fill}"/>'
-                '<text x="{cx}%" y="{cy}" font-size="13" font-weight="600" '
-                'fill="#1d2330">{count}</text></g>',
-                label=label,
-                count=f"{count:,}",
-                sep=" — " if rate_text else "",
-                rate=rate_text,
-                ty=y + 14,
-                n=i + 1,
-                by=y + 21,
-                w=f"{width:.2f}",
-                fill=("#2451c7", "#3b68d9", "#5a82e0", "#067647", "#2f8f5b", "#55a878")[i % 6],
-                cx=f"{width + 1:.2f}",
-                cy=y + 36,
-            )
+        group = format_html(
+            "<g><title>{label}: {count}{sep}{rate}{hint}</title>"
+            '<text x="0" y="{ty}" font-size="13" fill="#1d2330">{n}. {label}</text>'
+            '<text x="100%" y="{ty}" font-size="12" fill="#5b6475" '
+            'text-anchor="end">{rate}</text>'
+            '<rect x="0" y="{by}" width="{w}%" height="20" rx="3" fill="{fill}"/>'
+            '<text x="{cx}%" y="{cy}" font-size="13" font-weight="600" '
+            'fill="#1d2330">{count}</text></g>',
+            label=label,
+            count=f"{count:,}",
+            sep=" — " if rate_text else "",
+            rate=rate_text,
+            hint=" (list the accounts)" if rq is not None else "",
+            ty=y + 14,
+            n=i + 1,
+            by=y + 21,
+            w=f"{width:.2f}",
+            fill=("#2451c7", "#3b68d9", "#5a82e0", "#067647", "#2f8f5b", "#55a878")[i % 6],
+            cx=f"{width + 1:.2f}",
+            cy=y + 36,
         )
+        if rq is not None:
+            href = reverse("reports:kpi_part_drilldown", args=[item["id"], name])
+            href += "?" + rq.with_params()
+            group = format_html(
+                '<a class="stage-link" href="{}" data-stage="{}">{}</a>', href, name, group
+            )
+        parts.append(group)
     desc = "ABM funnel: " + "; ".join(
         f"{STAGE_LABELS.get(n, n)} {int(stages[n] or 0):,}" for n in names
     )
@@ -343,6 +352,47 @@ def funnel_chart(item: dict | None) -> str:
         h=row * len(names),
         d=desc,
         parts=format_html("{}" * len(parts), *parts),  # each part is already format_html
+    )
+
+
+@register.simple_tag
+def velocity_chart(item: dict | None) -> str:
+    """Stage velocity (stage -> mean days in it) as horizontal bars, longest = 70 % of the
+    width; the days are written beside each bar, so the chart reads in print and on a phone."""
+    if not item or not isinstance(item.get("value"), dict) or not item["value"]:
+        return ""
+    values = item["value"]
+    top = max([float(v or 0) for v in values.values()] + [1.0])
+    row = 26
+    parts = []
+    for i, (name, value) in enumerate(values.items()):
+        label = STAGE_LABELS.get(name, name.title())
+        text = _or_dash(format_days(value))
+        width = max(0.4, 70 * float(value or 0) / top)
+        y = i * row
+        parts.append(
+            format_html(
+                "<g><title>{label}: {text}</title>"
+                '<text x="0" y="{ty}" font-size="13" fill="#1d2330">{label}</text>'
+                '<rect x="24%" y="{by}" width="{w}%" height="16" rx="3" fill="#3b68d9"/>'
+                '<text x="{cx}%" y="{ty}" font-size="12" fill="#1d2330">{text}</text></g>',
+                label=label,
+                text=text,
+                ty=y + 17,
+                by=y + 5,
+                w=f"{width * 0.76:.2f}",
+                cx=f"{24 + width * 0.76 + 1:.2f}",
+            )
+        )
+    desc = "Stage velocity: " + "; ".join(
+        f"{STAGE_LABELS.get(n, n)} {format_days(v) or 'no data'}" for n, v in values.items()
+    )
+    return format_html(
+        '<svg class="velocity" width="100%" height="{h}" role="img" aria-label="{d}">'
+        "<title>{d}</title>{parts}</svg>",
+        h=row * len(values) + 4,
+        d=desc,
+        parts=format_html("{}" * len(parts), *parts),
     )
 
 

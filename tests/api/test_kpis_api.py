@@ -164,6 +164,14 @@ def test_drilldown_lists_opportunities(world, viewer_api):
     assert body["results"][0]["status"] == "won"
 
 
+def test_money_kpi_drills_to_its_opportunities(world, viewer_api):
+    """new_revenue_won (5,000: the won deal of March) lists that deal; its amount is the value."""
+    value = _items(viewer_api.get("/api/v1/kpis/", {**MARCH, "id": "new_revenue_won"}).json())
+    body = viewer_api.get("/api/v1/kpis/new_revenue_won/accounts/", MARCH).json()
+    assert [r["id"] for r in body["results"]] == [world["won"].pk]
+    assert float(body["results"][0]["amount"]) == value["new_revenue_won"]["value"] == 5000
+
+
 def test_drilldown_of_a_ratio_or_unknown_kpi_is_404(world, viewer_api):
     ratio = viewer_api.get("/api/v1/kpis/engaged_rate/accounts/", MARCH)
     assert ratio.status_code == 404

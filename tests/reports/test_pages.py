@@ -596,6 +596,8 @@ PINNED = {
     "/": 26,
     "/stages/2/": 18,
     "/kpis/engaged_target_accounts/accounts/": 12,
+    "/kpis/funnel/engaged/accounts/": 11,
+    "/kpis/new_revenue_won/accounts/": 11,
     "/accounts/?sort=-engagement": 12,
     "/accounts/{pk}/": 20,  # + the attribution statement of its deals and their programs' names
     "/programs/": 23,

@@ -157,6 +157,8 @@ class World:
         values |= {"uidb64": "MQ", "token": "not-a-token"}  # an invalid reset link
         values["kpi_id"] = next(k for k, s in REGISTRY.items() if s.drilldown == "account")
         values["content_type_id"] = ContentType.objects.get_for_model(Account).pk
+        if "<part>" in key:  # a stage of the funnel, the map KPI with a list per part
+            values |= {"kpi_id": "funnel", "part": "engaged"}
         account = self.obj(Account, actor)
         for name in ("pk", "object_id", "id"):
             if f"<{name}>" in key:
