@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alerts, schedules, views
+from . import alerts, imports, lists, schedules, views
 
 app_name = "reports"
 
@@ -19,11 +19,11 @@ urlpatterns = [
     path("programs/<int:pk>/credits/", views.program_credits, name="program_credits"),
     path("programs/none/credits/", views.program_credits, name="no_program_credits"),
     path("cohorts/", views.cohort_list, name="cohort_list"),
-    path("lists/", views.list_index, name="list_index"),
-    path("lists/compare/", views.list_compare, name="list_compare"),
-    path("lists/<int:pk>/", views.list_detail, name="list_detail"),
-    path("imports/", views.import_upload, name="import_upload"),
-    path("imports/rejected.csv", views.import_rejected_csv, name="import_rejected_csv"),
+    path("lists/", lists.list_index, name="list_index"),
+    path("lists/compare/", lists.list_compare, name="list_compare"),
+    path("lists/<int:pk>/", lists.list_detail, name="list_detail"),
+    path("imports/", imports.import_upload, name="import_upload"),
+    path("imports/rejected.csv", imports.import_rejected_csv, name="import_rejected_csv"),
     path("status/", views.status, name="status"),
     path("events/", views.event_page, name="event_list"),
     path("alerts/", alerts.alert_list, name="alert_list"),

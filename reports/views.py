@@ -3,27 +3,21 @@ engine, and render a template (or a CSV download of the same table)."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
-from abm_site import access
-from abm_site.exports import csv_response
 from accounts.choices import BuyingRole, FitGrade
-from accounts.models import Account, AccountList
-from accounts.selectors import AccountFilterSet, list_intervals, lists_with_counts
+from accounts.models import Account
+from accounts.selectors import AccountFilterSet
 from engagement.models import Program
 from events.choices import EventType
 from events.selectors import event_list, event_text
@@ -49,16 +43,12 @@ from funnel.kpis import (
 )
 from funnel.selectors import recompute_health, snapshot_restatements
 from ingest import selectors as ingest_selectors
-from ingest import services as ingest_services
 
 from . import selectors, tables
 from .context_processors import STAGES
 from .forms import (
     AccountListForm,
-    MappingEditorForm,
     ReportQuery,
-    RunForm,
-    UploadForm,
     report_query,
 )
 from .selectors import HEADLINE_KPIS
@@ -584,188 +574,6 @@ def cohort_list(request: HttpRequest) -> HttpResponse:
             "by_tier": by_tier.render(tier_metric_rows, rq=rq),
         },
     )
-
-
-# --- account lists ------------------------------------------------------------------------------
-
-#: Members shown on a list's page; the API pages through all of them.
-LIST_MEMBERS_SHOWN = 500
-
-
-@require_GET
-def list_index(request: HttpRequest) -> HttpResponse:
-    """Every account list with its members at the period end and today (one query)."""
-    rq = report_query(request)
-    today = timezone.localdate()
-    lists = list(lists_with_counts(rq.period.end, today))
-    return page(request, "reports/list_index.html", rq, {"lists": lists, "today": today})
-
-
-@require_GET
-def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One list: its members at the period end with their intervals, and a link to its KPIs."""
-    rq = report_query(request)
-    account_list = get_object_or_404(AccountList.objects.select_related("owner"), pk=pk)
-    rows = list(list_intervals(pk, rq.period.end)[: LIST_MEMBERS_SHOWN + 1])
-    return page(
-        request,
-        "reports/list_detail.html",
-        rq,
-        {
-            "account_list": account_list,
-            "rows": rows[:LIST_MEMBERS_SHOWN],
-            "more": len(rows) > LIST_MEMBERS_SHOWN,
-            "shown": LIST_MEMBERS_SHOWN,
-            "kpi_query": rq.with_params(list=str(pk)),
-            "scorecard_query": rq.with_params(list=str(pk), compare="previous"),
-        },
-    )
-
-
-@require_GET
-def list_compare(request: HttpRequest) -> HttpResponse:
-    """The list scorecard: up to three lists side by side (``?list=1&list=2``), or one list
-    against its previous period (``?list=1&compare=previous``), on each stage's headline KPI
-    with the counts behind it. One KPI computation per column (at most three)."""
-    raw_ids = request.GET.getlist("list")
-    compare = request.GET.get("compare", "").strip()
-    # ``list`` is the bar's one-list filter elsewhere; here it names the compared lists.
-    bar = copy.copy(request)
-    bar.GET = request.GET.copy()
-    bar.GET.pop("list", None)
-    rq = report_query(bar)
-    rq.extra += [("list", raw) for raw in raw_ids]
-    columns, problems = selectors.scorecard_columns(raw_ids, compare, rq.period)
-    for found in problems.values():
-        rq.messages.extend(found)
-    rows = selectors.list_scorecard(columns, rq.filters, rq.definitions) if columns else []
-    table = tables.scorecard_table(columns, rq.query)
-    if wants_csv(request):
-        return table.csv(f"list-scorecard-{_period_name(rq)}.csv", rows)
-    return page(
-        request,
-        "reports/list_compare.html",
-        rq,
-        {
-            "columns": columns,
-            "scorecard": table.render(rows, rq=rq),
-            "lists": list(lists_with_counts(rq.period.end)),
-            "chosen": {c.list_id for c in columns},
-            "previous": bool(columns) and columns[0].key == "current",
-            "max_lists": selectors.SCORECARD_MAX_LISTS,
-            "csv_query": request.GET.urlencode(),
-        },
-    )
-
-
-# --- imports ------------------------------------------------------------------------------------
-
-
-def _require_editor(request: HttpRequest) -> None:
-    if not access.allows(access.EDITOR, request.user):
-        raise PermissionDenied("Only editors and admins may import data.")
-
-
-@require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV, preview it as a dry run, edit its mapping, run it, and read the report."""
-    _require_editor(request)
-    rq = report_query(request)
-    context: dict = {
-        "kinds": ingest_selectors.kind_choices(),
-        "mappings": ingest_selectors.mapping_choices(),
-        "hide_filters": True,  # an import has no period; the links still carry it
-    }
-    if request.method == "GET":
-        context["form"] = UploadForm()
-        return page(request, "reports/import.html", rq, context)
-    action = request.POST.get("action")
-    if action in ("run", "remap", "save", "restart"):
-        run_form = RunForm(request.POST, user_id=request.user.pk)
-        if not run_form.is_valid():
-            context["form"] = UploadForm()
-            context["run_errors"] = [e for errs in run_form.errors.values() for e in errs]
-            return page(request, "reports/import.html", rq, context)
-        upload = run_form.cleaned_data["token"]
-        if action != "run":
-            return _import_edit(request, rq, context, action, upload)
-        context.update(ingest_services.import_run(upload, request.user.pk))
-        return page(request, "reports/import_report.html", rq, context)
-    form = UploadForm(request.POST, request.FILES)
-    context["form"] = form
-    if not form.is_valid():
-        return page(request, "reports/import.html", rq, context)
-    result = ingest_services.import_preview(form.cleaned_data, request.user.pk)
-    context.update(result)
-    context["editor"] = _editor_for(result)
-    return page(request, "reports/import.html", rq, context)
-
-
-def _import_edit(
-    request: HttpRequest, rq: ReportQuery, context: dict, action: str, upload: dict
-) -> HttpResponse:
-    """The mapping editor's buttons: preview the edited mapping (``remap``), save it as a
-    profile and preview with it (``save``), or start again from a named mapping
-    (``restart``). Bad input re-renders the editor as entered, with the errors."""
-    kind, mapping = upload["k"], upload["m"]
-    editor: MappingEditorForm | None = None
-    if action == "restart":
-        start = request.POST.get("start_from", "")
-        names = [ingest_selectors.AUTO] + [n for n, _ in ingest_selectors.available_mappings(kind)]
-        if start in names:
-            mapping = start
-        else:
-            context["run_errors"] = [f"Unknown mapping '{start[:50]}' for {kind}."]
-    else:
-        header, samples = ingest_selectors.upload_columns(upload)
-        editor = MappingEditorForm(request.POST, upload=upload, header=header, samples=samples)
-        if editor.is_valid():
-            mapping = editor.cleaned_data["mapping"]
-            if action == "save":
-                try:
-                    saved = ingest_services.saved_mapping_create(
-                        name=editor.cleaned_data["profile_name"],
-                        kind=kind,
-                        label=editor.cleaned_data["profile_label"],
-                        data=mapping,
-                        user=request.user,
-                    )
-                except ingest_services.MappingEditError as exc:
-                    editor.add_errors(exc)
-                else:
-                    mapping = saved.name
-                    context["saved_profile"] = saved
-        if editor.is_valid():
-            editor = None  # a fresh editor, from the mapping the new preview used
-    result = ingest_services.upload_preview(
-        upload["f"], kind, mapping, upload["n"], request.user.pk
-    )
-    context.update(result)
-    context["form"] = UploadForm()
-    context["editor"] = editor or _editor_for(result)
-    return page(request, "reports/import.html", rq, context)
-
-
-def _editor_for(result: dict) -> MappingEditorForm | None:
-    """The mapping editor of a preview, started from the mapping it used."""
-    header = result["preview"].get("header")
-    if not header:
-        return None
-    upload = {"k": result["kind"], "m": result["mapping"], "token": result["token"]}
-    return MappingEditorForm(upload=upload, header=header, samples=result["preview"]["samples"])
-
-
-@require_GET
-def import_rejected_csv(request: HttpRequest) -> HttpResponse:
-    """The rejected rows of a finished import (line, column, reason, the row) as CSV."""
-    _require_editor(request)
-    try:
-        header, rows, name = ingest_services.rejected_rows(
-            request.GET.get("token", ""), request.user.pk
-        )
-    except ingest_services.ImportTokenError as exc:
-        raise Http404(str(exc)) from None
-    return csv_response(f"rejected-{Path(name).stem}.csv", header, rows)
 
 
 # --- published snapshots ----------------------------------------------------------------------
