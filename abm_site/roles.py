@@ -15,6 +15,7 @@ COMPUTED_MODELS = {
     "recomputerun",
     "recomputechunk",
     "stagecheckpoint",
+    "tierchange",  # written by a database trigger on every tier change
 }
 #: Settings that change numbers: only admins write them (the KPI definitions versions).
 ADMIN_MODELS = {"definitionsversion"}

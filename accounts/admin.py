@@ -10,6 +10,7 @@ from .models import (
     Owner,
     Stakeholder,
     Tier,
+    TierChange,
 )
 from .services import account_targeting_fill, list_refresh, target_join_day
 
@@ -141,3 +142,37 @@ class AccountListAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         if form.instance.kind == "dynamic":
             list_refresh(form.instance)
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """History rows kept by the database (triggers) and the list pages: read here, written
+    through their list or the account."""
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+
+@admin.register(ListMembership)
+class ListMembershipAdmin(_ReadOnly):
+    """Every membership interval, filterable by list: who was on a list, and when."""
+
+    list_display = ("account", "list", "joined_on", "left_on")
+    list_filter = ("list",)
+    search_fields = ("account__name", "account__domain")
+    list_select_related = ("account", "list")
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(_ReadOnly):
+    """Each account's tier since a date, as the tier-split KPIs read it."""
+
+    list_display = ("account", "tier", "effective_on")
+    list_filter = ("tier",)
+    search_fields = ("account__name", "account__domain")
+    list_select_related = ("account", "tier")

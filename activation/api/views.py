@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from abm_site.api_base import ServiceModelViewSet
+from abm_site.idempotency import IdempotentCreateMixin
 
 from .. import services
 from ..selectors import delivery_list, subscription_list
@@ -24,8 +25,9 @@ class WebhookSubscriptionViewSet(ServiceModelViewSet):
     ordering_fields = ["id", "name"]
 
 
-class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
-    """The delivery log: one row per attempt, newest first."""
+class WebhookDeliveryViewSet(IdempotentCreateMixin, viewsets.ReadOnlyModelViewSet):
+    """The delivery log: one row per attempt, newest first. A redeliver retried with the same
+    ``Idempotency-Key`` sends once."""
 
     queryset = delivery_list()
     serializer_class = WebhookDeliverySerializer
