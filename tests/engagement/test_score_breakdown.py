@@ -112,9 +112,7 @@ def test_relationship_breakdown_is_capped_like_the_score():
     b = score_breakdowns(account.pk, D)["relationship_score"]
     assert b.total == 100.0
     assert b.uncapped > 100.0
-    value = Account.objects.filter(pk=account.pk).values_list(
-        relationship_score(D), flat=True
-    )[0]
+    value = Account.objects.filter(pk=account.pk).values_list(relationship_score(D), flat=True)[0]
     assert value == pytest.approx(b.total)
 
 
