@@ -354,6 +354,11 @@ class WeightedBreakdown:
     total: float
 
     @property
+    def rounded(self) -> float:
+        """The total to the cent, as the snapshots store it (so pages show the same)."""
+        return round(self.total, 2)
+
+    @property
     def uncapped(self) -> float:
         """The contributions' sum before the cap (equals ``total`` when not capped)."""
         return sum(p.contribution for p in self.parts)
