@@ -190,3 +190,33 @@ def test_one_query_per_score(django_assert_num_queries):
     pinned = {**params, "high_value_patterns": ["%/pricing%"]}
     with django_assert_num_queries(3):
         assert score_breakdowns(account.pk, D, pinned)["research_grade"].total == 2
+
+
+def test_every_demo_account_breaks_down_to_its_snapshot():
+    """Issue 20 "done when": for every account of a (small) demo, the contributions add up
+    to the score (below the cap) and each total is the snapshot's score for the day."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    end = dt.date(2026, 6, 30)
+    args = ["--accounts", "60", "--touches", "3000", "--end-date", end.isoformat()]
+    call_command("seed_demo", *args, stdout=StringIO(), stderr=StringIO())
+    ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    account_snapshots_upsert(end, ids[0], ids[-1])
+    params = definitions_resolve().params
+    snaps = {s.account_id: s for s in AccountSnapshot.objects.filter(date=end)}
+    assert len(snaps) == len(ids) == 60
+    nonzero = {"engagement_score": 0, "relationship_score": 0, "research_grade": 0}
+    for pk in ids:  # a test's loop: the breakdown is for one account at a time
+        scores = score_breakdowns(pk, end, params)
+        snap = snaps[pk]
+        for name in ("engagement_score", "relationship_score"):
+            b = scores[name]
+            assert b.uncapped == pytest.approx(sum(p.contribution for p in b.parts))
+            assert b.total == pytest.approx(min(b.uncapped, b.cap or b.uncapped))
+            assert round(Decimal(b.total), 2) == getattr(snap, name), (pk, name)
+            nonzero[name] += b.total > 0
+        assert scores["research_grade"].total == snap.research_grade, pk
+        nonzero["research_grade"] += snap.research_grade > 0
+    assert all(n > 0 for n in nonzero.values()), nonzero  # the check is not vacuous
