@@ -366,6 +366,17 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # with), so each table's total is the score shown above it.
         rules = rq.definitions if rq.definitions.is_default else definitions_resolve(None)
         breakdowns = score_breakdowns(account.pk, latest["date"], rules.params)
+        stale = [
+            label
+            for key, label in (
+                ("engagement_score", "engagement"),
+                ("relationship_score", "relationship"),
+            )
+            if breakdowns[key].rounded != float(latest[key])
+        ]
+        if breakdowns["research_grade"].total != latest["research_grade"]:
+            stale.append("research")
+        breakdowns["stale"] = stale
     return page(
         request,
         "reports/account_detail.html",

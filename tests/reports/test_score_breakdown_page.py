@@ -56,6 +56,24 @@ def test_page_shows_each_score_with_its_parts(viewer_client):
     assert '<td class="num">0.500</td><td class="num">6.67</td>' in made
     assert '<td class="num">0.250</td><td class="num">2.50</td>' in made
     assert "Engagement minutes" in made and "thresholds 1.5, 2.5, 4.0" in made
+    assert "differs from the snapshot" not in made
+
+
+def test_page_says_when_the_working_no_longer_matches_the_snapshot(viewer_client):
+    """A touch imported after the snapshot was written: the engagement table counts it,
+    the snapshot does not; the page says so and how to refresh, the others still match."""
+    from tests.factories import TouchFactory, at
+
+    account = make_account()
+    account_snapshots_upsert(D, account.pk, account.pk)
+    TouchFactory(account=account, kind="form_fill", occurred_at=at(D, 9))  # late import
+    html = viewer_client.get(
+        f"/accounts/{account.pk}/?from=2024-03-01&to=2024-03-31"
+    ).content.decode()
+    made = section(html)
+    assert "The engagement total differs from the snapshot above" in made
+    assert "manage.py recompute" in made
+    assert totals(made)[0] == "57.50"  # 49.5 + 8
 
 
 def test_no_snapshot_no_tables(viewer_client):
