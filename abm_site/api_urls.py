@@ -45,6 +45,11 @@ urlpatterns = [
     ),
     # Before the router's lists/<pk>/, which would take "compare" for an id.
     path("lists/compare/", reports_api.ListScorecardView.as_view(), name="list-compare"),
+    path(
+        "accounts/<int:pk>/scores/",
+        reports_api.AccountScoresView.as_view(),
+        name="account-scores",
+    ),
     path("imports/", ingest_api.ImportView.as_view(), name="import-create"),
     path("attribution/", reports_api.AttributionView.as_view(), name="attribution"),
     path(

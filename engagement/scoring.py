@@ -14,6 +14,7 @@ call time, never at import time.
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from django.db.models import (
     FloatField,
     Func,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -129,6 +131,34 @@ def _weight(prefix: str, weights: dict[str, float], default: float) -> Case:
 # --- Relationship score -------------------------------------------------------
 
 
+#: The relationship score's ceiling: decayed points beyond full scale still make 100.
+RELATIONSHIP_CAP = 100.0
+
+
+def _relationship_terms(as_of: dt.date, params: Params):
+    """The relationship score's definition: weights, window, per-touch decay and scale.
+
+    ``relationship_score`` and ``score_breakdowns`` both build from this, so
+    the breakdown is the score's own arithmetic grouped by kind.
+    """
+    params = _params(params)
+    weights: dict[str, float] = params["relationship_weights"]
+    half_life = float(params["relationship_half_life_days"])
+    full_scale = float(params["relationship_full_scale"])
+    end = day_start(as_of + dt.timedelta(days=1))
+    begin = end - dt.timedelta(days=int(params["relationship_window_days"]))
+
+    def decay(prefix: str) -> Func:
+        return Func(
+            _fval(0.5),
+            AgeDays(Value(end), F(f"{prefix}occurred_at")) / _fval(half_life),
+            function="POWER",
+            output_field=FloatField(),
+        )
+
+    return weights, begin, end, decay, RELATIONSHIP_CAP / full_scale
+
+
 def relationship_score(
     as_of: dt.date, account_ref: str = "pk", via: str | None = None, params: Params = None
 ):
@@ -140,22 +170,11 @@ def relationship_score(
     that ``relationship_full_scale`` points make 100, capped at 100.
     Accounts with no such contact score 0. See ``_embed`` for ``via``.
     """
-    params = _params(params)
-    weights: dict[str, float] = params["relationship_weights"]
-    half_life = float(params["relationship_half_life_days"])
-    full_scale = float(params["relationship_full_scale"])
-    end = day_start(as_of + dt.timedelta(days=1))
-    begin = end - dt.timedelta(days=int(params["relationship_window_days"]))
+    weights, begin, end, decay, scale = _relationship_terms(as_of, params)
 
     def points(prefix: str) -> Sum:
-        decay = Func(
-            _fval(0.5),
-            AgeDays(Value(end), F(f"{prefix}occurred_at")) / _fval(half_life),
-            function="POWER",
-            output_field=FloatField(),
-        )
         return Sum(
-            _weight(prefix, weights, 0.0) * decay,
+            _weight(prefix, weights, 0.0) * decay(prefix),
             filter=_window_q(prefix, begin, end, weights),
             output_field=FloatField(),
         )
@@ -163,10 +182,20 @@ def relationship_score(
     raw = _embed(
         points, _window_q("", begin, end, weights), account_ref, via, FloatField(), _fval(0)
     )
-    return Least(_fval(100), raw * _fval(100.0 / full_scale), output_field=FloatField())
+    return Least(_fval(RELATIONSHIP_CAP), raw * _fval(scale), output_field=FloatField())
 
 
 # --- Engagement score -------------------------------------------------------
+
+
+def _engagement_terms(as_of: dt.date, params: Params):
+    """The engagement score's definition: per-kind weight and window (no decay)."""
+    params = _params(params)
+    weights: dict[str, float] = params["engagement_weights"]
+    default = float(params["engagement_default_weight"])
+    end = day_start(as_of + dt.timedelta(days=1))
+    begin = end - dt.timedelta(days=int(params["engagement_window_days"]))
+    return (lambda prefix: _weight(prefix, weights, default)), begin, end
 
 
 def engagement_score(
@@ -177,15 +206,11 @@ def engagement_score(
     Window ``engagement_window_days`` ending with ``as_of``; a kind missing
     from ``engagement_weights`` weighs ``engagement_default_weight``.
     """
-    params = _params(params)
-    weights: dict[str, float] = params["engagement_weights"]
-    default = float(params["engagement_default_weight"])
-    end = day_start(as_of + dt.timedelta(days=1))
-    begin = end - dt.timedelta(days=int(params["engagement_window_days"]))
+    weight, begin, end = _engagement_terms(as_of, params)
 
     def total(prefix: str) -> Sum:
         return Sum(
-            _weight(prefix, weights, default),
+            weight(prefix),
             filter=_window_q(prefix, begin, end, ENGAGEMENT_KINDS),
             output_field=FloatField(),
         )
@@ -203,6 +228,68 @@ def research_window(as_of: dt.date, params: Params = None) -> tuple[dt.datetime,
     end = day_start(as_of + dt.timedelta(days=1))
     split = end - dt.timedelta(days=int(params["research_recent_days"]))
     return split - dt.timedelta(weeks=int(params["research_baseline_weeks"])), end
+
+
+#: The research grade's three measures, in the order the breakdown lists them.
+RESEARCH_MEASURES: tuple[tuple[str, str], ...] = (
+    ("high_value_visits", "High-value page visits"),
+    ("distinct_pages", "Distinct pages"),
+    ("engagement_minutes", "Engagement minutes"),
+)
+
+
+def _research_terms(as_of: dt.date, patterns: list[str] | None, params: Params):
+    """The research grade's definition: window, the measures' recent and baseline
+    aggregates, their weekly ratio and the grading. ``research_grade`` and
+    ``score_breakdowns`` both build from this."""
+    params = _params(params)
+    recent_days = int(params["research_recent_days"])
+    weeks = int(params["research_baseline_weeks"])
+    thresholds = sorted(float(t) for t in params["research_ratio_thresholds"])
+    if patterns is None:
+        patterns = high_value_patterns()
+    begin, end = research_window(as_of, params)
+    split = end - dt.timedelta(days=recent_days)
+    per_week = 7.0 / recent_days
+
+    def measures(prefix: str) -> dict[str, tuple]:
+        window = _window_q(prefix, begin, end, WEB_VISIT_KINDS)
+        recent = window & Q(**{f"{prefix}occurred_at__gte": split})
+        base = window & Q(**{f"{prefix}occurred_at__lt": split})
+        hv = high_value_visit_q(patterns, prefix)
+        page = ~Q(**{f"{prefix}url": ""})
+        minutes = f"{prefix}engagement_minutes"
+        url = f"{prefix}url"
+        pk = f"{prefix}pk" if prefix else "pk"
+        return {
+            "high_value_visits": (Count(pk, filter=recent & hv), Count(pk, filter=base & hv)),
+            "distinct_pages": (
+                Count(url, filter=recent & page, distinct=True),
+                Count(url, filter=base & page, distinct=True),
+            ),
+            "engagement_minutes": (
+                Coalesce(Sum(minutes, filter=recent), Value(0), output_field=FloatField()),
+                Coalesce(Sum(minutes, filter=base), Value(0), output_field=FloatField()),
+            ),
+        }
+
+    def ratio(recent_value, base_value):
+        weekly_base = Greatest(
+            _as_float(base_value) / _fval(weeks), _fval(1.0), output_field=FloatField()
+        )
+        return _as_float(recent_value) * _fval(per_week) / weekly_base
+
+    def grade(strongest) -> Case:
+        return Case(
+            *(
+                When(Q(GreaterThanOrEqual(strongest, _fval(t))), then=Value(len(thresholds) - i))
+                for i, t in enumerate(reversed(thresholds))
+            ),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    return begin, end, split, thresholds, measures, ratio, grade
 
 
 def research_grade(
@@ -223,55 +310,173 @@ def research_grade(
     threshold of ``research_ratio_thresholds`` it reaches. ``patterns`` are the
     high-value LIKE patterns (loaded when not given). See ``_embed`` for ``via``.
     """
-    params = _params(params)
-    recent_days = int(params["research_recent_days"])
-    weeks = int(params["research_baseline_weeks"])
-    thresholds = sorted(float(t) for t in params["research_ratio_thresholds"])
-    if patterns is None:
-        patterns = high_value_patterns()
-    begin, end = research_window(as_of, params)
-    split = end - dt.timedelta(days=recent_days)
-    per_week = 7.0 / recent_days
+    begin, end, _split, _thresholds, measures, ratio, grade = _research_terms(
+        as_of, patterns, params
+    )
 
     def grade_of(prefix: str) -> Case:
-        window = _window_q(prefix, begin, end, WEB_VISIT_KINDS)
-        recent = window & Q(**{f"{prefix}occurred_at__gte": split})
-        base = window & Q(**{f"{prefix}occurred_at__lt": split})
-        hv = high_value_visit_q(patterns, prefix)
-        page = ~Q(**{f"{prefix}url": ""})
-        minutes = f"{prefix}engagement_minutes"
-        url = f"{prefix}url"
-        pk = f"{prefix}pk" if prefix else "pk"
-
-        def ratio(recent_value, base_value):
-            weekly_base = Greatest(
-                _as_float(base_value) / _fval(weeks), _fval(1.0), output_field=FloatField()
-            )
-            return _as_float(recent_value) * _fval(per_week) / weekly_base
-
-        strongest = Greatest(
-            ratio(Count(pk, filter=recent & hv), Count(pk, filter=base & hv)),
-            ratio(
-                Count(url, filter=recent & page, distinct=True),
-                Count(url, filter=base & page, distinct=True),
-            ),
-            ratio(
-                Coalesce(Sum(minutes, filter=recent), Value(0), output_field=FloatField()),
-                Coalesce(Sum(minutes, filter=base), Value(0), output_field=FloatField()),
-            ),
-            output_field=FloatField(),
-        )
-        return Case(
-            *(
-                When(Q(GreaterThanOrEqual(strongest, _fval(t))), then=Value(len(thresholds) - i))
-                for i, t in enumerate(reversed(thresholds))
-            ),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
+        ratios = [ratio(r, b) for r, b in measures(prefix).values()]
+        return grade(Greatest(*ratios, output_field=FloatField()))
 
     window = _window_q("", begin, end, WEB_VISIT_KINDS)
     return _embed(grade_of, window, account_ref, via, IntegerField(), Value(0))
+
+
+# --- Score breakdowns ("how this score is made") ------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalPart:
+    """One touch kind's share of a weighted score: ``contribution`` is in score units.
+
+    ``decay`` is the mean decay factor of the kind's touches (1.0: no decay), so
+    ``count * weight * decay * scale == contribution`` (``scale`` is 1 for engagement).
+    """
+
+    kind: str
+    label: str
+    count: int
+    weight: float
+    decay: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class WeightedBreakdown:
+    """A weighted score (engagement, relationship) by touch kind, with its window."""
+
+    score: str
+    window_start: dt.datetime
+    window_end: dt.datetime
+    parts: list[SignalPart]
+    scale: float
+    cap: float | None
+    total: float
+
+    @property
+    def rounded(self) -> float:
+        """The total to the cent, as the snapshots store it (so pages show the same)."""
+        return round(self.total, 2)
+
+    @property
+    def uncapped(self) -> float:
+        """The contributions' sum before the cap (equals ``total`` when not capped)."""
+        return sum(p.contribution for p in self.parts)
+
+
+@dataclass(frozen=True)
+class ResearchMeasure:
+    """One research measure: recent and baseline amounts and their weekly ratio."""
+
+    measure: str
+    label: str
+    recent: float
+    baseline: float
+    ratio: float
+
+
+@dataclass(frozen=True)
+class ResearchBreakdown:
+    """The research grade: baseline ``[window_start, split)``, recent ``[split, window_end)``."""
+
+    window_start: dt.datetime
+    split: dt.datetime
+    window_end: dt.datetime
+    measures: list[ResearchMeasure]
+    strongest: float
+    thresholds: list[float]
+    total: int
+
+
+def high_value_patterns_for(params: Params) -> list[str]:
+    """The high-value patterns a definitions version pins, else the registered ones."""
+    pinned = _params(params).get("high_value_patterns")
+    return list(pinned) if pinned is not None else high_value_patterns()
+
+
+def _by_kind(account_id: int, begin, end, kinds, weight, decay, scale: float) -> list[SignalPart]:
+    """One grouped query: the account's window touches per kind, with the score's own
+    per-touch weight and decay expressions."""
+    rows = (
+        Touch.objects.filter(_window_q("", begin, end, kinds), account_id=account_id)
+        .order_by()
+        .values("kind")
+        .annotate(
+            n=Count("pk"),
+            w=Max(weight),
+            d=Avg(decay),
+            c=Sum(weight * decay, output_field=FloatField()) * _fval(scale),
+        )
+    )
+    labels = dict(TouchKind.choices)
+    parts = [
+        SignalPart(r["kind"], labels.get(r["kind"], r["kind"]), r["n"], r["w"], r["d"], r["c"])
+        for r in rows
+    ]
+    return sorted(parts, key=lambda p: (-p.contribution, p.kind))
+
+
+def engagement_breakdown(account_id: int, as_of: dt.date, params: Params = None):
+    """``engagement_score`` of one account by touch kind (one query)."""
+    weight, begin, end = _engagement_terms(as_of, params)
+    parts = _by_kind(account_id, begin, end, ENGAGEMENT_KINDS, weight(""), _fval(1.0), 1.0)
+    total = sum(p.contribution for p in parts)
+    return WeightedBreakdown("engagement_score", begin, end, parts, 1.0, None, total)
+
+
+def relationship_breakdown(account_id: int, as_of: dt.date, params: Params = None):
+    """``relationship_score`` of one account by touch kind (one query); capped at 100."""
+    weights, begin, end, decay, scale = _relationship_terms(as_of, params)
+    parts = _by_kind(account_id, begin, end, weights, _weight("", weights, 0.0), decay(""), scale)
+    total = min(RELATIONSHIP_CAP, sum(p.contribution for p in parts))
+    return WeightedBreakdown(
+        "relationship_score", begin, end, parts, scale, RELATIONSHIP_CAP, total
+    )
+
+
+def research_breakdown(
+    account_id: int, as_of: dt.date, params: Params = None, patterns: list[str] | None = None
+) -> ResearchBreakdown:
+    """``research_grade`` of one account by measure, graded in the same query (one query)."""
+    begin, end, split, thresholds, measures, ratio, grade = _research_terms(as_of, patterns, params)
+    aggregates: dict = {}
+    for name, (recent, base) in measures("").items():
+        aggregates[f"{name}__r"] = recent
+        aggregates[f"{name}__b"] = base
+    for name, (recent, base) in measures("").items():
+        aggregates[f"{name}__x"] = ratio(recent, base)
+
+    def strongest():
+        return Greatest(*(ratio(r, b) for r, b in measures("").values()), output_field=FloatField())
+
+    row = Touch.objects.filter(
+        _window_q("", begin, end, WEB_VISIT_KINDS), account_id=account_id
+    ).aggregate(**aggregates, strongest=strongest(), grade=grade(strongest()))
+    rows = [
+        ResearchMeasure(
+            name,
+            label,
+            float(row[f"{name}__r"] or 0),
+            float(row[f"{name}__b"] or 0),
+            float(row[f"{name}__x"] or 0),
+        )
+        for name, label in RESEARCH_MEASURES
+    ]
+    return ResearchBreakdown(
+        begin, split, end, rows, float(row["strongest"] or 0), thresholds, int(row["grade"] or 0)
+    )
+
+
+def score_breakdowns(account_id: int, as_of: dt.date, params: Params = None) -> dict[str, Any]:
+    """Every score of one account as of ``as_of`` with its working: three queries, plus one
+    for the high-value patterns when the definitions version does not pin them."""
+    return {
+        "engagement_score": engagement_breakdown(account_id, as_of, params),
+        "relationship_score": relationship_breakdown(account_id, as_of, params),
+        "research_grade": research_breakdown(
+            account_id, as_of, params, high_value_patterns_for(params)
+        ),
+    }
 
 
 # --- Intent surge -------------------------------------------------------------
@@ -382,7 +587,18 @@ def intent_surge(
 
 
 __all__ = [
+    "RELATIONSHIP_CAP",
+    "RESEARCH_MEASURES",
+    "ResearchBreakdown",
+    "ResearchMeasure",
+    "SignalPart",
+    "WeightedBreakdown",
+    "engagement_breakdown",
     "engagement_score",
+    "high_value_patterns_for",
+    "relationship_breakdown",
+    "research_breakdown",
+    "score_breakdowns",
     "high_value_patterns",
     "high_value_visit_q",
     "intent_surge",

@@ -28,12 +28,14 @@ from .models import Touch
 from .scoring import (
     engagement_score,
     high_value_patterns,
+    high_value_patterns_for,
     high_value_visit_q,
     intent_surge,
     intent_surge_q,
     relationship_score,
     research_grade,
     research_window,
+    score_breakdowns,
     surging_accounts,
 )
 
@@ -111,12 +113,14 @@ __all__ = [
     "engagement_score",
     "engagement_touch_q",
     "high_value_patterns",
+    "high_value_patterns_for",
     "high_value_visit_q",
     "intent_surge",
     "intent_surge_q",
     "relationship_score",
     "research_grade",
     "research_window",
+    "score_breakdowns",
     "surging_accounts",
     "view_through_touches",
 ]

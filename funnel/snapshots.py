@@ -33,7 +33,7 @@ from engagement.choices import ENGAGEMENT_KINDS, TouchKind
 from engagement.models import Touch
 from engagement.selectors import (
     engagement_score,
-    high_value_patterns,
+    high_value_patterns_for,
     intent_surge,
     relationship_score,
     research_grade,
@@ -148,8 +148,7 @@ def snapshot_queryset(
 
 
 def _patterns(params) -> list[str]:
-    pinned = params.get("high_value_patterns")
-    return list(pinned) if pinned is not None else high_value_patterns()
+    return high_value_patterns_for(params)
 
 
 def _distinct(a: str, b: str) -> str:

@@ -419,6 +419,20 @@ def account_stage_history(account: Account) -> QuerySet[AccountStageChange]:
     return AccountStageChange.objects.filter(account=account).order_by("-changed_on")
 
 
+def account_scores_date(account_id: int) -> tuple[dt.date, str]:
+    """The day an account's score breakdown defaults to: its latest snapshot's, so the
+    breakdown explains the scores the pages show, else today (one query)."""
+    latest = (
+        AccountSnapshot.objects.filter(account_id=account_id)
+        .order_by("-date")
+        .values_list("date", flat=True)
+        .first()
+    )
+    if latest is not None:
+        return latest, "latest_snapshot"
+    return timezone.localdate(), "today"
+
+
 def account_snapshot_series(account: Account, period: Period) -> list[dict[str, Any]]:
     """Scores from the account's snapshots, oldest first, from 365 days before the period's end."""
     return list(

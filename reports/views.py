@@ -19,6 +19,7 @@ from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account
 from accounts.selectors import AccountFilterSet
 from engagement.models import Program
+from engagement.selectors import score_breakdowns
 from events.choices import EventType
 from events.selectors import event_list, event_text
 from funnel.choices import Stage
@@ -33,6 +34,7 @@ from funnel.kpis import (
     account_attribution,
     attribution_available,
     compute,
+    definitions_resolve,
     drilldown,
     drilldowns_within,
     funnel_slices,
@@ -358,6 +360,23 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         roles[-1]["people"].append(s)
         roles[-1]["engaged"] += int(s.engaged)
     latest = series[-1] if series else None
+    breakdowns = None
+    if latest is not None:
+        # The snapshot's day, under the default version (the one the snapshots are written
+        # with), so each table's total is the score shown above it.
+        rules = rq.definitions if rq.definitions.is_default else definitions_resolve(None)
+        breakdowns = score_breakdowns(account.pk, latest["date"], rules.params)
+        stale = [
+            label
+            for key, label in (
+                ("engagement_score", "engagement"),
+                ("relationship_score", "relationship"),
+            )
+            if breakdowns[key].rounded != float(latest[key])
+        ]
+        if breakdowns["research_grade"].total != latest["research_grade"]:
+            stale.append("research")
+        breakdowns["stale"] = stale
     return page(
         request,
         "reports/account_detail.html",
@@ -365,6 +384,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "account": account,
             "latest": latest,
+            "breakdowns": breakdowns,
             "stage_history": list(selectors.account_stage_history(account)[:100]),
             "roles": roles,
             "stakeholder_count": len(stakeholders),

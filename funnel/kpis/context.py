@@ -12,7 +12,7 @@ from django.db.models import Case, Q
 from django.utils import timezone
 
 from abm_site.db import day_bounds
-from engagement.selectors import high_value_patterns
+from engagement.selectors import high_value_patterns_for
 from funnel.models import DefinitionsVersion
 from funnel.selectors import cohort_flag, cohort_q
 
@@ -71,8 +71,7 @@ class Context:
     def patterns(self) -> list[str]:
         """The high-value page patterns in force: the version's own, or the registered pages
         (one query, on first use)."""
-        pinned = self.params.get("high_value_patterns")
-        return list(pinned) if pinned is not None else high_value_patterns()
+        return high_value_patterns_for(self.params)
 
     def value(self, measure: Measure, cohort: str) -> Any:
         """The value of ``measure`` for ``cohort``; runs its source on first use."""

@@ -372,3 +372,101 @@ class OpportunityAttributionSerializer(serializers.Serializer):
     definitions = KpiDefinitionsSerializer()
     pipeline = OpportunityCreditSerializer(many=True)
     revenue = OpportunityCreditSerializer(many=True)
+
+
+# --- score breakdowns (issue 20) ------------------------------------------------------------
+
+
+class AccountScoresQuerySerializer(serializers.Serializer):
+    """``date`` and ``definitions`` of one account's score breakdowns."""
+
+    date = serializers.DateField(
+        required=False,
+        help_text="The day the scores are as of (its end, YYYY-MM-DD). Default: the date of "
+        "the account's latest snapshot, or today when it has none (`date_source` says which).",
+    )
+    definitions = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="The KPI definitions version (name or id). Default: the default version, "
+        "the one the nightly snapshots use.",
+    )
+
+    def validate_definitions(self, value: str):
+        return KpiQuerySerializer.validate_definitions(self, value)
+
+
+class ScoreWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(
+        source="window_start", help_text="First instant read (inclusive)."
+    )
+    end = serializers.DateTimeField(
+        source="window_end", help_text="End of the day the score is as of (exclusive)."
+    )
+
+
+class SignalPartSerializer(serializers.Serializer):
+    """One touch kind's share: ``count * weight * decay * scale == contribution``."""
+
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    weight = serializers.FloatField()
+    decay = serializers.FloatField(
+        help_text="Mean decay factor of the kind's touches (1.0: the score does not decay)."
+    )
+    contribution = serializers.FloatField(help_text="Points of the score, in score units.")
+
+
+class WeightedBreakdownSerializer(serializers.Serializer):
+    """A weighted score by touch kind; ``total`` is min(``cap``, sum of contributions)."""
+
+    total = serializers.FloatField()
+    uncapped = serializers.FloatField(help_text="The contributions' sum before the cap.")
+    cap = serializers.FloatField(allow_null=True, help_text="The score's ceiling; null: none.")
+    scale = serializers.FloatField(help_text="Score units per weighted point.")
+    window = ScoreWindowSerializer(source="*")
+    parts = SignalPartSerializer(many=True)
+
+
+class ResearchMeasureSerializer(serializers.Serializer):
+    measure = serializers.CharField()
+    label = serializers.CharField()
+    recent = serializers.FloatField(help_text="Amount in the recent days.")
+    baseline = serializers.FloatField(help_text="Amount in the baseline weeks.")
+    ratio = serializers.FloatField(
+        help_text="Recent weekly rate / baseline weekly mean (floored at 1 a week)."
+    )
+
+
+class ResearchWindowSerializer(ScoreWindowSerializer):
+    split = serializers.DateTimeField(help_text="Where the baseline ends and the recent begins.")
+
+
+class ResearchBreakdownSerializer(serializers.Serializer):
+    """The research grade: one point per threshold the strongest ratio reaches."""
+
+    total = serializers.IntegerField()
+    strongest = serializers.FloatField()
+    thresholds = serializers.ListField(child=serializers.FloatField())
+    window = ResearchWindowSerializer(source="*")
+    measures = ResearchMeasureSerializer(many=True)
+
+
+class ScoreBreakdownsSerializer(serializers.Serializer):
+    engagement_score = WeightedBreakdownSerializer()
+    relationship_score = WeightedBreakdownSerializer()
+    research_grade = ResearchBreakdownSerializer()
+
+
+class AccountScoresSerializer(serializers.Serializer):
+    """Every score of one account as of ``date``, with its working."""
+
+    account = serializers.IntegerField()
+    date = serializers.DateField()
+    date_source = serializers.ChoiceField(
+        choices=["query", "latest_snapshot", "today"],
+        help_text="Where ``date`` came from: the query, the latest snapshot, or today.",
+    )
+    definitions = serializers.DictField(help_text="id, name and generation of the version.")
+    scores = ScoreBreakdownsSerializer()

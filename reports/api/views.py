@@ -20,10 +20,13 @@ from abm_site.api_base import ErrorDetailSerializer, serializer_for
 from abm_site.pagination import StandardPagination
 from accounts.models import Account
 from engagement.models import Touch
+from engagement.selectors import score_breakdowns
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
 
 from .. import selectors
 from .serializers import (
+    AccountScoresQuerySerializer,
+    AccountScoresSerializer,
     AttributionQuerySerializer,
     AttributionResultSerializer,
     KpiListQuerySerializer,
@@ -250,6 +253,46 @@ class AccountTimelineView(generics.GenericAPIView):
         return self.get_paginated_response(
             TimelineEntrySerializer(timeline_page_rows(page), many=True).data
         )
+
+
+# --- score breakdowns (issue 20) -------------------------------------------------------------
+
+
+class AccountScoresView(generics.GenericAPIView):
+    """An account's engagement score, relationship score and research grade with their
+    working: by signal kind the count, weight, decay and contribution, and the window."""
+
+    filter_backends: list = []
+    pagination_class = None
+    queryset = Account.objects.all()
+
+    @extend_schema(
+        operation_id="accounts_scores_retrieve",
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="Account id."),
+            AccountScoresQuerySerializer,
+        ],
+        responses={200: AccountScoresSerializer, 400: BAD_PARAMETERS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """Computed from the definitions version's own score expressions (the ones the KPI
+        engine and the nightly snapshots use), so each total equals the snapshot's score for
+        that date and version; the contributions add up to the total (below its cap)."""
+        kpis = _engine()
+        account = get_object_or_404(Account.objects.only("id"), pk=pk)
+        params = _parse(request, AccountScoresQuerySerializer)
+        rules = params.get("definitions") or kpis.definitions_resolve(None)
+        day, source = params.get("date"), "query"
+        if day is None:
+            day, source = selectors.account_scores_date(account.pk)
+        body = {
+            "account": account.pk,
+            "date": day,
+            "date_source": source,
+            "definitions": kpis.definitions_echo(rules),
+            "scores": score_breakdowns(account.pk, day, rules.params),
+        }
+        return Response(AccountScoresSerializer(body).data)
 
 
 # --- attribution (issue 14) ---------------------------------------------------------------

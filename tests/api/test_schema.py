@@ -22,6 +22,7 @@ def test_spectacular_validates_without_warnings(tmp_path):
         "/api/v1/touches/bulk/:",
         "/api/v1/imports/:",
         "/api/v1/accounts/{id}/timeline/:",
+        "/api/v1/accounts/{id}/scores/:",
         "/api/v1/funnel-snapshots/:",
     ):
         assert path in text

@@ -152,6 +152,10 @@ def test_pages_in_a_browser(live_server, browser, tmp_path):
     page.locator("table.table tbody tr a").first.click()
     page.wait_for_url(re.compile(r".*/accounts/\d+/.*"))
     assert page.locator("h2:has-text('Buying committee')").count() == 1
+    # The scores' working (issue 20): three tables, engagement's with its web visit.
+    made = page.locator("section[aria-labelledby='made-h']")
+    assert made.locator("table.score-parts").count() == 3
+    assert made.locator("table.score-parts").first.locator("td", has_text="Web visit").count() == 1
     shoot(page, "account-detail")
 
     # The definition tooltip shows on keyboard focus.

@@ -591,7 +591,8 @@ def test_dashboard_csv_has_current_and_previous_values(viewer_client, world):
 #: engine ``compute()`` per program (two programs here; programs are few, tens at most),
 #: and one attribution statement for all rows (22 before attribution, 23 with it). The
 #: stage 2 page's program-reached and program-engaged accounts are one more aggregate
-#: (16 before, 17 with it).
+#: (16 before, 17 with it). The account page explains its latest snapshot's scores: the
+#: high-value page patterns and one grouped query per score (20 before, 24 with them).
 PINNED = {
     "/": 26,
     "/stages/2/": 18,
@@ -599,7 +600,9 @@ PINNED = {
     "/kpis/funnel/engaged/accounts/": 11,
     "/kpis/new_revenue_won/accounts/": 11,
     "/accounts/?sort=-engagement": 12,
-    "/accounts/{pk}/": 20,  # + the attribution statement of its deals and their programs' names
+    # + the attribution statement of its deals and their programs' names (20), + the
+    # scores' working: the high-value patterns and one grouped query per score (24)
+    "/accounts/{pk}/": 24,
     "/programs/": 23,
     "/cohorts/": 29,
     "/status/": 18,
