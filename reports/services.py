@@ -134,9 +134,10 @@ def schedules_send(now: dt.datetime | None = None) -> int:
     (no next time yet) only plans it. A failing schedule is logged and retried next tick.
     """
     now = now or timezone.now()
-    for schedule in ReportSchedule.objects.filter(active=True, next_run_at__isnull=True):
+    unplanned = list(ReportSchedule.objects.filter(active=True, next_run_at__isnull=True))
+    for schedule in unplanned:  # in memory; saved in one statement below
         schedule.next_run_at = schedule_next_run(schedule, now)
-        schedule.save(update_fields=["next_run_at"])
+    ReportSchedule.objects.bulk_update(unplanned, ["next_run_at"])
     due = list(
         ReportSchedule.objects.filter(active=True, next_run_at__lte=now).values_list(
             "pk", flat=True

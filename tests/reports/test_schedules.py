@@ -120,6 +120,17 @@ def test_a_first_tick_only_plans_and_a_stage_report_has_that_stage(mail):
     assert "Stage 1:" in message.get_body(("plain",)).get_content()
 
 
+def test_planning_new_schedules_costs_the_same_for_one_or_many(mail, django_assert_num_queries):
+    """The first tick plans every new schedule in one statement, not one save each."""
+    now = timezone.now()
+    for n in (1, 12):
+        for i in range(n):
+            ReportSchedule.objects.create(name=f"S{n}-{i}", recipients="a@example.com")
+        with django_assert_num_queries(3):  # read the unplanned, update them, read the due
+            assert schedules_send(now) == 0
+    assert not ReportSchedule.objects.filter(next_run_at__isnull=True).exists()
+
+
 def test_a_bad_query_is_an_error_naming_the_field():
     from reports.services import schedule_report_email
 
