@@ -35,7 +35,8 @@ class WebhookSubscription(TimeStampedModel):
         Tier,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        # PROTECT: deleting the tier must not silently delete the subscription and its log.
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="Only account events of accounts in this tier (other events are sent anyway).",
     )
@@ -43,7 +44,7 @@ class WebhookSubscription(TimeStampedModel):
         Owner,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="Only account events of this owner's accounts.",
     )
@@ -142,7 +143,7 @@ class AlertSubscription(TimeStampedModel):
         Tier,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="Only account events of accounts in this tier.",
     )
