@@ -18,4 +18,5 @@ def navigation(request: HttpRequest) -> dict:
     return {
         "stage_nav": [(n, STAGE_TITLES[n]) for n in STAGES],
         "can_import": access.allows(access.EDITOR, user),
+        "can_edit_weights": access.allows(access.ADMIN, user),
     }

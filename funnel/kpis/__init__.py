@@ -6,6 +6,7 @@ and presets, filter checks, scope and snapshot slices, the data version).
 """
 
 from funnel.definitions import (
+    WEIGHT_MAPS,
     DefinitionsInvalid,
     UnknownDefinitions,
     definitions_resolve,
@@ -80,6 +81,7 @@ from .weights import (  # last: the weights preview computes through the engine 
 )
 
 __all__ = [
+    "WEIGHT_MAPS",
     "SCORE_KPIS",
     "AccountChanges",
     "DefinitionsInvalid",
