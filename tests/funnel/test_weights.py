@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from funnel.admin import DefinitionsVersionForm
@@ -286,3 +287,29 @@ def test_saving_a_bad_change_saves_nothing():
     with pytest.raises(DefinitionsInvalid):
         weights_save(v2, {"intent_surge_factor": -2}, name="v2-bad")
     assert not DefinitionsVersion.objects.filter(name="v2-bad").exists()
+
+
+def test_the_admin_change_page_answers_a_bad_weight_naming_it(admin_user):
+    version = definitions_derive(definitions_resolve("v2"), name="v2-admin")
+    params = {
+        **version.params,
+        "engagement_weights": {**version.params["engagement_weights"], "meeting": "ten"},
+    }
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        f"/admin/funnel/definitionsversion/{version.pk}/change/",
+        {
+            "name": version.name,
+            "generation": version.generation,
+            "params": json.dumps(params),
+            "derived_from": version.derived_from_id,
+            "note": "",
+        },
+    )
+    assert response.status_code == 200  # the form again, with the message
+    assert "engagement_weights.meeting must be a number (got &#x27;ten&#x27;)." in (
+        response.content.decode()
+    )
+    version.refresh_from_db()
+    assert version.params["engagement_weights"]["meeting"] == 10.0
