@@ -143,6 +143,26 @@ def test_save_needs_a_free_name(admin_user):
     assert DefinitionsVersion.objects.count() == 2
 
 
+def test_a_change_can_start_from_another_version(admin_user):
+    world()
+    client = signed_in(admin_user)
+    html = client.get(f"{URL}?base=v1").content.decode()
+    assert 'name="base" value="v1"' in html
+    data = {**form_data(**{"engagement_weights.form_fill": "20"}), "base": "v1"}
+    preview = client.post(URL, {**data, "preview": "1"})
+    assert "Preview: v1 → the change" in preview.content.decode()
+    digest = preview.context["form"].data["previewed"]
+    client.post(URL, {**data, "previewed": digest, "name": "v1-forms", "save": "1"})
+    saved = DefinitionsVersion.objects.get(name="v1-forms")
+    assert (saved.generation, saved.derived_from.name) == (1, "v1")
+
+
+def test_an_unknown_base_falls_back_to_the_default_saying_so(admin_user):
+    html = signed_in(admin_user).get(f"{URL}?base=v9").content.decode()
+    assert "No definitions version &#x27;v9&#x27;" in html
+    assert 'name="base" value="v2"' in html
+
+
 #: Session and user (2), the versions and the base (2), the preview: the KPIs' two sources
 #: under each version (4), the accounts (1) and the high-value patterns once for each of the
 #: three computations (3); the versions table reads no more (12 in all, whatever the data).
