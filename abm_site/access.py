@@ -87,6 +87,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("alerts/*", VIEWER, VIEWER, note="a user's own e-mail alerts"),
     Rule("schedules/*", VIEWER, VIEWER, note="a user's own scheduled e-mail reports"),
     Rule("imports/*", EDITOR, EDITOR, note="CSV upload page; viewers get 403"),
+    Rule("weights/*", ADMIN, ADMIN, note="score weights: previewed, saved as a new version"),
 )
 
 #: What the API enforces for a request that did not come through the URLconf.

@@ -5,10 +5,10 @@ from django.http import HttpRequest
 
 from .definitions import (
     DefinitionsInUse,
-    attribution_params_errors,
     definitions_check_editable,
     definitions_default_set,
     definitions_derive,
+    definitions_params_errors,
     shipped_params,
 )
 from .models import (
@@ -154,9 +154,9 @@ class DefinitionsVersionForm(forms.ModelForm):
                 + (f"missing {', '.join(missing)}. " if missing else "")
                 + (f"unknown {', '.join(unknown)}." if unknown else "")
             )
-        errors = attribution_params_errors(params)
-        if errors:
-            raise forms.ValidationError(" ".join(errors))
+        errors = definitions_params_errors(params)
+        if errors:  # one message per parameter, each naming it
+            raise forms.ValidationError(list(errors.values()))
         return params
 
     def clean(self) -> dict:

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.choices import ENGAGEMENT_KINDS, TouchKind
+
 from .models import DefinitionsVersion
 
 #: The generations the engine knows, newest last.
@@ -66,6 +68,93 @@ def attribution_params_errors(params: Mapping[str, Any]) -> list[str]:
         value = params.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             errors.append(f"{name} must be a positive number of days (got {value!r}).")
+    return errors
+
+
+class DefinitionsInvalid(ValueError):
+    """Parameters that cannot be used; ``errors`` maps each parameter (``engagement_weights.
+    ad_click`` for one weight) to what is wrong with it and how to fix it."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__(" ".join(errors.values()))
+        self.errors = dict(errors)
+
+
+#: The score parameters an admin edits (the weights page and the admin), by kind of value:
+#: weights per touch kind, whole numbers of days or weeks, positive numbers, and numbers
+#: that may be 0. Every other parameter keeps its version's value.
+WEIGHT_MAPS: dict[str, tuple[str, ...]] = {
+    "engagement_weights": ENGAGEMENT_KINDS,
+    "relationship_weights": tuple(TouchKind.values),
+}
+WHOLE_DAYS = (
+    "engagement_window_days",
+    "relationship_window_days",
+    "relationship_change_days",
+    "research_recent_days",
+    "research_baseline_weeks",
+    "intent_baseline_weeks",
+)
+POSITIVE = ("relationship_half_life_days", "relationship_full_scale", "intent_surge_factor")
+NOT_NEGATIVE = ("engagement_default_weight", "relationship_change_points")
+#: The research grade is 0 to 3: one point per threshold reached.
+RESEARCH_THRESHOLDS = 3
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value == value
+
+
+def score_params_errors(params: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with a version's score weights, windows and thresholds: parameter (or
+    ``map.kind`` for one weight) -> a message naming it and saying what it must be."""
+    errors: dict[str, str] = {}
+    for name, kinds in WEIGHT_MAPS.items():
+        weights = params.get(name)
+        if not isinstance(weights, Mapping):
+            errors[name] = f"{name} must be an object of touch kind -> weight (got {weights!r})."
+            continue
+        for kind, weight in weights.items():
+            key = f"{name}.{kind}"
+            if kind not in kinds:
+                what = "an engagement kind" if name == "engagement_weights" else "a touch kind"
+                errors[key] = f"{key}: {kind!r} is not {what}; use one of {', '.join(kinds)}."
+            elif not _is_number(weight):
+                errors[key] = f"{key} must be a number (got {weight!r})."
+            elif weight < 0:
+                errors[key] = f"{key} must be 0 or more (got {weight!r})."
+    for name in WHOLE_DAYS:
+        value = params.get(name)
+        if not _is_number(value) or value != int(value) or value < 1:
+            errors[name] = f"{name} must be a whole number of 1 or more (got {value!r})."
+    for name in POSITIVE:
+        value = params.get(name)
+        if not _is_number(value) or value <= 0:
+            errors[name] = f"{name} must be a number above 0 (got {value!r})."
+    for name in NOT_NEGATIVE:
+        value = params.get(name)
+        if not _is_number(value) or value < 0:
+            errors[name] = f"{name} must be a number of 0 or more (got {value!r})."
+    name = "research_ratio_thresholds"
+    value = params.get(name)
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != RESEARCH_THRESHOLDS
+        or not all(_is_number(t) and t > 0 for t in value)
+        or list(value) != sorted(value)
+    ):
+        errors[name] = (
+            f"{name} must be {RESEARCH_THRESHOLDS} numbers above 0 in increasing order, "
+            f"one per research grade (got {value!r})."
+        )
+    return errors
+
+
+def definitions_params_errors(params: Mapping[str, Any]) -> dict[str, str]:
+    """Every check of a version's parameters (scores and attribution), keyed by parameter."""
+    errors = score_params_errors(params)
+    for message in attribution_params_errors(params):
+        errors.setdefault(message.split(" ", 1)[0], message)
     return errors
 
 
@@ -143,9 +232,9 @@ def definitions_derive(
     unknown = sorted(set(params or {}) - set(base.params))
     if unknown:
         raise ValueError(f"Unknown definitions parameter(s): {', '.join(unknown)}.")
-    errors = attribution_params_errors(merged)
+    errors = definitions_params_errors(merged)
     if errors:
-        raise ValueError(" ".join(errors))
+        raise DefinitionsInvalid(errors)
     generation = generation or base.generation
     if generation not in GENERATIONS:
         raise ValueError(f"Generation {generation} is not one of {GENERATIONS}.")

@@ -15,7 +15,9 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    rank = access.LEVELS.index(access.user_level(user))  # the user's role: read once
     return {
         "stage_nav": [(n, STAGE_TITLES[n]) for n in STAGES],
-        "can_import": access.allows(access.EDITOR, user),
+        "can_import": rank >= access.LEVELS.index(access.EDITOR),
+        "can_edit_weights": rank >= access.LEVELS.index(access.ADMIN),
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alerts, imports, lists, schedules, views
+from . import alerts, imports, lists, schedules, views, weights
 
 app_name = "reports"
 
@@ -29,4 +29,5 @@ urlpatterns = [
     path("alerts/", alerts.alert_list, name="alert_list"),
     path("schedules/", schedules.schedule_list, name="schedule_list"),
     path("snapshots/", views.snapshot_list, name="snapshot_list"),
+    path("weights/", weights.weights_edit, name="weights_edit"),
 ]

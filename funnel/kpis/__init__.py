@@ -5,7 +5,13 @@ types and catalogue, and the rules around it that every surface shares (periods
 and presets, filter checks, scope and snapshot slices, the data version).
 """
 
-from funnel.definitions import UnknownDefinitions, definitions_resolve, definitions_versions
+from funnel.definitions import (
+    WEIGHT_MAPS,
+    DefinitionsInvalid,
+    UnknownDefinitions,
+    definitions_resolve,
+    definitions_versions,
+)
 
 from .arithmetic import wilson_interval
 from .attribution import MODEL_LABELS as ATTRIBUTION_MODEL_LABELS
@@ -34,7 +40,7 @@ from .base import (
     drilldowns_within,
     spec_for,
 )
-from .engine import compute, definitions_echo, drilldown, filters_echo
+from .engine import compute, compute_draft, definitions_echo, drilldown, filters_echo
 from .formatting import (
     format_basis,
     format_count,
@@ -64,8 +70,26 @@ from .scope import funnel_slices, scope_q, slice_name, slices_of_accounts
 from .version import compact as data_version_compact
 from .version import data_version
 from .version import log_length as data_version_log_length
+from .weights import (  # last: the weights preview computes through the engine above
+    SCORE_KPIS,
+    AccountChanges,
+    KpiMove,
+    WeightsPreview,
+    weights_changed,
+    weights_preview,
+    weights_save,
+)
 
 __all__ = [
+    "WEIGHT_MAPS",
+    "SCORE_KPIS",
+    "AccountChanges",
+    "DefinitionsInvalid",
+    "KpiMove",
+    "WeightsPreview",
+    "weights_changed",
+    "weights_preview",
+    "weights_save",
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",
@@ -92,6 +116,7 @@ __all__ = [
     "program_opportunity_credits",
     "catalogue",
     "compute",
+    "compute_draft",
     "drilldowns_within",
     "sample_basis",
     "wilson_interval",

@@ -112,6 +112,17 @@ def compute(
     return _compute(specs, period, filters, rules)
 
 
+def compute_draft(
+    period: Period, filters: Filters, ids: Iterable[str] | None, draft: DefinitionsVersion
+) -> dict[str, Any]:
+    """The KPIs under a version not saved yet (the weights page's preview of a change).
+
+    The same computation as ``compute``, but never cached (an unsaved version has no id
+    to key it by) and marking no version used.
+    """
+    return _compute(_specs(ids, draft.generation), period, filters, draft)
+
+
 def _compute_cached(
     period: Period, filters: Filters, ids: Iterable[str] | None, definitions: int | str | None
 ) -> dict[str, Any] | None:
