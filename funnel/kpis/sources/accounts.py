@@ -377,7 +377,7 @@ def at_risk(ctx: Context) -> Q:
 def slice_accounts(ctx: Context) -> QuerySet[Account]:
     """Accounts of the filters' tier and owner slice, whatever the program filter: the
     program KPIs count the filter's programs' touches, not accounts a program engaged."""
-    return Account.objects.filter(slice_q(ctx.filters))
+    return Account.objects.filter(slice_q(ctx.filters, ctx.end))
 
 
 PROGRAM_ACCOUNTS = Source("program_accounts", slice_accounts, prefix="", drills_to="account")
