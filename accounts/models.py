@@ -563,3 +563,47 @@ def tier_as_of(day, account_ref: str = "pk", field: str = "tier_id"):
         .values(field)[:1]
     )
     return Subquery(rows)
+
+
+class FitGradeChange(models.Model):
+    """An account's ICP fit grade from ``effective_on`` (empty: since before records) until
+    its next change. Written by a database trigger on every change of ``Account.fit_grade``
+    (migration 0007): the first grade an account gets counts since always (as the tier at
+    creation does), each later regrade from the day it happens; grade-based KPIs (TAM,
+    engaged share of TAM) read the grade an account had at the end of their period."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="fit_grade_changes")
+    grade = models.CharField(max_length=1, choices=FitGrade.choices, blank=True)
+    effective_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", models.F("effective_on").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "effective_on"],
+                name="%(app_label)s_%(class)s_one_per_day",
+                violation_error_message="The account already has a grade change on this day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: grade {self.grade or '-'} from {self.effective_on or 'always'}"
+
+
+def fit_grade_as_of(day, account_ref: str = "pk"):
+    """Subquery: the ICP fit grade the account had at the end of ``day`` (NULL before its
+    first). PostgreSQL keeps the history (a trigger); elsewhere the current grade stands in."""
+    from django.db import connection
+    from django.db.models import F, OuterRef, Subquery
+
+    if connection.vendor != "postgresql":
+        return F(f"{account_ref[:-2]}fit_grade" if account_ref.endswith("pk") else "fit_grade")
+    rows = (
+        FitGradeChange.objects.filter(
+            Q(effective_on__isnull=True) | Q(effective_on__lte=day),
+            account_id=OuterRef(account_ref),
+        )
+        .order_by(F("effective_on").desc(nulls_last=True))
+        .values("grade")[:1]
+    )
+    return Subquery(rows)
