@@ -16,6 +16,7 @@ COMPUTED_MODELS = {
     "recomputechunk",
     "stagecheckpoint",
     "tierchange",  # written by a database trigger on every tier change
+    "fitgradechange",  # written by a database trigger on every fit-grade change
 }
 #: Settings that change numbers: only admins write them (the KPI definitions versions).
 ADMIN_MODELS = {"definitionsversion"}

@@ -5,6 +5,7 @@ from .models import (
     Account,
     AccountDomain,
     AccountList,
+    FitGradeChange,
     IcpRule,
     ListMembership,
     Owner,
@@ -12,7 +13,15 @@ from .models import (
     Tier,
     TierChange,
 )
-from .services import account_targeting_fill, list_refresh, target_join_day
+from .services import (
+    ICP_FIELDS,
+    account_fit_refresh,
+    account_targeting_fill,
+    icp_rule_save,
+    icp_rules_delete,
+    list_refresh,
+    target_join_day,
+)
 
 
 @admin.register(Tier)
@@ -24,8 +33,19 @@ class TierAdmin(admin.ModelAdmin):
 
 @admin.register(IcpRule)
 class IcpRuleAdmin(admin.ModelAdmin):
+    """Saving or deleting a rule regrades every account at once (one UPDATE)."""
+
     list_display = ["__str__", "attribute", "weight", "is_active", "updated_at"]
     list_filter = ["attribute", "is_active"]
+
+    def save_model(self, request, obj: IcpRule, form, change: bool) -> None:
+        icp_rule_save(obj)
+
+    def delete_model(self, request, obj: IcpRule) -> None:
+        icp_rules_delete(IcpRule.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        icp_rules_delete(queryset)
 
 
 class StakeholderInline(admin.TabularInline):
@@ -81,6 +101,8 @@ class AccountAdmin(admin.ModelAdmin):
         elif change and "is_target" in form.changed_data:
             account_targeting_fill(obj, form.initial.get("is_target", True), form.changed_data)
         super().save_model(request, obj, form, change)
+        if not change or ICP_FIELDS.intersection(form.changed_data):  # graded as the API does
+            account_fit_refresh(Account.objects.filter(pk=obj.pk))
 
 
 @admin.register(Stakeholder)
@@ -176,3 +198,13 @@ class TierChangeAdmin(_ReadOnly):
     list_filter = ("tier",)
     search_fields = ("account__name", "account__domain")
     list_select_related = ("account", "tier")
+
+
+@admin.register(FitGradeChange)
+class FitGradeChangeAdmin(_ReadOnly):
+    """Each account's ICP fit grade since a date, as TAM and engaged share of TAM read it."""
+
+    list_display = ("account", "grade", "effective_on")
+    list_filter = ("grade",)
+    search_fields = ("account__name", "account__domain")
+    list_select_related = ("account",)

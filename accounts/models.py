@@ -98,14 +98,39 @@ class IcpRule(TimeStampedModel):
 def target_q(day, prefix: str = "") -> Q:
     """The target-list condition as of ``day``, optionally through a relation prefix.
 
-    KPIS.md: ``targeted_on`` empty or <= day, and ``untargeted_on`` empty or
-    > day. Accounts that were never on the list carry ``is_target=False``.
+    One definition of "target as of D": a membership interval of the target list
+    (``joined_on`` empty or <= day, ``left_on`` empty or > day), so an account
+    re-targeted after a gap is a target exactly in its intervals (#15). ``day`` may
+    be a date or ``F("<column>")`` of the outer row (the stage history evaluates
+    many days at once). PostgreSQL keeps the list in step with the accounts'
+    targeting fields (a trigger, migration 0004); elsewhere (the SQLite default of
+    ``make run``) those fields stand in: ``targeted_on`` empty or <= day,
+    ``untargeted_on`` empty or > day, on accounts with ``is_target``.
     """
-    return (
-        Q(**{f"{prefix}is_target": True})
-        & (Q(**{f"{prefix}targeted_on__isnull": True}) | Q(**{f"{prefix}targeted_on__lte": day}))
-        & (Q(**{f"{prefix}untargeted_on__isnull": True}) | Q(**{f"{prefix}untargeted_on__gt": day}))
+    from django.db import connection
+    from django.db.models import Exists, F, OuterRef
+
+    if connection.vendor != "postgresql":
+        return (
+            Q(**{f"{prefix}is_target": True})
+            & (
+                Q(**{f"{prefix}targeted_on__isnull": True})
+                | Q(**{f"{prefix}targeted_on__lte": day})
+            )
+            & (
+                Q(**{f"{prefix}untargeted_on__isnull": True})
+                | Q(**{f"{prefix}untargeted_on__gt": day})
+            )
+        )
+    if type(day) is F:  # a column of the outer row, seen from inside the subquery
+        day = OuterRef(day.name)
+    members = ListMembership.objects.filter(
+        Q(joined_on__isnull=True) | Q(joined_on__lte=day),
+        Q(left_on__isnull=True) | Q(left_on__gt=day),
+        list__is_target=True,
+        account_id=OuterRef(f"{prefix}pk"),
     )
+    return Q(Exists(members))
 
 
 class Owner(TimeStampedModel):
@@ -525,8 +550,10 @@ def tier_as_of(day, account_ref: str = "pk", field: str = "tier_id"):
     from django.db import connection
     from django.db.models import F, OuterRef, Subquery
 
-    if connection.vendor != "postgresql":
-        return F(field)
+    if connection.vendor != "postgresql":  # the same relation path to the current tier
+        if account_ref.endswith("pk"):
+            return F(f"{account_ref[:-2]}{field}")
+        return F(f"{account_ref.removesuffix('_id')}__{field}")
     rows = (
         TierChange.objects.filter(
             Q(effective_on__isnull=True) | Q(effective_on__lte=day),
@@ -534,5 +561,49 @@ def tier_as_of(day, account_ref: str = "pk", field: str = "tier_id"):
         )
         .order_by(F("effective_on").desc(nulls_last=True))
         .values(field)[:1]
+    )
+    return Subquery(rows)
+
+
+class FitGradeChange(models.Model):
+    """An account's ICP fit grade from ``effective_on`` (empty: since before records) until
+    its next change. Written by a database trigger on every change of ``Account.fit_grade``
+    (migration 0007): the first grade an account gets counts since always (as the tier at
+    creation does), each later regrade from the day it happens; grade-based KPIs (TAM,
+    engaged share of TAM) read the grade an account had at the end of their period."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="fit_grade_changes")
+    grade = models.CharField(max_length=1, choices=FitGrade.choices, blank=True)
+    effective_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", models.F("effective_on").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "effective_on"],
+                name="%(app_label)s_%(class)s_one_per_day",
+                violation_error_message="The account already has a grade change on this day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: grade {self.grade or '-'} from {self.effective_on or 'always'}"
+
+
+def fit_grade_as_of(day, account_ref: str = "pk"):
+    """Subquery: the ICP fit grade the account had at the end of ``day`` (NULL before its
+    first). PostgreSQL keeps the history (a trigger); elsewhere the current grade stands in."""
+    from django.db import connection
+    from django.db.models import F, OuterRef, Subquery
+
+    if connection.vendor != "postgresql":
+        return F(f"{account_ref[:-2]}fit_grade" if account_ref.endswith("pk") else "fit_grade")
+    rows = (
+        FitGradeChange.objects.filter(
+            Q(effective_on__isnull=True) | Q(effective_on__lte=day),
+            account_id=OuterRef(account_ref),
+        )
+        .order_by(F("effective_on").desc(nulls_last=True))
+        .values("grade")[:1]
     )
     return Subquery(rows)

@@ -25,6 +25,7 @@ from .models import (
     ListMembership,
     Owner,
     Stakeholder,
+    criteria_errors,
     criteria_q,
 )
 
@@ -70,7 +71,10 @@ def account_create(**fields: Any) -> Account:
     if fields.get("is_target", True) and fields.get("targeted_on") is None:
         fields["targeted_on"] = target_join_day(timezone.localdate(), fields.get("untargeted_on"))
     account = Account(**fields, needs_recompute=True)
-    account.save()
+    with transaction.atomic():
+        account.save()
+        account_fit_refresh(Account.objects.filter(pk=account.pk))  # graded at once
+    account.refresh_from_db(fields=["fit_score", "fit_grade"])
     return account
 
 
@@ -81,8 +85,32 @@ def account_update(account: Account, **fields: Any) -> Account:
         setattr(account, name, value)
     account_targeting_fill(account, was_target, fields)
     account.needs_recompute = True
-    account.save()
+    with transaction.atomic():
+        account.save()
+        if ICP_FIELDS.intersection(fields):
+            account_fit_refresh(Account.objects.filter(pk=account.pk))
+    if ICP_FIELDS.intersection(fields):
+        account.refresh_from_db(fields=["fit_score", "fit_grade"])
     return account
+
+
+#: The account fields ICP rules read: a change to one of them regrades the account.
+ICP_FIELDS = frozenset(IcpAttribute.values)
+
+
+@transaction.atomic
+def icp_rule_save(rule: IcpRule) -> int:
+    """Save an ICP rule and regrade every account (two statements: the active rules, one
+    UPDATE of all accounts); returns the accounts regraded."""
+    rule.save()
+    return account_fit_refresh()
+
+
+@transaction.atomic
+def icp_rules_delete(rules: QuerySet[IcpRule]) -> int:
+    """Delete ICP rules and regrade every account in one UPDATE; returns the accounts regraded."""
+    rules.delete()
+    return account_fit_refresh()
 
 
 def account_targeting_fill(account: Account, was_target: bool, given: Collection[str]) -> None:
@@ -301,25 +329,62 @@ def list_members_remove(
     )
 
 
-@transaction.atomic
 def list_refresh(account_list: AccountList, day: dt.date | None = None) -> tuple[int, int]:
     """Bring a dynamic list's membership in line with its criteria on ``day`` (default
-    today): matching accounts not on it join, members that no longer match leave. Three
-    statements whatever the number of accounts; returns (joined, left)."""
+    today): matching accounts not on it join, members that no longer match leave. A
+    constant number of statements whatever the number of accounts; returns (joined, left)."""
     if account_list.kind != ListKind.DYNAMIC:
         raise ListWriteError("Only a dynamic list is refreshed from criteria.")
+    return dynamic_lists_refresh(day=day, list_ids=[account_list.pk])
+
+
+@transaction.atomic
+def dynamic_lists_refresh(
+    account_ids: Iterable[int] | None = None,
+    day: dt.date | None = None,
+    list_ids: Iterable[int] | None = None,
+) -> tuple[int, int]:
+    """Bring every dynamic list's membership in line with its criteria on ``day`` (default
+    today), for ``account_ids`` (all accounts by default): after accounts change (the marked
+    recompute) and each night, not only when a list is saved (#15). ``list_ids`` limits
+    it to those lists (a list just saved).
+
+    Four statements whatever the number of accounts and lists: the lists; one UPDATE
+    closing every open interval whose account no longer matches its list; one SELECT
+    (a UNION over the lists) of the accounts that match a list they are not on; one
+    INSERT. Returns (joined, left).
+    """
     day = day or timezone.localdate()
-    matching = Account.objects.filter(criteria_q(account_list.criteria)).values("pk")
-    current = ListMembership.objects.filter(list=account_list, left_on__isnull=True)
-    left = current.exclude(account_id__in=matching).update(
+    dynamic = AccountList.objects.filter(kind=ListKind.DYNAMIC)
+    if list_ids is not None:
+        dynamic = dynamic.filter(pk__in=set(list_ids))
+    lists = [(pk, c) for pk, c in dynamic.values_list("pk", "criteria") if not criteria_errors(c)]
+    if not lists:
+        return 0, 0
+    accounts = Account.objects.all()
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=set(account_ids))
+    still = Q()
+    for pk, criteria in lists:  # conditions of one statement, no query per list
+        still |= Q(list_id=pk, account_id__in=Account.objects.filter(criteria_q(criteria)))
+    current = ListMembership.objects.filter(
+        list_id__in=[pk for pk, _ in lists],
+        left_on__isnull=True,
+        account_id__in=accounts.values("pk"),
+    )
+    left = current.exclude(still).update(
         left_on=Greatest(Coalesce("joined_on", Value(day)), Value(day)), updated_at=timezone.now()
     )
-    new = (
-        Account.objects.filter(criteria_q(account_list.criteria))
-        .exclude(pk__in=current.values("account_id"))
-        .values_list("pk", flat=True)
-    )
-    rows = [ListMembership(list=account_list, account_id=pk, joined_on=day) for pk in new]
+    joining = [
+        accounts.filter(criteria_q(criteria))
+        .exclude(pk__in=current.filter(list_id=pk).values("account_id"))
+        .annotate(list_pk=Value(pk))
+        .values_list("list_pk", "pk")
+        .order_by()
+        for pk, criteria in lists
+    ]
+    new = joining[0].union(*joining[1:], all=True) if len(joining) > 1 else joining[0]
+    rows = [ListMembership(list_id=lid, account_id=aid, joined_on=day) for lid, aid in new]
     ListMembership.objects.bulk_create(rows)
     return len(rows), left
 

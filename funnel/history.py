@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce, Lag, Lead, TruncDate
 from django.utils import timezone
 
 from abm_site.db import day_start
-from accounts.models import Account
+from accounts.models import Account, ListMembership
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from events.choices import EventType
@@ -91,9 +91,13 @@ def _checkpoint_sources(rows: Q, accounts: Q, params: Mapping[str, Any]) -> list
     """Querysets of ``(a, d)`` = (account id, day): every day a stage rule's input changes."""
     own = Account.objects.filter(accounts)
     opportunities = Opportunity.objects.filter(rows)
+    intervals = ListMembership.objects.filter(rows, list__is_target=True)
     return [
         own.values(a=F("pk"), d=F("targeted_on")),
         own.values(a=F("pk"), d=F("untargeted_on")),
+        # Every interval of the target list, not only the current one (re-targeting).
+        intervals.values(a=F("account_id"), d=F("joined_on")),
+        intervals.values(a=F("account_id"), d=F("left_on")),
         own.values(a=F("pk"), d=F("churned_on")),
         opportunities.filter(type=OpportunityType.NEW_BUSINESS).values(
             a=F("account_id"), d=F("created_on")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from abm_site.db import day_start
 from accounts.models import Account
+from accounts.services import dynamic_lists_refresh
 from events.choices import EventType
 from events.services import EventDraft, event_record, events_record
 
@@ -132,6 +133,8 @@ def run_finish(run_id: int, day: dt.date) -> int:
         )
         if run is None:
             return 0
+        if run.kind == RecomputeRun.Kind.NIGHTLY:  # dynamic lists follow today's accounts
+            dynamic_lists_refresh()
         written = funnel_snapshots_upsert(day, reason=f"{run.kind or 'a'} recompute")
         at_risk_events_record(day)
         finished = timezone.now()
@@ -294,6 +297,7 @@ def marked_compute(day: dt.date | None = None) -> int:
         if not ids:
             return 0
         Account.objects.filter(pk__in=ids).update(needs_recompute=False)
+        dynamic_lists_refresh(ids)  # the changed accounts join or leave dynamic lists
         bounds = Account.objects.filter(pk__in=ids).aggregate(
             lo=Min("pk"), hi=Max("pk"), n=Count("pk")
         )

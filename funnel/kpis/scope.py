@@ -10,8 +10,10 @@ import datetime as dt
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.lookups import In
 
 from abm_site.db import day_bounds
+from accounts.models import tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from funnel.selectors import cohort_q
@@ -35,7 +37,7 @@ def scope_q(
     ``cohort=True`` also applies the filters' cohort (the engine applies
     cohorts per KPI instead).
     """
-    q = slice_q(filters, prefix)
+    q = slice_q(filters, period.end, prefix)
     if filters.program:
         start, end = day_bounds(period.start, period.end)
         touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
@@ -47,11 +49,16 @@ def scope_q(
     return q
 
 
-def slice_q(filters: Filters, prefix: str = "") -> Q:
-    """The account slice of the filters: tier and owner (what version 2 allocates spend to)."""
+def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
+    """The account slice of the filters: tier and owner (what version 2 allocates spend to).
+
+    The tier is the one the account had at the end of ``day`` (the period end), as in
+    the tier split: a tier changed today leaves last quarter's tier-filtered KPIs and
+    tier snapshots as they were (#15).
+    """
     q = Q()
     if filters.tier:
-        q &= Q(**{f"{prefix}tier_id__in": filters.tier})
+        q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})
     return q
@@ -99,14 +106,17 @@ def funnel_slices() -> list[tuple[str, Filters]]:
 
 def slices_of_accounts(account_ids: list[int], day: dt.date) -> set[str]:
     """The snapshot slices ``account_ids`` count in on ``day``: all, every cohort, their
-    tiers and the programs that touched them in the snapshot window (two queries)."""
+    tiers on ``day`` and the programs that touched them in the snapshot window (two queries)."""
     from accounts.models import Account
 
     window = int(settings.ABM_SNAPSHOT_WINDOW_DAYS)
     start, end = day_bounds(day - dt.timedelta(days=window - 1), day)
     names = {"all", *(f"cohort:{c}" for c in SLICE_COHORTS)}
-    tiers = Account.objects.filter(pk__in=account_ids, tier__isnull=False).values_list(
-        "tier_id", flat=True
+    tiers = (
+        Account.objects.filter(pk__in=account_ids)
+        .annotate(tier_then=tier_as_of(day))
+        .filter(tier_then__isnull=False)
+        .values_list("tier_then", flat=True)
     )
     names |= {f"tier:{pk}" for pk in tiers.distinct()}
     programs = Touch.objects.filter(

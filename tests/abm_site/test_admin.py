@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from abm_site.models import ApiToken
+from accounts.models import Account
 from funnel.models import RecomputeChunk, RecomputeRun
 from ingest.models import ExchangeRate, SavedMapping
 from reports.models import ReportSchedule
@@ -26,6 +27,8 @@ def one_of_each(db, admin_user):
     """A row of every registered model, linked the way real data is."""
     account = f.AccountFactory(tier=f.TierFactory(), owner=f.OwnerFactory(user=admin_user))
     f.AccountDomainFactory(account=account)
+    # A graded account: the trigger writes its FitGradeChange (as it writes TierChange).
+    Account.objects.filter(pk=account.pk).update(fit_grade="A")
     stakeholder = f.StakeholderFactory(account=account)
     program = f.ProgramFactory()
     visitor = f.VisitorFactory(account=account, stakeholder=stakeholder)

@@ -251,3 +251,66 @@ def test_admin_manages_lists_and_refreshes_dynamic_ones(client, admin_user):
     response = client.post("/admin/accounts/accountlist/add/", data)
     assert response.status_code == 200
     assert "Unknown criterion" in str(response.context["adminform"].form.errors)
+
+
+def dynamic_intervals(account_list: AccountList, account: Account) -> list:
+    rows = ListMembership.objects.filter(account=account, list=account_list)
+    return list(rows.order_by("joined_on").values_list("joined_on", "left_on"))
+
+
+def test_dynamic_lists_follow_changed_accounts_in_the_marked_and_nightly_recompute():
+    """Not only when the list is saved: a marked recompute refreshes the changed accounts'
+    dynamic lists, the nightly run every dynamic list (a bulk write marks nobody)."""
+    from accounts.services import list_create
+    from funnel import recompute
+    from tests.factories import TierFactory
+
+    today = timezone.localdate()
+    t1, t2 = TierFactory(name="Tier 1", rank=1), TierFactory(name="Tier 2", rank=2)
+    a = AccountFactory(tier=t1)
+    b = AccountFactory(tier=t2)
+    c = AccountFactory(tier=t2, employees=50)
+    tier1 = list_create(name="Tier 1 list", kind="dynamic", criteria={"tier": [t1.pk]})
+    small = list_create(name="Small", kind="dynamic", criteria={"employees_max": 100})
+    assert dynamic_intervals(tier1, a) == [(today, None)]
+    assert dynamic_intervals(small, c) == [(today, None)]
+    # An API edit moves a to tier 2 and b to tier 1 (both marked); nothing moves yet.
+    account_update(a, tier=t2)
+    account_update(b, tier=t1)
+    assert dynamic_intervals(tier1, b) == []
+    assert recompute.marked_compute(today) == 2
+    assert dynamic_intervals(tier1, a) == [(today, today)]  # left today
+    assert dynamic_intervals(tier1, b) == [(today, None)]  # joined today
+    assert dynamic_intervals(small, c) == [(today, None)]  # unchanged, not marked
+    # A bulk write marks nobody: the nightly run refreshes every dynamic list.
+    Account.objects.filter(pk=c.pk).update(tier=t1, employees=500)
+    recompute.day_compute(today, kind="nightly")
+    assert dynamic_intervals(tier1, c) == [(today, None)]
+    assert dynamic_intervals(small, c) == [(today, today)]
+    # The target list is not a dynamic list: untouched by the refresh.
+    assert intervals(c) == [(None, None)]
+
+
+def test_dynamic_lists_refresh_is_constant_in_accounts_and_lists(django_assert_num_queries):
+    from accounts.services import dynamic_lists_refresh, list_create
+    from tests.factories import TierFactory
+
+    tier = TierFactory(name="Tier 1", rank=1)
+    AccountFactory(tier=tier)
+    list_create(name="Tier 1 list", kind="dynamic", criteria={"tier": [tier.pk]})
+    # Savepoint, lists, UPDATE (leavers), SELECT (joiners, one UNION), release: nobody
+    # joins, so no INSERT.
+    with django_assert_num_queries(5):
+        assert dynamic_lists_refresh() == (0, 0)
+    AccountFactory.create_batch(5, tier=tier)
+    list_create(name="Small", kind="dynamic", criteria={"employees_max": 10})
+    list_create(
+        name="Tier 1 big", kind="dynamic", criteria={"tier": [tier.pk], "employees_min": 100}
+    )
+    Account.objects.update(tier=None, employees=10)  # a bulk write: no refresh by itself
+    # The same and one INSERT, for 6 accounts and 3 lists.
+    with django_assert_num_queries(6):
+        joined, left = dynamic_lists_refresh()
+    # "Tier 1 list" had only the first account (the 5 came after it was saved, and no
+    # refresh ran since): 1 leaves; "Tier 1 big" had all 6: 6 leave; all 6 join "Small".
+    assert (joined, left) == (6, 1 + 6)

@@ -11,7 +11,7 @@ from accounts.models import Account, TierChange
 from accounts.services import account_update
 from funnel.kpis import Period, compute
 from tests.conftest import postgresql_only, token_client
-from tests.factories import AccountFactory, TierFactory
+from tests.factories import AccountFactory, TierFactory, TouchFactory, at
 
 pytestmark = [pytest.mark.django_db, postgresql_only]
 
@@ -79,3 +79,39 @@ def test_tier_split_query_count_is_constant():
     with CaptureQueriesContext(connection) as large:
         assert split(period) == {"Tier 1": 11}
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_changing_a_tier_today_leaves_last_quarters_tier_filtered_kpis_unchanged():
+    """Tier filters and tier snapshot slices read the tier as of the period end, like the split."""
+    from funnel.kpis import Filters, slices_of_accounts
+
+    today = timezone.localdate()
+    quarter = last_quarter(today)
+    t1, t2 = TierFactory(name="Tier 1", rank=1), TierFactory(name="Tier 2", rank=2)
+    a = AccountFactory(tier=t2)
+    AccountFactory(tier=t1)
+    TouchFactory(account=a, kind="web_visit", occurred_at=at(quarter.end - dt.timedelta(days=3)))
+    ids = ["target_accounts", "engaged_target_accounts", "web_visits"]
+
+    def values(period: Period, tier) -> dict:
+        result = compute(period, Filters(tier=(tier.pk,)), ids=ids)
+        return {i["id"]: i["value"] for i in result["kpis"]}
+
+    # Last quarter: tier 1 is the other account (no visit); tier 2 is `a` with its visit.
+    assert values(quarter, t1) == {
+        "target_accounts": 1,
+        "engaged_target_accounts": 0,
+        "web_visits": 0,
+    }
+    tier2 = {"target_accounts": 1, "engaged_target_accounts": 1, "web_visits": 1}
+    assert values(quarter, t2) == tier2
+    account_update(a, tier=t1)  # today
+    assert values(quarter, t1)["target_accounts"] == 1  # unchanged
+    assert values(quarter, t2) == tier2  # unchanged: `a` was tier 2 then
+    # Today `a` is tier 1 (its visit is not today: no engagement in a one-day period).
+    assert values(Period(today, today), t1)["target_accounts"] == 2
+    assert values(Period(today, today), t2)["target_accounts"] == 0
+    # A marked recompute of a past day refreshes the tier slice `a` was in on that day.
+    assert slices_of_accounts([a.pk], quarter.end) >= {f"tier:{t2.pk}"}
+    assert f"tier:{t1.pk}" not in slices_of_accounts([a.pk], quarter.end)
+    assert f"tier:{t1.pk}" in slices_of_accounts([a.pk], today)

@@ -136,3 +136,50 @@ def test_kpis_command_takes_list():
     assert f'"list": {target}' in out.getvalue()
     with pytest.raises(CommandError, match="--list: no list has id 999999"):
         call_command("kpis", *args, "--list", "999999", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_a_retargeted_account_is_a_target_exactly_in_its_intervals_by_default():
+    """The default cohort reads the target list's intervals, not the account's current dates."""
+    from accounts.services import account_update
+    from funnel.history import stage_history_rebuild
+    from funnel.models import AccountStageChange
+
+    d = dt.date
+    a = AccountFactory(name="A", targeted_on=d(2024, 1, 1))
+    b = AccountFactory(name="B")  # always a target
+    TouchFactory(account=a, kind="web_visit", occurred_at=when(d(2024, 2, 10)))
+    account_update(a, is_target=False, untargeted_on=d(2024, 3, 1))
+    account_update(a, is_target=True, targeted_on=d(2024, 6, 1))
+    a.refresh_from_db()
+    # The account's own fields now say "targeted since 1 June" only.
+    assert (a.targeted_on, a.untargeted_on) == (d(2024, 6, 1), None)
+    ids = ["target_accounts", "engaged_target_accounts"]
+
+    def values(period: Period, **filters) -> dict:
+        return {i["id"]: i["value"] for i in compute(period, Filters(**filters), ids=ids)["kpis"]}
+
+    february = Period(d(2024, 2, 1), d(2024, 2, 29))
+    april = Period(d(2024, 4, 1), d(2024, 4, 30))
+    june = Period(d(2024, 6, 1), d(2024, 6, 30))
+    # Feb 29: A in its first interval (with its visit of 10 Feb) and B.
+    assert values(february) == {"target_accounts": 2, "engaged_target_accounts": 1}
+    # Apr 30: A is in the gap (left 1 Mar, back 1 Jun): B only; A is non-ABM then.
+    assert values(april) == {"target_accounts": 1, "engaged_target_accounts": 0}
+    assert values(april, cohort="non_abm")["target_accounts"] == 1
+    # Jun 30: both again; A's visit is outside June.
+    assert values(june) == {"target_accounts": 2, "engaged_target_accounts": 0}
+    target = target_list().pk
+    for period in (february, april, june):
+        assert values(period, list_id=target) == values(period), period
+    assert set(drilldown("target_accounts", february).values_list("pk", flat=True)) == {a.pk, b.pk}
+    # The stage history sees both intervals: target on 1 Jan, engaged on 10 Feb, off the
+    # list (none) on 1 Mar, target again on 1 Jun.
+    stage_history_rebuild(a.pk, a.pk, through=d(2024, 6, 30))
+    changes = AccountStageChange.objects.filter(account=a).order_by("changed_on")
+    assert list(changes.values_list("changed_on", "from_stage", "to_stage")) == [
+        (d(2024, 1, 1), "none", "target"),
+        (d(2024, 2, 10), "target", "engaged"),
+        (d(2024, 3, 1), "engaged", "none"),
+        (d(2024, 6, 1), "none", "target"),
+    ]

@@ -418,3 +418,46 @@ def test_healthz_reports_the_last_successful_nightly_run(client):
         "days_ago": 1,
         "finished_at": nightly["finished_at"],
     }
+
+
+def test_a_marked_recompute_brings_the_trends_last_point_to_the_headline():
+    """Item 6 of #15: the marked recompute after an import republishes the latest funnel
+    snapshot of every slice its accounts count in, so the sparkline's last point equals the
+    headline; a slice none of them is in keeps its one revision."""
+    from funnel.kpis import Filters, Period, compute
+    from funnel.models import FunnelSnapshot
+    from reports.selectors import funnel_trend
+    from tests.factories import TierFactory
+
+    t1, t2 = TierFactory(name="Tier 1", rank=1), TierFactory(name="Tier 2", rank=2)
+    AccountFactory.create_batch(2, tier=t1)
+    AccountFactory(tier=t2)
+    recompute.day_compute(D)
+    window = settings.ABM_SNAPSHOT_WINDOW_DAYS
+    period = Period(D - dt.timedelta(days=window - 1), D)
+    # An import adds an engaged tier-1 account and marks it.
+    added = AccountFactory(tier=t1, needs_recompute=True)
+    TouchFactory(account=added, kind="meeting", occurred_at=at(D))
+    ids = ["target_accounts", "engaged_target_accounts"]
+
+    def last_point(filters: Filters) -> dict:
+        trend = funnel_trend(period, filters, ids)
+        assert trend.dates[-1] == D
+        return {i: trend.series[i][-1] for i in ids}
+
+    def headline(filters: Filters) -> dict:
+        return {k["id"]: k["value"] for k in compute(period, filters, ids=ids)["kpis"]}
+
+    assert last_point(Filters()) == {"target_accounts": 3, "engaged_target_accounts": 0}
+    assert headline(Filters()) == {"target_accounts": 4, "engaged_target_accounts": 1}
+    assert recompute.marked_compute(D) == 1
+    for filters in (Filters(), Filters(tier=(t1.pk,)), Filters(cohort="abm")):
+        assert last_point(filters) == headline(filters), filters
+    assert last_point(Filters(tier=(t1.pk,))) == {
+        "target_accounts": 3,
+        "engaged_target_accounts": 1,
+    }
+    untouched = FunnelSnapshot.objects.filter(date=D, slice=f"tier:{t2.pk}")
+    assert untouched.count() == 1
+    reason = FunnelSnapshot.objects.get(date=D, slice="all", revision=2).reason
+    assert reason.startswith("marked recompute")

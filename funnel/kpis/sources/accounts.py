@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from abm_site.db import DaysBetween, FloatValue, PerAccount
-from accounts.models import Account, Stakeholder, tier_as_of
+from accounts.models import Account, Stakeholder, fit_grade_as_of, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
 from engagement.models import Touch
 from engagement.selectors import (
@@ -150,6 +150,7 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
         "research": research_grade(
             ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
         ),
+        "grade_then": PerAccount(fit_grade_as_of(ctx.end)),  # the grade history (#15)
         "surge": PerAccount(_in(surging_accounts(ctx.start, ctx.end, params=ctx.params))),
         "competitor_surge": PerAccount(
             _in(surging_accounts(ctx.start, ctx.end, competitor_only=True, params=ctx.params))
@@ -301,14 +302,19 @@ def expansion(ctx: Context) -> Q:
 
 @ACCOUNTS.condition(whole=True)
 def tam(ctx: Context) -> Q:
-    """In the total addressable market: ICP fit grade A or B, whatever the cohort."""
-    return Q(fit_grade__in=("A", "B"))
+    """In the total addressable market: ICP fit grade A or B at the period end (the grade
+    history), whatever the cohort."""
+    return _graded_a_or_b(ctx)
 
 
 @ACCOUNTS.condition
 def engaged_in_tam(ctx: Context) -> Q:
     """Engaged (as above) and in the total addressable market (fit grade A or B)."""
-    return engaged(ctx) & Q(fit_grade__in=("A", "B"))
+    return engaged(ctx) & _graded_a_or_b(ctx)
+
+
+def _graded_a_or_b(ctx: Context) -> Q:
+    return Q(grade_then__in=("A", "B"))
 
 
 def _year_start(ctx: Context) -> dt.date:
@@ -377,7 +383,7 @@ def at_risk(ctx: Context) -> Q:
 def slice_accounts(ctx: Context) -> QuerySet[Account]:
     """Accounts of the filters' tier and owner slice, whatever the program filter: the
     program KPIs count the filter's programs' touches, not accounts a program engaged."""
-    return Account.objects.filter(slice_q(ctx.filters))
+    return Account.objects.filter(slice_q(ctx.filters, ctx.end))
 
 
 PROGRAM_ACCOUNTS = Source("program_accounts", slice_accounts, prefix="", drills_to="account")

@@ -119,7 +119,7 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
     without a program is acquisition spend but not ABM spend). Over any partition
     of accounts, slices + unallocated = total, to the cent. One query.
     """
-    accounts = Account.objects.filter(slice_q(ctx.filters)).values("pk")
+    accounts = Account.objects.filter(slice_q(ctx.filters, ctx.end)).values("pk")
     accounts_sql, accounts_params = accounts.query.sql_with_params()
     programs, program_params = "", []
     if ctx.filters.program:
