@@ -34,7 +34,7 @@ from .base import (
     drilldowns_within,
     spec_for,
 )
-from .engine import compute, definitions_echo, drilldown, filters_echo
+from .engine import cached_by_data_version, compute, definitions_echo, drilldown, filters_echo
 from .formatting import (
     format_basis,
     format_count,
@@ -91,6 +91,7 @@ __all__ = [
     "attribution_available",
     "program_opportunity_credits",
     "catalogue",
+    "cached_by_data_version",
     "compute",
     "drilldowns_within",
     "sample_basis",

@@ -177,6 +177,58 @@ def test_sign_ins_do_not_throw_the_cache_away(client, clear_cache):
     assert statements(queries) == 2
 
 
+def _rewind_version(by: int) -> None:
+    """Lower the version number, as another database (or a restored backup) would have it."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE funnel_kpi_data_version SET compacted = compacted - %s", [by])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_database_at_the_same_version_number_computes_its_own(clear_cache):
+    """Two databases sharing one Redis database: same version number, other data, other id."""
+    f.AccountFactory()
+    assert values()["target_accounts"] == 1  # cached under (this database, version v)
+    first = version.database_id()
+    v = version.data_version()
+    f.AccountFactory()  # v + 1 ...
+    _rewind_version(1)  # ... shown as v: the other database's own history
+    assert version.data_version() == v
+    assert version.new_database_id() != first
+    assert values()["target_accounts"] == 2  # not the 1 cached for the first database
+    with CaptureQueriesContext(connection) as queries:
+        assert values()["target_accounts"] == 2  # and its own result is cached in turn
+    assert statements(queries) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restored_dump_with_the_same_id_and_version_computes_its_own(clear_cache):
+    """pg_restore creates the counter table anew: the id in the key changes with it."""
+    f.AccountFactory()
+    assert values()["target_accounts"] == 1
+    before = version.database_id()
+    instance = before.split("/")[0]
+    v = version.data_version()
+    f.AccountFactory()
+    with connection.cursor() as cursor:  # the dump's counter: same id, version v
+        cursor.execute("DROP TABLE funnel_kpi_data_version")
+    version.install()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE funnel_kpi_data_version SET instance = %s, compacted = "
+            "%s - (SELECT count(*) FROM funnel_kpi_data_change)",
+            [instance, v],
+        )
+    assert version.data_version() == v
+    assert version.database_id() != before
+    assert version.database_id().split("/")[0] == instance
+    assert values()["target_accounts"] == 2
+
+
+def test_the_database_id_is_stable(db):
+    assert version.database_id() == version.database_id()
+    assert len(version.database_id().split("/")[0]) == 36
+
+
 @pytest.mark.django_db
 def test_no_cache_inside_a_transaction_where_own_writes_are_uncommitted(clear_cache):
     f.AccountFactory()
