@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
@@ -102,7 +102,27 @@ class ApiToken(TimeStampedModel):
 
     @classmethod
     def lookup(cls, key: str) -> "ApiToken | None":
-        return cls.objects.active().select_related("user").filter(key_hash=_hash_key(key)).first()
+        """The active token with this key, its user and the user's groups, in one query.
+
+        Every API request starts here: the groups (the role) come in the same
+        statement, one row per group (LEFT JOIN), and are set as the user's
+        prefetched groups. Nothing is cached, so a revoked token fails at once.
+        """
+        rows = list(
+            cls.objects.active()
+            .filter(key_hash=_hash_key(key))
+            .select_related("user")
+            .annotate(_group_id=models.F("user__groups__id"), _group=models.F("user__groups__name"))
+            .order_by()
+        )
+        if not rows:
+            return None
+        token = rows[0]
+        groups = token.user.groups.all()  # unevaluated: filled in below, never queried
+        groups._result_cache = [Group(pk=r._group_id, name=r._group) for r in rows if r._group_id]
+        groups._prefetch_done = True
+        token.user._prefetched_objects_cache = {"groups": groups}
+        return token
 
 
 class UserSession(models.Model):

@@ -28,7 +28,7 @@ from django.utils.http import urlencode
 from django.views import defaults
 
 from . import access
-from .db import is_query_canceled, is_write_conflict
+from .db import StatementTimeout, is_query_canceled, is_write_conflict
 
 logger = logging.getLogger(__name__)
 
@@ -332,13 +332,21 @@ class ReportTimeoutMiddleware:
     across requests (persistent connections), so it is sent only when it
     changes: a report after a report costs no query. Streamed CSV exports
     keep the limit while they stream.
+
+    The limit holds for the whole request, not only for each statement: a
+    page of several slow queries must not add up past gunicorn's timeout
+    either. Once a report has used a tenth of its time, each further query
+    runs under what is left (one ``set_config`` where the remainder shrank),
+    and no query starts once the time is up; a fast report sends nothing
+    extra.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        with connection.execute_wrapper(_ReportDeadline(request)):
+            return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         if connection.vendor != "postgresql":
@@ -347,7 +355,33 @@ class ReportTimeoutMiddleware:
         is_report = request.method in ("GET", "HEAD") and owner.__module__.startswith("reports.")
         ms = int(settings.ABM_REPORT_TIMEOUT_SECONDS * 1000) if is_report else 0
         _connection_statement_timeout(ms)
+        if is_report:
+            request._report_deadline = (time.monotonic() + ms / 1000, ms)
         return None
+
+
+class _ReportDeadline:
+    """An execute wrapper: a report's queries share one time budget (see the middleware)."""
+
+    def __init__(self, request: HttpRequest):
+        self.request = request
+        self.set_ms: int | None = None  # the limit this request last set
+
+    def __call__(self, execute, sql, params, many, context):
+        deadline = getattr(self.request, "_report_deadline", None)
+        if deadline is not None and not str(sql).lstrip()[:15].upper().startswith("SET TRANSACT"):
+            ends, limit_ms = deadline
+            left_ms = int((ends - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise StatementTimeout(f"The report used up its {limit_ms} ms.")
+            if left_ms < (self.set_ms or limit_ms) * 0.9:  # a tenth of the budget is spent
+                context["cursor"].cursor.execute(  # the driver's cursor: no wrappers
+                    "SELECT set_config('statement_timeout', %s, false)", [f"{left_ms}ms"]
+                )
+                self.set_ms = left_ms
+                # Unknown (-1) inside a transaction, whose rollback would undo it: reset next time.
+                _timeout_state.ms = -1 if connection.in_atomic_block else left_ms
+        return execute(sql, params, many, context)
 
 
 #: The statement timeout this thread last set on its connection (absent: unknown).

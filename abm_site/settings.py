@@ -235,6 +235,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
 }
+# Seconds /healthz reuses its broker check (one broker connection per process per TTL).
+ABM_HEALTH_CACHE_SECONDS = env.float("ABM_HEALTH_CACHE_SECONDS", default=5)
 ABM_HEALTH_CHECKS = {"nightly_recompute": "funnel.selectors.recompute_health"}
 ABM_RECOMPUTE_CHUNK_SIZE = env.int("ABM_RECOMPUTE_CHUNK_SIZE", default=5000)
 ABM_RECOMPUTE_RESUME_AFTER = env.int("ABM_RECOMPUTE_RESUME_AFTER", default=900)
@@ -299,9 +301,13 @@ ABM_SNAPSHOT_WINDOW_DAYS = env.int("ABM_SNAPSHOT_WINDOW_DAYS", default=90)
 # Seconds a computed KPI result stays in the cache (PostgreSQL only; 0 turns it off).
 # Results are keyed by the data version, which every write to KPI input changes.
 ABM_KPI_CACHE_SECONDS = env.int("ABM_KPI_CACHE_SECONDS", default=3600)
-# Report reads (pages, KPI API, exports) are cancelled past this (PostgreSQL), with a 503
-# that says to narrow the request, before gunicorn's WEB_TIMEOUT (30 s) kills the worker.
-ABM_REPORT_TIMEOUT_SECONDS = env.float("ABM_REPORT_TIMEOUT_SECONDS", default=25)
+# Report reads (pages, KPI API, exports) are cancelled past this (PostgreSQL; all of one
+# request's queries together), with a 503 that says to narrow the request, before
+# gunicorn's WEB_TIMEOUT (30 s; docker-compose.yml gives both the same) kills the worker.
+WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=30)
+ABM_REPORT_TIMEOUT_SECONDS = env.float(
+    "ABM_REPORT_TIMEOUT_SECONDS", default=max(WEB_TIMEOUT - 5, WEB_TIMEOUT * 0.8)
+)
 # A touch dated before this year or further ahead than this is rejected as implausible
 # (a typo, or a default value such as 0001-01-01 or 9999-12-31).
 ABM_EARLIEST_EVENT_YEAR = env.int("ABM_EARLIEST_EVENT_YEAR", default=1970)
@@ -480,7 +486,8 @@ _CACHE_URL = env.str(
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis backend, with one client per process (abm_site.cache).
+            "BACKEND": "abm_site.cache.PooledRedisCache",
             "LOCATION": _CACHE_URL,
             "KEY_PREFIX": "abm",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

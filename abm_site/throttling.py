@@ -18,6 +18,7 @@ import uuid
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -41,6 +42,10 @@ end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return {0, tostring(tonumber(oldest[2]) + window - now)}
 """
+
+
+#: Sent by its SHA1 (EVALSHA), not as text on every request; loaded again where Redis lost it.
+_SLIDING_WINDOW = Script(None, SLIDING_WINDOW_SCRIPT.encode())
 
 
 class ApiRateThrottle(SimpleRateThrottle):
@@ -77,8 +82,10 @@ class ApiRateThrottle(SimpleRateThrottle):
     def _allow_atomically(self, backend: RedisCache, key: str) -> bool:
         full_key = backend.make_and_validate_key(key)
         client = backend._cache.get_client(full_key, write=True)
-        allowed, wait = client.eval(
-            SLIDING_WINDOW_SCRIPT, 1, full_key, self.num_requests, self.duration, uuid.uuid4().hex
+        allowed, wait = _SLIDING_WINDOW(
+            keys=[full_key],
+            args=[self.num_requests, self.duration, uuid.uuid4().hex],
+            client=client,
         )
         self._wait = float(wait)
         return bool(allowed)

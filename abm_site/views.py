@@ -1,5 +1,6 @@
 """Site-level views: health check."""
 
+import threading
 import time
 
 from django.conf import settings
@@ -34,13 +35,38 @@ def _check_broker() -> dict:
     return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
 
 
+#: The last broker check of this process: (when, result).
+_broker_checked: list[tuple[float, dict]] = []
+_broker_lock = threading.Lock()
+
+
+def _check_broker_cached() -> dict:
+    """The broker check, reused for ``ABM_HEALTH_CACHE_SECONDS``.
+
+    Each check opens a broker connection; load balancers probe every few
+    seconds from several places, so one check per process per few seconds
+    answers them all. A failure is cached the same way (a dead broker would
+    otherwise cost every probe its connect timeout) and shows within the TTL.
+    """
+    ttl = settings.ABM_HEALTH_CACHE_SECONDS
+    now = time.monotonic()
+    with _broker_lock:
+        if _broker_checked and now - _broker_checked[0][0] < ttl:
+            at, result = _broker_checked[0]
+            return {**result, "age_s": round(now - at, 1)}
+    result = _check_broker()
+    with _broker_lock:
+        _broker_checked[:] = [(now, result)]
+    return result
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request):
     """Database and broker reachability, for load balancers and the status page."""
     database = _check_database()
-    broker = _check_broker()
+    broker = _check_broker_cached()
     checks = {"database": database, "broker": broker}
     if database["ok"]:
         # Informational checks (e.g. the last nightly recompute) from the apps, named in

@@ -48,6 +48,7 @@ from engagement.selectors import intent_surge_q
 from funnel.kpis import (
     Filters,
     Period,
+    cached_by_data_version,
     catalogue,
     compute,
     definitions_resolve,
@@ -89,13 +90,23 @@ def snapshot_date() -> dt.date | None:
     marked-accounts run that starts a new day with a handful of accounts
     does not empty the lists; without any run, the newest snapshot day.
     """
-    day = RecomputeRun.objects.filter(
-        status=RecomputeRun.Status.SUCCEEDED,
-        kind__in=(RecomputeRun.Kind.NIGHTLY, RecomputeRun.Kind.BACKFILL),
-    ).aggregate(day=Max("date"))["day"]
+    return snapshot_stamp()[0]
+
+
+def snapshot_stamp() -> tuple[dt.date | None, int | None]:
+    """``snapshot_date()`` and the last recompute run that succeeded (any kind), in one
+    query: the snapshots the lists read change only with a new successful run."""
+    found = RecomputeRun.objects.filter(status=RecomputeRun.Status.SUCCEEDED).aggregate(
+        day=Max(
+            "date",
+            filter=Q(kind__in=(RecomputeRun.Kind.NIGHTLY, RecomputeRun.Kind.BACKFILL)),
+        ),
+        run=Max("pk"),
+    )
+    day = found["day"]
     if day is None:
         day = AccountSnapshot.objects.aggregate(day=Max("date"))["day"]
-    return day
+    return day, found["run"]
 
 
 def surging_q(prefix: str = "") -> Q:
@@ -211,6 +222,35 @@ def at_risk_accounts(
     )
     by_id = Account.objects.select_related("tier", "owner").in_bulk(ids[:limit])
     return [by_id[pk] for pk in ids[:limit] if pk in by_id], len(ids)
+
+
+@dataclass
+class DashboardLists:
+    """The dashboard's account lists: the snapshot day they read, surging and at risk."""
+
+    day: dt.date | None
+    surging: list[Account]
+    at_risk: list[Account]
+    at_risk_total: int
+
+
+def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> DashboardLists:
+    """The surging and at-risk lists, cached under the data version (as KPI results are).
+
+    Their queries (the snapshot join, the at-risk drill-down) are the heavy part
+    of a warm dashboard: 0.65 s at 20,000 accounts. Keyed by the snapshot run
+    they read as well, since snapshots are not KPI input.
+    """
+    day, run = snapshot_stamp()
+    rules = definitions if definitions is not None else definitions_resolve()
+    scope = (period, filters, rules.pk, rules.generation, day, run)
+
+    def build() -> DashboardLists:
+        risky, total = at_risk_accounts(period, filters, definitions=rules)
+        surging = surging_accounts(period, filters, day, definitions=rules)
+        return DashboardLists(day, surging, risky, total)
+
+    return cached_by_data_version("dashboard-lists", scope, build)
 
 
 def drill_page(rows: QuerySet, number, per_page: int = 50):

@@ -125,10 +125,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if wants_csv(request):
         return _kpi_csv(f"dashboard-{_period_name(rq)}.csv", list(current.values()), previous)
     trend = selectors.funnel_trend(rq.period, rq.filters, headline, rq.definitions)
-    day = selectors.snapshot_date()
-    at_risk, at_risk_total = selectors.at_risk_accounts(
-        rq.period, rq.filters, definitions=rq.definitions
-    )
+    lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
     cards = [
         {
             "stage": n,
@@ -151,12 +148,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "velocity": current["stage_velocity_days"],
             "cards": cards,
             "trend": trend,
-            "snapshot_day": day,
-            "surging": selectors.surging_accounts(
-                rq.period, rq.filters, day, definitions=rq.definitions
-            ),
-            "at_risk": at_risk,
-            "at_risk_total": at_risk_total,
+            "snapshot_day": lists.day,
+            "surging": lists.surging,
+            "at_risk": lists.at_risk,
+            "at_risk_total": lists.at_risk_total,
             "window_days": settings.ABM_SNAPSHOT_WINDOW_DAYS,
         },
     )

@@ -14,6 +14,8 @@ echo "==> KPI engine against a scan of the data (bench/bench_engine.py)"
 $BIN/python bench/bench_engine.py --size "${BENCH_ENGINE_SIZE:-S}"
 echo "==> KPI API and page latency, cold and warm (bench/bench_kpis.py)"
 $BIN/python bench/bench_kpis.py
+echo "==> Warm KPI API against a hello-world DRF view, in process (bench/bench_warm_api.py)"
+$BIN/python bench/bench_warm_api.py
 echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"
 $BIN/python bench/bench_recompute.py \
   --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"

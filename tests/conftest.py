@@ -150,3 +150,13 @@ def smtp_server():
         yield port, inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_health_checks():
+    """/healthz reuses its broker check for a few seconds per process: not across tests."""
+    from abm_site import views
+
+    views._broker_checked.clear()
+    yield
+    views._broker_checked.clear()

@@ -251,6 +251,18 @@ def test_the_proxy_and_the_app_share_their_limits():
     assert "proxy_request_buffering on;" in NGINX_CONF and "proxy_buffering on;" in NGINX_CONF
 
 
+def test_report_reads_stop_before_gunicorn_kills_the_worker():
+    """The app gets gunicorn's timeout and stops report reads 5 s before it."""
+    gunicorn = next(line for line in all_app_lines() if line[0] == "gunicorn")
+    for name in APP_SERVICES:
+        assert (
+            SERVICES[name]["environment"]["WEB_TIMEOUT"]
+            == gunicorn[gunicorn.index("--timeout") + 1]
+        ), name
+    assert int(_default(SERVICES["web"]["environment"]["WEB_TIMEOUT"])) == settings.WEB_TIMEOUT
+    assert settings.ABM_REPORT_TIMEOUT_SECONDS == settings.WEB_TIMEOUT - 5
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_the_app_trusts_exactly_the_compose_proxy(name):
     env = SERVICES[name]["environment"]

@@ -40,7 +40,14 @@ from .base import (
     drilldowns_within,
     spec_for,
 )
-from .engine import compute, compute_draft, definitions_echo, drilldown, filters_echo
+from .engine import (
+    cached_by_data_version,
+    compute,
+    compute_draft,
+    definitions_echo,
+    drilldown,
+    filters_echo,
+)
 from .formatting import (
     format_basis,
     format_count,
@@ -115,6 +122,7 @@ __all__ = [
     "attribution_available",
     "program_opportunity_credits",
     "catalogue",
+    "cached_by_data_version",
     "compute",
     "compute_draft",
     "drilldowns_within",

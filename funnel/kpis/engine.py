@@ -9,8 +9,8 @@ never on the amount of data.
 
 import hashlib
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -128,26 +128,32 @@ def _compute_cached(
 ) -> dict[str, Any] | None:
     """The result from (or into) the cache; None where the cache cannot serve this request.
 
-    One read-only snapshot for the data version, the definitions version and every
-    source: the result is the data of exactly that version, even while writers commit.
-    The data version and the definitions version come back in one query, so a cached
-    result costs two statements.
+    The data version and the definitions version come back in one statement
+    (one snapshot, in autocommit), so a cached result costs one query and no
+    transaction. A miss computes in one read-only snapshot that reads the data
+    version again with every source: the result is the data of exactly the
+    version it is stored under, even while writers commit.
     """
+    found = version.data_version_and_definitions(definitions)
+    if found is None:
+        return None
+    data, ref = found
+    specs = _specs(ids, ref.generation)
+    key = _cache_key(period, filters, specs, data, ref)
+    whole = _cache_key(period, filters, _specs(None, ref.generation), data, ref)
+    hits = _cache_get_many([key, whole])
+    if key in hits:
+        return hits[key]
+    if whole in hits:
+        return _subset(hits[whole], specs)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        found = version.data_version_and_definitions(definitions)
+        found = version.data_version_and_definitions(ref.pk)
         if found is None:
             return None
         data, ref = found
-        specs = _specs(ids, ref.generation)
         key = _cache_key(period, filters, specs, data, ref)
-        whole = _cache_key(period, filters, _specs(None, ref.generation), data, ref)
-        hits = _cache_get_many([key, whole])
-        if key in hits:
-            return hits[key]
-        if whole in hits:
-            return _subset(hits[whole], specs)
         rules = DefinitionsVersion.objects.get(pk=ref.pk)
         result = _compute(specs, period, filters, rules)
     definitions_mark_used(rules)
@@ -194,11 +200,14 @@ def _cacheable() -> bool:
 
 
 _CODE = fingerprint()
+_T = TypeVar("_T")
 
 
 def _cache_key(
-    period: Period, filters: Filters, specs: list[KpiSpec], data: int, rules: Any
+    period: Period, filters: Filters, specs: list[KpiSpec], data: int | str, rules: Any
 ) -> str:
+    # ``data`` names the database as well as its data version (``version._IDENTITY``): two
+    # databases sharing one Redis database, or a restored backup, never read each other's.
     # Settings, code and definitions that change results are part of the key, so a
     # reconfigured or upgraded deployment never reads another configuration's numbers.
     # A definitions version is immutable once used, so its id stands for its parameters.
@@ -207,6 +216,29 @@ def _cache_key(
     config = (settings.TIME_ZONE, _CODE, rules.pk, rules.generation, today)
     scope = repr((period, filters, [spec.id for spec in specs], data, config))
     return "kpis:" + hashlib.sha256(scope.encode()).hexdigest()
+
+
+def cached_by_data_version(name: str, scope: Any, build: Callable[[], _T]) -> _T:
+    """``build()``, cached under the database's id and data version like KPI results.
+
+    For what pages derive from KPI input besides KPIs (the dashboard's account
+    lists): a warm page then runs none of its heavy queries. ``scope`` names
+    everything else the result depends on (period, filters, definitions, the
+    snapshot run it reads); the day and the code fingerprint are added here.
+    The version is read before ``build`` runs, so a result is never older than
+    the version it is stored under. Outside PostgreSQL autocommit it just builds.
+    """
+    data = version.data_key() if _cacheable() else None
+    if data is None:
+        return build()
+    config = (settings.TIME_ZONE, _CODE, timezone.localdate().isoformat())
+    key = f"{name}:" + hashlib.sha256(repr((scope, data, config)).encode()).hexdigest()
+    hits = _cache_get_many([key])
+    if key in hits:
+        return hits[key]
+    result = build()
+    _cache_set(key, result)
+    return result
 
 
 def _cache_get_many(keys: list[str]) -> dict[str, Any]:

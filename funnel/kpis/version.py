@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS funnel_kpi_data_version (
     id smallint PRIMARY KEY CHECK (id = 1),
     compacted bigint NOT NULL
 );
+-- Which database this is: the cache key carries it (see ``_IDENTITY``).
+ALTER TABLE funnel_kpi_data_version
+    ADD COLUMN IF NOT EXISTS instance uuid NOT NULL DEFAULT gen_random_uuid();
 INSERT INTO funnel_kpi_data_version (id, compacted) VALUES (1, 0) ON CONFLICT DO NOTHING;
 CREATE OR REPLACE FUNCTION funnel_kpi_data_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -51,6 +54,14 @@ $$;
 """
 _VERSION = (
     "SELECT compacted + (SELECT count(*) FROM funnel_kpi_data_change) FROM funnel_kpi_data_version"
+)
+#: Which database the data version counts in: a random id stored in the database itself
+#: (created with the counter), and the counter table's object id. Two databases sharing one
+#: Redis database differ in the first; a restored dump (its tables created anew) in the second,
+#: even at an equal version number. ``new_database_id`` changes it by hand (a physical restore).
+_IDENTITY = (
+    "SELECT instance::text || '/' || 'funnel_kpi_data_version'::regclass::oid::text "
+    "FROM funnel_kpi_data_version"
 )
 _COMPACT = (
     "WITH gone AS (DELETE FROM funnel_kpi_data_change RETURNING 1) "
@@ -121,6 +132,40 @@ def log_length() -> int:
         return int(cursor.fetchone()[0])
 
 
+def database_id() -> str | None:
+    """Which database the data version belongs to (None where there is none)."""
+    if not _installed():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_IDENTITY)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def data_key() -> str | None:
+    """The database's id and its data version, ``"<id>@<version>"``, in one query: what a
+    result derived from KPI input is cached under (None where there is none)."""
+    if not _installed():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({_IDENTITY}) || '@' || ({_VERSION})")  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def new_database_id() -> str | None:
+    """Give this database a new random id, so no result cached for it before is served again.
+
+    For a database restored from a physical backup (same tables, an older version number)
+    that shares a cache with its past; a dump restored with ``pg_restore`` needs nothing.
+    """
+    if not _installed():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE funnel_kpi_data_version SET instance = gen_random_uuid()")
+    return database_id()
+
+
 @dataclass(frozen=True)
 class DefinitionsRef:
     """Enough of a definitions version to key the cache: its id, name and generation."""
@@ -130,9 +175,10 @@ class DefinitionsRef:
     generation: int
 
 
-def data_version_and_definitions(ref: int | str | None) -> tuple[int, DefinitionsRef] | None:
-    """The data version and the definitions version ``ref`` names (the default for None), in
-    one query; None where either cannot be read this way (SQLite, not installed, unknown)."""
+def data_version_and_definitions(ref: int | str | None) -> tuple[str, DefinitionsRef] | None:
+    """The data version (with the database's id, ``"<id>@<version>"``) and the definitions
+    version ``ref`` names (the default for None), in one query; None where either cannot be
+    read this way (SQLite, not installed, unknown)."""
     if not _installed():
         return None
     if ref is None or ref == "":
@@ -142,7 +188,8 @@ def data_version_and_definitions(ref: int | str | None) -> tuple[int, Definition
     else:
         where, params = "name = %s", [str(ref)]
     sql = (
-        f"SELECT ({_VERSION}), id, name, generation FROM funnel_definitionsversion "  # noqa: S608
+        f"SELECT ({_IDENTITY}) || '@' || ({_VERSION}), id, name, generation "  # noqa: S608
+        "FROM funnel_definitionsversion "
         f"WHERE {where} LIMIT 1"
     )
     with connection.cursor() as cursor:
@@ -150,7 +197,7 @@ def data_version_and_definitions(ref: int | str | None) -> tuple[int, Definition
         row = cursor.fetchone()
     if row is None:
         return None
-    return int(row[0]), DefinitionsRef(int(row[1]), row[2], int(row[3]))
+    return row[0], DefinitionsRef(int(row[1]), row[2], int(row[3]))
 
 
 def compact() -> int:

@@ -114,6 +114,6 @@ def test_query_count_is_fixed(viewer_api):
         f.TouchFactory(account=account, kind="meeting", occurred_at=f.at(dt.date(2024, 3, day)))
         f.TouchFactory(account=account, kind="ad_click", occurred_at=f.at(dt.date(2024, 3, day)))
     assert queries() == small
-    # token, role, the report statement timeout, account, definitions version,
-    # high-value patterns, then one query per score
-    assert small == 9
+    # token with its user and role (one query), the report statement timeout, account,
+    # definitions version, high-value patterns, then one query per score
+    assert small == 8

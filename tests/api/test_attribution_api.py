@@ -113,14 +113,14 @@ def test_opportunity_credits(world, viewer_api):
 
 def test_query_counts_are_pinned(world, viewer_api, django_assert_num_queries):
     viewer_api.get("/api/v1/attribution/", MARCH)  # the definitions version is marked used
-    # Session user and groups (2), the statement timeout (1), the default definitions
+    # Token, user and groups (1), the statement timeout (1), the default definitions
     # version (1), the attribution statement (1), the program names (1).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         viewer_api.get("/api/v1/attribution/", MARCH)
     url = f"/api/v1/opportunities/{world['deal'].pk}/attribution/"
     viewer_api.get(url)
-    # Session (2), timeout (1), the opportunity (1), definitions (1), statement (1), names (1).
-    with django_assert_num_queries(7):
+    # Token (1), timeout (1), the opportunity (1), definitions (1), statement (1), names (1).
+    with django_assert_num_queries(6):
         viewer_api.get(url)
 
 

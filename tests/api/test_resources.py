@@ -186,8 +186,9 @@ def test_list_query_count_is_fixed(resource, viewer_api, django_assert_num_queri
     small = _list_queries(viewer_api, resource.url)
     for _ in range(10):
         resource.make()
-    # token lookup, role groups, COUNT, page (+ one prefetch for programs' tiers)
-    expected = 5 if resource.name == "programs" else 4
+    # token with its user and role groups (one query), COUNT, page (+ one prefetch for
+    # programs' tiers)
+    expected = 4 if resource.name == "programs" else 3
     assert small == expected
     with django_assert_num_queries(expected):
         response = viewer_api.get(resource.url, {"page_size": 1000})

@@ -72,9 +72,9 @@ def test_query_count_is_fixed(account, viewer_api):
         f.NpsResponseFactory(account=account, responded_on=dt.date(2023, 6, day))
         f.OpportunityFactory(account=account)
     assert queries() == small
-    # token, role, the report statement timeout (sent each request inside the test's
-    # transaction), account, COUNT, page, then one per entry type
-    assert small == 10
+    # token with its user and role (one query), the report statement timeout (sent each
+    # request inside the test's transaction), account, COUNT, page, then one per entry type
+    assert small == 9
 
 
 def test_unknown_account_and_access(account, viewer_api, api_client, editor_api):

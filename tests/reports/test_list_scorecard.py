@@ -234,8 +234,9 @@ def test_query_count_constant_in_data_size(viewer_client, viewer, world):
         assert viewer_client.get(url).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
     # Pinned: three lists = three engine computations (the bounded loop), plus the session,
-    # the bar's choices, the list names and the picker's lists; the API has no bar or picker.
-    assert (len(small.captured_queries), len(api_small.captured_queries)) == (20, 14)
+    # the bar's choices, the list names and the picker's lists; the API has no bar or picker
+    # and finds the token, its user and role in one query.
+    assert (len(small.captured_queries), len(api_small.captured_queries)) == (20, 13)
     with CaptureQueriesContext(connection) as api_large:
         assert client.get(f"/api/v1/lists/compare/?{query}").status_code == 200
     assert len(api_large.captured_queries) == len(api_small.captured_queries)

@@ -1,0 +1,112 @@
+"""A warm dashboard: its surging and at-risk lists come from the cache, under the data
+version and the snapshot run they read, so it runs none of their queries; any write to
+KPI input or a new snapshot run brings fresh lists."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from funnel.models import AccountSnapshot, RecomputeRun
+from tests.factories import AccountSnapshotFactory
+from tests.reports.test_pages import MARCH, body, build_world
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        "connection.vendor != 'postgresql'", reason="the data version needs PostgreSQL"
+    ),
+]
+
+
+@pytest.fixture
+def world(transactional_db):
+    cache.clear()
+    yield build_world(6)
+    cache.clear()
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    client.get(reverse("reports:status"))
+    return client
+
+
+def surging(html: str) -> list[str]:
+    section = html.split("Surging accounts", 1)[1].split("At-risk customers", 1)[0]
+    return re.findall(r"Acme \d{3}", section)
+
+
+def get(client) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        html = body(client.get(f"/?{MARCH}"))
+    return html, [q["sql"] for q in queries]
+
+
+def heavy(sqls: list[str]) -> list[str]:
+    """The list queries: the snapshot join and the at-risk drill-down over accounts."""
+    return [
+        s
+        for s in sqls
+        if s.split(" WHERE ")[0].endswith('FROM "accounts_account"') or "accountsnapshot" in s
+    ]
+
+
+def test_a_warm_dashboard_runs_no_account_query(viewer_client, world):
+    cold_html, cold = get(viewer_client)
+    assert heavy(cold)  # the first request computes the lists
+    warm_html, warm = get(viewer_client)
+    assert heavy(warm) == []
+    assert surging(warm_html) == surging(cold_html) == ["Acme 001"]
+    csrf = re.compile(r'name="csrfmiddlewaretoken" value="\w+"')
+    assert csrf.sub("", warm_html) == csrf.sub("", cold_html)  # the same page, lists included
+    # Session, user and groups (twice: the page's role), the filter choices (tiers,
+    # programs, owners), the definitions versions, the two KPI results from the cache (the
+    # data version each), the trend, the snapshot run and the lists' data version.
+    assert len(warm) == 13, "\n".join(warm)
+
+
+def test_a_write_to_kpi_input_brings_fresh_lists(viewer_client, world):
+    get(viewer_client)
+    acme = world["accounts"][2]
+    acme.name = "Acme 900"
+    acme.save()
+    html, sqls = get(viewer_client)
+    assert heavy(sqls)
+
+
+def test_a_new_snapshot_run_brings_fresh_lists(viewer_client, world):
+    assert surging(get(viewer_client)[0]) == ["Acme 001"]
+    AccountSnapshot.objects.filter(account=world["accounts"][4]).update(intent_surge=True)
+    # Snapshots are not KPI input: the run that wrote them is what changes the lists.
+    RecomputeRun.objects.create(
+        date=dt.date(2024, 3, 31),
+        kind="marked",
+        status="succeeded",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        accounts=1,
+    )
+    assert surging(get(viewer_client)[0]) == ["Acme 001", "Acme 004"]
+
+
+def test_a_new_snapshot_day_brings_fresh_lists(viewer_client, world):
+    assert surging(get(viewer_client)[0]) == ["Acme 001"]
+    AccountSnapshotFactory(
+        account=world["accounts"][3], date=dt.date(2024, 4, 1), is_target=True, intent_surge=True
+    )
+    RecomputeRun.objects.create(
+        date=dt.date(2024, 4, 1),
+        kind="nightly",
+        status="succeeded",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        accounts=6,
+    )
+    assert surging(get(viewer_client)[0]) == ["Acme 003"]
