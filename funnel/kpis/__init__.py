@@ -45,6 +45,7 @@ from .formatting import (
     format_score,
     format_value,
 )
+from .grouped import GROUP_BY, compute_grouped
 from .query import (
     DEFAULT_DAYS,
     DEFAULT_PRESET,
@@ -92,6 +93,8 @@ __all__ = [
     "program_opportunity_credits",
     "catalogue",
     "compute",
+    "compute_grouped",
+    "GROUP_BY",
     "drilldowns_within",
     "sample_basis",
     "wilson_interval",
