@@ -18,12 +18,26 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.db import connection, transaction
+
 from funnel.definitions import definitions_mark_used, definitions_resolve
 from funnel.models import DefinitionsVersion
 
+from . import version
 from .base import Filters, Period
 from .context import Context
-from .engine import _items, _plan, _specs, definitions_echo, filters_echo
+from .engine import (
+    _cache_get_many,
+    _cache_key,
+    _cache_set,
+    _cacheable,
+    _items,
+    _plan,
+    _specs,
+    _subset,
+    definitions_echo,
+    filters_echo,
+)
 from .measures import Source, by_group, group_row_q
 
 #: What a grouped computation can group by: a filter that takes ids.
@@ -48,9 +62,72 @@ def compute_grouped(
     keys = list(dict.fromkeys(int(k) for k in keys))
     if not keys:
         return {}
+    if _cacheable():
+        ref = definitions.pk if isinstance(definitions, DefinitionsVersion) else definitions
+        cached = _grouped_cached(period, filters, by, keys, ids, ref)
+        if cached is None and definitions is None:
+            cached = _grouped_cached(period, filters, by, keys, ids, definitions_resolve(None).pk)
+        if cached is not None:
+            return cached
     rules = definitions_resolve(definitions)
     specs = _specs(ids, rules.generation)
     definitions_mark_used(rules)
+    return _grouped(period, filters, by, keys, specs, rules)
+
+
+def _grouped_cached(
+    period: Period,
+    filters: Filters,
+    by: str,
+    keys: list[int],
+    ids: Iterable[str] | None,
+    definitions: int | str | None,
+) -> dict[int, dict[str, Any]] | None:
+    """The groups' results from (or into) the KPI cache, under the very keys ``compute``
+    uses for each group's filters: a group ``compute`` cached (the cache warmer's) is
+    served here and the other way round. One read-only snapshot, as in ``compute``; when
+    any group is missing, all are computed in one grouped pass and stored."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        found = version.data_version_and_definitions(definitions)
+        if found is None:
+            return None
+        data, ref = found
+        specs = _specs(ids, ref.generation)
+        whole_specs = _specs(None, ref.generation)
+        wanted = {}
+        for key in keys:  # the groups: a bounded list, not data rows
+            scoped = dataclasses.replace(filters, **{by: (key,)})
+            wanted[key] = (
+                _cache_key(period, scoped, specs, data, ref),
+                _cache_key(period, scoped, whole_specs, data, ref),
+            )
+        hits = _cache_get_many([k for pair in wanted.values() for k in pair])
+        served = {}
+        for key, (own, whole) in wanted.items():
+            if own in hits:
+                served[key] = hits[own]
+            elif whole in hits:
+                served[key] = _subset(hits[whole], specs)
+        if len(served) == len(keys):
+            return served
+        rules = DefinitionsVersion.objects.get(pk=ref.pk)
+        results = _grouped(period, filters, by, keys, specs, rules)
+    definitions_mark_used(rules)
+    for key, result in results.items():
+        _cache_set(wanted[key][0], result)
+    return results
+
+
+def _grouped(
+    period: Period,
+    filters: Filters,
+    by: str,
+    keys: list[int],
+    specs: list,
+    rules: DefinitionsVersion,
+) -> dict[int, dict[str, Any]]:
     plan = _plan(specs, filters)
     union = Context(period, dataclasses.replace(filters, **{by: tuple(keys)}), plan, rules)
     groups = [

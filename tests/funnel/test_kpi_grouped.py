@@ -19,7 +19,7 @@ from engagement.models import Program
 from funnel.kpis import Filters, Period, compute, compute_grouped
 from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
 from tests.conftest import postgresql_only
-from tests.factories import ProgramFactory
+from tests.factories import ProgramFactory, SpendFactory
 
 pytestmark = postgresql_only
 
@@ -139,3 +139,34 @@ def test_funnel_snapshots_per_slice_equal_one_compute_per_slice(demo, definition
         assert published[name] == expected, name
     # Unchanged data: nothing restated.
     assert funnel_snapshots_upsert(END, window, definitions=rules) == 0
+
+
+@pytest.fixture
+def kpi_cache(settings):
+    from django.core.cache import cache
+
+    settings.ABM_KPI_CACHE_SECONDS = 300
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_grouped_results_share_the_cache_with_compute(kpi_cache):
+    """Under the cache (PostgreSQL, autocommit) each group's result is stored under the key
+    ``compute`` uses for that group's filters: the cache warmer's results serve the grouped
+    page and the other way round; a committed write computes again."""
+    alpha, beta = ProgramFactory(), ProgramFactory()
+    keys = [alpha.pk, beta.pk]
+    first = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    with CaptureQueriesContext(connection) as queries:
+        assert compute(PERIODS[0], Filters(program=(beta.pk,)), PROGRAM_KPIS) == first[beta.pk]
+    assert not [q for q in queries if "engagement_touch" in q["sql"]]  # served from the cache
+    with CaptureQueriesContext(connection) as queries:
+        again = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    assert again == first
+    assert not [q for q in queries if "engagement_touch" in q["sql"]]
+    SpendFactory(program=alpha, spent_on=PERIODS[0].start, amount=100)
+    changed = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    spend = {i["id"]: i for i in changed[alpha.pk]["kpis"]}["cost_per_engaged_account"]
+    assert str(spend["numerator"]) in ("100", "100.00")  # Alpha's spend, computed again
