@@ -488,9 +488,9 @@ def program_rows(
     totals: the same KPIs over all programs at once, so account counts are distinct accounts
     (an account engaged by two programs counts once), not a sum of the rows.
 
-    Queries: one for the programs, one grouped computation for every program at once
-    (``compute_grouped``: one pass per source) and one computation for the totals: the
-    count does not grow with the number of programs; ``tests/reports`` pins it.
+    Queries: one for the programs and one grouped computation for every program and the
+    totals at once (``compute_grouped``: one pass per source): the count does not grow
+    with the number of programs; ``tests/reports`` pins it.
     """
     programs = list(Program.objects.order_by("name"))
     if not programs:
@@ -502,11 +502,11 @@ def program_rows(
         return {"kpis": items, "spend": items["cost_per_engaged_account"].get("numerator")}
 
     keys = [p.pk for p in programs]
-    grouped = compute_grouped(period, scoped, "program", keys, PROGRAM_KPIS, definitions)
+    grouped = compute_grouped(
+        period, scoped, "program", keys, PROGRAM_KPIS, definitions, union=True
+    )
     rows = [{"program": p, **figures(grouped[p.pk])} for p in programs]
-    union = dataclasses.replace(filters, program=tuple(keys))
-    totals = figures(compute(period, union, ids=PROGRAM_KPIS, definitions=definitions))
-    return rows, totals
+    return rows, figures(grouped[None])
 
 
 COHORT_TIER_KPIS = [

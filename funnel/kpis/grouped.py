@@ -51,11 +51,15 @@ def compute_grouped(
     keys: Sequence[int],
     ids: Iterable[str] | None = None,
     definitions: DefinitionsVersion | int | str | None = None,
-) -> dict[int, dict[str, Any]]:
+    *,
+    union: bool = False,
+) -> dict[int | None, dict[str, Any]]:
     """Key -> ``compute(period, filters with by=(key,), ids, definitions)``, in one grouped pass.
 
     ``by`` is ``"program"`` or ``"tier"``; the other filters of ``filters`` apply to
     every group (its own ``by`` filter is replaced, as a per-group ``compute`` would).
+    ``union``: also key None, the computation of all the keys at once (``by=keys``: the
+    programs page's totals row), in the same pass.
     """
     if by not in GROUP_BY:
         raise ValueError(f"Group by one of {', '.join(GROUP_BY)} (got {by!r}).")
@@ -64,25 +68,34 @@ def compute_grouped(
         return {}
     if _cacheable():
         ref = definitions.pk if isinstance(definitions, DefinitionsVersion) else definitions
-        cached = _grouped_cached(period, filters, by, keys, ids, ref)
+        members = _members(filters, by, keys, union)
+        cached = _grouped_cached(period, members, ids, ref)
         if cached is None and definitions is None:
-            cached = _grouped_cached(period, filters, by, keys, ids, definitions_resolve(None).pk)
+            cached = _grouped_cached(period, members, ids, definitions_resolve(None).pk)
         if cached is not None:
             return cached
     rules = definitions_resolve(definitions)
     specs = _specs(ids, rules.generation)
     definitions_mark_used(rules)
-    return _grouped(period, filters, by, keys, specs, rules)
+    return _grouped(period, _members(filters, by, keys, union), specs, rules)
+
+
+def _members(filters: Filters, by: str, keys: list[int], union: bool) -> dict[int | None, Filters]:
+    """Key -> the filters of its group (None: the union of the keys, when asked for)."""
+    members: dict[int | None, Filters] = {
+        key: dataclasses.replace(filters, **{by: (key,)}) for key in keys
+    }
+    if union:
+        members[None] = dataclasses.replace(filters, **{by: tuple(keys)})
+    return members
 
 
 def _grouped_cached(
     period: Period,
-    filters: Filters,
-    by: str,
-    keys: list[int],
+    members: dict[int | None, Filters],
     ids: Iterable[str] | None,
     definitions: int | str | None,
-) -> dict[int, dict[str, Any]] | None:
+) -> dict[int | None, dict[str, Any]] | None:
     """The groups' results from (or into) the KPI cache, under the very keys ``compute``
     uses for each group's filters: a group ``compute`` cached (the cache warmer's) is
     served here and the other way round. One read-only snapshot, as in ``compute``; when
@@ -97,8 +110,7 @@ def _grouped_cached(
         specs = _specs(ids, ref.generation)
         whole_specs = _specs(None, ref.generation)
         wanted = {}
-        for key in keys:  # the groups: a bounded list, not data rows
-            scoped = dataclasses.replace(filters, **{by: (key,)})
+        for key, scoped in members.items():  # the groups: a bounded list, not data rows
             wanted[key] = (
                 _cache_key(period, scoped, specs, data, ref),
                 _cache_key(period, scoped, whole_specs, data, ref),
@@ -110,10 +122,10 @@ def _grouped_cached(
                 served[key] = hits[own]
             elif whole in hits:
                 served[key] = _subset(hits[whole], specs)
-        if len(served) == len(keys):
+        if len(served) == len(members):
             return served
         rules = DefinitionsVersion.objects.get(pk=ref.pk)
-        results = _grouped(period, filters, by, keys, specs, rules)
+        results = _grouped(period, members, specs, rules)
     definitions_mark_used(rules)
     for key, result in results.items():
         _cache_set(wanted[key][0], result)
@@ -122,17 +134,24 @@ def _grouped_cached(
 
 def _grouped(
     period: Period,
-    filters: Filters,
-    by: str,
-    keys: list[int],
+    members: dict[int | None, Filters],
     specs: list,
     rules: DefinitionsVersion,
-) -> dict[int, dict[str, Any]]:
-    plan = _plan(specs, filters)
-    union = Context(period, dataclasses.replace(filters, **{by: tuple(keys)}), plan, rules)
-    groups = [
-        Context(period, dataclasses.replace(filters, **{by: (key,)}), plan, rules) for key in keys
-    ]
+) -> dict[int | None, dict[str, Any]]:
+    keys = list(members)
+    some = next(iter(members.values()))
+    # The union of the groups: each filter holds every group's ids (the other filters
+    # are the same in every group).
+    united = dataclasses.replace(
+        some,
+        **{
+            name: tuple(sorted({i for f in members.values() for i in getattr(f, name)}))
+            for name in GROUP_BY
+        },
+    )
+    plan = _plan(specs, some)
+    union = Context(period, united, plan, rules)
+    groups = [Context(period, f, plan, rules) for f in members.values()]
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)

@@ -248,6 +248,9 @@ def by_group(
     if groups is not None:
         members = []
         for i, group in enumerate(groups):  # the groups: a bounded list, not data rows
+            if group.filters == ctx.filters:  # the union itself (a totals row): every row
+                members.append((group, None))
+                continue
             where = group_row_q(source, group)
             assert where is not None, f"{source!r} cannot split its rows by group"
             if not source.fence:

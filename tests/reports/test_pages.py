@@ -588,9 +588,9 @@ def test_dashboard_csv_has_current_and_previous_values(viewer_client, world):
 #: included: inside the test's transaction it is sent on every request, in production only
 #: when a connection's limit changes);
 #: the second, larger size must cost exactly the same. The programs page computes every
-#: program in one grouped pass per source (``compute_grouped``: the count does not grow with
-#: the programs), the totals once, and one attribution statement for all rows (23 with one
-#: computation per program, 19 grouped); the cohorts page's tier table is grouped too (29
+#: program and the totals in one grouped pass per source (``compute_grouped``: the count
+#: does not grow with the programs), and one attribution statement for all rows (23 with one
+#: computation per program, 15 grouped); the cohorts page's tier table is grouped too (29
 #: with one computation per tier, 17 grouped). The
 #: stage 2 page's program-reached and program-engaged accounts are one more aggregate
 #: (16 before, 17 with it). The account page explains its latest snapshot's scores: the
@@ -605,7 +605,7 @@ PINNED = {
     # + the attribution statement of its deals and their programs' names (20), + the
     # scores' working: the high-value patterns and one grouped query per score (24)
     "/accounts/{pk}/": 24,
-    "/programs/": 19,
+    "/programs/": 15,
     "/cohorts/": 17,
     "/status/": 18,
 }

@@ -485,12 +485,17 @@ def _tiers(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     return _tiers_grouped(ctx, None, cohorts)[0]
 
 
+def _within(union: Context, group: Context, prefix: str) -> Q:
+    """A group's rows among the union's: its scope, or every row for the union itself."""
+    return Q() if group.filters == union.filters else group.scope_q(prefix)
+
+
 def _tiers_grouped(
     ctx: Context, groups: list[Context] | None, cohorts: list[str]
 ) -> list[dict[str, dict[str, Any]]]:
     """``_tiers`` for each of ``groups`` (``ctx``: their union) in one query, a count per
     group and cohort; without groups, for ``ctx`` alone."""
-    members = [(ctx, Q())] if groups is None else [(g, g.scope_q()) for g in groups]
+    members = [(ctx, Q())] if groups is None else [(g, _within(ctx, g, "")) for g in groups]
     counts = {
         f"{i}__{c}": Count("pk", filter=where & ctx.cohort_q(c))
         for i, (_, where) in enumerate(members)

@@ -17,6 +17,7 @@ from funnel.models import AccountStageChange
 from ..context import Context
 from ..measures import Source
 from ..scope import slice_q
+from .accounts import _within
 
 
 def _money(value) -> Decimal:
@@ -177,15 +178,14 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
 def _spend_grouped(
     union: Context, groups: list[Context], cohorts: list[str]
 ) -> list[dict[str, dict[str, Any]]] | None:
-    """``_spend`` for each group at once: one query grouped by program where the groups are
-    single programs, one query shared where they all have the same programs (tiers,
-    version 1). None (one ``_spend`` per group) for version 2's allocation to a slice."""
+    """``_spend`` for each group at once: one query grouped by program (a group of several
+    programs adds up theirs), one query shared where the groups all have the same programs
+    (tiers, version 1). None (one ``_spend`` per group) for version 2's allocation to a
+    slice."""
     if union.generation >= 2 and (union.filters.tier or union.filters.owner):
         return None
     if all(g.filters.program == union.filters.program for g in groups):
         return [_spend(union, cohorts)] * len(groups)
-    if any(len(g.filters.program) != 1 for g in groups):
-        return None
     acquisition = Q(category__in=ACQUISITION_CATEGORIES)
     rows = (
         Spend.objects.filter(
@@ -203,9 +203,14 @@ def _spend_grouped(
     )
     by_program = {row.pop("program_id"): row for row in rows}  # one row per program
     results = []
-    for group in groups:
-        row = by_program.get(group.filters.program[0], {})
-        values = {name: _money(row.get(name)) for name in ("abm", "acquisition", "retention")}
+    for group in groups:  # a group of several programs (the union): their sums added up
+        values = {
+            name: sum(
+                (_money(by_program.get(p, {}).get(name)) for p in group.filters.program),
+                Decimal(0),
+            )
+            for name in ("abm", "acquisition", "retention")
+        }
         results.append(dict.fromkeys(cohorts, values))
     return results
 
@@ -242,7 +247,7 @@ def _stage_changes_grouped(
         .filter(entered_on__isnull=False)
     )
     days = DaysBetween(F("changed_on"), F("entered_on"))
-    members = [Q()] if groups is None else [g.scope_q("account__") for g in groups]
+    members = [Q()] if groups is None else [_within(ctx, g, "account__") for g in groups]
     annotations = {}
     for i, where in enumerate(members):
         for c in cohorts:
