@@ -13,7 +13,10 @@ data:
 * five: ``compute(ids=...)`` of five common KPIs, and the same with the
   accounts source's fact pruning switched off (every fact annotated, as
   before measures were planned), which shows what the planning saves;
-* programs: what the Programs page computes (``reports.selectors.program_rows``).
+* programs: what the Programs page computes (``reports.selectors.program_rows``: every
+  program in one grouped computation, ``compute_grouped``, and the totals), the grouped
+  computation alone, and one ``compute()`` per program as the page did before; the
+  programs' ratios to the catalogue are printed too (target: at most 1.5).
 
 Each figure is the median over rounds of the ratio to the floor measured
 in the same round, printed with the load average at that moment.
@@ -64,9 +67,13 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
+    parser.add_argument(
+        "--database", help="an already seeded database to use (default abm_bench_engine_<size>)"
+    )
     args = parser.parse_args()
     accounts, touches = SIZES[args.size]
-    url = f"postgres://postgres@127.0.0.1:5432/abm_bench_engine_{args.size.lower()}"
+    name = args.database or f"abm_bench_engine_{args.size.lower()}"
+    url = f"postgres://postgres@127.0.0.1:5432/{name}"
     if args.reseed:
         recreate_database(url)
     else:
@@ -77,10 +84,10 @@ def main() -> None:
     from django.db import connection
     from django.db.models import Max
 
-    from engagement.models import Touch
-    from funnel.kpis import Filters, Period, compute
+    from engagement.models import Program, Touch
+    from funnel.kpis import Filters, Period, compute, compute_grouped
     from funnel.kpis.sources.accounts import ACCOUNTS
-    from reports.selectors import program_rows
+    from reports.selectors import PROGRAM_KPIS, program_rows
 
     last = Touch.objects.aggregate(m=Max("occurred_at"))["m"].date()
     period = Period(last - dt.timedelta(days=89), last)
@@ -102,12 +109,23 @@ def main() -> None:
         finally:
             ACCOUNTS.prunes = True
 
+    programs = list(Program.objects.order_by("name").values_list("pk", flat=True))
+
+    def programs_one_by_one() -> None:
+        for pk in programs:  # the page before #18: one computation per program
+            compute(period, Filters(program=(pk,)), ids=PROGRAM_KPIS)
+        compute(period, Filters(program=tuple(programs)), ids=PROGRAM_KPIS)
+
     variants = {
         "floor scan": floor,
         "catalogue": lambda: compute(period),
         "five KPIs": lambda: compute(period, ids=FIVE),
         "five KPIs, facts not planned": five_unplanned,
         "programs page": lambda: program_rows(period, Filters()),
+        "programs grouped (no totals)": lambda: compute_grouped(
+            period, Filters(), "program", programs, PROGRAM_KPIS
+        ),
+        "programs, one compute each": programs_one_by_one,
     }
     for run in variants.values():  # warm the buffers and the code paths once
         run()
@@ -129,11 +147,15 @@ def main() -> None:
         f"period {period.start} to {period.end}, {args.rounds} alternating rounds, "
         f"load average {min(loads):.1f}-{max(loads):.1f}"
     )
-    print(f"{'variant':34} {'median s':>9} {'x floor':>8}")
-    for name in variants:
+    print(f"{len(programs)} programs")
+    print(f"{'variant':34} {'median s':>9} {'x floor':>8} {'x catalogue':>12}")
+    for variant in variants:
+        per_catalogue = statistics.median(
+            a / b for a, b in zip(seconds[variant], seconds["catalogue"], strict=True)
+        )
         print(
-            f"{name:34} {statistics.median(seconds[name]):9.3f} "
-            f"{statistics.median(ratios[name]):8.1f}"
+            f"{variant:34} {statistics.median(seconds[variant]):9.3f} "
+            f"{statistics.median(ratios[variant]):8.1f} {per_catalogue:12.2f}"
         )
 
 

@@ -8,6 +8,7 @@ touched at all (not even ``updated_at``).
 """
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -262,7 +263,7 @@ def funnel_snapshots_upsert(
     ``only`` restricts the slices (a marked recompute refreshes the ones its accounts
     belong to).
     """
-    from .kpis import Period, compute, funnel_slices
+    from .kpis import Period
 
     rules = definitions_resolve(definitions)
     window_days = window_days or settings.ABM_SNAPSHOT_WINDOW_DAYS
@@ -274,10 +275,7 @@ def funnel_snapshots_upsert(
         )
     }
     added = []
-    for slice_name, filters in funnel_slices():
-        if only is not None and slice_name not in only:
-            continue
-        result = compute(period, filters, definitions=rules)
+    for slice_name, result in _slice_results(period, rules, only).items():
         previous = latest.get(slice_name)
         if previous is not None and previous.kpis == result:
             continue
@@ -301,3 +299,28 @@ def funnel_snapshots_upsert(
     # A concurrent run that published the same revision first wins; nothing is overwritten.
     FunnelSnapshot.objects.bulk_create(added, ignore_conflicts=True)
     return len(added)
+
+
+def _slice_results(
+    period: Any, rules: DefinitionsVersion, only: set[str] | None
+) -> dict[str, dict[str, Any]]:
+    """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: the tier
+    slices in one grouped computation, the program slices in another (``compute_grouped``),
+    the others (all, the cohorts) one ``compute`` each."""
+    from .kpis import GROUP_BY, Filters, compute, compute_grouped, funnel_slices
+
+    slices = [(n, f) for n, f in funnel_slices() if only is None or n in only]
+    results: dict[str, dict[str, Any]] = {}
+    grouped: dict[str, list[tuple[str, int]]] = {by: [] for by in GROUP_BY}
+    for name, filters in slices:  # the slices: all, tiers, programs, cohorts
+        by = name.split(":", 1)[0]
+        if by in grouped:
+            grouped[by].append((name, getattr(filters, by)[0]))
+        else:
+            results[name] = compute(period, filters, definitions=rules)
+    for by, members in grouped.items():
+        keys = [key for _, key in members]
+        computed = compute_grouped(period, Filters(), by, keys, definitions=rules)
+        for name, key in members:
+            results[name] = computed[key]
+    return {name: results[name] for name, _ in slices}

@@ -51,6 +51,7 @@ from funnel.kpis import (
     cached_by_data_version,
     catalogue,
     compute,
+    compute_grouped,
     definitions_resolve,
     drilldown,
     scope_q,
@@ -527,28 +528,25 @@ def program_rows(
     totals: the same KPIs over all programs at once, so account counts are distinct accounts
     (an account engaged by two programs counts once), not a sum of the rows.
 
-    Queries: one for the programs, then one ``compute()`` per program and one for the
-    totals. Programs are few (tens at most), so the page is bounded; ``tests/reports``
-    pins the count.
+    Queries: one for the programs and one grouped computation for every program and the
+    totals at once (``compute_grouped``: one pass per source): the count does not grow
+    with the number of programs; ``tests/reports`` pins it.
     """
     programs = list(Program.objects.order_by("name"))
-    rows = []
+    if not programs:
+        return [], None
+    scoped = dataclasses.replace(filters, program=())
 
-    def figures(program_ids: tuple[int, ...]) -> dict[str, Any]:
-        scoped = Filters(
-            tier=filters.tier,
-            owner=filters.owner,
-            program=program_ids,
-            cohort=filters.cohort,
-            list_id=filters.list_id,
-        )
-        items = kpi_items(compute(period, scoped, ids=PROGRAM_KPIS, definitions=definitions))
+    def figures(result: dict[str, Any]) -> dict[str, Any]:
+        items = kpi_items(result)
         return {"kpis": items, "spend": items["cost_per_engaged_account"].get("numerator")}
 
-    for program in programs:  # programs: a short, bounded list, not data rows
-        rows.append({"program": program, **figures((program.pk,))})
-    totals = figures(tuple(p.pk for p in programs)) if programs else None
-    return rows, totals
+    keys = [p.pk for p in programs]
+    grouped = compute_grouped(
+        period, scoped, "program", keys, PROGRAM_KPIS, definitions, union=True
+    )
+    rows = [{"program": p, **figures(grouped[p.pk])} for p in programs]
+    return rows, figures(grouped[None])
 
 
 COHORT_TIER_KPIS = [
@@ -569,22 +567,12 @@ COHORT_TIER_KPIS = [
 def tier_rows(
     period: Period, filters: Filters, tiers: list[tuple[int, str]], definitions: Any = None
 ) -> list[dict[str, Any]]:
-    """One row per tier: the cohort page's KPIs with ``Filters(tier=(pk,))``.
-
-    One ``compute()`` per tier; tiers are a handful.
-    """
-    rows = []
-    for pk, name in tiers:  # tiers: a handful, one engine call each
-        scoped = Filters(
-            tier=(pk,),
-            program=filters.program,
-            owner=filters.owner,
-            cohort=filters.cohort,
-            list_id=filters.list_id,
-        )
-        items = kpi_items(compute(period, scoped, ids=COHORT_TIER_KPIS, definitions=definitions))
-        rows.append({"pk": pk, "name": name, "kpis": items})
-    return rows
+    """One row per tier: the cohort page's KPIs with ``Filters(tier=(pk,))``, all tiers in
+    one grouped computation (``compute_grouped``)."""
+    grouped = compute_grouped(
+        period, filters, "tier", [pk for pk, _ in tiers], COHORT_TIER_KPIS, definitions
+    )
+    return [{"pk": pk, "name": name, "kpis": kpi_items(grouped[pk])} for pk, name in tiers]
 
 
 # --- published snapshots ------------------------------------------------------------

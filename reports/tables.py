@@ -77,6 +77,19 @@ class Cell:
     html: SafeString | str
     numeric: bool
     header: bool = False
+    #: A numeric cell's raw value, for sorting in the browser (``static/js/sort.js``);
+    #: empty where there is none (no data sorts last).
+    sort: str = ""
+
+
+def _sort_key(column: Column, row: Any) -> str:
+    if not column.numeric:
+        return ""
+    try:
+        value = column.value(row)
+    except (AttributeError, KeyError, TypeError):  # a row without this figure ("no program")
+        return ""
+    return "" if value is None or isinstance(value, dict) else str(value)
 
 
 @dataclass
@@ -98,7 +111,8 @@ class Table:
 
         def cells(row: Any) -> list[Cell]:
             return [
-                Cell(c.shown(row, context), c.numeric, header=i == 0) for i, c in enumerate(shown)
+                Cell(c.shown(row, context), c.numeric, header=i == 0, sort=_sort_key(c, row))
+                for i, c in enumerate(shown)
             ]
 
         for row in rows:
@@ -383,7 +397,11 @@ PROGRAMS = Table(
 )
 
 #: The programs page under definitions version 2: the same columns and the attribution.
-PROGRAMS_ATTRIBUTED = Table([*PROGRAMS.columns, *ATTRIBUTION_COLUMNS])
+PROGRAMS_ATTRIBUTED = Table(
+    [*PROGRAMS.columns, *ATTRIBUTION_COLUMNS],
+    # "No program" stays under the programs when the table is sorted in the browser.
+    row_class=lambda r: "pinned" if isinstance(r["program"], NoProgram) else "",
+)
 
 RUNS = Table(
     [

@@ -482,6 +482,7 @@ def _program_attribution(request: HttpRequest, rq, rows: list[dict], totals: dic
     totals["roi_revenue"] = result.selected.revenue  # ROI of the programs, not no program
     return {
         "model": asked,
+        "model_label": ATTRIBUTION_MODEL_LABELS[asked],
         "model_error": model_error,
         "models": [
             (m, ATTRIBUTION_MODEL_LABELS[m], "?" + rq.with_params(model=m))

@@ -58,6 +58,7 @@ from .formatting import (
     format_score,
     format_value,
 )
+from .grouped import GROUP_BY, compute_grouped
 from .query import (
     DEFAULT_DAYS,
     DEFAULT_PRESET,
@@ -125,6 +126,8 @@ __all__ = [
     "cached_by_data_version",
     "compute",
     "compute_draft",
+    "compute_grouped",
+    "GROUP_BY",
     "drilldowns_within",
     "sample_basis",
     "wilson_interval",

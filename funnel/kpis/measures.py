@@ -17,9 +17,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Aggregate, Count, F, Q, QuerySet, Sum
+from django.db.models import (
+    Aggregate,
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.constants import LOOKUP_SEP
 
+from abm_site.db import PerAccount
 from funnel.choices import Cohort
 
 if TYPE_CHECKING:
@@ -32,6 +44,9 @@ _FENCE = 10**15
 
 Rows = Callable[["Context"], QuerySet]
 Runner = Callable[["Context", list[str]], dict[str, dict[str, Any]]]
+GroupedRunner = Callable[
+    ["Context", list["Context"], list[str]], list[dict[str, dict[str, Any]]] | None
+]
 
 
 @dataclass(eq=False)
@@ -50,6 +65,11 @@ class Source:
     aggregate for sources that are not one (spend, tiers, stage changes).
     ``prunes``: ``rows(ctx, names)`` annotates only the facts ``names`` (what the
     planned measures refer to), so a request never pays for facts it does not read.
+    ``group_q(group_ctx)``: for a grouped computation (``grouped.compute_grouped``), the
+    condition that keeps one group's rows out of the rows of the union of the groups
+    (default: the group's account scope through ``prefix``); None where no condition can
+    (the rows themselves differ per group). ``grouped_runner(union, groups, cohorts)``: a
+    runner's grouped version (one result per group), None where it cannot group.
     """
 
     name: str
@@ -62,6 +82,8 @@ class Source:
     runner: Runner | None = None
     weight: str | None = None
     prunes: bool = False
+    group_q: Callable[[Context], Q | None] | None = None
+    grouped_runner: GroupedRunner | None = None
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -147,9 +169,11 @@ class Measure:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.source.name}.{self.name}>"
 
-    def expression(self, ctx: Context, cohort_q: Q) -> Aggregate | None:
+    def expression(self, ctx: Context, cohort_q: Q, group_q: Q | None = None) -> Aggregate | None:
+        """The aggregate for one cohort (and, in a grouped computation, one group's rows)."""
         assert self.aggregate is not None, f"{self!r} is computed by its source's runner"
-        return self.aggregate(ctx, Q() if self.whole else cohort_q)
+        where = Q() if self.whole else cohort_q
+        return self.aggregate(ctx, where if group_q is None else group_q & where)
 
 
 @dataclass(eq=False, repr=False)
@@ -161,8 +185,10 @@ class Condition(Measure):
     def __call__(self, ctx: Context) -> Q:
         return self.where(ctx)
 
-    def expression(self, ctx: Context, cohort_q: Q) -> Aggregate:
+    def expression(self, ctx: Context, cohort_q: Q, group_q: Q | None = None) -> Aggregate:
         where = (Q() if self.whole else cohort_q) & self.where(ctx)
+        if group_q is not None:
+            where = group_q & where
         if self.source.weight and ctx.generation >= 2:
             return Sum(self.source.weight, filter=where)
         return Count("pk", filter=where)
@@ -182,6 +208,25 @@ def _by_cohort(
     whole accounts either way, so per-account window functions see the same
     partitions.
     """
+    return by_group(ctx, source, cohorts, measures)[0]
+
+
+def by_group(
+    ctx: Context,
+    source: Source,
+    cohorts: list[str],
+    measures: list[Measure],
+    groups: list[Context] | None = None,
+) -> list[dict[str, dict[str, Any]]]:
+    """``_by_cohort`` for each of ``groups`` at once: one result per group, in order.
+
+    ``ctx`` is then the union of the groups (its rows hold every group's rows); each
+    group's rows are marked by a flag column (``source.group_q`` of the group, computed
+    once per row inside the fence; repeated in each aggregate of an unfenced source) and
+    each measure is a conditional aggregate per
+    group and cohort, its rule read from the group's own context. Without ``groups``:
+    ``ctx`` alone, one result.
+    """
     assert source.rows is not None
     if source.targeted:
         flag = source.targeted
@@ -198,34 +243,66 @@ def _by_cohort(
     narrowed = Q()
     if len(cohorts) == 1 and not any(m.whole for m in measures):
         narrowed, conditions[cohorts[0]] = conditions[cohorts[0]], Q()
+    members: list[tuple[Context, Q | None]] = [(ctx, None)]
+    flags: dict[str, Any] = {}
+    if groups is not None:
+        members = []
+        for i, group in enumerate(groups):  # the groups: a bounded list, not data rows
+            if group.filters == ctx.filters:  # the union itself (a totals row): every row
+                members.append((group, None))
+                continue
+            where = group_row_q(source, group)
+            assert where is not None, f"{source!r} cannot split its rows by group"
+            if not source.fence:
+                # Rows whose measures correlate with the row (an opportunity's touches)
+                # cannot be fenced: the condition is repeated in each aggregate instead.
+                members.append((group, where))
+                continue
+            flags[f"group_{i}"] = PerAccount(
+                Case(
+                    When(where, then=Value(True)), default=Value(False), output_field=BooleanField()
+                )
+            )
+            members.append((group, Q(**{f"group_{i}": True})))
     aggregates = {}
-    for cohort in computed:
-        for m in measures:
-            expression = m.expression(ctx, conditions[cohort])
-            if expression is not None:  # None: the source's ``after`` step computes it
-                aggregates[f"{cohort}__{m.name}"] = expression
+    for i, (member, group_q) in enumerate(members):
+        for cohort in computed:
+            for m in measures:
+                expression = m.expression(member, conditions[cohort], group_q)
+                if expression is not None:  # None: the source's ``after`` step computes it
+                    aggregates[f"{i}__{cohort}__{m.name}"] = expression
     if source.prunes:
-        queryset = source.rows(
-            ctx, referenced(narrowed, *conditions.values(), *aggregates.values())
-        )
+        names = referenced(narrowed, *conditions.values(), *aggregates.values()) - set(flags)
+        queryset = source.rows(ctx, names)
     else:
         queryset = source.rows(ctx)
     queryset = queryset.filter(narrowed)
+    if flags:
+        queryset = queryset.annotate(**flags)
     if source.fence:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
     row = queryset.aggregate(**aggregates) if aggregates else {}
-    result: dict[str, dict[str, Any]] = {c: {} for c in cohorts}
+    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
     for key, value in row.items():
-        cohort, name = key.split("__", 1)
-        result[cohort][name] = value
+        i, cohort, name = key.split("__", 2)
+        results[int(i)][cohort][name] = value
     if derived:
-        abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
         wholes = {m.name for m in measures if m.whole}
-        result[Cohort.ALL] = {
-            name: abm[name] if name in wholes else _plus(abm[name], non_abm[name]) for name in abm
-        }
-    return result
+        for result in results:
+            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+            result[Cohort.ALL] = {
+                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
+                for name in abm
+            }
+    return results
+
+
+def group_row_q(source: Source, group: Context) -> Q | None:
+    """The condition that keeps ``group``'s rows of ``source`` among the union's rows."""
+    if source.group_q is not None:
+        return source.group_q(group)
+    return group.scope_q(source.prefix)
 
 
 def referenced(*nodes: Any) -> set[str]:

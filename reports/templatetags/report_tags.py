@@ -396,6 +396,85 @@ def velocity_chart(item: dict | None) -> str:
     )
 
 
+#: The programs chart's two series: (row value, label, fill).
+PROGRAM_SERIES = (
+    (lambda row: row["credit"].revenue, "Attributed revenue", "#2451c7"),
+    (lambda row: row["spend"], "Spend", "#d97706"),
+)
+
+
+@register.simple_tag
+def program_chart(rows: list[dict], model_label: str = "") -> str:
+    """Attributed revenue and spend per program as paired horizontal bars (the "no program"
+    row has no spend and is left out). Widths are percentages of the largest figure and each
+    bar has its amount written beside it, so the chart reads in print and on a phone."""
+    rows = [r for r in rows if r["program"].pk is not None and "credit" in r]
+    if not rows:
+        return ""
+    top = max([float(f(r) or 0) for r in rows for f, _, _ in PROGRAM_SERIES] + [1.0])
+    row_h, bar_h, head = 58, 16, 26
+    legend = format_html_join(
+        "",
+        '<rect x="{}%" y="4" width="12" height="12" rx="2" fill="{}"/>'
+        '<text x="{}%" y="15" font-size="12" fill="#1d2330">{}</text>',
+        (
+            (f"{i * 30}", fill, f"{i * 30 + 3}", label)
+            for i, (_, label, fill) in enumerate(PROGRAM_SERIES)
+        ),
+    )
+    parts = []
+    for i, row in enumerate(rows):
+        y = head + i * row_h
+        name = row["program"].name
+        bars = []
+        for j, (value_of, label, fill) in enumerate(PROGRAM_SERIES):
+            value = value_of(row)
+            width = max(0.3, 70 * float(value or 0) / top)
+            bars.append(
+                format_html(
+                    '<rect x="0" y="{by}" width="{w}%" height="{h}" rx="3" fill="{fill}">'
+                    "<title>{name}: {label} {text}</title></rect>"
+                    '<text x="{tx}%" y="{ty}" font-size="12" fill="#1d2330">{text}</text>',
+                    by=y + 18 + j * (bar_h + 2),
+                    w=f"{width:.2f}",
+                    h=bar_h,
+                    fill=fill,
+                    name=name,
+                    label=label.lower(),
+                    text=format_money(value) or "—",
+                    tx=f"{width + 1:.2f}",
+                    ty=y + 30 + j * (bar_h + 2),
+                )
+            )
+        parts.append(
+            format_html(
+                '<g class="program-bar" data-program="{pk}">'
+                '<text x="0" y="{ty}" font-size="13" font-weight="600" fill="#1d2330">{name}</text>'
+                "{bars}</g>",
+                pk=row["program"].pk,
+                ty=y + 13,
+                name=name,
+                bars=format_html("{}" * len(bars), *bars),
+            )
+        )
+    desc = (
+        f"Attributed revenue{f' ({model_label})' if model_label else ''} and spend per program: "
+        + "; ".join(
+            f"{r['program'].name} revenue {format_money(r['credit'].revenue) or 'none'}, "
+            f"spend {format_money(r['spend']) or 'none'}"
+            for r in rows
+        )
+    )
+    return format_html(
+        '<svg class="programs-chart" width="100%" height="{h}" role="img" aria-label="{d}">'
+        "<title>{d}</title>{legend}{parts}</svg>",
+        h=head + row_h * len(rows),
+        d=desc,
+        legend=legend,
+        parts=format_html("{}" * len(parts), *parts),
+    )
+
+
 @register.filter
 def flow_label(key: str) -> str:
     """``target_to_engaged`` -> ``Target → Engaged`` (the funnel's stage names)."""

@@ -386,7 +386,13 @@ def slice_accounts(ctx: Context) -> QuerySet[Account]:
     return Account.objects.filter(slice_q(ctx.filters, ctx.end))
 
 
-PROGRAM_ACCOUNTS = Source("program_accounts", slice_accounts, prefix="", drills_to="account")
+PROGRAM_ACCOUNTS = Source(
+    "program_accounts",
+    slice_accounts,
+    prefix="",
+    drills_to="account",
+    group_q=lambda ctx: slice_q(ctx.filters),
+)
 
 
 def _program_touched(ctx: Context, engagement: bool) -> Q:
@@ -482,6 +488,25 @@ def customer_relationship_sum(ctx: Context, cq: Q) -> Sum:
 def _tiers(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     """Accounts by the tier they had at the end of the period (the tier history), so a
     tier changed today leaves earlier periods' splits as they were."""
+    return _tiers_grouped(ctx, None, cohorts)[0]
+
+
+def _within(union: Context, group: Context, prefix: str) -> Q:
+    """A group's rows among the union's: its scope, or every row for the union itself."""
+    return Q() if group.filters == union.filters else group.scope_q(prefix)
+
+
+def _tiers_grouped(
+    ctx: Context, groups: list[Context] | None, cohorts: list[str]
+) -> list[dict[str, dict[str, Any]]]:
+    """``_tiers`` for each of ``groups`` (``ctx``: their union) in one query, a count per
+    group and cohort; without groups, for ``ctx`` alone."""
+    members = [(ctx, Q())] if groups is None else [(g, _within(ctx, g, "")) for g in groups]
+    counts = {
+        f"{i}__{c}": Count("pk", filter=where & ctx.cohort_q(c))
+        for i, (_, where) in enumerate(members)
+        for c in cohorts
+    }
     rows = (
         Account.objects.filter(ctx.scope_q())
         .annotate(
@@ -489,17 +514,20 @@ def _tiers(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
             tier_rank=tier_as_of(ctx.end, field="tier__rank"),
         )
         .values("tier_name", "tier_rank")
-        .annotate(**{c: Count("pk", filter=ctx.cohort_q(c)) for c in cohorts})
+        .annotate(**counts)
         .order_by(F("tier_rank").asc(nulls_last=True))
     )
-    result: dict[str, dict[str, Any]] = {c: {"by_tier": {}} for c in cohorts}
+    results: list[dict[str, dict[str, Any]]] = [
+        {c: {"by_tier": {}} for c in cohorts} for _ in members
+    ]
     for row in rows:  # one row per tier: a handful
         name = row["tier_name"] or "none"
-        for c in cohorts:
-            if row[c]:
-                result[c]["by_tier"][name] = row[c]
-    return result
+        for i, result in enumerate(results):
+            for c in cohorts:
+                if row[f"{i}__{c}"]:
+                    result[c]["by_tier"][name] = row[f"{i}__{c}"]
+    return results
 
 
-TIERS = Source("tiers", runner=_tiers)
+TIERS = Source("tiers", runner=_tiers, grouped_runner=_tiers_grouped)
 by_tier = TIERS.output("by_tier", "Accounts of the cohort by tier name (untiered: 'none').")

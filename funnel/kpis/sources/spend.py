@@ -17,6 +17,7 @@ from funnel.models import AccountStageChange
 from ..context import Context
 from ..measures import Source
 from ..scope import slice_q
+from .accounts import _within
 
 
 def _money(value) -> Decimal:
@@ -174,13 +175,61 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
     }
 
 
-SPEND = Source("spend", runner=_spend)
+def _spend_grouped(
+    union: Context, groups: list[Context], cohorts: list[str]
+) -> list[dict[str, dict[str, Any]]] | None:
+    """``_spend`` for each group at once: one query grouped by program (a group of several
+    programs adds up theirs), one query shared where the groups all have the same programs
+    (tiers, version 1). None (one ``_spend`` per group) for version 2's allocation to a
+    slice."""
+    if union.generation >= 2 and (union.filters.tier or union.filters.owner):
+        return None
+    if all(g.filters.program == union.filters.program for g in groups):
+        return [_spend(union, cohorts)] * len(groups)
+    acquisition = Q(category__in=ACQUISITION_CATEGORIES)
+    rows = (
+        Spend.objects.filter(
+            spent_on__gte=union.start,
+            spent_on__lte=union.end,
+            program_id__in=union.filters.program,
+        )
+        .values("program_id")
+        .annotate(
+            abm=Sum("amount", filter=acquisition),
+            acquisition=Sum("amount", filter=acquisition),
+            retention=Sum("amount", filter=Q(category__in=_RETENTION)),
+        )
+        .order_by()
+    )
+    by_program = {row.pop("program_id"): row for row in rows}  # one row per program
+    results = []
+    for group in groups:  # a group of several programs (the union): their sums added up
+        values = {
+            name: sum(
+                (_money(by_program.get(p, {}).get(name)) for p in group.filters.program),
+                Decimal(0),
+            )
+            for name in ("abm", "acquisition", "retention")
+        }
+        results.append(dict.fromkeys(cohorts, values))
+    return results
+
+
+SPEND = Source("spend", runner=_spend, grouped_runner=_spend_grouped)
 abm_spend = SPEND.output("abm", "Marketing and sales spend of programs in the period.")
 acquisition_spend = SPEND.output("acquisition", "All marketing and sales spend in the period.")
 retention_spend = SPEND.output("retention", "Onboarding and support spend in the period.")
 
 
 def _stage_changes(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
+    return _stage_changes_grouped(ctx, None, cohorts)[0]
+
+
+def _stage_changes_grouped(
+    ctx: Context, groups: list[Context] | None, cohorts: list[str]
+) -> list[dict[str, dict[str, Any]]]:
+    """Days in each stage for each of ``groups`` (``ctx``: their union) in one query, a sum
+    and a count per group and cohort; without groups, for ``ctx`` alone."""
     previous = (
         AccountStageChange.objects.filter(
             account_id=OuterRef("account_id"), changed_on__lt=OuterRef("changed_on")
@@ -198,21 +247,31 @@ def _stage_changes(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]
         .filter(entered_on__isnull=False)
     )
     days = DaysBetween(F("changed_on"), F("entered_on"))
+    members = [Q()] if groups is None else [_within(ctx, g, "account__") for g in groups]
     annotations = {}
-    for c in cohorts:
-        cq = ctx.cohort_q(c, "account__")
-        annotations[f"{c}__sum"] = Sum(days, filter=cq)
-        annotations[f"{c}__n"] = Count("pk", filter=cq)
-    rows = changes.values("from_stage").annotate(**annotations).order_by()
-    result: dict[str, dict[str, Any]] = {c: {"stages": {}} for c in cohorts}
-    for row in rows:  # one row per stage: a handful
+    for i, where in enumerate(members):
         for c in cohorts:
-            if row[f"{c}__n"]:
-                result[c]["stages"][row["from_stage"]] = (row[f"{c}__sum"], row[f"{c}__n"])
-    return result
+            cq = where & ctx.cohort_q(c, "account__")
+            annotations[f"{i}__{c}__sum"] = Sum(days, filter=cq)
+            annotations[f"{i}__{c}__n"] = Count("pk", filter=cq)
+    rows = changes.values("from_stage").annotate(**annotations).order_by()
+    results: list[dict[str, dict[str, Any]]] = [
+        {c: {"stages": {}} for c in cohorts} for _ in members
+    ]
+    for row in rows:  # one row per stage: a handful
+        for i, result in enumerate(results):
+            for c in cohorts:
+                if row[f"{i}__{c}__n"]:
+                    result[c]["stages"][row["from_stage"]] = (
+                        row[f"{i}__{c}__sum"],
+                        row[f"{i}__{c}__n"],
+                    )
+    return results
 
 
-STAGE_CHANGES = Source("stage_changes", runner=_stage_changes)
+STAGE_CHANGES = Source(
+    "stage_changes", runner=_stage_changes, grouped_runner=_stage_changes_grouped
+)
 days_in_stage = STAGE_CHANGES.output(
     "stages", "Stage -> (days summed, changes) over stage changes out of it in the period."
 )

@@ -41,8 +41,18 @@ def period_touches(ctx: Context) -> QuerySet[Touch]:
     )
 
 
+def _group_touches(ctx: Context) -> Q:
+    """One group's touches among the union's: its accounts, and (version 2) its programs'."""
+    return ctx.scope_q("account__") & _programs_own(ctx)
+
+
 TOUCHES = Source(
-    "touches", period_touches, drills_to="account", drill_via_accounts=True, weight="quantity"
+    "touches",
+    period_touches,
+    drills_to="account",
+    drill_via_accounts=True,
+    weight="quantity",
+    group_q=_group_touches,
 )
 
 
@@ -137,9 +147,18 @@ def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
     )
 
 
+def _group_view_through(ctx: Context) -> Q | None:
+    """One group's accounts; None under version 2's program filter, whose touches are the
+    program's own: the look-back windows then run over other rows per group."""
+    if _programs_own(ctx):
+        return None
+    return ctx.scope_q("account__")
+
+
 VIEW_THROUGH = Source(
     "view_through",
     view_through_candidates,
+    group_q=_group_view_through,
     drills_to="account",
     drill_via_accounts=True,
     fence=True,

@@ -1,0 +1,185 @@
+"""Grouped computation (#18 item 2): every program's and every tier's KPIs in one pass per source.
+
+``compute_grouped`` must return, per group, exactly what ``compute`` returns with that
+group's filter: the whole catalogue, for every program and tier of a seeded demo, under
+definitions v1 and v2, over two periods and with the page's other filters.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Tier
+from engagement.models import Program
+from funnel.kpis import Filters, Period, compute, compute_grouped
+from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
+from tests.conftest import postgresql_only
+from tests.factories import ProgramFactory, SpendFactory
+
+pytestmark = postgresql_only
+
+END = dt.date(2026, 6, 30)
+SMALL = ["--accounts", "60", "--touches", "3000", "--end-date", END.isoformat()]
+PERIODS = [
+    Period(dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+    Period(dt.date(2025, 7, 1), dt.date(2026, 6, 30)),
+]
+
+
+@pytest.fixture
+def demo(django_db_blocker, django_db_setup):
+    call_command("seed_demo", *SMALL, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@pytest.fixture(autouse=True)
+def no_cache(settings):
+    settings.ABM_KPI_CACHE_SECONDS = 0  # each compute() computes: grouped vs per group
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_grouped_equals_one_compute_per_group_for_the_whole_catalogue(demo, definitions, by):
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(keys) >= 3
+    for period in PERIODS:
+        for base in (Filters(), Filters(cohort="all")):
+            grouped = compute_grouped(period, base, by, keys, definitions=definitions)
+            assert list(grouped) == keys
+            for key in keys:
+                single = Filters(cohort=base.cohort, **{by: (key,)})
+                assert grouped[key] == compute(period, single, definitions=definitions), (
+                    period,
+                    base,
+                    key,
+                )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_grouped_programs_keep_the_other_filters(demo, definitions):
+    period = PERIODS[0]
+    tier = Tier.objects.order_by("rank").first().pk
+    keys = list(Program.objects.values_list("pk", flat=True))
+    for base in (Filters(), Filters(tier=(tier,), cohort="abm")):
+        grouped = compute_grouped(
+            period, base, "program", keys, PROGRAM_KPIS, definitions, union=True
+        )
+        for key in keys:
+            scoped = Filters(tier=base.tier, program=(key,), cohort=base.cohort)
+            assert grouped[key] == compute(period, scoped, PROGRAM_KPIS, definitions)
+        # The union (the programs page's totals): every program at once, in the same pass.
+        every = Filters(tier=base.tier, program=tuple(keys), cohort=base.cohort)
+        assert grouped[None] == compute(period, every, PROGRAM_KPIS, definitions)
+
+
+@pytest.mark.django_db
+def test_the_union_of_the_whole_catalogue(demo):
+    keys = list(Program.objects.values_list("pk", flat=True))
+    grouped = compute_grouped(PERIODS[0], Filters(), "program", keys[:3], union=True)
+    assert grouped[None] == compute(PERIODS[0], Filters(program=tuple(keys[:3])))
+    assert grouped[keys[0]] == compute(PERIODS[0], Filters(program=(keys[0],)))
+
+
+@pytest.mark.django_db
+def test_a_program_without_touches_has_zero_accounts_and_its_own_spend(demo):
+    idle = ProgramFactory()
+    keys = [*Program.objects.exclude(pk=idle.pk).values_list("pk", flat=True), idle.pk]
+    grouped = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    items = {item["id"]: item for item in grouped[idle.pk]["kpis"]}
+    assert items["engaged_target_accounts"]["value"] == 0
+    assert items["won_accounts"]["value"] == 0
+    assert grouped[idle.pk] == compute(PERIODS[0], Filters(program=(idle.pk,)), PROGRAM_KPIS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_query_count_is_constant_in_the_number_of_groups(demo, by):
+    """The programs page's KPIs (and the tier table's): as many queries for 2 groups as for all."""
+    model = Program if by == "program" else Tier
+    ids = PROGRAM_KPIS if by == "program" else COHORT_TIER_KPIS
+    keys = list(model.objects.values_list("pk", flat=True))
+    compute_grouped(PERIODS[0], Filters(), by, keys[:1], ids, "v2")  # creates the versions
+    counts = []
+    for some in (keys[:2], keys):
+        with CaptureQueriesContext(connection) as queries:
+            compute_grouped(PERIODS[0], Filters(), by, some, ids, "v2")
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_unknown_grouping_is_refused():
+    with pytest.raises(ValueError, match="Group by one of program, tier"):
+        compute_grouped(PERIODS[0], Filters(), "owner", [1])
+
+
+@pytest.mark.django_db
+def test_no_groups_no_queries(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert compute_grouped(PERIODS[0], Filters(), "program", []) == {}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_funnel_snapshots_per_slice_equal_one_compute_per_slice(demo, definitions):
+    """The nightly funnel snapshots compute tiers and programs grouped: each slice's
+    published figures are what ``compute`` gives for that slice's filters."""
+    from funnel.definitions import definitions_resolve
+    from funnel.kpis import funnel_slices
+    from funnel.models import FunnelSnapshot
+    from funnel.snapshots import funnel_snapshots_upsert
+
+    window = 30
+    rules = definitions_resolve(definitions)
+    slices = funnel_slices()
+    assert {name.split(":")[0] for name, _ in slices} >= {"all", "tier", "program", "cohort"}
+    assert funnel_snapshots_upsert(END, window, definitions=rules) == len(slices)
+    period = Period(END - dt.timedelta(days=window - 1), END)
+    published = {
+        s.slice: s.kpis
+        for s in FunnelSnapshot.objects.filter(date=END, window_days=window, definitions=rules)
+    }
+    for name, filters in slices:
+        expected = json.loads(
+            json.dumps(compute(period, filters, definitions=rules), cls=DjangoJSONEncoder)
+        )
+        assert published[name] == expected, name
+    # Unchanged data: nothing restated.
+    assert funnel_snapshots_upsert(END, window, definitions=rules) == 0
+
+
+@pytest.fixture
+def kpi_cache(settings):
+    from django.core.cache import cache
+
+    settings.ABM_KPI_CACHE_SECONDS = 300
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_grouped_results_share_the_cache_with_compute(kpi_cache):
+    """Under the cache (PostgreSQL, autocommit) each group's result is stored under the key
+    ``compute`` uses for that group's filters: the cache warmer's results serve the grouped
+    page and the other way round; a committed write computes again."""
+    alpha, beta = ProgramFactory(), ProgramFactory()
+    keys = [alpha.pk, beta.pk]
+    first = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    with CaptureQueriesContext(connection) as queries:
+        assert compute(PERIODS[0], Filters(program=(beta.pk,)), PROGRAM_KPIS) == first[beta.pk]
+    assert not [q for q in queries if "engagement_touch" in q["sql"]]  # served from the cache
+    with CaptureQueriesContext(connection) as queries:
+        again = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    assert again == first
+    assert not [q for q in queries if "engagement_touch" in q["sql"]]
+    SpendFactory(program=alpha, spent_on=PERIODS[0].start, amount=100)
+    changed = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
+    spend = {i["id"]: i for i in changed[alpha.pk]["kpis"]}["cost_per_engaged_account"]
+    assert float(spend["numerator"]) == 100  # Alpha's spend, computed again
