@@ -206,6 +206,14 @@ DRILL_ACCOUNTS = Table(
     ]
 )
 
+
+def _cycle_days(o) -> int | None:
+    """Days from creation to close (the sales cycle's row), blank while open or undated."""
+    if o.closed_on is None or o.created_on is None:
+        return None
+    return (o.closed_on - o.created_on).days
+
+
 DRILL_OPPORTUNITIES = Table(
     [
         Column("opportunity_id", "Id", lambda o: o.pk, page=False),
@@ -222,6 +230,7 @@ DRILL_OPPORTUNITIES = Table(
         Column("amount", "Amount", lambda o: o.amount, "money"),
         Column("created_on", "Created", lambda o: o.created_on, "date"),
         Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
+        Column("cycle_days", "Cycle days", _cycle_days, "days"),
     ]
 )
 

@@ -23,6 +23,8 @@ from .attribution import (
 )
 from .attribution import available as attribution_available
 from .base import (
+    DENOMINATOR,
+    NUMERATOR,
     REGISTRY,
     STAGE_TITLES,
     Filters,
@@ -82,6 +84,8 @@ __all__ = [
     "STAGE_TITLES",
     "Filters",
     "KpiSpec",
+    "DENOMINATOR",
+    "NUMERATOR",
     "NoDrilldown",
     "Period",
     "PeriodError",
