@@ -198,11 +198,32 @@ ACCOUNTS = Table(
 DRILL_ACCOUNTS = Table(
     [
         Column("account_id", "Id", lambda a: a.pk, page=False),
-        Column("name", "Account", lambda a: a.name, href=lambda a, c: _account_url(a.pk, c)),
+        Column(
+            "name",
+            "Account",
+            lambda a: a.name,
+            href=lambda a, c: _account_url(a.pk, c),
+            sort="name",
+        ),
         Column("domain", "Domain", lambda a: a.domain),
-        Column("tier", "Tier", lambda a: a.tier.name if a.tier else ""),
-        Column("fit_grade", "Fit", lambda a: a.fit_grade),
+        Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
+        Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
         Column("owner", "Owner", lambda a: _owner(a.owner)),
+        Column("stage", "Stage", lambda a: a.snap_stage),
+        Column(
+            "engagement_score",
+            "Engagement",
+            lambda a: a.engagement_score,
+            "count",
+            sort="engagement",
+        ),
+        Column(
+            "relationship_score",
+            "Relationship",
+            lambda a: a.relationship_score,
+            "score",
+            sort="relationship",
+        ),
     ]
 )
 

@@ -234,15 +234,17 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
     except NoDrilldown:
         return _no_drilldown(request, rq, spec)
     drills_to = spec.drill_for(part).source.drills_to
+    day = None
     if drills_to == "opportunity":
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
-        rows = rows.select_related("tier", "owner").order_by("name", "pk")
+        day = selectors.snapshot_date()
+        rows = selectors.drill_accounts(rows, request.GET.get("sort") or "name", day)
     table = tables.DRILL_OPPORTUNITIES if drills_to == "opportunity" else tables.DRILL_ACCOUNTS
     name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):
         return table.csv(f"{name}-{_period_name(rq)}.csv", rows.iterator(chunk_size=2000))
-    page_obj = selectors.drill_page(rows, request.GET.get("page"), PAGE_SIZE)
+    page_obj = selectors.drill_page(rows, request.GET.get("page"), PAGE_SIZE, day=day)
     total = None
     if spec.unit == "money" and drills_to == "opportunity" and part is None:
         total = rows.order_by().aggregate(total=Sum("amount"))["total"] or 0
@@ -261,6 +263,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
             "table": table.render(page_obj.object_list, rq=rq),
             "opportunities": drills_to == "opportunity",
             "total": total,
+            "sort": request.GET.get("sort") or "name",
         },
     )
 

@@ -61,3 +61,14 @@ def test_no_sides_for_a_count_and_no_other_part_for_a_rate(viewer_client):  # no
         viewer_client.get(f"/kpis/target_accounts/numerator/accounts/?{MARCH}").status_code == 404
     )
     assert viewer_client.get(f"/kpis/engaged_rate/customer/accounts/?{MARCH}").status_code == 404
+
+
+def test_account_sides_show_stage_and_scores_and_sort(viewer_client):  # noqa: F811
+    html = body(
+        viewer_client.get(f"/kpis/engaged_rate/denominator/accounts/?{MARCH}&sort=-engagement")
+    )
+    for header in ("Stage", "Engagement", "Relationship", "Owner", "Tier"):
+        assert f">{header}" in html, header
+    assert 'aria-sort="descending">Engagement' in html
+    names = re.findall(r'<th scope="row"><a href="/accounts/\d+/[^"]*">(Acme \d+)</a>', html)
+    assert len(names) == 6
