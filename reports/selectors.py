@@ -147,6 +147,17 @@ SORTS: dict[str, tuple[str, str]] = {
 }
 
 
+def drill_accounts(rows: QuerySet, sort: str, day: dt.date | None) -> QuerySet[Account]:
+    """The accounts of a drill-down with their latest snapshot (stage, scores), sorted by a
+    ``SORTS`` key (``-`` for descending): one query for the page, plus the snapshot day."""
+    qs = with_latest_snapshot(Account.objects.filter(pk__in=rows.values("pk")), day)
+    qs = qs.select_related("tier", "owner")
+    descending = sort.startswith("-")
+    field, _ = SORTS.get(sort.lstrip("-"), SORTS["name"])
+    order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+    return qs.order_by(order, "pk")
+
+
 def account_list(
     accounts: QuerySet[Account],
     period: Period,
@@ -254,7 +265,7 @@ def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> Dashb
     return cached_by_data_version("dashboard-lists", scope, build)
 
 
-def drill_page(rows: QuerySet, number, per_page: int = 50):
+def drill_page(rows: QuerySet, number, per_page: int = 50, day: dt.date | None = None):
     """A page of a drill-down, running the (heavy) drill-down query once.
 
     The ids behind the number come in one query, ordered; the page's rows are
@@ -266,7 +277,10 @@ def drill_page(rows: QuerySet, number, per_page: int = 50):
     ids = list(rows.values_list("pk", flat=True))
     page = Paginator(ids, per_page).get_page(number)
     related = ("account",) if rows.model is Opportunity else ("tier", "owner")
-    by_id = rows.model.objects.select_related(*related).in_bulk(list(page.object_list))
+    fetch = rows.model.objects.select_related(*related)
+    if rows.model is Account:  # with the snapshot of ``day`` the list shows (stage, scores)
+        fetch = with_latest_snapshot(fetch, day)
+    by_id = fetch.in_bulk(list(page.object_list))
     page.object_list = [by_id[pk] for pk in page.object_list if pk in by_id]
     return page
 

@@ -212,13 +212,42 @@ ACCOUNTS = Table(
 DRILL_ACCOUNTS = Table(
     [
         Column("account_id", "Id", lambda a: a.pk, page=False),
-        Column("name", "Account", lambda a: a.name, href=lambda a, c: _account_url(a.pk, c)),
+        Column(
+            "name",
+            "Account",
+            lambda a: a.name,
+            href=lambda a, c: _account_url(a.pk, c),
+            sort="name",
+        ),
         Column("domain", "Domain", lambda a: a.domain),
-        Column("tier", "Tier", lambda a: a.tier.name if a.tier else ""),
-        Column("fit_grade", "Fit", lambda a: a.fit_grade),
+        Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
+        Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
         Column("owner", "Owner", lambda a: _owner(a.owner)),
+        Column("stage", "Stage", lambda a: a.snap_stage),
+        Column(
+            "engagement_score",
+            "Engagement",
+            lambda a: a.engagement_score,
+            "count",
+            sort="engagement",
+        ),
+        Column(
+            "relationship_score",
+            "Relationship",
+            lambda a: a.relationship_score,
+            "score",
+            sort="relationship",
+        ),
     ]
 )
+
+
+def _cycle_days(o) -> int | None:
+    """Days from creation to close (the sales cycle's row), blank while open or undated."""
+    if o.closed_on is None or o.created_on is None:
+        return None
+    return (o.closed_on - o.created_on).days
+
 
 DRILL_OPPORTUNITIES = Table(
     [
@@ -236,6 +265,7 @@ DRILL_OPPORTUNITIES = Table(
         Column("amount", "Amount", lambda o: o.amount, "money"),
         Column("created_on", "Created", lambda o: o.created_on, "date"),
         Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
+        Column("cycle_days", "Cycle days", _cycle_days, "days"),
     ]
 )
 

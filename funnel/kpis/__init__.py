@@ -29,6 +29,8 @@ from .attribution import (
 )
 from .attribution import available as attribution_available
 from .base import (
+    DENOMINATOR,
+    NUMERATOR,
     REGISTRY,
     STAGE_TITLES,
     Filters,
@@ -114,6 +116,8 @@ __all__ = [
     "STAGE_TITLES",
     "Filters",
     "KpiSpec",
+    "DENOMINATOR",
+    "NUMERATOR",
     "NoDrilldown",
     "Period",
     "PeriodError",

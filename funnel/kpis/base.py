@@ -202,6 +202,16 @@ class KpiSpec:
         return str(Cohort.ALL if self.stage in (5, 6) else Cohort.ABM)
 
 
+#: The parts of a rate's drill-down: the rows its numerator and its denominator count.
+NUMERATOR, DENOMINATOR = "numerator", "denominator"
+
+
+def ratio_parts(numerator: Condition, denominator: Condition) -> dict[str, Condition]:
+    """``drill_parts`` of a rate whose value is ``numerator``'s rows / ``denominator``'s rows,
+    so both populations can be listed (the lists' counts give the rate)."""
+    return {NUMERATOR: numerator, DENOMINATOR: denominator}
+
+
 #: id -> spec, in catalogue (KPIS.md) order; filled by the stage modules on import. The
 #: spec is the KPI's first definition; ``spec_for`` gives the one of a generation.
 REGISTRY: dict[str, KpiSpec] = {}

@@ -194,8 +194,9 @@ class Condition(Measure):
         return Count("pk", filter=where)
 
     def rows(self, ctx: Context, cohort: str) -> QuerySet:
-        """The rows behind the count: accounts or opportunities, as a lazy queryset."""
-        return self.source.drill(ctx, cohort, self.where(ctx))
+        """The rows behind the count: accounts or opportunities, as a lazy queryset (a
+        ``whole`` condition counts every cohort, so its list does too)."""
+        return self.source.drill(ctx, Cohort.ALL if self.whole else cohort, self.where(ctx))
 
 
 def _by_cohort(

@@ -3,7 +3,7 @@
 from typing import Any
 
 from .arithmetic import complement, ratio, round_2, round_ratio
-from .base import count_kpi, kpi, restate, spec_for
+from .base import count_kpi, kpi, ratio_parts, restate, spec_for
 from .context import Context
 from .results import money_ratio_result, ratio_result
 from .sources.accounts import (
@@ -12,6 +12,7 @@ from .sources.accounts import (
     program_engaged,
     program_reached,
     researching,
+    unengaged,
 )
 from .sources.spend import abm_spend
 from .sources.touches import (
@@ -138,6 +139,7 @@ count_kpi(
     r="reputation",
     definition="Engaged target accounts / target accounts.",
     measures=(engaged, accounts),
+    drill_parts=ratio_parts(engaged, accounts),
 )
 def engaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(engaged, cohort), ctx.value(accounts, cohort))
@@ -152,7 +154,8 @@ def engaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="reputation",
     definition="1 - engaged rate: target accounts with no engagement touch in the period / "
     "target accounts (null when there are no target accounts).",
-    measures=(engaged, accounts),
+    measures=(engaged, accounts, unengaged),
+    drill_parts=ratio_parts(unengaged, accounts),
 )
 def unengaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     total = ctx.value(accounts, cohort) or 0

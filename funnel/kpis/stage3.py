@@ -4,7 +4,7 @@ from typing import Any
 
 from .arithmetic import ratio, round_2, round_ratio
 from .attribution import attributed_pipeline_amount, attributed_pipeline_opportunities
-from .base import count_kpi, kpi, restate
+from .base import count_kpi, kpi, ratio_parts, restate
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
@@ -48,6 +48,7 @@ count_kpi(
     r="revenue",
     definition="Opportunity accounts / target accounts.",
     measures=(opportunity, accounts),
+    drill_parts=ratio_parts(opportunity, accounts),
 )
 def opportunity_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(opportunity, cohort), ctx.value(accounts, cohort))
@@ -171,6 +172,7 @@ def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Engaged target accounts / accounts in the total addressable market (ICP fit "
     "grade A or B, whatever their cohort; tier, owner and program filters apply).",
     measures=(engaged, tam),
+    drill_parts=ratio_parts(engaged, tam),
 )
 def engaged_share_of_tam(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(engaged, cohort), ctx.value(tam, cohort))
@@ -230,6 +232,7 @@ def influenced_pipeline_share(ctx: Context, cohort: str) -> dict[str, Any]:
     "or B (whatever their cohort; tier, owner and program filters apply): the numerator is "
     "part of the denominator.",
     measures=(engaged_in_tam, tam),
+    drill_parts=ratio_parts(engaged_in_tam, tam),
     generation=2,
 )
 def engaged_share_of_tam_v2(ctx: Context, cohort: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from funnel.choices import Cohort
 
 from .arithmetic import ratio, round_2, round_ratio
 from .attribution import attributed_revenue_amount, attributed_revenue_opportunities
-from .base import count_kpi, kpi, restate, spec_for
+from .base import count_kpi, kpi, ratio_parts, restate, spec_for
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
@@ -20,6 +20,7 @@ from .sources.accounts import (
     won_after_touch,
 )
 from .sources.opportunities import (
+    decided_new_business,
     lost_new_business,
     sales_cycle_median,
     sales_cycle_sum,
@@ -50,6 +51,7 @@ count_kpi(
     r="revenue",
     definition="Won accounts / target accounts.",
     measures=(won, accounts),
+    drill_parts=ratio_parts(won, accounts),
 )
 def target_account_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(won, cohort), ctx.value(accounts, cohort))
@@ -63,7 +65,8 @@ def target_account_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     kind="outcome",
     r="revenue",
     definition="Won / (won + lost) new-business opportunities of the cohort closed in the period.",
-    measures=(won_new_business, lost_new_business),
+    measures=(won_new_business, lost_new_business, decided_new_business),
+    drill_parts=ratio_parts(won_new_business, decided_new_business),
 )
 def opportunity_win_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     won_n = ctx.value(won_new_business, cohort)
@@ -117,6 +120,7 @@ def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Mean amount of new-business opportunities of the cohort closed won in the period.",
     measures=(won_new_business_amount, won_new_business),
+    drill=won_new_business,
 )
 def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(
@@ -134,6 +138,7 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean days from creation to close of new-business opportunities of the cohort "
     "closed won in the period with a known creation date.",
     measures=(sales_cycle_sum, won_new_business_dated),
+    drill=won_new_business_dated,
 )
 def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .base import count_kpi, kpi
+from .base import count_kpi, kpi, ratio_parts
 from .context import Context
 from .results import mean_result, ratio_result
 from .sources.accounts import at_risk, churned, customer, customer_relationship_sum
@@ -46,6 +46,7 @@ count_kpi(
     "won renewal opportunity closed after the contract was won and no later than "
     "{renewal_grace_days} days after its end date.",
     measures=(renewed_contracts, renewals_due),
+    drill_parts=ratio_parts(renewed_contracts, renewals_due),
 )
 def renewal_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(renewed_contracts, cohort), ctx.value(renewals_due, cohort))
@@ -103,6 +104,7 @@ def customer_relationship_score_avg(ctx: Context, cohort: str) -> dict[str, Any]
     "than {renewal_grace_days} days after its end). Contracts still inside their grace "
     "window are reported as pending and left out.",
     measures=(renewed_contracts, renewals_settled, renewals_pending),
+    drill_parts=ratio_parts(renewed_contracts, renewals_settled),
     generation=2,
 )
 def renewal_rate_v2(ctx: Context, cohort: str) -> dict[str, Any]:

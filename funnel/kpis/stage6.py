@@ -3,7 +3,7 @@
 from typing import Any
 
 from .arithmetic import lifespan_years, mean, nps, product, ratio, round_2, round_ratio
-from .base import count_kpi, kpi
+from .base import count_kpi, kpi, ratio_parts
 from .context import Context
 from .results import mean_result, ratio_result, sum_result
 from .sources.accounts import (
@@ -52,6 +52,7 @@ count_kpi(
     r="revenue",
     definition="Expansion accounts / customers at the end of the period.",
     measures=(expansion, customer),
+    drill_parts=ratio_parts(expansion, customer),
 )
 def expansion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(expansion, cohort), ctx.value(customer, cohort))

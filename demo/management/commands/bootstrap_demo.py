@@ -2,6 +2,8 @@
 
 import os
 import secrets
+import subprocess
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,6 +16,11 @@ from accounts.models import Account
 #: minutes; DEMO_ACCOUNTS=2000 DEMO_TOUCHES=300000 gives the full data set.
 DEMO_ACCOUNTS = 500
 DEMO_TOUCHES = 75_000
+#: Weeks of published KPI history before the last day, so every KPI card has a trend:
+#: the dashboard's default 90-day trend (12 weeks) before serving, the rest of the year
+#: in a background ``demo_history`` (about 1 s a week on SQLite).
+DEMO_HISTORY_WEEKS = 52
+DEMO_HISTORY_WEEKS_FIRST = 12
 
 
 def _env_count(name: str, default: int) -> int:
@@ -37,6 +44,7 @@ class Command(BaseCommand):
             self.stdout.write("DEMO_ACCOUNTS=0: no demo data; import your own.")
         elif not Account.objects.exists():
             touches = _env_count("DEMO_TOUCHES", DEMO_TOUCHES)
+            weeks = _env_count("DEMO_HISTORY_WEEKS", DEMO_HISTORY_WEEKS)
             self.stdout.write("The database is empty: seeding the demo data set…")
             # The snapshots are computed here, before the server starts: pages are full at
             # the first sign-in, and the worker does not hold SQLite's write lock for the
@@ -46,9 +54,12 @@ class Command(BaseCommand):
                 accounts=accounts,
                 touches=touches,
                 recompute=True,
+                history_weeks=min(weeks, DEMO_HISTORY_WEEKS_FIRST),
                 stdout=self.stdout,
                 stderr=self.stderr,
             )
+            if weeks > DEMO_HISTORY_WEEKS_FIRST:
+                self._history_in_background(weeks)
         else:
             self.stdout.write("Accounts exist: leaving the data as it is.")
         password = self._demo_password()
@@ -68,6 +79,23 @@ class Command(BaseCommand):
         url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/"
         self.stdout.write(
             self.style.SUCCESS(f"Sign in at {url} as user 'demo' with password: {password}")
+        )
+
+    def _history_in_background(self, weeks: int) -> None:
+        """The rest of the year's weekly snapshots in a detached process (log in var/)."""
+        log_path = settings.VAR_DIR / "demo-history.log"
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "demo_history"]
+        with log_path.open("ab") as log:
+            subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+                [*command, "--weeks", str(weeks)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.stdout.write(
+            f"Publishing the other {weeks - DEMO_HISTORY_WEEKS_FIRST} weeks of KPI history in "
+            f"the background (log: {log_path}); the pages are usable meanwhile."
         )
 
     def _demo_password(self) -> str:

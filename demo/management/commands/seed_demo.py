@@ -87,6 +87,13 @@ class Command(BaseCommand):
             "(account and funnel snapshots, stage changes, a recompute run).",
         )
         parser.add_argument(
+            "--history-weeks",
+            type=_positive,
+            default=0,
+            help="With --recompute: also publish the 'all' slice's KPI snapshot for each of "
+            "the N weeks before --end-date (weekly history, so KPI cards show trends).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Wipe the demo tables listed above first, then seed (destroys their data).",
@@ -143,6 +150,9 @@ class Command(BaseCommand):
             began = time.monotonic()
             day_compute(config.end_date, kind="backfill")
             recompute_note = f"Snapshots recomputed in {time.monotonic() - began:.1f}s."
+            weeks = options["history_weeks"]
+            if weeks:
+                recompute_note += " " + _history(config.end_date, weeks, self.stdout, verbose)
             result.counts["account snapshots"] = AccountSnapshot.objects.count()
             result.counts["funnel snapshots"] = FunnelSnapshot.objects.count()
         width = max(len(name) for name in result.counts)
@@ -157,6 +167,18 @@ class Command(BaseCommand):
                 + recompute_note
             )
         )
+
+
+def _history(end_date: dt.date, weeks: int, stdout, verbose: bool) -> str:
+    """Publish the weekly history of the 'all' slice; a sentence saying what it took."""
+    from funnel.services import funnel_history_publish
+
+    days = [end_date - dt.timedelta(weeks=k) for k in range(weeks, 0, -1)]
+    if verbose:
+        stdout.write(f"Publishing {weeks} weekly KPI snapshots ({days[0]} to {days[-1]})…")
+    began = time.monotonic()
+    funnel_history_publish(days, slices=("all",), reason="demo history")
+    return f"{weeks} weekly snapshots of all accounts in {time.monotonic() - began:.1f}s."
 
 
 def _raw(stream):

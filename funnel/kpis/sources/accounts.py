@@ -246,6 +246,13 @@ def engaged(ctx: Context) -> Q:
 
 
 @ACCOUNTS.condition
+def unengaged(ctx: Context) -> Q:
+    """No engagement touch in the period (the unengaged rate's numerator, to list it).
+    Version 2 sums touch quantities, which is NULL (not 0) for an account without any."""
+    return ~engaged(ctx) | Q(engaged_n__isnull=True)
+
+
+@ACCOUNTS.condition
 def opportunity(ctx: Context) -> Q:
     """A new-business opportunity created in the period."""
     return Q(opp_in_period=True)

@@ -90,6 +90,12 @@ def lost_new_business(ctx: Context) -> Q:
 
 
 @OPPORTUNITIES.condition
+def decided_new_business(ctx: Context) -> Q:
+    """New-business opportunities closed won or lost in the period (a win rate's base)."""
+    return won_new_business(ctx) | lost_new_business(ctx)
+
+
+@OPPORTUNITIES.condition
 def won_new_business_dated(ctx: Context) -> Q:
     """Won new business of the period with a known creation date (for cycle times)."""
     return won_new_business(ctx) & Q(created_on__isnull=False)
