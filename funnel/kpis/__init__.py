@@ -45,6 +45,7 @@ from .formatting import (
     format_score,
     format_value,
 )
+from .lift import LIFT_GENERATION, LIFT_KPIS, MIN_GROUP_ACCOUNTS, NoHoldout, holdout_of_list, lift
 from .query import (
     DEFAULT_DAYS,
     DEFAULT_PRESET,
@@ -66,6 +67,12 @@ from .version import data_version
 from .version import log_length as data_version_log_length
 
 __all__ = [
+    "LIFT_GENERATION",
+    "LIFT_KPIS",
+    "MIN_GROUP_ACCOUNTS",
+    "NoHoldout",
+    "holdout_of_list",
+    "lift",
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",
