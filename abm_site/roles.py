@@ -16,6 +16,7 @@ COMPUTED_MODELS = {
     "recomputechunk",
     "stagecheckpoint",
     "tierchange",  # written by a database trigger on every tier change
+    "holdoutassignment",  # written by the holdout draw
 }
 #: Settings that change numbers: only admins write them (the KPI definitions versions).
 ADMIN_MODELS = {"definitionsversion"}
