@@ -45,7 +45,14 @@ from .formatting import (
     format_score,
     format_value,
 )
-from .lift import LIFT_GENERATION, LIFT_KPIS, MIN_GROUP_ACCOUNTS, NoHoldout, holdout_of_list, lift
+from .lift import (
+    LIFT_GENERATION,
+    LIFT_KPIS,
+    MIN_GROUP_ACCOUNTS,
+    NoHoldout,
+    holdout_lift,
+    holdout_of_list,
+)
 from .query import (
     DEFAULT_DAYS,
     DEFAULT_PRESET,
@@ -72,7 +79,7 @@ __all__ = [
     "MIN_GROUP_ACCOUNTS",
     "NoHoldout",
     "holdout_of_list",
-    "lift",
+    "holdout_lift",
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",

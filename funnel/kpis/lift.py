@@ -254,7 +254,9 @@ def _result(spec, treated, held, v1, v2, interval, rounder, warning) -> dict[str
     }
 
 
-def lift(holdout: Holdout, period: Period, generation: int = LIFT_GENERATION) -> dict[str, Any]:
+def holdout_lift(
+    holdout: Holdout, period: Period, generation: int = LIFT_GENERATION
+) -> dict[str, Any]:
     """Every lift KPI of ``holdout`` over ``period`` (one statement).
 
     Raises ``UnknownKpi`` under a definitions generation before the lift KPIs existed.
@@ -293,6 +295,6 @@ __all__ = [
     "LiftSpec",
     "NoHoldout",
     "holdout_of_list",
-    "lift",
+    "holdout_lift",
     "lift_groups",
 ]

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import HoldoutAssignment
 from accounts.selectors import target_list
 from accounts.services import holdout_draw
-from funnel.kpis import LIFT_KPIS, Period, UnknownKpi, holdout_of_list, lift
+from funnel.kpis import LIFT_KPIS, Period, UnknownKpi, holdout_lift, holdout_of_list
 from funnel.kpis.arithmetic import (
     newcombe_difference,
     sample_variance,
@@ -104,7 +104,7 @@ def test_lift_recovers_the_known_effect_and_its_interval_covers_it(django_assert
     holdout, groups = build_experiment()
     assert (len(groups[False]), len(groups[True])) == (150, 50)
     with django_assert_num_queries(1):
-        result = lift(holdout, PERIOD)
+        result = holdout_lift(holdout, PERIOD)
     kpis = {k["id"]: k for k in result["kpis"]}
     assert list(kpis) == [spec.id for spec in LIFT_KPIS]
     assert result["holdout"] == {
@@ -152,7 +152,7 @@ def test_lift_recovers_the_known_effect_and_its_interval_covers_it(django_assert
 def test_small_groups_warn_and_empty_outcomes_are_null_not_errors():
     AccountFactory.create_batch(10)
     holdout = holdout_draw(target_list(), "0.3", "s", D(2024, 6, 1))
-    result = lift(holdout, PERIOD)
+    result = holdout_lift(holdout, PERIOD)
     for k in result["kpis"]:
         assert "Fewer than 30 accounts" in k["warning"]
         assert k["difference"] == 0
@@ -166,4 +166,4 @@ def test_lift_is_not_defined_before_generation_2():
     AccountFactory.create_batch(4)
     holdout = holdout_draw(target_list(), "0.5", "s", D(2024, 6, 1))
     with pytest.raises(UnknownKpi, match="generation 1"):
-        lift(holdout, PERIOD, generation=1)
+        holdout_lift(holdout, PERIOD, generation=1)
