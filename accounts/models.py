@@ -543,7 +543,8 @@ class Holdout(TimeStampedModel):
 
     Drawn once (``accounts.services.holdout_draw``) from the list's members on
     ``drawn_on``, stratified by tier and fit grade and ordered by
-    ``md5(seed || ':' || account id)`` within each stratum, so the same list, day,
+    ``md5(seed || ':' || domain)`` (the account id when it has no domain) within each
+    stratum, so the same list, day,
     share and seed always give the same accounts. Every member of the draw is kept
     in ``HoldoutAssignment`` (held out or treated) with the stratum it was drawn in,
     so the lift compares the same two groups whatever the list does later.

@@ -356,7 +356,8 @@ class HoldoutError(ValueError):
 
 
 #: Draws every member of the list on the day in one statement: within each stratum (tier,
-#: fit grade) members are ordered by md5(seed:id) and the first round(share x stratum size)
+#: fit grade) members are ordered by md5(seed:domain) (the id without a domain: keys that survive
+#: an export and re-import) and the first round(share x stratum size)
 #: are held out. Shares are whole thousandths, so the rounding is integer arithmetic (half up).
 _DRAW_SQL = """
 INSERT INTO {assignment} (holdout_id, account_id, held_out, tier_id, fit_grade)
@@ -364,7 +365,7 @@ SELECT %s, id, rn * 1000 <= %s * n + 500, tier_id, fit_grade FROM (
     SELECT a.id, a.tier_id, a.fit_grade,
            ROW_NUMBER() OVER (
                PARTITION BY a.tier_id, a.fit_grade
-               ORDER BY md5(CAST(%s AS text) || ':' || CAST(a.id AS text)), a.id
+               ORDER BY md5(CAST(%s AS text) || ':' || COALESCE(a.domain, CAST(a.id AS text))), a.id
            ) AS rn,
            COUNT(*) OVER (PARTITION BY a.tier_id, a.fit_grade) AS n
     FROM {account} a

@@ -64,21 +64,28 @@ def test_the_same_seed_draws_the_same_accounts_and_another_seed_others():
     assert Holdout.objects.count() == 1  # replace dropped the earlier draws
 
 
-def test_the_draw_is_by_md5_of_seed_and_id_within_the_stratum():
+def test_the_draw_is_by_md5_of_seed_and_domain_within_the_stratum():
     """The rule stated in the docs, computed by hand in Python: the first round(share x n)
-    accounts of each stratum by md5("seed:id")."""
+    accounts of each stratum by md5("seed:domain"), the id standing in for a missing domain."""
     import hashlib
 
     the_list, _ = build_list()
+    Account.objects.filter(pk__in=Account.objects.order_by("pk").values("pk")[:7]).update(
+        domain=None
+    )
     holdout = holdout_draw(the_list, "0.1", "abc", DAY)
     by_stratum: dict[tuple, list[int]] = {}
-    for pk, tier, grade in Account.objects.values_list("pk", "tier_id", "fit_grade"):
+    keys = {}
+    for pk, tier, grade, domain in Account.objects.values_list(
+        "pk", "tier_id", "fit_grade", "domain"
+    ):
         by_stratum.setdefault((tier, grade), []).append(pk)
+        keys[pk] = domain or str(pk)
     expected = set()
     for ids in by_stratum.values():
         ids.sort(
             key=lambda pk: (
-                hashlib.md5(f"abc:{pk}".encode(), usedforsecurity=False).hexdigest(),
+                hashlib.md5(f"abc:{keys[pk]}".encode(), usedforsecurity=False).hexdigest(),
                 pk,
             )
         )
