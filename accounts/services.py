@@ -28,6 +28,8 @@ from .models import (
     Owner,
     Stakeholder,
     criteria_q,
+    member_q,
+    target_q,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -369,12 +371,7 @@ SELECT %s, id, rn * 1000 <= %s * n + 500, tier_id, fit_grade FROM (
            ) AS rn,
            COUNT(*) OVER (PARTITION BY a.tier_id, a.fit_grade) AS n
     FROM {account} a
-    WHERE a.id IN (
-        SELECT m.account_id FROM {membership} m
-        WHERE m.list_id = %s
-          AND (m.joined_on IS NULL OR m.joined_on <= %s)
-          AND (m.left_on IS NULL OR m.left_on > %s)
-    )
+    WHERE a.id IN ({members})
 ) drawn
 """
 
@@ -411,11 +408,15 @@ def holdout_draw(
             f"The list '{account_list}' already has a holdout; draw again with replace."
         )
     holdout = Holdout.objects.create(list=account_list, seed=seed, share=share, drawn_on=day)
+    # The target list's members are its accounts' targeting condition (on PostgreSQL a
+    # trigger keeps the memberships equal to it; the embedded SQLite has no trigger).
+    on_list = target_q(day) if account_list.is_target else member_q(account_list.pk, day)
+    members, params = Account.objects.filter(on_list).values("pk").query.sql_with_params()
     sql = _DRAW_SQL.format(
         assignment=HoldoutAssignment._meta.db_table,
         account=Account._meta.db_table,
-        membership=ListMembership._meta.db_table,
+        members=members,
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [holdout.pk, int(share * 1000), seed, account_list.pk, day, day])
+        cursor.execute(sql, [holdout.pk, int(share * 1000), seed, *params])
     return holdout

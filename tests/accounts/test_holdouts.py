@@ -132,3 +132,20 @@ def test_program_touches_on_held_out_accounts_from_the_draw_day_are_contaminatio
     with django_assert_num_queries(1):
         counts = holdout_contamination_counts(holdout)
     assert counts == {"touches": 3, "accounts": 2}
+
+
+def test_a_static_list_draws_from_its_membership_intervals():
+    from accounts.models import ListMembership
+    from tests.factories import AccountListFactory
+
+    accounts = AccountFactory.create_batch(12)
+    named = AccountListFactory()
+    for a in accounts[:8]:
+        ListMembership.objects.create(account=a, list=named, joined_on=D(2024, 1, 1))
+    ListMembership.objects.create(  # left before the draw day
+        account=accounts[8], list=named, joined_on=D(2024, 1, 1), left_on=D(2024, 5, 1)
+    )
+    holdout = holdout_draw(named, "0.25", "s", DAY)
+    rows = HoldoutAssignment.objects.filter(holdout=holdout)
+    assert set(rows.values_list("account_id", flat=True)) == {a.pk for a in accounts[:8]}
+    assert rows.filter(held_out=True).count() == 2
