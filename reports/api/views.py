@@ -508,7 +508,8 @@ class ListLiftView(generics.GenericAPIView):
         """Engaged, opportunity and win rates and pipeline and revenue per account of the
         treated and the held-out accounts, their absolute and relative difference with a 95 %
         interval (Newcombe for rates, Welch for amounts) and a minimum-sample warning; and the
-        contamination: program touches on held-out accounts since the draw. Three queries."""
+        contamination: program touches on held-out accounts since the draw. The holdout, one
+        grouped statement for every lift KPI and one count, whatever the list's size."""
         kpis = _engine()
         params = _parse(request, LiftQuerySerializer)
         rules = params.get("definitions") or kpis.definitions_resolve(None)

@@ -149,3 +149,42 @@ def test_a_static_list_draws_from_its_membership_intervals():
     rows = HoldoutAssignment.objects.filter(holdout=holdout)
     assert set(rows.values_list("account_id", flat=True)) == {a.pk for a in accounts[:8]}
     assert rows.filter(held_out=True).count() == 2
+
+
+def test_the_command_draws_and_names_bad_input():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    AccountFactory.create_batch(10)
+    out = StringIO()
+    call_command(
+        "holdout_draw", "--list", str(target_list().pk), "--share", "0.3", "--seed", "k",
+        "--on", "2024-06-01", stdout=out,
+    )  # fmt: skip
+    assert "3 of 10 accounts held out" in out.getvalue()
+    with pytest.raises(CommandError, match="already has a holdout"):
+        call_command(
+            "holdout_draw", "--list", str(target_list().pk), "--share", "0.3", "--seed", "k"
+        )
+    with pytest.raises(CommandError, match="No account list 999999"):
+        call_command("holdout_draw", "--list", "999999", "--share", "0.3", "--seed", "k")
+
+
+def test_the_admin_adds_a_holdout_by_drawing_it(client, admin_user):
+    AccountFactory.create_batch(10)
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/accounts/holdout/add/",
+        {"list": target_list().pk, "share": "0.2", "seed": "adm", "drawn_on": "2024-06-01"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    holdout = Holdout.objects.get()
+    assert (holdout.seed, holdout.drawn_on) == ("adm", DAY)
+    assert HoldoutAssignment.objects.filter(holdout=holdout, held_out=True).count() == 2
+    response = client.post(
+        "/admin/accounts/holdout/add/",
+        {"list": target_list().pk, "share": "1.5", "seed": "adm", "drawn_on": "2024-06-01"},
+    )
+    assert response.status_code == 200  # the form again, with the errors
+    assert Holdout.objects.count() == 1
