@@ -188,3 +188,25 @@ def test_the_admin_adds_a_holdout_by_drawing_it(client, admin_user):
     )
     assert response.status_code == 200  # the form again, with the errors
     assert Holdout.objects.count() == 1
+
+
+def test_the_api_draws_and_shows_a_holdout(editor, viewer):
+    from tests.conftest import token_client
+
+    AccountFactory.create_batch(10)
+    url = f"/api/v1/lists/{target_list().pk}/holdout/"
+    reader, writer = token_client(viewer), token_client(editor, scope="write")
+    assert reader.get(url).status_code == 404
+    assert "has no holdout" in reader.get(url).json()["detail"]
+    assert reader.post(url, {"share": "0.2", "seed": "a"}, format="json").status_code == 403
+    body = {"share": "0.2", "seed": "api", "on": "2024-06-01"}
+    response = writer.post(url, body, format="json")
+    assert response.status_code == 201
+    shown = reader.get(url).json()
+    assert shown == response.json()
+    assert (shown["seed"], shown["share"], shown["drawn_on"]) == ("api", "0.200", "2024-06-01")
+    assert (shown["treated"], shown["held_out"]) == (8, 2)
+    again = writer.post(url, body, format="json")
+    assert again.status_code == 400 and "already has a holdout" in str(again.json())
+    bad = writer.post(url, {"share": "1.5", "seed": "x"}, format="json")
+    assert bad.status_code == 400 and "share" in bad.json()

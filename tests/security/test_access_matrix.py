@@ -46,6 +46,8 @@ NOT_FOUND_OK = {
     "admin/r/<content_type_id>/<object_id>/": "accounts have no page on the site to link to",
     "imports/rejected.csv": "the rejected rows of this session's last import: none yet",
     "api/v1/lists/<pk>/lift/": "a list without a holdout has no lift (the page says how to draw one)",
+    "api/v1/lists/<pk>/holdout/": "a list without a holdout: POST here draws one",
+    "api/v1/lists/<pk>/holdout.<format>/": "a list without a holdout: POST here draws one",
     "admin/otp_totp/totpdevice/<pk>/config/": "TOTP secrets are never shown in the admin",
     "admin/otp_totp/totpdevice/<pk>/qrcode/": "TOTP secrets are never shown in the admin",
 }
