@@ -45,6 +45,7 @@ urlpatterns = [
     ),
     # Before the router's lists/<pk>/, which would take "compare" for an id.
     path("lists/compare/", reports_api.ListScorecardView.as_view(), name="list-compare"),
+    path("lists/<int:pk>/lift/", reports_api.ListLiftView.as_view(), name="list-lift"),
     path(
         "accounts/<int:pk>/scores/",
         reports_api.AccountScoresView.as_view(),

@@ -17,6 +17,7 @@ COMPUTED_MODELS = {
     "stagecheckpoint",
     "tierchange",  # written by a database trigger on every tier change
     "fitgradechange",  # written by a database trigger on every fit-grade change
+    "holdoutassignment",  # written by the holdout draw
 }
 #: Settings that change numbers: only admins write them (the KPI definitions versions).
 ADMIN_MODELS = {"definitionsversion"}

@@ -6,6 +6,8 @@ from .models import (
     AccountDomain,
     AccountList,
     FitGradeChange,
+    Holdout,
+    HoldoutAssignment,
     IcpRule,
     ListMembership,
     Owner,
@@ -17,6 +19,7 @@ from .services import (
     ICP_FIELDS,
     account_fit_refresh,
     account_targeting_fill,
+    holdout_draw,
     icp_rule_save,
     icp_rules_delete,
     list_refresh,
@@ -208,3 +211,30 @@ class FitGradeChangeAdmin(_ReadOnly):
     list_filter = ("grade",)
     search_fields = ("account__name", "account__domain")
     list_select_related = ("account",)
+
+
+@admin.register(Holdout)
+class HoldoutAdmin(admin.ModelAdmin):
+    """A list's control group: added by drawing it (the service), never edited; delete it
+    and add another to draw again."""
+
+    list_display = ("list", "share", "seed", "drawn_on")
+    list_select_related = ("list",)
+    fields = ("list", "share", "seed", "drawn_on")
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def save_model(self, request, obj, form, change: bool) -> None:  # noqa: ANN001
+        drawn = holdout_draw(obj.list, obj.share, obj.seed, obj.drawn_on)
+        obj.pk = drawn.pk
+
+
+@admin.register(HoldoutAssignment)
+class HoldoutAssignmentAdmin(_ReadOnly):
+    """Every account of each holdout draw: held out or treated, and its stratum then."""
+
+    list_display = ("account", "holdout", "held_out", "tier", "fit_grade")
+    list_filter = ("held_out", "holdout")
+    search_fields = ("account__name", "account__domain")
+    list_select_related = ("account", "holdout__list", "tier")

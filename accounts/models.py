@@ -607,3 +607,68 @@ def fit_grade_as_of(day, account_ref: str = "pk"):
         .values("grade")[:1]
     )
     return Subquery(rows)
+
+
+class Holdout(TimeStampedModel):
+    """A control group of a list: a random share of its members, held out of the programs.
+
+    Drawn once (``accounts.services.holdout_draw``) from the list's members on
+    ``drawn_on``, stratified by tier and fit grade and ordered by
+    ``md5(seed || ':' || domain)`` (the account id when it has no domain) within each
+    stratum, so the same list, day,
+    share and seed always give the same accounts. Every member of the draw is kept
+    in ``HoldoutAssignment`` (held out or treated) with the stratum it was drawn in,
+    so the lift compares the same two groups whatever the list does later.
+    """
+
+    list = models.OneToOneField(AccountList, on_delete=models.CASCADE, related_name="holdout")
+    seed = models.CharField(max_length=64, help_text="Any text; the same seed draws the same.")
+    share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        help_text="Share of each stratum held out, e.g. 0.2 for 20 %.",
+    )
+    drawn_on = models.DateField(help_text="The day whose members were drawn from.")
+
+    class Meta:
+        ordering = ["list"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lt=1),
+                name="%(app_label)s_%(class)s_share_between_0_and_1",
+                violation_error_message="The held-out share must be above 0 and below 1.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list}: {self.share:.0%} held out (seed {self.seed!r}, {self.drawn_on})"
+
+
+class HoldoutAssignment(models.Model):
+    """One account of a holdout draw: held out (control) or treated, and its stratum then."""
+
+    holdout = models.ForeignKey(Holdout, on_delete=models.CASCADE, related_name="assignments")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="holdout_assignments"
+    )
+    held_out = models.BooleanField()
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fit_grade = models.CharField(max_length=1, blank=True)
+
+    class Meta:
+        ordering = ["holdout", "account"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["holdout", "account"],
+                name="%(app_label)s_%(class)s_once_per_draw",
+                violation_error_message="The account is already in this holdout draw.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "held_out"], name="accounts_holdout_acct_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {'held out' if self.held_out else 'treated'}"

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Greatest, Round
 from django.db.models.lookups import GreaterThanOrEqual
@@ -21,12 +21,16 @@ from .choices import IcpAttribute, ListKind
 from .models import (
     Account,
     AccountList,
+    Holdout,
+    HoldoutAssignment,
     IcpRule,
     ListMembership,
     Owner,
     Stakeholder,
     criteria_errors,
     criteria_q,
+    member_q,
+    target_q,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -412,3 +416,72 @@ def list_update(account_list: AccountList, **fields: Any) -> AccountList:
     if account_list.kind == ListKind.DYNAMIC:
         list_refresh(account_list)
     return account_list
+
+
+class HoldoutError(ValueError):
+    """A holdout draw that cannot be made (a bad share, a list that already has one)."""
+
+
+#: Draws every member of the list on the day in one statement: within each stratum (tier,
+#: fit grade) members are ordered by md5(seed:domain) (the id without a domain: keys that survive
+#: an export and re-import) and the first round(share x stratum size)
+#: are held out. Shares are whole thousandths, so the rounding is integer arithmetic (half up).
+_DRAW_SQL = """
+INSERT INTO {assignment} (holdout_id, account_id, held_out, tier_id, fit_grade)
+SELECT %s, id, rn * 1000 <= %s * n + 500, tier_id, fit_grade FROM (
+    SELECT a.id, a.tier_id, a.fit_grade,
+           ROW_NUMBER() OVER (
+               PARTITION BY a.tier_id, a.fit_grade
+               ORDER BY md5(CAST(%s AS text) || ':' || COALESCE(a.domain, CAST(a.id AS text))), a.id
+           ) AS rn,
+           COUNT(*) OVER (PARTITION BY a.tier_id, a.fit_grade) AS n
+    FROM {account} a
+    WHERE a.id IN ({members})
+) drawn
+"""
+
+
+@transaction.atomic
+def holdout_draw(
+    account_list: AccountList,
+    share: Decimal | float | str,
+    seed: str,
+    drawn_on: dt.date | None = None,
+    *,
+    replace: bool = False,
+) -> Holdout:
+    """Hold out ``share`` of the list's members on ``drawn_on`` (default today) as a control
+    group, stratified by tier and fit grade and seeded, so the draw can be repeated exactly.
+
+    Two statements whatever the list's size (the holdout row, then one INSERT ... SELECT of
+    every member's assignment). ``replace`` drops an earlier draw of the list first.
+    """
+    try:
+        share = Decimal(str(share)).quantize(Decimal("0.001"))
+    except ArithmeticError:
+        raise HoldoutError("The share must be a number between 0 and 1, e.g. 0.2.") from None
+    if not Decimal(0) < share < Decimal(1):
+        raise HoldoutError("The share must be above 0 and below 1, e.g. 0.2 for 20 %.")
+    seed = str(seed).strip()
+    if not seed or len(seed) > 64:
+        raise HoldoutError("The seed must be 1 to 64 characters, e.g. '2026-q3'.")
+    day = drawn_on or timezone.localdate()
+    if replace:
+        Holdout.objects.filter(list=account_list).delete()
+    elif Holdout.objects.filter(list=account_list).exists():
+        raise HoldoutError(
+            f"The list '{account_list}' already has a holdout; draw again with replace."
+        )
+    holdout = Holdout.objects.create(list=account_list, seed=seed, share=share, drawn_on=day)
+    # The target list's members are its accounts' targeting condition (on PostgreSQL a
+    # trigger keeps the memberships equal to it; the embedded SQLite has no trigger).
+    on_list = target_q(day) if account_list.is_target else member_q(account_list.pk, day)
+    members, params = Account.objects.filter(on_list).values("pk").query.sql_with_params()
+    sql = _DRAW_SQL.format(
+        assignment=HoldoutAssignment._meta.db_table,
+        account=Account._meta.db_table,
+        members=members,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [holdout.pk, int(share * 1000), seed, *params])
+    return holdout

@@ -29,8 +29,12 @@ from typing import TextIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
+from django.db.models import Case, Q, Value, When
 
-from accounts.models import Account, IcpRule, Owner, Stakeholder, Tier
+from abm_site.db import day_start
+from accounts.models import Account, Holdout, HoldoutAssignment, IcpRule, Owner, Stakeholder, Tier
+from accounts.selectors import target_list
+from accounts.services import holdout_draw
 from engagement.models import HighValuePage, IntentSignal, Program, Spend, Touch, Visitor
 from funnel.kpis import last_complete_day
 from funnel.models import (
@@ -138,6 +142,9 @@ def demo_tables_wipe() -> dict[str, int]:
     """
     deleted: dict[str, int] = {}
     with transaction.atomic():
+        # Holdouts hold accounts: with every account gone, no draw is left to compare.
+        deleted["holdouts"] = Holdout.objects.count()
+        Holdout.objects.all().delete()
         for model in DEMO_MODELS:
             n = model.objects.count()
             model.objects.all().delete()
@@ -203,7 +210,52 @@ def _write_all(
     writer.opportunities()
     writer.nps()
     writer.touches(config.touches)
+    _holdout_with_effect(window, steps)
     writer.stage_changes()
+
+
+#: The demo's holdout: 20 % of the target list, drawn this many days before the window's end.
+DEMO_HOLDOUT_SHARE, DEMO_HOLDOUT_SEED, DEMO_HOLDOUT_DAYS = "0.2", "demo", 180
+#: Held-out accounts (first by domain) whose program touches stay, to show contamination.
+DEMO_CONTAMINATED = 3
+
+
+def _holdout_with_effect(window: Window, steps: _Steps) -> None:
+    """Hold out 20 % of the target list half a year before the end and give the programs a
+    generated effect. Since the draw: every other held-out account lost all its touches and
+    the rest their program touches (but for a few, the contamination the lift page shows),
+    all moved to treated accounts so the touch count stays the budget; and three in four of
+    the held-out accounts' new-business deals never happened. A fixed number of statements,
+    before the stage history is rebuilt from the data.
+    """
+    drawn_on = window.end - dt.timedelta(days=DEMO_HOLDOUT_DAYS)
+    holdout = holdout_draw(
+        target_list(), DEMO_HOLDOUT_SHARE, DEMO_HOLDOUT_SEED, drawn_on, replace=True
+    )
+    groups = HoldoutAssignment.objects.filter(holdout=holdout).order_by("account__domain")
+    held = list(groups.filter(held_out=True).values_list("account_id", flat=True))
+    treated = list(groups.filter(held_out=False).values_list("account_id", flat=True))
+    moved = list(zip(held[DEMO_CONTAMINATED:], treated, strict=False))
+    if moved:
+        quiet = [h for i, (h, _) in enumerate(moved) if i % 2 == 0]
+        Touch.objects.filter(
+            Q(account_id__in=quiet)
+            | Q(account_id__in=[h for h, _ in moved], program__isnull=False),
+            occurred_at__gte=day_start(drawn_on),
+        ).update(
+            account_id=Case(*(When(account_id=h, then=Value(t)) for h, t in moved)),
+            stakeholder=None,
+            visitor=None,
+        )
+    Opportunity.objects.filter(  # three in four: all but those created on days 4, 8, ...
+        account_id__in=held,
+        type=Opportunity.Type.NEW_BUSINESS,
+        created_on__gte=drawn_on,
+    ).exclude(created_on__day__in=range(4, 32, 4)).exclude(
+        # a customer's renewals and expansions keep the deal they grew from
+        account__opportunities__type__in=[Opportunity.Type.RENEWAL, Opportunity.Type.EXPANSION]
+    ).delete()
+    steps.step("holdout accounts", len(held))
 
 
 class _Steps:

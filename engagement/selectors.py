@@ -10,6 +10,7 @@ import datetime as dt
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DateTimeField,
     ExpressionWrapper,
     F,
@@ -22,6 +23,9 @@ from django.db.models import (
     Window,
 )
 from django.db.models.query import QuerySet
+
+from abm_site.db import day_start
+from accounts.models import Holdout, HoldoutAssignment
 
 from .choices import ENGAGEMENT_KINDS, TouchKind
 from .models import Touch
@@ -46,6 +50,24 @@ CONVERSION_KINDS: tuple[str, ...] = (TouchKind.FORM_FILL, TouchKind.CONTENT_DOWN
 def engagement_touch_q(prefix: str = "") -> Q:
     """Touches that count as engagement (the one flag in ``engagement.choices``)."""
     return Q(**{f"{prefix}kind__in": ENGAGEMENT_KINDS})
+
+
+def holdout_contamination(holdout: Holdout) -> QuerySet[Touch]:
+    """Touches of a program on accounts the holdout holds out, from the day it was drawn:
+    programs must not target a control group, so each of these contaminates the lift."""
+    held = HoldoutAssignment.objects.filter(holdout=holdout, held_out=True)
+    return Touch.objects.filter(
+        program__isnull=False,
+        account_id__in=held.values("account_id"),
+        occurred_at__gte=day_start(holdout.drawn_on),
+    )
+
+
+def holdout_contamination_counts(holdout: Holdout) -> dict[str, int]:
+    """How many contaminating touches, and how many held-out accounts they reach (one query)."""
+    return holdout_contamination(holdout).aggregate(
+        touches=Count("pk"), accounts=Count("account_id", distinct=True)
+    )
 
 
 def content_touch_q() -> Q:
@@ -110,6 +132,8 @@ def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]
 __all__ = [
     "CONVERSION_KINDS",
     "content_touch_q",
+    "holdout_contamination",
+    "holdout_contamination_counts",
     "engagement_score",
     "engagement_touch_q",
     "high_value_patterns",

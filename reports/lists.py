@@ -9,8 +9,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.models import AccountList
+from accounts.models import AccountList, Holdout
 from accounts.selectors import list_intervals, lists_with_counts
+from engagement.selectors import holdout_contamination, holdout_contamination_counts
+from funnel.kpis import UnknownKpi, format_money, format_ratio, holdout_lift
 
 from . import selectors, tables
 from .forms import (
@@ -39,6 +41,7 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rq = report_query(request)
     account_list = get_object_or_404(AccountList.objects.select_related("owner"), pk=pk)
     rows = list(list_intervals(pk, rq.period.end)[: LIST_MEMBERS_SHOWN + 1])
+    holdout = Holdout.objects.filter(list_id=pk).first()
     return page(
         request,
         "reports/list_detail.html",
@@ -50,8 +53,84 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "shown": LIST_MEMBERS_SHOWN,
             "kpi_query": rq.with_params(list=str(pk)),
             "scorecard_query": rq.with_params(list=str(pk), compare="previous"),
+            "holdout": holdout,
+            "contamination": holdout and holdout_contamination_counts(holdout),
         },
     )
+
+
+#: Contaminating touches listed on the lift page (newest first); the count covers all.
+CONTAMINATION_SHOWN = 100
+
+
+def _signed(value: float | None, unit: str) -> str | None:
+    """A difference with its sign: percentage points for rates, money for amounts."""
+    if value is None:
+        return None
+    if unit == "ratio":
+        return f"{value * 100:+,.1f} pp"
+    text = format_money(abs(value))
+    return f"{'−' if value < 0 else '+'}{text}"
+
+
+def lift_rows(result: dict) -> list[dict]:
+    """The lift KPIs formatted for the page: each group's value and basis, the difference,
+    the relative difference and the interval (all numbers come from ``funnel.kpis.lift``)."""
+    rows = []
+    for k in result["kpis"]:
+        unit, ci = k["unit"], k["ci95"]
+        fmt = format_ratio if unit == "ratio" else format_money
+
+        def basis(group: dict, unit: str = unit) -> str:
+            if unit == "ratio":
+                return f"{group['numerator']:,} of {group['n']:,}"
+            return f"{format_money(group['total'])} over {group['n']:,}"
+
+        rows.append(
+            {
+                "id": k["id"],
+                "label": k["label"],
+                "definition": k["definition"],
+                "treated": fmt(k["treated"]["value"]),
+                "treated_basis": basis(k["treated"]),
+                "held_out": fmt(k["held_out"]["value"]),
+                "held_out_basis": basis(k["held_out"]),
+                "difference": _signed(k["difference"], unit),
+                "relative": None
+                if k["relative_difference"] is None
+                else f"{k['relative_difference'] * 100:+,.1f} %",
+                "ci": None
+                if ci is None
+                else f"{_signed(ci['low'], unit)} to {_signed(ci['high'], unit)}",
+                "method": None if ci is None else ci["method"],
+                "warning": k["warning"],
+                "significant": ci is not None and (ci["low"] > 0 or ci["high"] < 0),
+            }
+        )
+    return rows
+
+
+@require_GET
+def list_lift(request: HttpRequest, pk: int) -> HttpResponse:
+    """A list's lift: treated against held-out accounts over the period, with 95 % intervals,
+    and the contamination of the control group (four queries whatever the list's size)."""
+    rq = report_query(request)
+    account_list = get_object_or_404(AccountList, pk=pk)
+    holdout = Holdout.objects.filter(list_id=pk).first()
+    context: dict = {"account_list": account_list, "holdout": holdout, "rows": []}
+    if holdout is not None:
+        try:
+            result = holdout_lift(holdout, rq.period, rq.definitions.generation)
+        except UnknownKpi as exc:
+            rq.messages.append(f"{exc} Pick version 2 or later in the bar.")
+        else:
+            context["rows"] = lift_rows(result)
+            context["groups"] = result["holdout"]
+        touches = holdout_contamination(holdout).select_related("account", "program")
+        context["contaminated"] = list(touches.order_by("-occurred_at")[:CONTAMINATION_SHOWN])
+        context["contamination"] = holdout_contamination_counts(holdout)
+        context["shown"] = CONTAMINATION_SHOWN
+    return page(request, "reports/list_lift.html", rq, context)
 
 
 @require_GET

@@ -22,6 +22,7 @@ urlpatterns = [
     path("lists/", lists.list_index, name="list_index"),
     path("lists/compare/", lists.list_compare, name="list_compare"),
     path("lists/<int:pk>/", lists.list_detail, name="list_detail"),
+    path("lists/<int:pk>/lift/", lists.list_lift, name="list_lift"),
     path("imports/", imports.import_upload, name="import_upload"),
     path("imports/rejected.csv", imports.import_rejected_csv, name="import_rejected_csv"),
     path("status/", views.status, name="status"),

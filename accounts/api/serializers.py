@@ -1,5 +1,7 @@
 """Serializers of the accounts app; writes run the models' own validation."""
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from abm_site.api_base import ModelCleanSerializer
@@ -154,3 +156,32 @@ class ListMembersWriteSerializer(serializers.Serializer):
 class ListMembersResultSerializer(serializers.Serializer):
     joined = serializers.IntegerField()
     left = serializers.IntegerField()
+
+
+class HoldoutDrawSerializer(serializers.Serializer):
+    """A holdout draw: the share held out of each tier and fit-grade stratum, and the seed."""
+
+    share = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        min_value=Decimal("0.001"),
+        max_value=Decimal("0.999"),
+        help_text="Share held out, e.g. 0.2.",
+    )
+    seed = serializers.CharField(max_length=64, help_text="Any text; the same seed draws the same.")
+    on = serializers.DateField(required=False, help_text="Draw from the members of this day.")
+    replace = serializers.BooleanField(
+        default=False, help_text="Drop the list's earlier draw first."
+    )
+
+
+class HoldoutSerializer(serializers.Serializer):
+    """A list's holdout and how many accounts each group holds."""
+
+    id = serializers.IntegerField()
+    list = serializers.IntegerField(source="list_id")
+    seed = serializers.CharField()
+    share = serializers.DecimalField(max_digits=4, decimal_places=3)
+    drawn_on = serializers.DateField()
+    treated = serializers.IntegerField()
+    held_out = serializers.IntegerField()

@@ -1,10 +1,11 @@
 """API viewsets of the accounts app: thin adapters over the write services."""
 
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -12,11 +13,13 @@ from abm_site.api_base import ServiceModelViewSet
 
 from .. import services
 from ..filtersets import AccountFilterSet, StakeholderFilterSet, TierFilterSet
-from ..models import Account, AccountList, Stakeholder, Tier
+from ..models import Account, AccountList, Holdout, Stakeholder, Tier
 from ..selectors import list_intervals, lists_with_counts
 from .serializers import (
     AccountListSerializer,
     AccountSerializer,
+    HoldoutDrawSerializer,
+    HoldoutSerializer,
     ListMembershipSerializer,
     ListMembersQuerySerializer,
     ListMembersResultSerializer,
@@ -128,3 +131,40 @@ class AccountListViewSet(ServiceModelViewSet):
         except services.ListWriteError as exc:
             raise drf_serializers.ValidationError({"add": [str(exc)]}) from None
         return Response({"joined": joined, "left": left})
+
+    @extend_schema(responses=HoldoutSerializer, methods=["GET"])
+    @extend_schema(request=HoldoutDrawSerializer, responses=HoldoutSerializer, methods=["POST"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def holdout(self, request: Request, pk: str | None = None, format: str | None = None):  # noqa: A002
+        """GET: the list's holdout (404 without one). POST: draw it, ``{"share": 0.2,
+        "seed": "2026-q3", "on": "YYYY-MM-DD", "replace": false}``: that share of each tier
+        and fit-grade stratum of the members on ``on`` (default today), by md5(seed:domain),
+        so the same seed draws the same accounts. Its lift: ``GET /api/v1/lists/{id}/lift/``."""
+        account_list = self.get_object()
+        if request.method == "POST":
+            body = HoldoutDrawSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
+            try:
+                services.holdout_draw(
+                    account_list, data["share"], data["seed"], data.get("on"),
+                    replace=data["replace"],
+                )  # fmt: skip
+            except services.HoldoutError as exc:
+                raise drf_serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
+        found = (
+            Holdout.objects.filter(list=account_list)
+            .annotate(
+                treated=Count("assignments", filter=Q(assignments__held_out=False)),
+                held_out=Count("assignments", filter=Q(assignments__held_out=True)),
+            )
+            .first()
+        )
+        if found is None:
+            raise NotFound(
+                f'List {account_list.pk} has no holdout: POST {{"share": 0.2, "seed": '
+                '"2026-q3"} here to draw one.'
+            )
+        return Response(
+            HoldoutSerializer(found).data, status=201 if request.method == "POST" else 200
+        )

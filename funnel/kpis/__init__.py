@@ -61,6 +61,14 @@ from .formatting import (
     format_value,
 )
 from .grouped import GROUP_BY, compute_grouped
+from .lift import (
+    LIFT_GENERATION,
+    LIFT_KPIS,
+    MIN_GROUP_ACCOUNTS,
+    NoHoldout,
+    holdout_lift,
+    holdout_of_list,
+)
 from .query import (
     DEFAULT_DAYS,
     DEFAULT_PRESET,
@@ -100,6 +108,12 @@ __all__ = [
     "weights_changed",
     "weights_preview",
     "weights_save",
+    "LIFT_GENERATION",
+    "LIFT_KPIS",
+    "MIN_GROUP_ACCOUNTS",
+    "NoHoldout",
+    "holdout_of_list",
+    "holdout_lift",
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",

@@ -470,3 +470,95 @@ class AccountScoresSerializer(serializers.Serializer):
     )
     definitions = serializers.DictField(help_text="id, name and generation of the version.")
     scores = ScoreBreakdownsSerializer()
+
+
+# --- holdout lift (issue 20) ----------------------------------------------------------------
+
+
+class LiftQuerySerializer(serializers.Serializer):
+    """``from``, ``to`` and ``definitions`` of a list's lift."""
+
+    from_ = serializers.DateField(
+        required=False,
+        help_text="First day of the period (inclusive, YYYY-MM-DD). "
+        f"Default: {DEFAULT_DAYS - 1} days before `to`.",
+    )
+    to = serializers.DateField(
+        required=False, help_text="Last day of the period (inclusive). Default: yesterday."
+    )
+    definitions = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="The KPI definitions version (name or id); the lift KPIs exist from "
+        "generation 2 on. Default: the version in force.",
+    )
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): f for name, f in fields.items()}
+
+    def validate_definitions(self, value: str):
+        return KpiQuerySerializer.validate_definitions(self, value)
+
+    def validate(self, attrs: dict) -> dict:
+        return KpiQuerySerializer.validate(self, attrs)
+
+
+class LiftGroupSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Accounts in the group.")
+    numerator = serializers.IntegerField(
+        required=False, help_text="Rates: accounts with the outcome."
+    )
+    total = serializers.FloatField(required=False, help_text="Amounts: the group's sum.")
+    value = serializers.FloatField(
+        allow_null=True, help_text="The rate, or the amount per account."
+    )
+
+
+class LiftIntervalSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+    method = serializers.ChoiceField(
+        choices=[("newcombe", "newcombe"), ("welch", "welch")],
+        help_text="newcombe: Newcombe's hybrid score interval (rates); welch: Welch's t "
+        "interval (amounts per account).",
+    )
+
+
+class LiftKpiSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    definition = serializers.CharField()
+    treated = LiftGroupSerializer()
+    held_out = LiftGroupSerializer()
+    difference = serializers.FloatField(allow_null=True, help_text="Treated minus held out.")
+    relative_difference = serializers.FloatField(
+        allow_null=True, help_text="The difference over the held-out value (null when it is 0)."
+    )
+    ci95 = LiftIntervalSerializer(allow_null=True, help_text="95 % interval of the difference.")
+    warning = serializers.CharField(allow_null=True, help_text="A minimum-sample warning.")
+
+
+class LiftHoldoutSerializer(serializers.Serializer):
+    list = serializers.IntegerField()
+    seed = serializers.CharField()
+    share = serializers.FloatField()
+    drawn_on = serializers.DateField()
+    treated = serializers.IntegerField()
+    held_out = serializers.IntegerField()
+
+
+class LiftContaminationSerializer(serializers.Serializer):
+    touches = serializers.IntegerField(
+        help_text="Program touches on held-out accounts since the draw."
+    )
+    accounts = serializers.IntegerField(help_text="Held-out accounts those touches reached.")
+
+
+class LiftResultSerializer(serializers.Serializer):
+    period = serializers.DictField(child=serializers.DateField())
+    definitions = serializers.DictField()
+    holdout = LiftHoldoutSerializer()
+    contamination = LiftContaminationSerializer()
+    kpis = LiftKpiSerializer(many=True)

@@ -20,7 +20,7 @@ from abm_site.api_base import ErrorDetailSerializer, serializer_for
 from abm_site.pagination import StandardPagination
 from accounts.models import Account
 from engagement.models import Touch
-from engagement.selectors import score_breakdowns
+from engagement.selectors import holdout_contamination_counts, score_breakdowns
 from funnel.models import AccountStageChange, NpsResponse, Opportunity
 
 from .. import selectors
@@ -32,6 +32,8 @@ from .serializers import (
     KpiListQuerySerializer,
     KpiQuerySerializer,
     KpiResultSerializer,
+    LiftQuerySerializer,
+    LiftResultSerializer,
     OpportunityAttributionQuerySerializer,
     OpportunityAttributionSerializer,
     ScorecardQuerySerializer,
@@ -477,3 +479,52 @@ def _item_counts(item: dict) -> dict:
     """A KPI result item's value and the counts behind it (not its labels, once per row)."""
     keys = ("value", "numerator", "denominator", "count", "total")
     return {k: item[k] for k in keys if k in item}
+
+
+# --- holdout lift (issue 20) ----------------------------------------------------------------
+
+
+class ListLiftView(generics.GenericAPIView):
+    """A list's lift: treated against held-out accounts of its holdout over a period."""
+
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="lists_lift_retrieve",
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="Account list id."),
+            LiftQuerySerializer,
+        ],
+        responses={
+            200: LiftResultSerializer,
+            400: BAD_PARAMETERS,
+            404: OpenApiResponse(
+                ErrorDetailSerializer, description="No such list, or the list has no holdout."
+            ),
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """Engaged, opportunity and win rates and pipeline and revenue per account of the
+        treated and the held-out accounts, their absolute and relative difference with a 95 %
+        interval (Newcombe for rates, Welch for amounts) and a minimum-sample warning; and the
+        contamination: program touches on held-out accounts since the draw. The holdout, one
+        grouped statement for every lift KPI and one count, whatever the list's size."""
+        kpis = _engine()
+        params = _parse(request, LiftQuerySerializer)
+        rules = params.get("definitions") or kpis.definitions_resolve(None)
+        try:
+            holdout = kpis.holdout_of_list(pk)
+        except kpis.NoHoldout:
+            raise NotFound(
+                f"List {pk} has no holdout (or does not exist): draw one in the admin "
+                "(Accounts > Holdouts) or with `manage.py holdout_draw`."
+            ) from None
+        period = kpis.Period(start=params["from"], end=params["to"])
+        try:
+            result = kpis.holdout_lift(holdout, period, rules.generation)
+        except kpis.UnknownKpi as exc:
+            raise ValidationError({"definitions": [str(exc)]}) from None
+        result["definitions"] = kpis.definitions_echo(rules)
+        result["contamination"] = holdout_contamination_counts(holdout)
+        return Response(LiftResultSerializer(result).data)

@@ -40,7 +40,7 @@ def test_the_data_migration_created_the_three_groups():
 ENTERED = {
     "tier", "icprule", "account", "stakeholder", "owner", "accountdomain",
     "program", "spend", "visitor", "touch", "intentsignal", "highvaluepage",
-    "opportunity", "npsresponse", "accountlist", "listmembership",
+    "opportunity", "npsresponse", "accountlist", "listmembership", "holdout",
 }  # fmt: skip
 COMPUTED = {"accountsnapshot", "accountstagechange", "funnelsnapshot", "recomputerun"}
 

@@ -248,3 +248,24 @@ def test_bad_arguments_are_named(args, message):
     with pytest.raises(CommandError, match=message):
         seed(*args)
     assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_holdout_shows_a_real_lift_and_some_contamination():
+    """The demo holds out 20 % of the target list 180 days before its end and generates an
+    effect, so the lift page shows a lift on first run (#20)."""
+    from accounts.models import Holdout, HoldoutAssignment
+    from engagement.selectors import holdout_contamination_counts
+    from funnel.kpis import Period, holdout_lift
+
+    seed("--accounts", "300", "--touches", "30000", "--end-date", END.isoformat())
+    holdout = Holdout.objects.get()
+    assert (holdout.seed, str(holdout.share)) == ("demo", "0.200")
+    assert holdout.drawn_on == END - dt.timedelta(days=180)
+    held = HoldoutAssignment.objects.filter(holdout=holdout, held_out=True).count()
+    assert held == pytest.approx(0.2 * HoldoutAssignment.objects.count(), abs=3)
+    result = holdout_lift(holdout, Period(END - dt.timedelta(days=89), END))
+    engaged = result["kpis"][0]
+    assert engaged["id"] == "lift_engaged_rate"
+    assert engaged["difference"] > 0.2 and engaged["ci95"]["low"] > 0
+    assert holdout_contamination_counts(holdout)["accounts"] == 3

@@ -32,6 +32,8 @@ from tests import factories
 PAGE_MODELS: dict[str, type[models.Model]] = {
     "accounts/<pk>/": Account,
     "lists/<pk>/": AccountList,
+    "lists/<pk>/lift/": AccountList,
+    "api/v1/lists/<pk>/lift/": AccountList,
     "programs/<pk>/credits/": Program,
     "account/tokens/<pk>/revoke/": ApiToken,
     "admin/r/<content_type_id>/<object_id>/": Account,
@@ -43,6 +45,9 @@ NOT_FOUND_OK = {
     "admin/<url>": "the admin's catch-all for unknown addresses",
     "admin/r/<content_type_id>/<object_id>/": "accounts have no page on the site to link to",
     "imports/rejected.csv": "the rejected rows of this session's last import: none yet",
+    "api/v1/lists/<pk>/lift/": "a list without a holdout has no lift (the page says how to draw one)",
+    "api/v1/lists/<pk>/holdout/": "a list without a holdout: POST here draws one",
+    "api/v1/lists/<pk>/holdout.<format>/": "a list without a holdout: POST here draws one",
     "admin/otp_totp/totpdevice/<pk>/config/": "TOTP secrets are never shown in the admin",
     "admin/otp_totp/totpdevice/<pk>/qrcode/": "TOTP secrets are never shown in the admin",
 }
