@@ -398,7 +398,7 @@ PROGRAM_ACCOUNTS = Source(
     slice_accounts,
     prefix="",
     drills_to="account",
-    group_q=lambda ctx: slice_q(ctx.filters),
+    group_q=lambda ctx: slice_q(ctx.filters, ctx.end),
 )
 
 
