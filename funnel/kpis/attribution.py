@@ -95,6 +95,12 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
+def unavailable_result() -> dict[str, Any]:
+    """An attributed KPI's result where the database cannot attribute (SQLite): unknown,
+    with the reason, so no page shows a return of 0 or "n = 0" that was never computed."""
+    return {"value": None, "unavailable": str(AttributionUnavailable())}
+
+
 def check_model(model: Any) -> str:
     """``model`` if it is one of ``MODELS``; ``UnknownModel`` otherwise."""
     if model not in MODELS:

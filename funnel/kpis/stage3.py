@@ -3,7 +3,11 @@
 from typing import Any
 
 from .arithmetic import ratio, round_2, round_ratio
-from .attribution import attributed_pipeline_amount, attributed_pipeline_opportunities
+from .attribution import (
+    attributed_pipeline_amount,
+    attributed_pipeline_opportunities,
+    unavailable_result,
+)
 from .base import count_kpi, kpi, ratio_parts, restate
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
@@ -268,7 +272,7 @@ restate(
 def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     amount = ctx.value(attributed_pipeline_amount, cohort)
     if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
-        return {"value": None, "count": 0}
+        return unavailable_result()
     return sum_result(amount, ctx.value(attributed_pipeline_opportunities, cohort))
 
 
@@ -286,6 +290,8 @@ def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     generation=2,
 )
 def cost_per_attributed_opportunity(ctx: Context, cohort: str) -> dict[str, Any]:
+    if ctx.value(attributed_pipeline_opportunities, cohort) is None:
+        return unavailable_result()
     return money_ratio_result(
         ctx.value(abm_spend, cohort), ctx.value(attributed_pipeline_opportunities, cohort)
     )

@@ -5,7 +5,11 @@ from typing import Any
 from funnel.choices import Cohort
 
 from .arithmetic import ratio, round_2, round_ratio
-from .attribution import attributed_revenue_amount, attributed_revenue_opportunities
+from .attribution import (
+    attributed_revenue_amount,
+    attributed_revenue_opportunities,
+    unavailable_result,
+)
 from .base import count_kpi, kpi, ratio_parts, restate, spec_for
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
@@ -313,7 +317,7 @@ for _id in ("cost_per_won_account", "customer_acquisition_cost", "customer_acqui
 def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     amount = ctx.value(attributed_revenue_amount, cohort)
     if amount is None:  # a database that cannot attribute (SQLite): not zero, unknown
-        return {"value": None, "count": 0}
+        return unavailable_result()
     return sum_result(amount, ctx.value(attributed_revenue_opportunities, cohort))
 
 
@@ -330,7 +334,9 @@ def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     generation=2,
 )
 def attribution_roi(ctx: Context, cohort: str) -> dict[str, Any]:
-    revenue = ctx.value(attributed_revenue_amount, cohort) or 0
+    revenue = ctx.value(attributed_revenue_amount, cohort)
+    if revenue is None:  # a database that cannot attribute: unknown, not a return of 0
+        return unavailable_result()
     spend = ctx.value(abm_spend, cohort) or 0
     return {
         "value": round_ratio(ratio(revenue, spend)),

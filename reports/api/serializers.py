@@ -185,6 +185,11 @@ class KpiItemSerializer(serializers.Serializer):
     pending = serializers.IntegerField(
         required=False, help_text="Renewal rate (version 2): contracts still in their grace window."
     )
+    unavailable = serializers.CharField(
+        required=False,
+        help_text="Why this database cannot compute the KPI (value null): attribution needs "
+        "PostgreSQL.",
+    )
 
 
 class KpiDefinitionsSerializer(serializers.Serializer):

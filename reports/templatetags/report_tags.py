@@ -82,6 +82,8 @@ def kpi_value(item: dict | None) -> str:
     """The value of a KPI result item, formatted by its unit."""
     if not item:
         return dash("not computed")
+    if item.get("unavailable"):
+        return dash(item["unavailable"])
     if item["unit"] == "map":
         parts = [(k, _or_dash(v)) for k, v in format_map(item)]
         return format_html_join(", ", "{}: {}", parts) or dash("no data in the period")
@@ -96,7 +98,10 @@ def kpi_map(item: dict | None) -> list[tuple[str, str]]:
 
 @register.filter
 def kpi_parts(item: dict | None) -> str:
-    """What the value was computed from: ``numerator / denominator`` or ``n = count``."""
+    """What the value was computed from: ``numerator / denominator`` or ``n = count``; for
+    a KPI this database cannot compute, why."""
+    if item and item.get("unavailable"):
+        return item["unavailable"]
     return format_basis(item) if item else ""
 
 

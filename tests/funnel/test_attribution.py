@@ -445,3 +445,38 @@ def test_credits_reconcile_on_the_demo_data(db):
                 assert result.total("revenue") == revenue, (period, filters, model)
                 credited += result.selected.pipeline + result.selected.revenue
     assert money > 0 and credited > 0  # programs do get credit on the demo
+
+
+def test_without_postgresql_the_attributed_kpis_say_so_instead_of_zero(
+    journey, programs, monkeypatch, client, viewer
+):
+    """The embedded SQLite database (``make run``'s default) cannot run the attribution
+    statement: the KPIs are unknown and say why, never a 0.0 return or "n = 0"."""
+    from funnel.kpis import attribution
+    from tests.factories import SpendFactory
+
+    SpendFactory(program=programs[0], spent_on=day(5), amount=D("50.00"))
+    monkeypatch.setattr(attribution, "available", lambda: False)
+    items = _items()
+    for kpi_id in (
+        "attributed_pipeline",
+        "attributed_revenue",
+        "attribution_roi",
+        "cost_per_attributed_opportunity",
+    ):
+        assert items[kpi_id]["value"] is None, kpi_id
+        assert items[kpi_id]["unavailable"].startswith("Attribution needs PostgreSQL"), kpi_id
+        assert "count" not in items[kpi_id] and "numerator" not in items[kpi_id], kpi_id
+    assert items["program_reached_accounts"]["value"] == 1  # plain counts still work
+    assert "unavailable" not in items["program_reached_accounts"]
+
+    from tests.conftest import token_client
+
+    api = token_client(viewer).get("/api/v1/kpis/attribution_roi/?from=2024-03-01&to=2024-03-31")
+    assert api.json()["kpis"][0]["unavailable"].startswith("Attribution needs PostgreSQL")
+    client.force_login(viewer)
+    html = client.get("/stages/4/?from=2024-03-01&to=2024-03-31").content.decode()
+    card = html[html.index('id="kpi-attribution_roi"') :]
+    card = card[: card.index("</article>")]
+    assert "Attribution needs PostgreSQL" in card
+    assert "not enough snapshots" not in card
