@@ -221,6 +221,32 @@ def by_group(
 ) -> list[dict[str, dict[str, Any]]]:
     """``_by_cohort`` for each of ``groups`` at once: one result per group, in order.
 
+    See ``pending_by_group``, which builds the query; this runs it.
+    """
+    pending = pending_by_group(ctx, source, cohorts, measures, groups)
+    row = pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
+    return pending.finish(row)
+
+
+@dataclass
+class Pending:
+    """One source's aggregate, built but not run: ``finish(row)`` splits its row into
+    results. A series (``series.compute_series``) runs many buckets' in one statement."""
+
+    queryset: QuerySet
+    aggregates: dict[str, Aggregate]
+    finish: Callable[[dict[str, Any]], list[dict[str, dict[str, Any]]]]
+
+
+def pending_by_group(
+    ctx: Context,
+    source: Source,
+    cohorts: list[str],
+    measures: list[Measure],
+    groups: list[Context] | None = None,
+) -> Pending:
+    """The aggregate of ``by_group``, unrun.
+
     ``ctx`` is then the union of the groups (its rows hold every group's rows); each
     group's rows are marked by a flag column (``source.group_q`` of the group, computed
     once per row inside the fence; repeated in each aggregate of an unfenced source) and
@@ -283,20 +309,23 @@ def by_group(
     if source.fence:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
-    row = queryset.aggregate(**aggregates) if aggregates else {}
-    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
-    for key, value in row.items():
-        i, cohort, name = key.split("__", 2)
-        results[int(i)][cohort][name] = value
-    if derived:
-        wholes = {m.name for m in measures if m.whole}
-        for result in results:
-            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
-            result[Cohort.ALL] = {
-                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
-                for name in abm
-            }
-    return results
+
+    def finish(row: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
+        results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
+        for key, value in row.items():
+            i, cohort, name = key.split("__", 2)
+            results[int(i)][cohort][name] = value
+        if derived:
+            wholes = {m.name for m in measures if m.whole}
+            for result in results:
+                abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+                result[Cohort.ALL] = {
+                    name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
+                    for name in abm
+                }
+        return results
+
+    return Pending(queryset, aggregates, finish)
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:
