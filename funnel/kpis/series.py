@@ -75,8 +75,11 @@ def buckets(period: Period, bucket: Bucket, count: int | None = None) -> list[Pe
 
 
 def previous_buckets(period: Period, bucket: Bucket) -> list[Period]:
-    """The buckets of the previous period (``period.previous()``), as many as ``period``'s."""
-    return buckets(period.previous(), bucket, count=len(buckets(period, bucket)))
+    """As many buckets as ``period``'s, just before its first: the previous period on the
+    same grid (no overlap; for weeks, the same weekdays; for months, whole months)."""
+    current = buckets(period, bucket)
+    before = current[0].start - dt.timedelta(days=1)
+    return buckets(Period(before, before), bucket, count=len(current))
 
 
 def series_kpis(specs: list[KpiSpec]) -> list[KpiSpec]:
@@ -104,8 +107,9 @@ def compute_series(
 ) -> dict[str, Any]:
     """``{"bucket", "points": [compute(b, filters, ids) for b in buckets]}``, in one pass.
 
-    ``previous``: also ``"previous"``, the points of the previous period's buckets, in the
-    same statements (the chart's dashed line). Cached like ``compute`` on PostgreSQL in
+    ``previous``: also ``"previous"``, the points of as many buckets just before (the
+    previous period on the same grid, ``previous_buckets``), in the same statements (the
+    chart's dashed line). Cached like ``compute`` on PostgreSQL in
     autocommit, under the data version and the definitions version. Raises
     ``SeriesUnavailable`` for a KPI without a series, ``UnknownKpi`` as ``compute`` does.
     """
@@ -309,4 +313,21 @@ def run_together(pending: list[Pending]) -> list[dict[str, Any]]:
     return rows  # type: ignore[return-value]
 
 
-__all__ = ["BUCKETS", "MAX_BUCKETS", "SeriesUnavailable", "buckets", "compute_series"]
+#: The catalogue fields of an item: the same in every point, so a series names them once.
+_CATALOGUE_FIELDS = ("id", "stage", "label", "unit", "kind", "r", "definition", "cohort")
+
+
+def kpi_series(result: dict[str, Any], kpi_id: str, key: str = "points") -> list[dict[str, Any]]:
+    """One KPI's points of a ``compute_series`` result: ``{"from", "to", "value", ...}`` each
+    (the item's value and its parts, without the catalogue fields)."""
+    points = []
+    for point in result.get(key, []):  # the buckets: a bounded list
+        item = next(i for i in point["kpis"] if i["id"] == kpi_id)
+        points.append(
+            {
+                "from": point["period"]["from"],
+                "to": point["period"]["to"],
+                **{k: v for k, v in item.items() if k not in _CATALOGUE_FIELDS},
+            }
+        )
+    return points

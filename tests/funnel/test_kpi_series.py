@@ -11,7 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Account, Tier
 from engagement.models import Program
 from funnel.kpis import Filters, Period, catalogue, compute
-from funnel.kpis.series import SeriesUnavailable, buckets, compute_series, series_kpis
+from funnel.kpis.series import (
+    SeriesUnavailable,
+    buckets,
+    compute_series,
+    previous_buckets,
+    series_kpis,
+)
 from tests.conftest import postgresql_only
 
 pytestmark = postgresql_only
@@ -76,7 +82,8 @@ def test_each_point_is_compute_of_its_bucket_for_every_series_kpi(demo, definiti
     period = QUARTER if bucket == "week" else Period(dt.date(2026, 1, 1), END)
     series = compute_series(period, Filters(), ids, bucket, definitions, previous=True)
     current = buckets(period, bucket)
-    earlier = buckets(period.previous(), bucket, len(current))
+    earlier = previous_buckets(period, bucket)
+    assert earlier[-1].end == current[0].start - dt.timedelta(days=1)
     assert len(series["points"]) == len(current) and len(series["previous"]) == len(earlier)
     for point, b in zip(series["points"] + series["previous"], current + earlier, strict=True):
         assert point == compute(b, Filters(), ids, definitions), (b, bucket)
