@@ -302,12 +302,18 @@ def series_chart(
 ) -> str:
     """A KPI's live series (solid, a dot per bucket) over the previous period's (dashed), on
     one scale: y labels at the top, middle and bottom, x labels at the first, middle and
-    last bucket (its last day). Dots carry the bucket and value as a tooltip."""
+    last bucket (its last day). Dots carry the bucket and value as a tooltip.
+
+    ``width`` is the drawing's own width: the pages draw it at 720 and at 360 (class
+    ``narrow``), and the style sheet shows the narrow one on phones, where scaling the
+    wide one down would shrink its labels below reading size."""
     values, before = _numbers(points), _numbers(previous)
     height, left, right, top, bottom = 240, 84, 12, 26, 30
     inner_w, inner_h = width - left - right, height - top - bottom
     known = [v for v in values + before if v is not None]
     if len([v for v in values if v is not None]) < 2:
+        if width < 500:  # the narrow twin: the wide one says it
+            return ""
         return format_html(
             '<p class="muted small">{}</p>',
             "Not enough buckets with a value for a trend: widen the period or pick weeks.",
@@ -382,21 +388,22 @@ def series_chart(
             '<line x1="{a}" y1="12" x2="{b}" y2="12" stroke="#8a93a6" stroke-width="2" '
             'stroke-dasharray="6 4"/><text x="{c}" y="16" font-size="12" fill="#2b3140">'
             "Previous period</text>",
-            a=left + 130,
-            b=left + 152,
-            c=left + 158,
+            a=left + 110,
+            b=left + 132,
+            c=left + 138,
         )
         if dashed
         else "",
     )
     return format_html(
-        '<svg class="trend series" viewBox="0 0 {w} {h}" role="img" aria-label="{d}">'
+        '<svg class="trend series {size}" viewBox="0 0 {w} {h}" role="img" aria-label="{d}">'
         "<title>{d}</title>{legend}{grid}"
         '<line x1="{l}" y1="{t}" x2="{l}" y2="{b}" stroke="#dde2ea"/>'
         '<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" stroke="#dde2ea"/>'
         "{ylabels}{xlabels}{dashed}"
         '<polyline class="current" points="{p}" fill="none" stroke="#2451c7" stroke-width="2.5" '
         'stroke-linejoin="round"/>{dots}</svg>',
+        size="narrow" if width < 500 else "wide",
         w=width,
         h=height,
         d=description,
