@@ -117,9 +117,11 @@ def compute_series(
     earlier = previous_buckets(period, bucket) if previous else []
     if _cacheable():
         ref = definitions.pk if isinstance(definitions, DefinitionsVersion) else definitions
-        if ref is None:
-            ref = definitions_resolve(None).pk
         cached = _series_cached(period, filters, ids, bucket, ref, current, earlier)
+        if cached is None and definitions is None:
+            # No default version yet: resolving creates the shipped ones; then the cache.
+            pk = definitions_resolve(None).pk
+            cached = _series_cached(period, filters, ids, bucket, pk, current, earlier)
         if cached is not None:
             return cached
     rules = definitions_resolve(definitions)
@@ -141,7 +143,7 @@ def _series_cached(
     filters: Filters,
     ids: Iterable[str] | None,
     bucket: Bucket,
-    definitions: int | str,
+    definitions: int | str | None,
     current: list[Period],
     earlier: list[Period],
 ) -> dict[str, Any] | None:
