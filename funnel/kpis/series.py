@@ -2,15 +2,21 @@
 
 ``compute_series(period, filters, ids, bucket="week")`` returns, for each bucket (7-day
 windows, or calendar months, ending at ``period.end`` and covering the period), exactly
-what ``compute(bucket_period, filters, ids)`` returns. It plans once (``engine._plan``),
-builds every bucket's aggregate of a source the way ``compute`` builds it
-(``measures.pending_by_group``), and runs them as one ``UNION ALL`` statement tagged by
-bucket: the number of queries depends on the sources the KPIs read, never on the number
-of buckets. Account rows depend on the period in every annotation (the period's touches,
-the tier at its end), so a bucket cannot be a row condition of one shared pass; the
-statement is the buckets' own queries side by side, which PostgreSQL runs in one round
-trip. Runner sources (spend, tiers, stage changes) are not one aggregate: their KPIs are
-refused here (``SeriesUnavailable``) rather than queried once per bucket.
+what ``compute(bucket_period, filters, ids)`` returns. It plans once (``engine._plan``)
+and runs each source once for all the buckets: the number of queries depends on the
+sources the KPIs read, never on the number of buckets.
+
+Touches, visitors, NPS responses and opportunities are one grouped pass
+(``measures.by_group`` over the rows of the whole span, each bucket's measures
+conditional on its rows, ``Source.period_q``, and its cohorts as of its own end) when
+the filters keep the same accounts in every bucket. Account rows depend on the period in
+every annotation (the period's touches, the tier at its end), as do the rows under a
+tier or program filter, so a bucket cannot be a row condition of one shared pass: then
+each bucket's aggregate is built the way ``compute`` builds it
+(``measures.pending_by_group``) and they run as one ``UNION ALL`` statement tagged by
+bucket, the buckets' own queries side by side in one round trip. Runner sources (spend,
+tiers, stage changes) are not one aggregate: their KPIs are refused here
+(``SeriesUnavailable``) rather than queried once per bucket.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, transaction
+from django.db.models import Q
 
 from funnel.definitions import definitions_mark_used, definitions_resolve
 from funnel.models import DefinitionsVersion
@@ -39,7 +46,7 @@ from .engine import (
     definitions_echo,
     filters_echo,
 )
-from .measures import Pending, Source, pending_by_group
+from .measures import Pending, Source, by_group, pending_by_group
 
 Bucket = Literal["week", "month"]
 BUCKETS: tuple[str, ...] = ("week", "month")
@@ -209,11 +216,44 @@ def _point(
     }
 
 
+#: PostgreSQL's limit on a select list is 1,664 columns: a grouped pass has one per bucket,
+#: cohort and measure (a whole catalogue of 26 weeks runs its buckets side by side instead).
+MAX_COLUMNS = 1500
+
+
+def _groups_periods(source: Source, filters: Filters) -> bool:
+    """Whether one pass over the rows of the whole span can give every bucket its result.
+
+    The source must say which rows a period keeps (``period_q``) and its rows must not be
+    account facts of the period; the filters must keep the same accounts in every bucket:
+    a tier (as of the period end) or a program (touched by then) filter does not.
+    """
+    return (
+        source.period_q is not None
+        and not source.fence
+        and not source.targeted
+        and not filters.tier
+        and not filters.program
+    )
+
+
 def _run(
     source: Source, contexts: list[Context], cohorts: list[str], measures: list
 ) -> list[dict[str, dict[str, Any]]]:
-    """Every bucket's result of ``source``: its aggregates in one statement."""
+    """Every bucket's result of ``source`` in one statement: one grouped pass over the
+    span's rows, each bucket's measures conditional on its rows (``_groups_periods``),
+    else the buckets' own aggregates side by side."""
     assert source.runner is None, f"{source!r} is a runner ({_refusal.__doc__})"
+    first = contexts[0]
+    columns = len(contexts) * len(cohorts) * len(measures)
+    if _groups_periods(source, first.filters) and columns <= MAX_COLUMNS:
+        span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
+        union = Context(span, first.filters, first.plan, first.definitions)
+        results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))
+        if source.after is not None:
+            for ctx, result in zip(contexts, results, strict=True):
+                source.after(ctx, cohorts, measures, result)
+        return results
     pending = [pending_by_group(contexts[0], source, cohorts, measures)]
     if "patterns" in contexts[0].__dict__:  # read from the database once, not per bucket
         for ctx in contexts[1:]:
@@ -225,6 +265,18 @@ def _run(
         for ctx, result in zip(contexts, results, strict=True):
             source.after(ctx, cohorts, measures, result)
     return results
+
+
+def _sharing(contexts: list[Context], measures: list) -> list[Context]:
+    """``contexts``, reading the database's parameters (high-value page patterns) once: the
+    first bucket's measures are built (not run) to learn whether they read them."""
+    for m in measures:  # the measures of one source: a fixed list
+        if m.aggregate is not None or hasattr(m, "where"):
+            m.expression(contexts[0], Q())
+    if "patterns" in contexts[0].__dict__:
+        for ctx in contexts[1:]:  # the buckets: a bounded list (MAX_BUCKETS)
+            ctx.__dict__["patterns"] = contexts[0].__dict__["patterns"]
+    return contexts
 
 
 # --- many aggregates, one statement ------------------------------------------------------
