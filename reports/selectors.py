@@ -52,9 +52,11 @@ from funnel.kpis import (
     catalogue,
     compute,
     compute_grouped,
+    compute_series,
     definitions_resolve,
     drilldown,
     scope_q,
+    series_kpis,
     slice_name,
     spec_for,
 )
@@ -347,6 +349,74 @@ def funnel_trend(
             value = items.get(kpi_id, {}).get("value")
             series[kpi_id].append(value if isinstance(value, int | float) else None)
     return Trend(name, dates, series)
+
+
+#: A live trend's slice name (a ``Trend`` computed by the engine, not read from snapshots).
+LIVE = "live"
+
+
+def live_trend(
+    period: Period, filters: Filters, ids: list[str], definitions: Any = None, bucket: str = "week"
+) -> Trend:
+    """The KPIs ``ids`` by week over the period (at least 13 weeks), computed live for any
+    filters: the trend of cards whose filters have no snapshot slice, or no snapshots yet.
+
+    KPIs without a series (maps, spend and other runner sources) are left out. One
+    ``compute_series`` call: one statement per source, cached like ``compute``.
+    """
+    rules = definitions if definitions is not None else definitions_resolve()
+    wanted = set(ids)
+    shown = [s.id for s in series_kpis(catalogue(rules.generation)) if s.id in wanted]
+    if not shown:
+        return Trend(LIVE, [], {})
+    span = Period(min(period.start, period.end - dt.timedelta(days=13 * 7 - 1)), period.end)
+    result = compute_series(span, filters, shown, bucket, rules)
+    dates = [dt.date.fromisoformat(p["period"]["to"]) for p in result["points"]]
+    series: dict[str, list[float | None]] = {i: [] for i in shown}
+    for point in result["points"]:  # the buckets: at most 53
+        for item in point["kpis"]:
+            value = item.get("value")
+            series[item["id"]].append(value if isinstance(value, int | float) else None)
+    return Trend(LIVE, dates, series)
+
+
+def card_trend(period: Period, filters: Filters, ids: list[str], definitions: Any = None) -> Trend:
+    """The published snapshots' trend where the filters' slice has two points or more (the
+    record), else the live one."""
+    trend = funnel_trend(period, filters, ids, definitions)
+    if len(trend.dates) >= 2:
+        return trend
+    return live_trend(period, filters, ids, definitions)
+
+
+@dataclass
+class MonthRow:
+    """One KPI's months: its item (label, unit) and, oldest first, each month's item with
+    the month before's (``before``; None for the first month shown)."""
+
+    item: dict[str, Any]
+    months: list[dict[str, Any]]
+
+
+def month_over_month(
+    end: dt.date, filters: Filters, ids: list[str], definitions: Any = None, months: int = 6
+) -> tuple[list[Period], list[MonthRow]]:
+    """The last ``months`` calendar months up to ``end`` (the last one to date) of ``ids``,
+    a row per KPI: one ``compute_series`` call."""
+    first = end.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    result = compute_series(Period(first, end), filters, ids, "month", definitions)
+    periods = [
+        Period(dt.date.fromisoformat(p["period"]["from"]), dt.date.fromisoformat(p["period"]["to"]))
+        for p in result["points"]
+    ]
+    rows = []
+    for i, item in enumerate(result["points"][-1]["kpis"]):  # the KPIs asked for: a handful
+        items = [point["kpis"][i] for point in result["points"]]
+        cells = [{"item": it, "before": items[j - 1] if j else None} for j, it in enumerate(items)]
+        rows.append(MonthRow(item, cells))
+    return periods, rows
 
 
 # --- account page ---------------------------------------------------------------

@@ -7,6 +7,7 @@ app_name = "reports"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("stages/<int:stage>/", views.stage_detail, name="stage_detail"),
+    path("kpis/<str:kpi_id>/", views.kpi_detail, name="kpi_detail"),
     path("kpis/<str:kpi_id>/accounts/", views.kpi_drilldown, name="kpi_drilldown"),
     path(
         "kpis/<str:kpi_id>/<str:part>/accounts/",

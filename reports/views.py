@@ -27,6 +27,7 @@ from funnel.choices import Stage
 from funnel.kpis import (
     ATTRIBUTION_MODEL_LABELS,
     ATTRIBUTION_MODELS,
+    BUCKETS,
     DENOMINATOR,
     NUMERATOR,
     REGISTRY,
@@ -34,13 +35,16 @@ from funnel.kpis import (
     KpiSpec,
     NoDrilldown,
     ProgramCredit,
+    SeriesUnavailable,
     account_attribution,
     attribution_available,
     compute,
+    compute_series,
     definitions_resolve,
     drilldown,
     drilldowns_within,
     funnel_slices,
+    kpi_series,
     program_attribution,
     program_opportunity_credits,
     sample_basis,
@@ -127,7 +131,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     if wants_csv(request):
         return _kpi_csv(f"dashboard-{_period_name(rq)}.csv", list(current.values()), previous)
-    trend = selectors.funnel_trend(rq.period, rq.filters, headline, rq.definitions)
+    trend = selectors.card_trend(rq.period, rq.filters, headline, rq.definitions)
+    months, month_rows = selectors.month_over_month(
+        rq.period.end, rq.filters, headline, rq.definitions
+    )
     lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
     cards = [
         {
@@ -151,6 +158,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "velocity": current["stage_velocity_days"],
             "cards": cards,
             "trend": trend,
+            "live": trend.slice == selectors.LIVE,
+            "months": months,
+            "month_rows": month_rows,
             "snapshot_day": lists.day,
             "surging": lists.surging,
             "at_risk": lists.at_risk,
@@ -177,7 +187,7 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
     items = compute(rq.period, rq.filters, ids=ids, definitions=rq.definitions)["kpis"]
     if wants_csv(request):
         return _kpi_csv(f"stage-{stage}-{_period_name(rq)}.csv", items)
-    trend = selectors.funnel_trend(rq.period, rq.filters, ids, rq.definitions)
+    trend = selectors.card_trend(rq.period, rq.filters, ids, rq.definitions)
     groups: dict[tuple[str, str], list[dict]] = {}
     for item in items:
         item = dict(
@@ -205,9 +215,70 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
             "headline": headline,
             "headline_trend": trend.series.get(headline["id"], []),
             "trend": trend,
+            "live": trend.slice == selectors.LIVE,
             "prev_stage": stage - 1 if stage > 1 else None,
             "next_stage": stage + 1 if stage < 6 else None,
             "window_days": settings.ABM_SNAPSHOT_WINDOW_DAYS,
+        },
+    )
+
+
+#: Periods up to this many days are shown by week on the KPI page, longer ones by month.
+WEEKS_UP_TO_DAYS = 183
+
+
+@require_GET
+def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
+    """One KPI: its value against the previous period and its live trend by week or month
+    (any filters), the previous period dashed, with the points as a table."""
+    if kpi_id not in REGISTRY:
+        raise Http404(f"Unknown KPI {kpi_id!r}.")
+    rq = report_query(request)
+    spec = spec_for(kpi_id, rq.definitions.generation)
+    if spec is None:
+        raise Http404(f"KPI {kpi_id!r} is not defined in definitions {rq.definitions.name}.")
+    bucket = request.GET.get("bucket")
+    if bucket not in BUCKETS:
+        bucket = "week" if rq.period.days <= WEEKS_UP_TO_DAYS else "month"
+    (item,) = compute(rq.period, rq.filters, [kpi_id], rq.definitions)["kpis"]
+    (before,) = compute(rq.previous, rq.filters, [kpi_id], rq.definitions)["kpis"]
+    points: list[dict] = []
+    previous: list[dict] = []
+    unavailable = ""
+    try:
+        result = compute_series(
+            rq.period, rq.filters, [kpi_id], bucket, rq.definitions, previous=True
+        )
+    except SeriesUnavailable as exc:
+        unavailable = str(exc)
+    else:
+        points = kpi_series(result, kpi_id)
+        previous = kpi_series(result, kpi_id, "previous")
+    rows = [
+        {
+            "from": dt.date.fromisoformat(p["from"]),
+            "to": dt.date.fromisoformat(p["to"]),
+            "item": {**p, "unit": spec.unit},
+            "before": {**b, "unit": spec.unit},
+        }
+        for p, b in zip(points, previous, strict=True)
+    ]
+    return page(
+        request,
+        "reports/kpi_detail.html",
+        rq,
+        {
+            "spec": spec,
+            "item": item,
+            "previous_item": before,
+            "definition": spec.describe(rq.definitions.params),
+            "bucket": bucket,
+            "buckets": [("week", "By week"), ("month", "By month")],
+            "points": points,
+            "previous": previous,
+            "rows": rows[::-1],
+            "unavailable": unavailable,
+            "drill": spec.drilldown is not None,
         },
     )
 

@@ -57,6 +57,11 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
             compute(each)
             computed += 1
     period = preset_period(DEFAULT_PRESET)
+    # The default dashboard's live trends (#19): the cards' weeks and the month-over-month
+    # table, each a series of a few seconds cold on the demo.
+    headline = list(selectors.HEADLINE_KPIS.values())
+    selectors.live_trend(period, Filters(), headline)
+    selectors.month_over_month(period.end, Filters(), headline)
     selectors.program_rows(period, Filters())
     tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
     selectors.tier_rows(period, Filters(), tiers)

@@ -85,6 +85,15 @@ from .query import (
 )
 from .results import sample_basis
 from .scope import funnel_slices, scope_q, slice_name, slices_of_accounts
+from .series import (
+    BUCKETS,
+    MAX_BUCKETS,
+    SeriesUnavailable,
+    buckets,
+    compute_series,
+    kpi_series,
+    series_kpis,
+)
 from .version import compact as data_version_compact
 from .version import data_version
 from .version import log_length as data_version_log_length
@@ -146,6 +155,13 @@ __all__ = [
     "compute_draft",
     "compute_grouped",
     "GROUP_BY",
+    "BUCKETS",
+    "MAX_BUCKETS",
+    "SeriesUnavailable",
+    "buckets",
+    "compute_series",
+    "kpi_series",
+    "series_kpis",
     "drilldowns_within",
     "sample_basis",
     "wilson_interval",

@@ -70,6 +70,10 @@ class Source:
     (default: the group's account scope through ``prefix``); None where no condition can
     (the rows themselves differ per group). ``grouped_runner(union, groups, cohorts)``: a
     runner's grouped version (one result per group), None where it cannot group.
+    ``period_q(ctx)``: for a series (``series.compute_series``), the condition that keeps
+    one period's rows among the rows of a longer period (``Q()`` where the rows do not
+    depend on the period, each condition picking its own dates); None where the rows
+    themselves differ per period (account facts, look-back windows).
     """
 
     name: str
@@ -84,6 +88,7 @@ class Source:
     prunes: bool = False
     group_q: Callable[[Context], Q | None] | None = None
     grouped_runner: GroupedRunner | None = None
+    period_q: Callable[[Context], Q] | None = None
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -221,6 +226,32 @@ def by_group(
 ) -> list[dict[str, dict[str, Any]]]:
     """``_by_cohort`` for each of ``groups`` at once: one result per group, in order.
 
+    See ``pending_by_group``, which builds the query; this runs it.
+    """
+    pending = pending_by_group(ctx, source, cohorts, measures, groups)
+    row = pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
+    return pending.finish(row)
+
+
+@dataclass
+class Pending:
+    """One source's aggregate, built but not run: ``finish(row)`` splits its row into
+    results. A series (``series.compute_series``) runs many buckets' in one statement."""
+
+    queryset: QuerySet
+    aggregates: dict[str, Aggregate]
+    finish: Callable[[dict[str, Any]], list[dict[str, dict[str, Any]]]]
+
+
+def pending_by_group(
+    ctx: Context,
+    source: Source,
+    cohorts: list[str],
+    measures: list[Measure],
+    groups: list[Context] | None = None,
+) -> Pending:
+    """The aggregate of ``by_group``, unrun.
+
     ``ctx`` is then the union of the groups (its rows hold every group's rows); each
     group's rows are marked by a flag column (``source.group_q`` of the group, computed
     once per row inside the fence; repeated in each aggregate of an unfenced source) and
@@ -241,14 +272,23 @@ def by_group(
         conditions = {cohort: ctx.cohort_q(cohort, source.prefix) for cohort in cohorts}
     derived = bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
+    # Groups of other periods (a series' buckets): each reads its cohorts as of its own end.
+    periods = groups is not None and any(g.period != ctx.period for g in groups)
+    assert not (periods and source.targeted), f"{source!r} cannot group periods"
     narrowed = Q()
-    if len(cohorts) == 1 and not any(m.whole for m in measures):
+    if len(cohorts) == 1 and not any(m.whole for m in measures) and not periods:
         narrowed, conditions[cohorts[0]] = conditions[cohorts[0]], Q()
     members: list[tuple[Context, Q | None]] = [(ctx, None)]
     flags: dict[str, Any] = {}
     if groups is not None:
         members = []
         for i, group in enumerate(groups):  # the groups: a bounded list, not data rows
+            if periods:
+                assert source.period_q is not None and not source.fence
+                # The union's filters select the same accounts in every bucket (the series
+                # checks it): a bucket's rows are its period's.
+                members.append((group, source.period_q(group)))
+                continue
             if group.filters == ctx.filters:  # the union itself (a totals row): every row
                 members.append((group, None))
                 continue
@@ -268,8 +308,9 @@ def by_group(
     aggregates = {}
     for i, (member, group_q) in enumerate(members):
         for cohort in computed:
+            where = member.cohort_q(cohort, source.prefix) if periods else conditions[cohort]
             for m in measures:
-                expression = m.expression(member, conditions[cohort], group_q)
+                expression = m.expression(member, where, group_q)
                 if expression is not None:  # None: the source's ``after`` step computes it
                     aggregates[f"{i}__{cohort}__{m.name}"] = expression
     if source.prunes:
@@ -283,20 +324,23 @@ def by_group(
     if source.fence:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
-    row = queryset.aggregate(**aggregates) if aggregates else {}
-    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
-    for key, value in row.items():
-        i, cohort, name = key.split("__", 2)
-        results[int(i)][cohort][name] = value
-    if derived:
-        wholes = {m.name for m in measures if m.whole}
-        for result in results:
-            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
-            result[Cohort.ALL] = {
-                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
-                for name in abm
-            }
-    return results
+
+    def finish(row: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
+        results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
+        for key, value in row.items():
+            i, cohort, name = key.split("__", 2)
+            results[int(i)][cohort][name] = value
+        if derived:
+            wholes = {m.name for m in measures if m.whole}
+            for result in results:
+                abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+                result[Cohort.ALL] = {
+                    name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
+                    for name in abm
+                }
+        return results
+
+    return Pending(queryset, aggregates, finish)
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:

@@ -140,6 +140,21 @@ class KpiListQuerySerializer(KpiQuerySerializer):
         return list(dict.fromkeys(value))
 
 
+class KpiSeriesQuerySerializer(KpiQuerySerializer):
+    """The series endpoint also takes ``bucket`` and ``previous``."""
+
+    bucket = serializers.ChoiceField(
+        choices=["week", "month"],
+        default="week",
+        help_text="week: 7-day windows ending on `to`; month: calendar months, the last ending "
+        "on `to`. As many as cover the period, at most 53 weeks or 24 months.",
+    )
+    previous = serializers.BooleanField(
+        default=False,
+        help_text="Also the previous period's buckets (as many), under `previous`.",
+    )
+
+
 # --- result shapes (for the schema) -------------------------------------------
 
 
@@ -205,6 +220,36 @@ class KpiResultSerializer(serializers.Serializer):
     filters = KpiFiltersSerializer()
     definitions = KpiDefinitionsSerializer()
     kpis = KpiItemSerializer(many=True)
+
+
+class KpiSeriesPointSerializer(serializers.Serializer):
+    """One bucket: its days, and the KPI's value and parts as ``compute`` gives them."""
+
+    from_ = serializers.DateField()
+    to = serializers.DateField()
+    value = serializers.JSONField(allow_null=True)
+    numerator = _number()
+    denominator = _number()
+    count = _number()
+    total = _number()
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+
+class KpiSeriesSerializer(serializers.Serializer):
+    """A KPI's live series: each point is the KPI computed for that bucket alone."""
+
+    id = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=["week", "month"])
+    period = KpiPeriodSerializer()
+    filters = KpiFiltersSerializer()
+    definitions = KpiDefinitionsSerializer()
+    points = KpiSeriesPointSerializer(many=True)
+    previous = KpiSeriesPointSerializer(many=True, required=False)
 
 
 class TimelineEntrySerializer(serializers.Serializer):

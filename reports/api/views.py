@@ -32,6 +32,8 @@ from .serializers import (
     KpiListQuerySerializer,
     KpiQuerySerializer,
     KpiResultSerializer,
+    KpiSeriesQuerySerializer,
+    KpiSeriesSerializer,
     LiftQuerySerializer,
     LiftResultSerializer,
     OpportunityAttributionQuerySerializer,
@@ -149,6 +151,48 @@ class KpiViewSet(viewsets.GenericViewSet):
         except _engine().UnknownKpi as exc:
             raise NotFound(str(exc)) from None
         return Response(result)
+
+    @extend_schema(
+        operation_id="kpis_series_retrieve",
+        parameters=[KPI_ID, KpiSeriesQuerySerializer],
+        responses={200: KpiSeriesSerializer, 400: BAD_PARAMETERS, 404: UNKNOWN_KPI},
+    )
+    @action(detail=True, methods=["get"])
+    def series(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
+        """The KPI by week or month over the period, computed live (any filters), each point
+        the KPI of that bucket alone; ``previous=true`` adds the previous period's."""
+        _spec(kpi_id)
+        params = _parse(request, KpiSeriesQuerySerializer)
+        period, filters = _period_and_filters(params)
+        kpis = _engine()
+        try:
+            result = kpis.compute_series(
+                period,
+                filters,
+                [kpi_id],
+                params["bucket"],
+                params.get("definitions"),
+                previous=params["previous"],
+            )
+        except kpis.SeriesUnavailable as exc:
+            raise NotFound(str(exc)) from None
+        except kpis.UnknownKpi as exc:
+            raise NotFound(str(exc)) from None
+        first = result["points"][-1]
+        item = first["kpis"][0]
+        body = {
+            "id": kpi_id,
+            "label": item["label"],
+            "unit": item["unit"],
+            "bucket": result["bucket"],
+            "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+            "filters": first["filters"],
+            "definitions": first["definitions"],
+            "points": kpis.kpi_series(result, kpi_id),
+        }
+        if params["previous"]:
+            body["previous"] = kpis.kpi_series(result, kpi_id, "previous")
+        return Response(body)
 
     @extend_schema(
         operation_id="kpis_accounts_list",

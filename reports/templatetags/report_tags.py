@@ -128,18 +128,21 @@ def change(current, previous, unit: str) -> tuple[str, str, str]:
 
 
 @register.simple_tag
-def kpi_change(current: dict | None, previous: dict | None) -> str:
+def kpi_change(
+    current: dict | None, previous: dict | None, against: str = "the previous period"
+) -> str:
     if not current or not previous or current.get("unit") == "map":
         return ""
     text, css, title = change(current.get("value"), previous.get("value"), current["unit"])
     arrow = {"up": "▲", "down": "▼", "flat": "●"}[css]
     return format_html(
         '<span class="change {}" title="{}"><span aria-hidden="true">{}</span> {}'
-        '<span class="sr-only"> against the previous period ({})</span></span>',
+        '<span class="sr-only"> against {} ({})</span></span>',
         css,
         title,
         arrow,
         text,
+        against,
         title,
     )
 
@@ -200,7 +203,7 @@ def sparkline(
     points = _points(values, width, height)
     if len(points) < 2:
         return format_html(
-            '<span class="muted small">{}</span>', "not enough snapshots for a trend"
+            '<span class="muted small">{}</span>', "no trend: fewer than 2 points with a value"
         )
     first = next(v for v in values if v is not None)
     last = next(v for v in reversed(values) if v is not None)
@@ -285,6 +288,140 @@ def trend_chart(
         d0=f"{dates[0]:%b %-d}",
         d1=f"{dates[-1]:%b %-d, %Y}",
         p=poly,
+        dots=dots,
+    )
+
+
+def _bucket_day(point: dict) -> dt.date:
+    day = point["to"]
+    return dt.date.fromisoformat(day) if isinstance(day, str) else day
+
+
+def _numbers(points) -> list[float | None]:
+    return [float(p["value"]) if isinstance(p.get("value"), Number) else None for p in points or []]
+
+
+@register.simple_tag
+def series_chart(
+    points, previous, label: str, unit: str = "count", bucket: str = "week", width: int = 720
+) -> str:
+    """A KPI's live series (solid, a dot per bucket) over the previous period's (dashed), on
+    one scale: y labels at the top, middle and bottom, x labels at the first, middle and
+    last bucket (its last day). Dots carry the bucket and value as a tooltip.
+
+    ``width`` is the drawing's own width: the pages draw it at 720 and at 360 (class
+    ``narrow``), and the style sheet shows the narrow one on phones, where scaling the
+    wide one down would shrink its labels below reading size."""
+    values, before = _numbers(points), _numbers(previous)
+    height, left, right, top, bottom = 240, 84, 12, 26, 30
+    inner_w, inner_h = width - left - right, height - top - bottom
+    known = [v for v in values + before if v is not None]
+    if len([v for v in values if v is not None]) < 2:
+        if width < 500:  # the narrow twin: the wide one says it
+            return ""
+        return format_html(
+            '<p class="muted small">{}</p>',
+            "Not enough buckets with a value for a trend: widen the period or pick weeks.",
+        )
+    lo, hi = min(known), max(known)
+    if lo > 0 and unit != "ratio":
+        lo = 0.0  # counts and amounts read from zero
+    span = hi - lo
+    n = len(values)
+    step = inner_w / max(n - 1, 1)
+
+    def y(v: float) -> float:
+        return round(top + (inner_h / 2 if not span else inner_h - (v - lo) / span * inner_h), 1)
+
+    def line(series: list[float | None]) -> str:
+        return " ".join(
+            f"{round(left + i * step, 1)},{y(v)}" for i, v in enumerate(series) if v is not None
+        )
+
+    noun = "week ending" if bucket == "week" else "month to"
+    days = [_bucket_day(p) for p in points]
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" fill="#2451c7"><title>{} {}: {}</title></circle>',
+        (
+            (round(left + i * step, 1), y(v), noun, f"{days[i]:%b %-d, %Y}", format_unit(v, unit))
+            for i, v in enumerate(values)
+            if v is not None
+        ),
+    )
+    text = '<text x="{}" y="{}" text-anchor="{}" font-size="12" fill="#5b6475">{}</text>'
+    levels = [hi] if not span else [hi, lo + span / 2, lo]
+    ylabels = format_html_join(
+        "", text, ((left - 8, y(v) + 4, "end", format_unit(v, unit)) for v in levels)
+    )
+    grid = format_html_join(
+        "",
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#eef1f5"/>',
+        ((left, y(v), left + inner_w, y(v)) for v in levels),
+    )
+    ticks = sorted({0, n // 2, n - 1})
+    anchors = {0: "start", n - 1: "end"}
+    xlabels = format_html_join(
+        "",
+        text,
+        (
+            (round(left + i * step, 1), height - 8, anchors.get(i, "middle"), f"{days[i]:%b %-d}")
+            for i in ticks
+        ),
+    )
+    dashed = ""
+    if len([v for v in before if v is not None]) >= 2:
+        dashed = format_html(
+            '<polyline class="previous" points="{}" fill="none" stroke="#8a93a6" '
+            'stroke-width="2" stroke-dasharray="6 4" stroke-linejoin="round"/>',
+            line(before),
+        )
+    last = next(v for v in reversed(values) if v is not None)
+    description = (
+        f"{label} by {bucket} from {days[0]:%b %-d, %Y} to {days[-1]:%b %-d, %Y}: between "
+        f"{format_unit(min(v for v in values if v is not None), unit)} and "
+        f"{format_unit(max(v for v in values if v is not None), unit)}, last "
+        f"{format_unit(last, unit)}" + ("; previous period dashed" if dashed else "")
+    )
+    legend = format_html(
+        '<line x1="{l}" y1="12" x2="{l2}" y2="12" stroke="#2451c7" stroke-width="2"/>'
+        '<text x="{t1}" y="16" font-size="12" fill="#2b3140">This period</text>{prev}',
+        l=left,
+        l2=left + 22,
+        t1=left + 28,
+        prev=format_html(
+            '<line x1="{a}" y1="12" x2="{b}" y2="12" stroke="#8a93a6" stroke-width="2" '
+            'stroke-dasharray="6 4"/><text x="{c}" y="16" font-size="12" fill="#2b3140">'
+            "Previous period</text>",
+            a=left + 110,
+            b=left + 132,
+            c=left + 138,
+        )
+        if dashed
+        else "",
+    )
+    return format_html(
+        '<svg class="trend series {size}" viewBox="0 0 {w} {h}" role="img" aria-label="{d}">'
+        "<title>{d}</title>{legend}{grid}"
+        '<line x1="{l}" y1="{t}" x2="{l}" y2="{b}" stroke="#dde2ea"/>'
+        '<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" stroke="#dde2ea"/>'
+        "{ylabels}{xlabels}{dashed}"
+        '<polyline class="current" points="{p}" fill="none" stroke="#2451c7" stroke-width="2.5" '
+        'stroke-linejoin="round"/>{dots}</svg>',
+        size="narrow" if width < 500 else "wide",
+        w=width,
+        h=height,
+        d=description,
+        legend=legend,
+        grid=grid,
+        l=left,
+        t=top,
+        b=top + inner_h,
+        r=left + inner_w,
+        ylabels=ylabels,
+        xlabels=xlabels,
+        dashed=dashed,
+        p=line(values),
         dots=dots,
     )
 

@@ -213,3 +213,60 @@ def test_format_suffix_routes(world, viewer_api, editor_api):
     assert viewer_api.get("/api/v1/kpis/target_accounts.json", MARCH).status_code == 200
     assert viewer_api.get("/api/v1/kpis/target_accounts/accounts.json", MARCH).status_code == 200
     assert editor_api.post("/api/v1/touches/bulk.json", [], format="json").status_code == 200
+
+
+# --- live series (#19) -----------------------------------------------------------------
+
+
+def test_series_by_week_hand_computed(world, viewer_api):
+    response = viewer_api.get(
+        "/api/v1/kpis/engaged_target_accounts/series/", {**MARCH, "previous": "true"}
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["id"] == "engaged_target_accounts" and body["bucket"] == "week"
+    weeks = [(p["from"], p["to"], p["value"]) for p in body["points"]]
+    # Weeks end on the 31st and cover March: the engaged touch of 5 March is in 4-10 March.
+    assert weeks == [
+        ("2024-02-26", "2024-03-03", 0),
+        ("2024-03-04", "2024-03-10", 1),
+        ("2024-03-11", "2024-03-17", 0),
+        ("2024-03-18", "2024-03-24", 0),
+        ("2024-03-25", "2024-03-31", 0),
+    ]
+    assert len(body["previous"]) == 5
+    assert body["previous"][-1] == {
+        "from": "2024-02-19",
+        "to": "2024-02-25",
+        "value": 0,
+        "count": 0,
+    }
+
+
+def test_series_by_month_with_a_rate_and_money_equals_compute(world, viewer_api):
+    for kpi_id in ("engaged_rate", "new_revenue_won"):
+        body = viewer_api.get(
+            f"/api/v1/kpis/{kpi_id}/series/",
+            {"from": "2024-01-01", "to": "2024-03-31", "bucket": "month", "tier": world["tier"].pk},
+        ).json()
+        assert [p["from"] for p in body["points"]] == ["2024-01-01", "2024-02-01", "2024-03-01"]
+        march = compute(
+            Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31)),
+            Filters(tier=(world["tier"].pk,)),
+            [kpi_id],
+        )["kpis"][0]
+        assert body["points"][-1]["value"] == json.loads(json.dumps(march["value"]))
+    rate = viewer_api.get("/api/v1/kpis/engaged_rate/series/", {**MARCH, "bucket": "month"}).json()[
+        "points"
+    ]
+    assert rate == [
+        {"from": "2024-03-01", "to": "2024-03-31", "value": 0.5, "numerator": 1, "denominator": 2}
+    ]
+
+
+def test_series_errors_name_the_parameter(world, viewer_api):
+    bad = viewer_api.get("/api/v1/kpis/engaged_rate/series/", {**MARCH, "bucket": "day"})
+    assert bad.status_code == 400 and "bucket" in bad.json()
+    assert viewer_api.get("/api/v1/kpis/nope/series/", MARCH).status_code == 404
+    maps = viewer_api.get("/api/v1/kpis/funnel/series/", MARCH)
+    assert maps.status_code == 404 and "map" in maps.json()["detail"]

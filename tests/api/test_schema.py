@@ -19,6 +19,7 @@ def test_spectacular_validates_without_warnings(tmp_path):
         "/api/v1/kpis/:",
         "/api/v1/kpis/{kpi_id}/:",
         "/api/v1/kpis/{kpi_id}/accounts/:",
+        "/api/v1/kpis/{kpi_id}/series/:",
         "/api/v1/touches/bulk/:",
         "/api/v1/imports/:",
         "/api/v1/accounts/{id}/timeline/:",

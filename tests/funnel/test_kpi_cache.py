@@ -276,3 +276,40 @@ def test_warming_computes_the_presets_once_per_data_version(clear_cache):
         result = compute(preset_period("last_90"), Filters(), ["target_accounts"])
     assert statements(queries) == 1
     assert result["kpis"][0]["value"] == 2
+
+
+# --- live series (#19) ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_series_is_cached_under_the_data_version(clear_cache):
+    from funnel.kpis import compute_series
+
+    f.AccountFactory()
+    first = compute_series(PERIOD, Filters(), IDS, "week", previous=True)
+    with CaptureQueriesContext(connection) as queries:
+        again = compute_series(PERIOD, Filters(), IDS, "week", previous=True)
+    assert statements(queries) == 1  # the data version, then the cache
+    assert again == first
+    assert [p["kpis"][0]["value"] for p in again["points"]] == [1] * 5
+    f.AccountFactory()  # a write: the next series computes, with the new number
+    fresh = compute_series(PERIOD, Filters(), IDS, "week", previous=True)
+    assert [p["kpis"][0]["value"] for p in fresh["points"]] == [2] * 5
+    # By month is another series (another key).
+    months = compute_series(PERIOD, Filters(), IDS, "month")
+    assert len(months["points"]) == 1 and "previous" not in months
+
+
+@pytest.mark.django_db(transaction=True)
+def test_warming_covers_the_default_dashboards_live_trends(clear_cache):
+    from reports import selectors
+
+    f.AccountFactory()
+    warm.warm_kpi_cache()
+    period = preset_period("last_90")
+    headline = list(selectors.HEADLINE_KPIS.values())
+    with CaptureQueriesContext(connection) as queries:
+        selectors.live_trend(period, Filters(), headline)
+        selectors.month_over_month(period.end, Filters(), headline)
+    # Each: the definitions in force, then the data version and the cache.
+    assert statements(queries) <= 4, [q["sql"][:80] for q in queries.captured_queries]

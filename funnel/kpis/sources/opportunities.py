@@ -73,7 +73,11 @@ def _median_fallback(
 
 
 OPPORTUNITIES = Source(
-    "opportunities", scoped_opportunities, drills_to="opportunity", after=_median_fallback
+    "opportunities",
+    scoped_opportunities,
+    drills_to="opportunity",
+    after=_median_fallback,
+    period_q=lambda ctx: Q(),  # every opportunity: each condition picks its own dates
 )
 
 
@@ -297,7 +301,11 @@ def period_nps(ctx: Context) -> QuerySet[NpsResponse]:
     )
 
 
-NPS = Source("nps", period_nps)
+NPS = Source(
+    "nps",
+    period_nps,
+    period_q=lambda ctx: Q(responded_on__gte=ctx.start, responded_on__lte=ctx.end),
+)
 
 
 @NPS.condition

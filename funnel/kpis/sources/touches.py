@@ -46,6 +46,11 @@ def _group_touches(ctx: Context) -> Q:
     return ctx.scope_q("account__") & _programs_own(ctx)
 
 
+def _in_period(ctx: Context) -> Q:
+    """The touches of ``ctx``'s period among those of a longer one (a series' bucket)."""
+    return Q(occurred_at__gte=ctx.start_dt, occurred_at__lt=ctx.end_dt)
+
+
 TOUCHES = Source(
     "touches",
     period_touches,
@@ -53,6 +58,7 @@ TOUCHES = Source(
     drill_via_accounts=True,
     weight="quantity",
     group_q=_group_touches,
+    period_q=_in_period,
 )
 
 
@@ -191,7 +197,11 @@ def period_visitors(ctx: Context) -> QuerySet[Visitor]:
     )
 
 
-VISITORS = Source("visitors", period_visitors)
+VISITORS = Source(
+    "visitors",
+    period_visitors,
+    period_q=lambda ctx: Q(first_seen_at__gte=ctx.start_dt, first_seen_at__lt=ctx.end_dt),
+)
 
 
 @VISITORS.condition
