@@ -31,7 +31,7 @@ from django.db.models import (
 )
 from django.db.models.constants import LOOKUP_SEP
 
-from abm_site.db import PerAccount
+from abm_site.db import PerAccount, shared_sets
 from funnel.choices import Cohort
 
 if TYPE_CHECKING:
@@ -283,7 +283,8 @@ def by_group(
     if source.fence:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
-    row = queryset.aggregate(**aggregates) if aggregates else {}
+    with shared_sets(queryset.db):  # each InShared set once per statement
+        row = queryset.aggregate(**aggregates) if aggregates else {}
     results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
     for key, value in row.items():
         i, cohort, name = key.split("__", 2)
