@@ -5,10 +5,12 @@ per-account annotations, percentiles) live here once, for every app.
 """
 
 import datetime as dt
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
@@ -267,3 +269,80 @@ class PerAccount(Func):
 
     def get_group_by_cols(self):
         return []
+
+
+# --- sets shared by several expressions of one statement ------------------------------
+
+_SHARED: ContextVar[dict[str, tuple[str, tuple]] | None] = ContextVar("shared_sets", default=None)
+
+
+class InShared(Func):
+    """``ref IN (SELECT column FROM rows [WHERE flag])``, where ``rows`` may be shared.
+
+    Several conditions often test one expensive set (the accounts with an intent
+    surge, and those with a competitor-topic surge; accounts a program reached, and
+    those it engaged). Written as plain subqueries, PostgreSQL computes the set once
+    per reference. Inside ``shared_sets()`` every ``InShared`` of one statement that
+    reads the same ``rows`` (same SQL and parameters) reads one ``WITH ... AS
+    MATERIALIZED`` set instead, computed once; anywhere else (a drill-down, another
+    statement) the set is inlined, with the same meaning. ``flag`` names a boolean
+    column of ``rows`` that narrows it (NULL counts as false either way).
+    """
+
+    output_field = BooleanField()
+    arity = 2
+
+    def __init__(self, ref: Any, rows: Any, column: str = "account_id", flag: str | None = None):
+        from django.db.models import Subquery
+
+        super().__init__(ref, Subquery(rows))
+        self.column = column
+        self.flag = flag
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+        ref, rows = self.get_source_expressions()
+        ref_sql, ref_params = compiler.compile(ref)
+        rows_sql, rows_params = compiler.compile(rows)
+        quote = connection.ops.quote_name
+        where = f" WHERE {quote(self.flag)}" if self.flag else ""
+        shared = _SHARED.get()
+        if shared is None or connection.vendor != "postgresql":
+            source = f"{rows_sql} AS {quote('_rows')}"
+            params: tuple = (*ref_params, *rows_params)
+        else:
+            body = rows_sql[1:-1] if rows_sql.startswith("(") else rows_sql
+            digest = hashlib.sha256(repr((body, tuple(rows_params))).encode()).hexdigest()[:16]
+            source = quote(f"_shared_{digest}")
+            shared.setdefault(source, (body, tuple(rows_params)))
+            params = tuple(ref_params)
+        # Quoted identifiers and compiled SQL only: every value is a parameter.
+        sql = f"{ref_sql} IN (SELECT {quote(self.column)} FROM {source}{where})"  # noqa: S608
+        return sql, params
+
+
+@contextmanager
+def shared_sets(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Let the statements run inside compute each ``InShared`` set once (a ``WITH``).
+
+    Only for statements that run here in full (an ``aggregate()``), not for lazy
+    querysets returned to a caller: the sets are attached when the SQL executes.
+    """
+    sets: dict[str, tuple[str, tuple]] = {}
+
+    def attach(execute, sql, params, many, context):  # noqa: ANN001, ANN202
+        if not sets or many:
+            return execute(sql, params, many, context)
+        used = {name: body for name, body in sets.items() if name in sql}
+        sets.clear()
+        if not used:
+            return execute(sql, params, many, context)
+        ctes = ", ".join(f"{name} AS MATERIALIZED ({body})" for name, (body, _) in used.items())
+        before = tuple(p for _, body_params in used.values() for p in body_params)
+        return execute(f"WITH {ctes} {sql}", (*before, *(params or ())), many, context)
+
+    token = _SHARED.set(sets)
+    try:
+        with connections[using].execute_wrapper(attach):
+            yield
+    finally:
+        _SHARED.reset(token)

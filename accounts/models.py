@@ -123,14 +123,21 @@ def target_q(day, prefix: str = "") -> Q:
             )
         )
     if type(day) is F:  # a column of the outer row, seen from inside the subquery
-        day = OuterRef(day.name)
+        members = ListMembership.objects.filter(
+            Q(joined_on__isnull=True) | Q(joined_on__lte=OuterRef(day.name)),
+            Q(left_on__isnull=True) | Q(left_on__gt=OuterRef(day.name)),
+            list__is_target=True,
+            account_id=OuterRef(f"{prefix}pk"),
+        )
+        return Q(Exists(members))
+    # A fixed day: one uncorrelated set of ids (hashed once per query), not a lookup per
+    # row, which PostgreSQL picks for a few thousand rows and repeats per aggregate (#18).
     members = ListMembership.objects.filter(
         Q(joined_on__isnull=True) | Q(joined_on__lte=day),
         Q(left_on__isnull=True) | Q(left_on__gt=day),
         list__is_target=True,
-        account_id=OuterRef(f"{prefix}pk"),
     )
-    return Q(Exists(members))
+    return Q(**{f"{prefix}pk__in": members.values("account_id")})
 
 
 class Owner(TimeStampedModel):

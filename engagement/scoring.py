@@ -548,10 +548,18 @@ def surging_accounts(
     pass over the signals of the period and the baseline weeks before it,
     for ``pk__in`` (PostgreSQL runs it once, not once per account).
     """
+    rows = surging_signals(start, end, params)
+    if competitor_only:
+        rows = rows.filter(is_competitor_topic=True)
+    return rows.values("account_id")
+
+
+def surging_signals(start: dt.date, end: dt.date, params: Params = None) -> QuerySet:
+    """The surging signals of weeks in ``[start, end]`` as ``account_id`` and
+    ``is_competitor_topic`` rows: one pass that serves both surge sets (every topic, and
+    competitor topics only), e.g. as one ``InShared`` set."""
     days = 7 * int(_params(params)["intent_baseline_weeks"])
     judged = Q(week__gte=start) & intent_surge_q(baseline=F("baseline"), params=params)
-    if competitor_only:
-        judged &= Q(is_competitor_topic=True)
     flagged = (
         IntentSignal.objects.filter(week__gte=start - dt.timedelta(days=days), week__lte=end)
         .order_by()
@@ -563,7 +571,7 @@ def surging_accounts(
         )
     )
     # The flag folds in the period, so the baseline weeks stay in the window's rows.
-    return flagged.filter(surging=True).values("account_id")
+    return flagged.filter(surging=True).values("account_id", "is_competitor_topic")
 
 
 def intent_surge(
@@ -608,4 +616,5 @@ __all__ = [
     "research_grade",
     "research_window",
     "surging_accounts",
+    "surging_signals",
 ]

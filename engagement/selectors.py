@@ -41,6 +41,7 @@ from .scoring import (
     research_window,
     score_breakdowns,
     surging_accounts,
+    surging_signals,
 )
 
 #: Kinds that convert after a view-through (KPIS.md ``view_through_conversions``).
@@ -146,5 +147,6 @@ __all__ = [
     "research_window",
     "score_breakdowns",
     "surging_accounts",
+    "surging_signals",
     "view_through_touches",
 ]

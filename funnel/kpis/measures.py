@@ -31,7 +31,7 @@ from django.db.models import (
 )
 from django.db.models.constants import LOOKUP_SEP
 
-from abm_site.db import PerAccount
+from abm_site.db import PerAccount, shared_sets
 from funnel.choices import Cohort
 
 if TYPE_CHECKING:
@@ -229,7 +229,8 @@ def by_group(
     See ``pending_by_group``, which builds the query; this runs it.
     """
     pending = pending_by_group(ctx, source, cohorts, measures, groups)
-    row = pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
+    with shared_sets(pending.queryset.db):  # each InShared set once per statement
+        row = pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
     return pending.finish(row)
 
 

@@ -18,6 +18,7 @@ from django.db.models import (
     Count,
     DateField,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
@@ -32,7 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 
-from abm_site.db import DaysBetween, FloatValue, PerAccount
+from abm_site.db import DaysBetween, FloatValue, InShared, PerAccount
 from accounts.models import Account, Stakeholder, fit_grade_as_of, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
 from engagement.models import Touch
@@ -40,7 +41,7 @@ from engagement.selectors import (
     relationship_score,
     research_grade,
     research_window,
-    surging_accounts,
+    surging_signals,
 )
 from funnel.choices import OpportunityStatus, OpportunityType
 from funnel.models import Opportunity
@@ -76,6 +77,16 @@ def _in(ids: QuerySet) -> Case:
     """Whether the account's id is among ``ids`` (an uncorrelated subquery, run once)."""
     return Case(
         When(pk__in=ids, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+def _in_shared(rows: QuerySet, flag: str | None = None) -> Case:
+    """Whether the account is among ``rows``' account ids (narrowed to ``flag``): a set the
+    statement computes once however many facts read it (``InShared``)."""
+    return Case(
+        When(InShared(F("pk"), rows, flag=flag), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
     )
 
 
@@ -139,6 +150,7 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
                 account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
             )
         )
+    surging = surging_signals(ctx.start, ctx.end, params=ctx.params)
     first_step: dict[str, Any] = {
         "targeted": PerAccount(ctx.targeted()),
         "engaged_n": engaged_n,
@@ -151,10 +163,9 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
             ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
         ),
         "grade_then": PerAccount(fit_grade_as_of(ctx.end)),  # the grade history (#15)
-        "surge": PerAccount(_in(surging_accounts(ctx.start, ctx.end, params=ctx.params))),
-        "competitor_surge": PerAccount(
-            _in(surging_accounts(ctx.start, ctx.end, competitor_only=True, params=ctx.params))
-        ),
+        # One pass over the intent signals serves both (an ``InShared`` set).
+        "surge": PerAccount(_in_shared(surging)),
+        "competitor_surge": PerAccount(_in_shared(surging, flag="is_competitor_topic")),
         "committee": PerAccount(
             _count_subquery(
                 Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
@@ -403,8 +414,8 @@ PROGRAM_ACCOUNTS = Source(
 
 
 def _program_touched(ctx: Context, engagement: bool) -> Q:
-    """A touch of a program (of the filter's programs, with one) in the period: one
-    uncorrelated subquery of account ids."""
+    """A touch of a program (of the filter's programs, with one) in the period: one pass over
+    the period's program touches, per account, serves both conditions (an ``InShared`` set)."""
     touches = Touch.objects.filter(
         program__isnull=False,
         occurred_at__gte=ctx.start_dt,
@@ -412,9 +423,14 @@ def _program_touched(ctx: Context, engagement: bool) -> Q:
     )
     if ctx.filters.program:
         touches = touches.filter(program_id__in=ctx.filters.program)
-    if engagement:
-        touches = touches.filter(kind__in=ENGAGEMENT_KINDS)
-    return Q(pk__in=touches.values("account_id"))
+    per_account = (
+        touches.order_by()
+        .values("account_id")
+        .annotate(engagements=Count("pk", filter=Q(kind__in=ENGAGEMENT_KINDS)))
+        .annotate(engaged=ExpressionWrapper(Q(engagements__gt=0), output_field=BooleanField()))
+        .values("account_id", "engaged")
+    )
+    return Q(InShared(F("pk"), per_account, flag="engaged" if engagement else None))
 
 
 @PROGRAM_ACCOUNTS.condition
