@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,7 +266,29 @@ def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> Dashb
     return cached_by_data_version("dashboard-lists", scope, build)
 
 
-def drill_page(rows: QuerySet, number, per_page: int = 50, day: dt.date | None = None):
+def drill_figures(rows: QuerySet) -> dict[int, Any] | None:
+    """Each listed row's contribution to its KPI (``figure``, annotated by the engine's
+    drill-down for KPIs that declare one): one query; None for lists without figures."""
+    if "figure" not in rows.query.annotations:
+        return None
+    return dict(rows.order_by().values_list("pk", "figure"))
+
+
+def with_figures(rows: Iterable[Any], figures: dict[int, Any] | None) -> Iterator[Any]:
+    """``rows`` with each one's ``figure`` set from ``drill_figures`` (for re-selected rows)."""
+    for row in rows:
+        if figures is not None:
+            row.figure = figures.get(row.pk)
+        yield row
+
+
+def drill_page(
+    rows: QuerySet,
+    number,
+    per_page: int = 50,
+    day: dt.date | None = None,
+    figures: dict[int, Any] | None = None,
+):
     """A page of a drill-down, running the (heavy) drill-down query once.
 
     The ids behind the number come in one query, ordered; the page's rows are
@@ -281,7 +304,9 @@ def drill_page(rows: QuerySet, number, per_page: int = 50, day: dt.date | None =
     if rows.model is Account:  # with the snapshot of ``day`` the list shows (stage, scores)
         fetch = with_latest_snapshot(fetch, day)
     by_id = fetch.in_bulk(list(page.object_list))
-    page.object_list = [by_id[pk] for pk in page.object_list if pk in by_id]
+    page.object_list = list(
+        with_figures((by_id[pk] for pk in page.object_list if pk in by_id), figures)
+    )
     return page
 
 

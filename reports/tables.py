@@ -270,6 +270,18 @@ DRILL_OPPORTUNITIES = Table(
 )
 
 
+def drill_table(drills_to: str | None, figure: Any = None) -> Table:
+    """The drill-down table of accounts or opportunities, with a column for what each row
+    contributes to the KPI (``figure``: touches, minutes, days, a score) unless a column
+    of the table already shows it (an opportunity's amount or cycle days)."""
+    table = DRILL_OPPORTUNITIES if drills_to == "opportunity" else DRILL_ACCOUNTS
+    if figure is None or any(c.label == figure.label for c in table.columns):
+        return table
+    unit = "count" if figure.unit == "map" else figure.unit
+    column = Column("contribution", figure.label, lambda r: getattr(r, "figure", None), unit)
+    return Table([*table.columns, column])
+
+
 PROGRAM_CREDITS = Table(
     [
         *DRILL_OPPORTUNITIES.columns,

@@ -20,6 +20,7 @@ from engagement.selectors import (
     view_through_touches,
 )
 
+from ..base import Figure
 from ..context import Context
 from ..measures import Source
 
@@ -191,7 +192,7 @@ def period_visitors(ctx: Context) -> QuerySet[Visitor]:
     )
 
 
-VISITORS = Source("visitors", period_visitors)
+VISITORS = Source("visitors", period_visitors, drills_to="account", drill_via_accounts=True)
 
 
 @VISITORS.condition
@@ -207,3 +208,11 @@ def visitors_known(ctx: Context) -> Q:
     if ctx.generation < 2:
         identified |= Q(identified_at__isnull=True)
     return Q(stakeholder__isnull=False) & identified
+
+
+#: Each listed account's engagement minutes on content (the KPI sums them).
+CONTENT_MINUTES = Figure(
+    "Content minutes",
+    "count",
+    lambda ctx: TOUCHES.per_account(ctx, content(ctx), Sum(Cast("engagement_minutes", _MINUTES))),
+)
