@@ -245,6 +245,22 @@ class DashboardLists:
     surging: list[Account]
     at_risk: list[Account]
     at_risk_total: int
+    #: The first day with data (the earliest touch or opportunity); None with no data.
+    data_start: dt.date | None = None
+
+    def before_data(self, period: Period) -> bool:
+        """Whether ``period`` starts before the data does (a change against it is not one)."""
+        return self.data_start is None or period.start < self.data_start
+
+
+def data_start() -> dt.date | None:
+    """The first day with data: the earliest touch or opportunity creation (one query)."""
+    first_touch = Touch.objects.order_by().aggregate(first=Min("occurred_at"))["first"]
+    found = Opportunity.objects.order_by().aggregate(first=Min("created_on"))["first"]
+    if first_touch is not None:
+        touched = timezone.localtime(first_touch).date()
+        found = touched if found is None else min(found, touched)
+    return found
 
 
 def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> DashboardLists:
@@ -261,7 +277,7 @@ def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> Dashb
     def build() -> DashboardLists:
         risky, total = at_risk_accounts(period, filters, definitions=rules)
         surging = surging_accounts(period, filters, day, definitions=rules)
-        return DashboardLists(day, surging, risky, total)
+        return DashboardLists(day, surging, risky, total, data_start())
 
     return cached_by_data_version("dashboard-lists", scope, build)
 

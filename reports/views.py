@@ -120,19 +120,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             definitions=rq.definitions,
         )
     )
-    previous = selectors.kpi_items(
-        compute(rq.previous, rq.filters, ids=headline, definitions=rq.definitions)
-    )
+    lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
+    # A comparison period that starts before the data does is no comparison (its counts
+    # are partly empty): say so instead of showing a change such as "+112.4 %".
+    before_data = lists.before_data(rq.previous)
+    previous: dict[str, dict] = {}
+    if not before_data:
+        previous = selectors.kpi_items(
+            compute(rq.previous, rq.filters, ids=headline, definitions=rq.definitions)
+        )
     if wants_csv(request):
         return _kpi_csv(f"dashboard-{_period_name(rq)}.csv", list(current.values()), previous)
     trend = selectors.funnel_trend(rq.period, rq.filters, headline, rq.definitions)
-    lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
     cards = [
         {
             "stage": n,
             "name": STAGE_TITLES[n],
             "item": current[kpi_id],
-            "previous": previous[kpi_id],
+            "previous": previous.get(kpi_id),
             "trend": trend.series.get(kpi_id, []),
             "drill": current[kpi_id].get("unit") != "map"
             and spec_for(kpi_id, rq.definitions.generation).drilldown is not None,
@@ -148,6 +153,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "flow": current.get("funnel_flow"),
             "velocity": current["stage_velocity_days"],
             "cards": cards,
+            "before_data": before_data,
+            "data_start": lists.data_start,
+            "previous_period": rq.previous,
             "trend": trend,
             "snapshot_day": lists.day,
             "surging": lists.surging,
@@ -268,8 +276,10 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
 
 
 def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpResponse:
-    """A 404 page of the product for a KPI without a list of its own, leading to the lists
-    its parts count (a rate's numerator and denominator)."""
+    """The page of a KPI without a list of its own: a 200 leading to its parts' lists when
+    its rows are in parts (a rate's numerator and denominator, the funnel's stages); for a
+    KPI the catalogue marks without a population, the product's 404 page saying why and
+    naming the lists it is computed from."""
     response = page(
         request,
         "reports/kpi_no_drilldown.html",
@@ -281,9 +291,15 @@ def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpR
             "sides": NUMERATOR in spec.drill_parts,
             "denominator_only": DENOMINATOR in spec.drill_parts
             and NUMERATOR not in spec.drill_parts,
+            "stages": [
+                (part, dict(Stage.choices).get(part, part))
+                for part in spec.drill_parts
+                if part not in (NUMERATOR, DENOMINATOR)
+            ],
         },
     )
-    response.status_code = 404
+    if not spec.drillable:
+        response.status_code = 404
     return response
 
 

@@ -160,15 +160,17 @@ class Figure:
             raise ValueError(f"Figure {self.label!r}: bad unit or combine.")
 
     def of(self, values: Iterable[Any]) -> float | None:
-        """The number the listed rows' figures make (rows without one, e.g. an account
-        with no score yet, count as 0 in a sum and are left out of a mean); None for none."""
-        numbers = sorted(float(v) for v in values if v is not None)
+        """The number the listed rows' figures make, as the KPI makes it: a row without
+        one counts as 0 in a sum or a mean (the KPI divides by every row), and is left out
+        of a median; None for no rows."""
+        values = list(values)
         if self.combine == "sum":
-            return round(sum(numbers), 2)
+            return round(sum(float(v or 0) for v in values), 2)
+        if self.combine == "mean":
+            return round(sum(float(v or 0) for v in values) / len(values), 2) if values else None
+        numbers = sorted(float(v) for v in values if v is not None)
         if not numbers:
             return None
-        if self.combine == "mean":
-            return round(sum(numbers) / len(numbers), 2)
         middle = len(numbers) // 2
         if len(numbers) % 2:
             return round(numbers[middle], 2)

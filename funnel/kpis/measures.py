@@ -146,9 +146,12 @@ class Source:
     def per_account(self, ctx: Context, where: Q, aggregate: Aggregate) -> Subquery:
         """``aggregate`` over this source's rows matching ``where`` of each listed account:
         a correlated subquery for the accounts a touch source drills to."""
+        rows = self.rows(ctx)
+        # The matching rows' ids first: a source's rows may carry window functions (the
+        # view-through look-back), which cannot be grouped by account in one query.
+        matching = rows.filter(where).order_by().values("pk")
         return Subquery(
-            self.rows(ctx)
-            .filter(where, account_id=OuterRef("pk"))
+            rows.model.objects.filter(pk__in=matching, account_id=OuterRef("pk"))
             .order_by()
             .values("account_id")
             .annotate(figure=aggregate)

@@ -125,7 +125,7 @@ def funnel_flow(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "stage_velocity_days",
     stage=0,
-    label="Stage velocity (days)",
+    label="Stage velocity",
     unit="map",
     kind="outcome",
     r="revenue",

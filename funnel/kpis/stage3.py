@@ -135,7 +135,7 @@ count_kpi(
 @kpi(
     "days_first_touch_to_opportunity",
     stage=3,
-    label="Days from first touch to opportunity",
+    label="First touch to opportunity",
     unit="days",
     kind="outcome",
     r="revenue",

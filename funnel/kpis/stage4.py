@@ -151,7 +151,7 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "sales_cycle_days",
     stage=4,
-    label="Sales cycle (days)",
+    label="Sales cycle",
     unit="days",
     kind="outcome",
     r="revenue",
@@ -170,7 +170,7 @@ def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "sales_cycle_days_median",
     stage=4,
-    label="Sales cycle, median (days)",
+    label="Sales cycle, median",
     unit="days",
     kind="outcome",
     r="revenue",
@@ -188,7 +188,7 @@ def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "deal_cycle_days",
     stage=4,
-    label="Deal cycle (days)",
+    label="Deal cycle",
     unit="days",
     kind="outcome",
     r="revenue",

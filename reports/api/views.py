@@ -1,5 +1,7 @@
 """KPI endpoints: thin adapters over ``funnel.kpis`` (the one KPI engine)."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
@@ -65,6 +67,12 @@ DrilldownPage = inline_serializer(
             many=True,
         ),
         "part": serializers.CharField(allow_null=True, help_text="The part listed, if any."),
+        "parts": serializers.DictField(
+            child=serializers.URLField(),
+            help_text="For a KPI whose rows are in parts (a rate's numerator and denominator, "
+            "the funnel's stages), asked without `part`: each part's list URL, and no rows. "
+            "Empty otherwise.",
+        ),
         "figure": inline_serializer(
             name="KpiDrilldownFigure",
             fields={
@@ -199,6 +207,8 @@ class KpiViewSet(viewsets.GenericViewSet):
                 kpi_id, period, filters, definitions=params.get("definitions"), part=part
             )
         except _engine().NoDrilldown as exc:
+            if part is None and spec.drillable:  # rows in parts: name each part's list
+                return Response(_parts_index(request, spec))
             what = f"part '{part}'" if part else "drill-down list"
             reason = f" {spec.no_population}" if spec.no_population and not part else ""
             raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no {what}.{reason}") from exc
@@ -216,6 +226,7 @@ class KpiViewSet(viewsets.GenericViewSet):
                 row["contribution"] = figures.get(obj.pk)
         response = paginator.get_paginated_response(data)
         response.data["part"] = part
+        response.data["parts"] = {}
         response.data["figure"] = (
             {
                 "label": figure.label,
@@ -227,6 +238,25 @@ class KpiViewSet(viewsets.GenericViewSet):
             else None
         )
         return response
+
+
+def _parts_index(request: Request, spec: Any) -> dict[str, Any]:
+    """The answer for a KPI whose rows are in parts (a rate's sides, the funnel's stages):
+    no rows of its own, and the URL listing each part with the same query."""
+    query = request.query_params.copy()
+    parts = {}
+    for part in spec.drill_parts:
+        query["part"] = part
+        parts[part] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+        "part": None,
+        "figure": None,
+        "parts": parts,
+    }
 
 
 def _drilldown_rows(kind: str, rows: QuerySet) -> tuple[QuerySet, type]:

@@ -547,13 +547,13 @@ RELATIONSHIP_MEAN = Figure("Relationship score", "score", lambda ctx: F("rel_now
 COMMITTEE_MEAN = Figure("Known stakeholders", "count", lambda ctx: F("committee"), "mean")
 ENGAGED_PEOPLE_MEAN = Figure("Engaged stakeholders", "count", lambda ctx: F("eng_people"), "mean")
 TOUCH_TO_OPPORTUNITY_DAYS = Figure(
-    "Days first touch to opportunity",
+    "First touch to opportunity",
     "days",
     lambda ctx: DaysBetween(F("first_opp"), F("first_eng")),
     "mean",
 )
 TOUCH_TO_WIN_DAYS = Figure(
-    "Days first touch to win",
+    "First touch to win",
     "days",
     lambda ctx: DaysBetween(F("first_won"), F("first_eng")),
     "mean",

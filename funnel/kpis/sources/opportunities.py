@@ -325,7 +325,7 @@ AMOUNT = Figure("Amount", "money", lambda ctx: F("amount"))
 #: The amount of each won deal a mean deal value averages.
 AMOUNT_MEAN = Figure("Amount", "money", lambda ctx: F("amount"), "mean")
 #: Days from creation to close of each won deal a sales cycle averages.
-CYCLE_MEAN = Figure("Cycle days", "days", lambda ctx: _cycle_days(), "mean")
-CYCLE_MEDIAN = Figure("Cycle days", "days", lambda ctx: _cycle_days(), "median")
+CYCLE_MEAN = Figure("Sales cycle", "days", lambda ctx: _cycle_days(), "mean")
+CYCLE_MEDIAN = Figure("Sales cycle", "days", lambda ctx: _cycle_days(), "median")
 #: The annualised value (amount x 12 / term months) an annual contract value averages.
 ANNUAL_VALUE_MEAN = Figure("Annual value", "money", lambda ctx: _annual_value(), "mean")
