@@ -265,6 +265,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
             "part": part,
             "part_label": dict(Stage.choices).get(part, part) if part else "",
             "side": part if part in (NUMERATOR, DENOMINATOR) else None,
+            "both_sides": NUMERATOR in spec.drill_parts,
             "listed": listed,
             "definition": spec.describe(rq.definitions.params),
             "page": page_obj,
