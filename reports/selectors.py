@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,6 +247,22 @@ class DashboardLists:
     surging: list[Account]
     at_risk: list[Account]
     at_risk_total: int
+    #: The first day with data (the earliest touch or opportunity); None with no data.
+    data_start: dt.date | None = None
+
+    def before_data(self, period: Period) -> bool:
+        """Whether ``period`` starts before the data does (a change against it is not one)."""
+        return self.data_start is None or period.start < self.data_start
+
+
+def data_start() -> dt.date | None:
+    """The first day with data: the earliest touch or opportunity creation (one query)."""
+    first_touch = Touch.objects.order_by().aggregate(first=Min("occurred_at"))["first"]
+    found = Opportunity.objects.order_by().aggregate(first=Min("created_on"))["first"]
+    if first_touch is not None:
+        touched = timezone.localtime(first_touch).date()
+        found = touched if found is None else min(found, touched)
+    return found
 
 
 def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> DashboardLists:
@@ -262,12 +279,34 @@ def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> Dashb
     def build() -> DashboardLists:
         risky, total = at_risk_accounts(period, filters, definitions=rules)
         surging = surging_accounts(period, filters, day, definitions=rules)
-        return DashboardLists(day, surging, risky, total)
+        return DashboardLists(day, surging, risky, total, data_start())
 
     return cached_by_data_version("dashboard-lists", scope, build)
 
 
-def drill_page(rows: QuerySet, number, per_page: int = 50, day: dt.date | None = None):
+def drill_figures(rows: QuerySet) -> dict[int, Any] | None:
+    """Each listed row's contribution to its KPI (``figure``, annotated by the engine's
+    drill-down for KPIs that declare one): one query; None for lists without figures."""
+    if "figure" not in rows.query.annotations:
+        return None
+    return dict(rows.order_by().values_list("pk", "figure"))
+
+
+def with_figures(rows: Iterable[Any], figures: dict[int, Any] | None) -> Iterator[Any]:
+    """``rows`` with each one's ``figure`` set from ``drill_figures`` (for re-selected rows)."""
+    for row in rows:
+        if figures is not None:
+            row.figure = figures.get(row.pk)
+        yield row
+
+
+def drill_page(
+    rows: QuerySet,
+    number,
+    per_page: int = 50,
+    day: dt.date | None = None,
+    figures: dict[int, Any] | None = None,
+):
     """A page of a drill-down, running the (heavy) drill-down query once.
 
     The ids behind the number come in one query, ordered; the page's rows are
@@ -283,7 +322,9 @@ def drill_page(rows: QuerySet, number, per_page: int = 50, day: dt.date | None =
     if rows.model is Account:  # with the snapshot of ``day`` the list shows (stage, scores)
         fetch = with_latest_snapshot(fetch, day)
     by_id = fetch.in_bulk(list(page.object_list))
-    page.object_list = [by_id[pk] for pk in page.object_list if pk in by_id]
+    page.object_list = list(
+        with_figures((by_id[pk] for pk in page.object_list if pk in by_id), figures)
+    )
     return page
 
 

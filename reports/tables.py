@@ -23,7 +23,8 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from abm_site.exports import csv_response
-from funnel.kpis import wilson_interval
+from funnel.choices import stage_name
+from funnel.kpis import format_count, wilson_interval
 
 from .templatetags.report_tags import dash, duration, format_unit, kpi_value, qs
 
@@ -53,13 +54,15 @@ class Column:
     def numeric(self) -> bool:
         return self.unit in ("count", "money", "score", "ratio", "days")
 
-    def shown(self, row: Any, context: dict) -> SafeString | str:
-        """The cell as the page shows it."""
+    def shown(self, row: Any, context: dict, decimals: int | None = None) -> SafeString | str:
+        """The cell as the page shows it (a count with ``decimals``: its column's precision)."""
         if self.html is not None:
             return self.html(row, context)
         value = self.value(row)
-        if self.unit in ("count", "money", "score", "ratio", "days"):
-            text: Any = format_unit(value, self.unit)
+        if self.unit == "count" and decimals is not None and value not in (None, ""):
+            text: Any = format_count(value, decimals)
+        elif self.unit in ("count", "money", "score", "ratio", "days"):
+            text = format_unit(value, self.unit)
         elif value is None or value == "":
             text = dash("empty")
         elif self.unit in ("date", "datetime"):
@@ -80,6 +83,15 @@ class Cell:
     #: A numeric cell's raw value, for sorting in the browser (``static/js/sort.js``);
     #: empty where there is none (no data sorts last).
     sort: str = ""
+
+
+def _fractional(value: Any) -> bool:
+    """Whether a count has a fractional part (a mean of counts, minutes)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number != int(number)
 
 
 def _sort_key(column: Column, row: Any) -> str:
@@ -108,10 +120,23 @@ class Table:
         ``foot`` (a totals row) under them."""
         shown = [c for c in self.columns if c.page]
         table = Table(self.columns, headers=shown, row_class=self.row_class)
+        rows = list(rows)
+        # One precision per count column: whole numbers, or one decimal for every cell
+        # once one is fractional (never "103", "93.50" and "263.5" in one column).
+        decimals = {
+            c.name: 1 if any(_fractional(c.value(r)) for r in rows) else 0
+            for c in shown
+            if c.unit == "count" and c.html is None
+        }
 
         def cells(row: Any) -> list[Cell]:
             return [
-                Cell(c.shown(row, context), c.numeric, header=i == 0, sort=_sort_key(c, row))
+                Cell(
+                    c.shown(row, context, decimals.get(c.name)),
+                    c.numeric,
+                    header=i == 0,
+                    sort=_sort_key(c, row),
+                )
                 for i, c in enumerate(shown)
             ]
 
@@ -185,12 +210,12 @@ ACCOUNTS = Table(
         Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
         Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
         Column("owner", "Owner", lambda a: _owner(a.owner)),
-        Column("stage", "Stage", lambda a: a.snap_stage),
+        Column("stage", "Stage", lambda a: stage_name(a.snap_stage)),
         Column(
             "engagement_score",
             "Engagement",
             lambda a: a.engagement_score,
-            "count",
+            "score",
             sort="engagement",
         ),
         Column(
@@ -223,12 +248,12 @@ DRILL_ACCOUNTS = Table(
         Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
         Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
         Column("owner", "Owner", lambda a: _owner(a.owner)),
-        Column("stage", "Stage", lambda a: a.snap_stage),
+        Column("stage", "Stage", lambda a: stage_name(a.snap_stage)),
         Column(
             "engagement_score",
             "Engagement",
             lambda a: a.engagement_score,
-            "count",
+            "score",
             sort="engagement",
         ),
         Column(
@@ -265,9 +290,21 @@ DRILL_OPPORTUNITIES = Table(
         Column("amount", "Amount", lambda o: o.amount, "money"),
         Column("created_on", "Created", lambda o: o.created_on, "date"),
         Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
-        Column("cycle_days", "Cycle days", _cycle_days, "days"),
+        Column("cycle_days", "Sales cycle", _cycle_days, "days"),
     ]
 )
+
+
+def drill_table(drills_to: str | None, figure: Any = None) -> Table:
+    """The drill-down table of accounts or opportunities, with a column for what each row
+    contributes to the KPI (``figure``: touches, minutes, days, a score) unless a column
+    of the table already shows it (an opportunity's amount or cycle days)."""
+    table = DRILL_OPPORTUNITIES if drills_to == "opportunity" else DRILL_ACCOUNTS
+    if figure is None or any(c.label == figure.label for c in table.columns):
+        return table
+    unit = "count" if figure.unit == "map" else figure.unit
+    column = Column("contribution", figure.label, lambda r: getattr(r, "figure", None), unit)
+    return Table([*table.columns, column])
 
 
 PROGRAM_CREDITS = Table(

@@ -10,12 +10,10 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Avg, Count, F, Sum
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from abm_site.db import DaysBetween
 from accounts.choices import BuyingRole, FitGrade
 from accounts.models import Account
 from accounts.selectors import AccountFilterSet
@@ -126,22 +124,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             definitions=rq.definitions,
         )
     )
-    previous = selectors.kpi_items(
-        compute(rq.previous, rq.filters, ids=headline, definitions=rq.definitions)
-    )
+    lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
+    # A comparison period that starts before the data does is no comparison (its counts
+    # are partly empty): say so instead of showing a change such as "+112.4 %".
+    before_data = lists.before_data(rq.previous)
+    previous: dict[str, dict] = {}
+    if not before_data:
+        previous = selectors.kpi_items(
+            compute(rq.previous, rq.filters, ids=headline, definitions=rq.definitions)
+        )
     if wants_csv(request):
         return _kpi_csv(f"dashboard-{_period_name(rq)}.csv", list(current.values()), previous)
     trend = selectors.card_trend(rq.period, rq.filters, headline, rq.definitions)
     months, month_rows = selectors.month_over_month(
         rq.period.end, rq.filters, headline, rq.definitions
     )
-    lists = selectors.dashboard_lists(rq.period, rq.filters, rq.definitions)
     cards = [
         {
             "stage": n,
             "name": STAGE_TITLES[n],
             "item": current[kpi_id],
-            "previous": previous[kpi_id],
+            "previous": previous.get(kpi_id),
             "trend": trend.series.get(kpi_id, []),
             "drill": current[kpi_id].get("unit") != "map"
             and spec_for(kpi_id, rq.definitions.generation).drilldown is not None,
@@ -157,6 +160,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "flow": current.get("funnel_flow"),
             "velocity": current["stage_velocity_days"],
             "cards": cards,
+            "before_data": before_data,
+            "data_start": lists.data_start,
+            "previous_period": rq.previous,
             "trend": trend,
             "live": trend.slice == selectors.LIVE,
             "months": months,
@@ -300,20 +306,27 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
     except NoDrilldown:
         return _no_drilldown(request, rq, spec)
     drills_to = spec.drill_for(part).source.drills_to
+    figure = spec.figure if part is None else None
+    figures = selectors.drill_figures(rows)
     day = None
     if drills_to == "opportunity":
         rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
     else:
         day = selectors.snapshot_date()
         rows = selectors.drill_accounts(rows, request.GET.get("sort") or "name", day)
-    table = tables.DRILL_OPPORTUNITIES if drills_to == "opportunity" else tables.DRILL_ACCOUNTS
+    table = tables.drill_table(drills_to, figure)
     name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):
-        return table.csv(f"{name}-{_period_name(rq)}.csv", rows.iterator(chunk_size=2000))
-    page_obj = selectors.drill_page(rows, request.GET.get("page"), PAGE_SIZE, day=day)
-    total = None
-    if spec.unit == "money" and drills_to == "opportunity" and part is None:
-        total = rows.order_by().aggregate(total=Sum("amount"))["total"] or 0
+        return table.csv(
+            f"{name}-{_period_name(rq)}.csv",
+            selectors.with_figures(rows.iterator(chunk_size=2000), figures),
+        )
+    page_obj = selectors.drill_page(
+        rows, request.GET.get("page"), PAGE_SIZE, day=day, figures=figures
+    )
+    listed = None
+    if figure is not None and figures is not None:
+        listed = {"value": figure.of(figures.values()), "figure": figure}
     return page(
         request,
         "reports/kpi_drilldown.html",
@@ -323,40 +336,22 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
             "part": part,
             "part_label": dict(Stage.choices).get(part, part) if part else "",
             "side": part if part in (NUMERATOR, DENOMINATOR) else None,
-            "mean": _listed_mean(spec, rows, drills_to, part),
+            "both_sides": NUMERATOR in spec.drill_parts,
+            "listed": listed,
             "definition": spec.describe(rq.definitions.params),
             "page": page_obj,
             "table": table.render(page_obj.object_list, rq=rq),
             "opportunities": drills_to == "opportunity",
-            "total": total,
             "sort": request.GET.get("sort") or "name",
         },
     )
 
 
-#: Means whose list holds exactly the rows averaged (the won deals of the period).
-MEAN_KPIS = frozenset({"average_deal_value", "sales_cycle_days"})
-
-
-def _listed_mean(spec: KpiSpec, rows, drills_to: str | None, part: str | None):
-    """The mean a mean KPI's list gives (amount or cycle days), so the page shows the KPI
-    recomputed from the rows listed; None for other lists. One aggregate query."""
-    if part is not None or drills_to != "opportunity" or spec.id not in MEAN_KPIS:
-        return None
-    if spec.unit == "days":
-        found = rows.order_by().aggregate(
-            mean=Avg(DaysBetween(F("closed_on"), F("created_on"))), n=Count("pk")
-        )
-    else:
-        found = rows.order_by().aggregate(mean=Avg("amount"), n=Count("pk"))
-    if not found["n"]:
-        return None
-    return {"value": found["mean"], "unit": spec.unit}
-
-
 def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpResponse:
-    """A 404 page of the product for a KPI without a list of its own, leading to the lists
-    its parts count (a rate's numerator and denominator)."""
+    """The page of a KPI without a list of its own: a 200 leading to its parts' lists when
+    its rows are in parts (a rate's numerator and denominator, the funnel's stages); for a
+    KPI the catalogue marks without a population, the product's 404 page saying why and
+    naming the lists it is computed from."""
     response = page(
         request,
         "reports/kpi_no_drilldown.html",
@@ -366,9 +361,17 @@ def _no_drilldown(request: HttpRequest, rq: ReportQuery, spec: KpiSpec) -> HttpR
             "definition": spec.describe(rq.definitions.params),
             "parts": drilldowns_within(spec, rq.definitions.generation),
             "sides": NUMERATOR in spec.drill_parts,
+            "denominator_only": DENOMINATOR in spec.drill_parts
+            and NUMERATOR not in spec.drill_parts,
+            "stages": [
+                (part, dict(Stage.choices).get(part, part))
+                for part in spec.drill_parts
+                if part not in (NUMERATOR, DENOMINATOR)
+            ],
         },
     )
-    response.status_code = 404
+    if not spec.drillable:
+        response.status_code = 404
     return response
 
 

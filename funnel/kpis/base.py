@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +136,47 @@ def definition_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+#: How a drill-down's listed rows make the KPI from their figures.
+COMBINE = ("sum", "mean", "median")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What each row of a KPI's drill-down contributes to the KPI: the column shown beside
+    each listed row (an amount, days, touches, a score) and how the rows make the number
+    (their ``sum``, ``mean`` or ``median``), so a list can be checked against its KPI.
+
+    ``expression(ctx)`` is an expression over the drill-down's rows (opportunities, or the
+    account facts of the accounts source; a touch source's per-account subquery).
+    """
+
+    label: str
+    unit: str
+    expression: Callable[[Any], Any] = field(compare=False)
+    combine: str = "sum"
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINE or self.unit not in UNITS:
+            raise ValueError(f"Figure {self.label!r}: bad unit or combine.")
+
+    def of(self, values: Iterable[Any]) -> float | None:
+        """The number the listed rows' figures make, as the KPI makes it: a row without
+        one counts as 0 in a sum or a mean (the KPI divides by every row), and is left out
+        of a median; None for no rows."""
+        values = list(values)
+        if self.combine == "sum":
+            return round(sum(float(v or 0) for v in values), 2)
+        if self.combine == "mean":
+            return round(sum(float(v or 0) for v in values) / len(values), 2) if values else None
+        numbers = sorted(float(v) for v in values if v is not None)
+        if not numbers:
+            return None
+        middle = len(numbers) // 2
+        if len(numbers) % 2:
+            return round(numbers[middle], 2)
+        return round((numbers[middle - 1] + numbers[middle]) / 2, 2)
+
+
 @dataclass(frozen=True)
 class KpiSpec:
     """One KPI of the catalogue: its metadata, the measures it reads and its function.
@@ -146,6 +187,9 @@ class KpiSpec:
     the condition behind each part of a map KPI (the funnel's stage counts). ``definition``
     is a template over the definition parameters (``{influence_days}``), so
     the words always state the numbers the result was computed with.
+    ``no_population`` says why a KPI has no rows of its own to list (a spend ratio, an
+    estimate multiplying a mean by a count, a map of other KPIs): the catalogue's mark
+    for KPIs whose drill-down answers "no list" (every other KPI drills, ``drillable``).
     ``fixed_cohort`` is set for KPIs whose definition fixes the cohort (CAC
     counts new customers of all cohorts); ``also_cohorts`` are cohorts the KPI
     reads besides its own (the cohort comparison).
@@ -164,6 +208,8 @@ class KpiSpec:
     drill_parts: Mapping[str, Condition] = field(default_factory=dict, compare=False)
     fixed_cohort: str | None = None
     also_cohorts: tuple[str, ...] = ()
+    no_population: str = ""
+    figure: Figure | None = field(default=None, compare=False)
     compute: Callable[..., dict[str, Any]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     @property
@@ -175,6 +221,11 @@ class KpiSpec:
     def drilldown(self) -> str | None:
         """What the drill-down lists: ``"account"``, ``"opportunity"`` or None."""
         return self.drill.source.drills_to if self.drill is not None else None
+
+    @property
+    def drillable(self) -> bool:
+        """Whether the KPI lists the rows behind it (itself, or each side of a rate)."""
+        return self.drill is not None or (bool(self.drill_parts) and not self.no_population)
 
     def drill_for(self, part: str | None = None) -> Condition | None:
         """The condition listing the rows behind the KPI, or behind one ``part`` of a map
@@ -201,6 +252,22 @@ class KpiSpec:
             return requested
         return str(Cohort.ALL if self.stage in (5, 6) else Cohort.ABM)
 
+
+#: Why the catalogue's spend ratios have no list of their own: spend is money of programs,
+#: not rows; their denominator (the accounts or deals the spend is divided by) lists.
+SPEND_RATIO = "Spend is program money, not rows; the accounts it is divided by are listed."
+#: Attributed amounts are credit shares of many opportunities across programs.
+ATTRIBUTED = (
+    "Credits are shares of opportunities' amounts; each program's credits page lists the "
+    "opportunities and their credit."
+)
+#: Spend against attributed credits: neither side is a list of rows.
+SPEND_ON_CREDITS = (
+    "Spend against attribution credits: neither is a list of rows; each program's credits "
+    "page lists the opportunities it is credited with."
+)
+#: Estimates multiplying a mean by a rate or a count, no one population behind them.
+ESTIMATE = "An estimate combining a mean and a rate or count; its parts are listed."
 
 #: The parts of a rate's drill-down: the rows its numerator and its denominator count.
 NUMERATOR, DENOMINATOR = "numerator", "denominator"
@@ -261,6 +328,8 @@ def kpi(
     fixed_cohort: str | None = None,
     also_cohorts: tuple[str, ...] = (),
     generation: int = 1,
+    no_population: str = "",
+    figure: Figure | None = None,
 ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Register the decorated function as KPI ``id``'s definition from ``generation`` on.
 
@@ -285,6 +354,13 @@ def kpi(
         raise ValueError(f"KPI {id!r}: its drill-down condition must be one of its measures.")
     if drill_parts and any(c not in measures for c in drill_parts.values()):
         raise ValueError(f"KPI {id!r}: each part's drill-down condition must be a measure.")
+    if drill is None and not drill_parts and not no_population:
+        raise ValueError(
+            f"KPI {id!r} lists no rows: declare its drill (or a rate's numerator and "
+            "denominator) or say why it has no population (no_population=...)."
+        )
+    if drill is not None and no_population:
+        raise ValueError(f"KPI {id!r} has a drill-down and is marked without a population.")
 
     def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         spec = KpiSpec(
@@ -301,6 +377,8 @@ def kpi(
             drill_parts=dict(drill_parts or {}),
             fixed_cohort=fixed_cohort,
             also_cohorts=also_cohorts,
+            no_population=no_population,
+            figure=figure,
             compute=function,
         )
         VARIANTS[(id, generation)] = spec
@@ -320,8 +398,10 @@ def count_kpi(
     r: str,
     definition: str,
     generation: int = 1,
+    figure: Figure | None = None,
 ) -> None:
-    """Register a KPI that is the count of ``condition``'s rows, drillable to them."""
+    """Register a KPI that is the count of ``condition``'s rows, drillable to them; a
+    touch count lists the accounts with each one's touches (``figure``)."""
     from .results import count_result
 
     @kpi(
@@ -335,6 +415,7 @@ def count_kpi(
         measures=(condition,),
         drill=condition,
         generation=generation,
+        figure=figure or condition.source.figure_of(condition),
     )
     def count(ctx: Any, cohort: str) -> dict[str, Any]:
         return count_result(ctx.value(condition, cohort))

@@ -286,7 +286,8 @@ def drilldown(
     amounts), or behind one ``part`` of a map KPI (a funnel stage), as a lazy queryset.
 
     Raises ``UnknownKpi`` for an unknown id and ``NoDrilldown`` for a KPI (or a part)
-    without rows behind it.
+    without rows behind it. A KPI with a ``figure`` (an amount, days, touches) has each
+    row annotated with it as ``figure``: what the row contributes to the number.
     """
     rules = definitions_resolve(definitions)
     (spec,) = _specs([kpi_id], rules.generation)
@@ -294,4 +295,7 @@ def drilldown(
     if condition is None:
         raise NoDrilldown(kpi_id if part is None else f"{kpi_id}.{part}")
     ctx = Context(period, filters, definitions=rules)
-    return condition.rows(ctx, str(spec.cohort_for(filters.cohort)))
+    rows = condition.rows(ctx, str(spec.cohort_for(filters.cohort)))
+    if part is None and spec.figure is not None:
+        rows = rows.annotate(figure=spec.figure.expression(ctx))
+    return rows

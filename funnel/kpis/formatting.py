@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 
+from funnel.choices import stage_name
+
 
 def _is_missing(value: Any) -> bool:
     return value is None or value == ""
@@ -74,8 +76,14 @@ def format_map(item: dict[str, Any]) -> list[tuple[str, str | None]]:
     value = item.get("value")
     if not isinstance(value, dict):
         return []
-    unit = {"stage_velocity_days": "days", "funnel_flow": "ratio"}.get(item.get("id"), "count")
-    return [(str(k), format_value(v, unit)) for k, v in value.items() if not isinstance(v, dict)]
+    kpi_id = item.get("id")
+    unit = {"stage_velocity_days": "days", "funnel_flow": "ratio"}.get(kpi_id, "count")
+    staged = kpi_id in ("stage_velocity_days", "funnel_flow")
+    return [
+        (stage_name(k) if staged else str(k), format_value(v, unit))
+        for k, v in value.items()
+        if not isinstance(v, dict)
+    ]
 
 
 def _text(value: Any, unit: str) -> str:

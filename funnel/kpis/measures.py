@@ -23,8 +23,10 @@ from django.db.models import (
     Case,
     Count,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -145,6 +147,35 @@ class Source:
         if self.after is not None:
             self.after(ctx, cohorts, measures, result)
         return result
+
+    def per_account(self, ctx: Context, where: Q, aggregate: Aggregate) -> Subquery:
+        """``aggregate`` over this source's rows matching ``where`` of each listed account:
+        a correlated subquery for the accounts a touch source drills to."""
+        rows = self.rows(ctx)
+        # The matching rows' ids first: a source's rows may carry window functions (the
+        # view-through look-back), which cannot be grouped by account in one query.
+        matching = rows.filter(where).order_by().values("pk")
+        return Subquery(
+            rows.model.objects.filter(pk__in=matching, account_id=OuterRef("pk"))
+            .order_by()
+            .values("account_id")
+            .annotate(figure=aggregate)
+            .values("figure")[:1]
+        )
+
+    def figure_of(self, condition: Condition) -> Any:
+        """The figure of a count of ``condition``'s rows when it lists accounts having them
+        (touch counts): each account's count of the rows (quantities from version 2)."""
+        if not self.drill_via_accounts:
+            return None
+        from .base import Figure
+
+        def touches(ctx: Context) -> Subquery:
+            weighted = self.weight and ctx.generation >= 2
+            aggregate = Sum(self.weight) if weighted else Count("pk")
+            return self.per_account(ctx, condition.where(ctx), aggregate)
+
+        return Figure("Touches", "count", touches)
 
     def drill(self, ctx: Context, cohort: str, where: Q) -> QuerySet:
         """The rows (or, for touch sources, the accounts) matching ``where`` in ``cohort``."""

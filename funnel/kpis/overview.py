@@ -102,6 +102,7 @@ def funnel_v2(ctx: Context, cohort: str) -> dict[str, Any]:
     "to a later one during the period / accounts in the stage at some time in the period, "
     "from the recorded stage history. Each rate is between 0 and 1.",
     measures=tuple(m for pair in MOVED_ON.values() for m in pair),
+    no_population="A rate per stage move; the accounts in each stage are the funnel's bars.",
     generation=2,
 )
 def funnel_flow(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def funnel_flow(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "stage_velocity_days",
     stage=0,
-    label="Stage velocity (days)",
+    label="Stage velocity",
     unit="map",
     kind="outcome",
     r="revenue",
@@ -132,6 +133,8 @@ def funnel_flow(ctx: Context, cohort: str) -> dict[str, Any]:
     "period: the days between a change out of the stage and the account's previous change "
     "(into it); changes with no earlier change are left out.",
     measures=(days_in_stage,),
+    no_population="Mean days between stage changes; the stage changes are not listed (each "
+    "account's page shows its own).",
 )
 def stage_velocity_days(ctx: Context, cohort: str) -> dict[str, Any]:
     stages = ctx.value(days_in_stage, cohort)
@@ -172,6 +175,7 @@ def _register_comparison(generation: int) -> None:
         measures=tuple(
             dict.fromkeys(m for metric in COMPARED for m in spec_for(metric, generation).measures)
         ),
+        no_population="A table of other KPIs by cohort; each figure drills from its own KPI.",
         fixed_cohort=Cohort.ALL,
         also_cohorts=(Cohort.ABM, Cohort.NON_ABM),
         generation=generation,

@@ -6,6 +6,7 @@ from .base import count_kpi, kpi
 from .context import Context
 from .results import mean_result
 from .sources.accounts import (
+    RELATIONSHIP_MEAN,
     accounts,
     by_tier,
     degrading,
@@ -36,7 +37,8 @@ count_kpi(
     definition="Target accounts split by the name of the tier each had at the end of the "
     'period (the tier history), by tier rank; untiered accounts under "none"; tiers with no '
     "accounts are left out.",
-    measures=(by_tier,),
+    measures=(by_tier, accounts),
+    drill=accounts,
 )
 def target_accounts_by_tier(ctx: Context, cohort: str) -> dict[str, Any]:
     tiers = ctx.value(by_tier, cohort)
@@ -55,6 +57,8 @@ def target_accounts_by_tier(ctx: Context, cohort: str) -> dict[str, Any]:
     "calls of the trailing {relationship_window_days} days, weighted, decayed with a "
     "{relationship_half_life_days}-day half-life.",
     measures=(relationship_sum, accounts),
+    drill=accounts,
+    figure=RELATIONSHIP_MEAN,
 )
 def relationship_score_avg(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(relationship_sum, cohort), ctx.value(accounts, cohort))

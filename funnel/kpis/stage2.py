@@ -3,7 +3,7 @@
 from typing import Any
 
 from .arithmetic import complement, ratio, round_2, round_ratio
-from .base import count_kpi, kpi, ratio_parts, restate, spec_for
+from .base import DENOMINATOR, SPEND_RATIO, count_kpi, kpi, ratio_parts, restate, spec_for
 from .context import Context
 from .results import money_ratio_result, ratio_result
 from .sources.accounts import (
@@ -16,6 +16,7 @@ from .sources.accounts import (
 )
 from .sources.spend import abm_spend
 from .sources.touches import (
+    CONTENT_MINUTES,
     ad_clicks,
     ad_impressions,
     chat_conversations,
@@ -64,6 +65,7 @@ count_kpi(
     r="reputation",
     definition="Ad clicks / ad impressions of target accounts in the period.",
     measures=(ad_clicks, ad_impressions),
+    drill_parts=ratio_parts(ad_clicks, ad_impressions),
 )
 def ad_click_through_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(ad_clicks, cohort), ctx.value(ad_impressions, cohort))
@@ -177,6 +179,8 @@ def unengaged_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="ABM spend in the period (marketing and sales spend of programs) / engaged "
     "target accounts.",
     measures=(abm_spend, engaged),
+    no_population=SPEND_RATIO,
+    drill_parts={DENOMINATOR: engaged},
 )
 def cost_per_engaged_account(ctx: Context, cohort: str) -> dict[str, Any]:
     return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(engaged, cohort))
@@ -206,6 +210,7 @@ count_kpi(
     definition="Of the anonymous web visitors first seen in the period and attributed to target "
     "accounts, the share linked to a known stakeholder by the end of the period.",
     measures=(visitors_known, visitors_seen),
+    drill_parts=ratio_parts(visitors_known, visitors_seen),
 )
 def deanonymization_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(ctx.value(visitors_known, cohort), ctx.value(visitors_seen, cohort))
@@ -222,6 +227,7 @@ def _email_rate(id: str, label: str, measure, word: str) -> None:  # noqa: A002
         definition=f"Email {word} touches / emails sent, both of target accounts in the period "
         f"(touch counts: the data does not link a {word[:-1]} to its email).",
         measures=(measure, emails_sent),
+        drill_parts=ratio_parts(measure, emails_sent),
     )
     def rate(ctx: Context, cohort: str) -> dict[str, Any]:
         return ratio_result(ctx.value(measure, cohort), ctx.value(emails_sent, cohort))
@@ -242,6 +248,8 @@ _email_rate("email_reply_rate", "Email reply rate", email_replies, "replies")
     definition="Engagement minutes of target accounts' engagement touches on content (with a "
     "content asset or a funnel position) in the period, also split by funnel position.",
     measures=(content_minutes, content, *content_minutes_by_position.values()),
+    drill=content,
+    figure=CONTENT_MINUTES,
 )
 def content_engagement_minutes(ctx: Context, cohort: str) -> dict[str, Any]:
     return {

@@ -8,10 +8,22 @@ from .attribution import (
     attributed_pipeline_opportunities,
     unavailable_result,
 )
-from .base import count_kpi, kpi, ratio_parts, restate
+from .base import (
+    ATTRIBUTED,
+    DENOMINATOR,
+    SPEND_ON_CREDITS,
+    SPEND_RATIO,
+    count_kpi,
+    kpi,
+    ratio_parts,
+    restate,
+)
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
+    COMMITTEE_MEAN,
+    ENGAGED_PEOPLE_MEAN,
+    TOUCH_TO_OPPORTUNITY_DAYS,
     accounts,
     committee,
     engaged,
@@ -23,6 +35,8 @@ from .sources.accounts import (
     tam,
 )
 from .sources.opportunities import (
+    AMOUNT,
+    created_new_business,
     created_new_business_amount,
     influenced,
     influenced_amount,
@@ -68,6 +82,8 @@ def opportunity_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean number of known stakeholders (known since the end of the period or "
     "earlier, or with no date) per opportunity account.",
     measures=(committee, opportunity),
+    drill=opportunity,
+    figure=COMMITTEE_MEAN,
 )
 def buying_committee_size(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(committee, cohort), ctx.value(opportunity, cohort))
@@ -83,6 +99,8 @@ def buying_committee_size(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean number of engaged stakeholders (with an engagement touch in the period) "
     "per engaged target account.",
     measures=(engaged_people, engaged),
+    drill=engaged,
+    figure=ENGAGED_PEOPLE_MEAN,
 )
 def account_penetration(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(engaged_people, cohort), ctx.value(engaged, cohort))
@@ -99,6 +117,7 @@ def account_penetration(ctx: Context, cohort: str) -> dict[str, Any]:
     "end of the period (created by then or with no creation date, and not closed by then).",
     measures=(open_new_business_amount, open_new_business),
     drill=open_new_business,
+    figure=AMOUNT,
 )
 def target_account_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(
@@ -120,7 +139,7 @@ count_kpi(
 @kpi(
     "days_first_touch_to_opportunity",
     stage=3,
-    label="Days from first touch to opportunity",
+    label="First touch to opportunity",
     unit="days",
     kind="outcome",
     r="revenue",
@@ -128,6 +147,8 @@ count_kpi(
     "opportunity, over target accounts whose first opportunity was created in the period "
     "(accounts with no engagement touch on or before that day are left out).",
     measures=(first_touch_to_opportunity_days, first_opportunity_after_touch),
+    drill=first_opportunity_after_touch,
+    figure=TOUCH_TO_OPPORTUNITY_DAYS,
 )
 def days_first_touch_to_opportunity(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(
@@ -145,6 +166,8 @@ def days_first_touch_to_opportunity(ctx: Context, cohort: str) -> dict[str, Any]
     r="revenue",
     definition="ABM spend in the period / opportunity accounts.",
     measures=(abm_spend, opportunity),
+    no_population=SPEND_RATIO,
+    drill_parts={DENOMINATOR: opportunity},
 )
 def cost_per_opportunity_account(ctx: Context, cohort: str) -> dict[str, Any]:
     return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(opportunity, cohort))
@@ -161,6 +184,7 @@ def cost_per_opportunity_account(ctx: Context, cohort: str) -> dict[str, Any]:
     "had an engagement touch on the creation day or in the {influence_days} days before.",
     measures=(influenced_amount, influenced),
     drill=influenced,
+    figure=AMOUNT,
 )
 def influenced_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(ctx.value(influenced_amount, cohort), ctx.value(influenced, cohort))
@@ -197,6 +221,7 @@ def engaged_share_of_tam(ctx: Context, cohort: str) -> dict[str, Any]:
     "creation day or in the {influence_days} days before.",
     measures=(influenced_amount, influenced),
     drill=influenced,
+    figure=AMOUNT,
     generation=2,
 )
 def influenced_pipeline_v2(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -212,7 +237,8 @@ def influenced_pipeline_v2(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Influenced pipeline / sum of amounts of all new-business opportunities of the "
     "cohort created in the period.",
-    measures=(influenced_amount, created_new_business_amount),
+    measures=(influenced_amount, created_new_business_amount, influenced, created_new_business),
+    drill_parts=ratio_parts(influenced, created_new_business),
     generation=2,
 )
 def influenced_pipeline_share(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -267,6 +293,7 @@ restate(
     "account on the creation day or in the {attribution_lookback_days} days before; with the "
     "credit of no program it adds up to the period's pipeline, to the cent.",
     measures=(attributed_pipeline_amount, attributed_pipeline_opportunities),
+    no_population=ATTRIBUTED,
     generation=2,
 )
 def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -287,6 +314,7 @@ def attributed_pipeline(ctx: Context, cohort: str) -> dict[str, Any]:
     "new-business opportunities created in the period with a credit to a program (to one of "
     "those programs) under the {attribution_model} attribution model.",
     measures=(abm_spend, attributed_pipeline_opportunities),
+    no_population=SPEND_ON_CREDITS,
     generation=2,
 )
 def cost_per_attributed_opportunity(ctx: Context, cohort: str) -> dict[str, Any]:

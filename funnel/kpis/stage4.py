@@ -10,20 +10,38 @@ from .attribution import (
     attributed_revenue_opportunities,
     unavailable_result,
 )
-from .base import count_kpi, kpi, ratio_parts, restate, spec_for
+from .base import (
+    ATTRIBUTED,
+    DENOMINATOR,
+    SPEND_ON_CREDITS,
+    SPEND_RATIO,
+    count_kpi,
+    kpi,
+    ratio_parts,
+    restate,
+    spec_for,
+)
 from .context import Context
 from .results import mean_result, money_ratio_result, ratio_result, sum_result
 from .sources.accounts import (
+    TOUCH_TO_WIN_DAYS,
+    TOUCHES_TO_WIN,
     accounts,
+    engaged,
     engagement_touches,
     first_touch_to_win_days,
     touches_to_win,
+    winner,
     winner_engagement_touches,
     winner_opportunities,
     won,
     won_after_touch,
 )
 from .sources.opportunities import (
+    AMOUNT,
+    AMOUNT_MEAN,
+    CYCLE_MEAN,
+    CYCLE_MEDIAN,
     decided_new_business,
     lost_new_business,
     sales_cycle_median,
@@ -108,6 +126,7 @@ count_kpi(
     "period.",
     measures=(won_new_business_amount, won_new_business),
     drill=won_new_business,
+    figure=AMOUNT,
 )
 def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(
@@ -125,6 +144,7 @@ def new_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean amount of new-business opportunities of the cohort closed won in the period.",
     measures=(won_new_business_amount, won_new_business),
     drill=won_new_business,
+    figure=AMOUNT_MEAN,
 )
 def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(
@@ -135,7 +155,7 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "sales_cycle_days",
     stage=4,
-    label="Sales cycle (days)",
+    label="Sales cycle",
     unit="days",
     kind="outcome",
     r="revenue",
@@ -143,6 +163,7 @@ def average_deal_value(ctx: Context, cohort: str) -> dict[str, Any]:
     "closed won in the period with a known creation date.",
     measures=(sales_cycle_sum, won_new_business_dated),
     drill=won_new_business_dated,
+    figure=CYCLE_MEAN,
 )
 def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(
@@ -153,13 +174,15 @@ def sales_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "sales_cycle_days_median",
     stage=4,
-    label="Sales cycle, median (days)",
+    label="Sales cycle, median",
     unit="days",
     kind="outcome",
     r="revenue",
     definition="Median days from creation to close of the same opportunities (the mean of the "
     "two middle values for an even count).",
     measures=(sales_cycle_median, won_new_business_dated),
+    drill=won_new_business_dated,
+    figure=CYCLE_MEDIAN,
 )
 def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
     n = ctx.value(won_new_business_dated, cohort) or 0
@@ -169,7 +192,7 @@ def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
 @kpi(
     "deal_cycle_days",
     stage=4,
-    label="Deal cycle (days)",
+    label="Deal cycle",
     unit="days",
     kind="outcome",
     r="revenue",
@@ -177,6 +200,8 @@ def sales_cycle_days_median(ctx: Context, cohort: str) -> dict[str, Any]:
     "won new-business opportunity, over won accounts (those with no engagement touch by the "
     "close day are left out).",
     measures=(first_touch_to_win_days, won_after_touch),
+    drill=won_after_touch,
+    figure=TOUCH_TO_WIN_DAYS,
 )
 def deal_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(
@@ -194,6 +219,8 @@ def deal_cycle_days(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean number of touches of any kind on or before the day of the win, over won "
     "accounts.",
     measures=(touches_to_win, won),
+    drill=won,
+    figure=TOUCHES_TO_WIN,
 )
 def touches_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(touches_to_win, cohort), ctx.value(won, cohort))
@@ -208,7 +235,8 @@ def touches_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Won new-business opportunities closed in the period / engagement touches in "
     "the period of the accounts that won them.",
-    measures=(winner_opportunities, winner_engagement_touches),
+    measures=(winner_opportunities, winner_engagement_touches, winner),
+    drill=winner,
 )
 def conversion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     return ratio_result(
@@ -225,6 +253,8 @@ def conversion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="ABM spend in the period / won accounts.",
     measures=(abm_spend, won),
+    no_population=SPEND_RATIO,
+    drill_parts={DENOMINATOR: won},
 )
 def cost_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     return money_ratio_result(ctx.value(abm_spend, cohort), ctx.value(won, cohort))
@@ -240,6 +270,8 @@ def cost_per_won_account(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="All marketing and sales spend in the period (with or without a program) / new "
     "customers of all cohorts (first won new-business opportunity closed in the period).",
     measures=(acquisition_spend, won),
+    no_population=SPEND_RATIO,
+    drill_parts={DENOMINATOR: won},
     fixed_cohort=Cohort.ALL,
 )
 def customer_acquisition_cost(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -256,6 +288,8 @@ def customer_acquisition_cost(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Customer acquisition cost with the onboarding and support spend of the period "
     "added to the marketing and sales spend.",
     measures=(acquisition_spend, retention_spend, won),
+    no_population=SPEND_RATIO,
+    drill_parts={DENOMINATOR: won},
     fixed_cohort=Cohort.ALL,
 )
 def customer_acquisition_cost_full(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -275,7 +309,8 @@ def customer_acquisition_cost_full(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Won new-business opportunities of the cohort closed in the period / engagement "
     "touches in the period of all engaged accounts of the cohort (quantities summed).",
-    measures=(won_new_business, engagement_touches),
+    measures=(won_new_business, engagement_touches, engaged),
+    drill_parts=ratio_parts(won_new_business, engaged),
     generation=2,
 )
 def conversion_rate_v2(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -312,6 +347,7 @@ for _id in ("cost_per_won_account", "customer_acquisition_cost", "customer_acqui
     "account on the close day or in the {attribution_lookback_days} days before; with the "
     "credit of no program it adds up to new revenue won, to the cent.",
     measures=(attributed_revenue_amount, attributed_revenue_opportunities),
+    no_population=ATTRIBUTED,
     generation=2,
 )
 def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -331,6 +367,7 @@ def attributed_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Attributed revenue / ABM spend in the period (under a program filter, those "
     "programs').",
     measures=(attributed_revenue_amount, abm_spend),
+    no_population=SPEND_ON_CREDITS,
     generation=2,
 )
 def attribution_roi(ctx: Context, cohort: str) -> dict[str, Any]:

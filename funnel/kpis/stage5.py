@@ -5,7 +5,13 @@ from typing import Any
 from .base import count_kpi, kpi, ratio_parts
 from .context import Context
 from .results import mean_result, ratio_result
-from .sources.accounts import at_risk, churned, customer, customer_relationship_sum
+from .sources.accounts import (
+    RELATIONSHIP_MEAN,
+    at_risk,
+    churned,
+    customer,
+    customer_relationship_sum,
+)
 from .sources.opportunities import (
     renewals_due,
     renewals_pending,
@@ -83,6 +89,8 @@ count_kpi(
     r="relationship",
     definition="Mean relationship score (0-100) of customers at the end of the period.",
     measures=(customer_relationship_sum, customer),
+    drill=customer,
+    figure=RELATIONSHIP_MEAN,
 )
 def customer_relationship_score_avg(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(customer_relationship_sum, cohort), ctx.value(customer, cohort))

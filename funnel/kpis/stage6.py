@@ -3,7 +3,7 @@
 from typing import Any
 
 from .arithmetic import lifespan_years, mean, nps, product, ratio, round_2, round_ratio
-from .base import count_kpi, kpi, ratio_parts
+from .base import ESTIMATE, count_kpi, kpi, ratio_parts
 from .context import Context
 from .results import mean_result, ratio_result, sum_result
 from .sources.accounts import (
@@ -15,6 +15,8 @@ from .sources.accounts import (
     tam,
 )
 from .sources.opportunities import (
+    AMOUNT,
+    ANNUAL_VALUE_MEAN,
     annual_value_new_business_sum,
     annual_value_new_business_to_date_sum,
     annual_value_sum,
@@ -67,6 +69,8 @@ def expansion_rate(ctx: Context, cohort: str) -> dict[str, Any]:
     r="revenue",
     definition="Sum of amounts of won expansion opportunities closed in the period.",
     measures=(won_expansion_amount, won_expansion),
+    drill=won_expansion,
+    figure=AMOUNT,
 )
 def expansion_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(ctx.value(won_expansion_amount, cohort), ctx.value(won_expansion, cohort))
@@ -82,6 +86,8 @@ def expansion_revenue(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean annualised value (amount / (term in months / 12)) of won opportunities of "
     "any type closed in the period.",
     measures=(annual_value_sum, won_any),
+    drill=won_any,
+    figure=ANNUAL_VALUE_MEAN,
 )
 def annual_contract_value(ctx: Context, cohort: str) -> dict[str, Any]:
     return mean_result(ctx.value(annual_value_sum, cohort), ctx.value(won_any, cohort))
@@ -97,6 +103,8 @@ def annual_contract_value(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Sum of amounts of all won opportunities (new business, renewal, expansion) "
     "closed in the period.",
     measures=(won_any_amount, won_any),
+    drill=won_any,
+    figure=AMOUNT,
 )
 def total_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     return sum_result(ctx.value(won_any_amount, cohort), ctx.value(won_any, cohort))
@@ -113,6 +121,7 @@ def total_revenue_won(ctx: Context, cohort: str) -> dict[str, Any]:
     "of the 365 days ending with the period (accounts churned in them / accounts that were "
     "customers at any time in them), capped at {clv_max_years} years.",
     measures=(annual_value_sum, won_any, churned_12m, customer_12m),
+    no_population=ESTIMATE,
 )
 def customer_lifetime_value(ctx: Context, cohort: str) -> dict[str, Any]:
     won_n = ctx.value(won_any, cohort)
@@ -138,6 +147,7 @@ def customer_lifetime_value(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Of NPS responses (0-10) in the period: % promoters (9-10) - % detractors "
     "(0-6), from -100 to 100.",
     measures=(promoters, detractors, nps_responses),
+    drill=nps_responses,
 )
 def net_promoter_score(ctx: Context, cohort: str) -> dict[str, Any]:
     promoters_n = ctx.value(promoters, cohort)
@@ -161,6 +171,7 @@ def net_promoter_score(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean annualised contract value of won opportunities closed by the end of the "
     "period x accounts with ICP fit grade A or B (whatever their cohort).",
     measures=(annual_value_to_date_sum, won_to_date, tam),
+    no_population=ESTIMATE,
 )
 def total_addressable_market(ctx: Context, cohort: str) -> dict[str, Any]:
     tam_accounts = ctx.value(tam, cohort) or 0
@@ -186,6 +197,8 @@ def total_addressable_market(ctx: Context, cohort: str) -> dict[str, Any]:
     "opportunities closed in the period (renewals and expansions are in total revenue won "
     "and expansion revenue).",
     measures=(annual_value_new_business_sum, won_new_business),
+    drill=won_new_business,
+    figure=ANNUAL_VALUE_MEAN,
     generation=2,
 )
 def annual_contract_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -211,6 +224,7 @@ def annual_contract_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
         churned_12m,
         customer_at_year_start,
     ),
+    no_population=ESTIMATE,
     generation=2,
 )
 def customer_lifetime_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
@@ -239,6 +253,7 @@ def customer_lifetime_value_v2(ctx: Context, cohort: str) -> dict[str, Any]:
     definition="Mean annualised value of won new-business opportunities closed by the end of "
     "the period x accounts with ICP fit grade A or B (whatever their cohort).",
     measures=(annual_value_new_business_to_date_sum, won_new_business_to_date, tam),
+    no_population=ESTIMATE,
     generation=2,
 )
 def total_addressable_market_v2(ctx: Context, cohort: str) -> dict[str, Any]:

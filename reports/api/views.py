@@ -1,5 +1,7 @@
 """KPI endpoints: thin adapters over ``funnel.kpis`` (the one KPI engine)."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
@@ -66,7 +68,37 @@ DrilldownPage = inline_serializer(
             resource_type_field_name=None,
             many=True,
         ),
+        "part": serializers.CharField(allow_null=True, help_text="The part listed, if any."),
+        "parts": serializers.DictField(
+            child=serializers.URLField(),
+            help_text="For a KPI whose rows are in parts (a rate's numerator and denominator, "
+            "the funnel's stages), asked without `part`: each part's list URL, and no rows. "
+            "Empty otherwise.",
+        ),
+        "figure": inline_serializer(
+            name="KpiDrilldownFigure",
+            fields={
+                "label": serializers.CharField(),
+                "unit": serializers.CharField(),
+                "combine": serializers.ChoiceField(choices=["sum", "mean", "median"]),
+                "value": serializers.FloatField(
+                    allow_null=True,
+                    help_text="The combine of every listed row's contribution: the KPI value.",
+                ),
+            },
+            allow_null=True,
+            help_text="What each row contributes (its `contribution` key) and how the rows "
+            "make the KPI; null for lists whose count is the number.",
+        ),
     },
+)
+
+PART = OpenApiParameter(
+    "part",
+    str,
+    description="List one part instead of the KPI's own rows: `numerator` or `denominator` "
+    "of a rate (or the denominator of a spend ratio), a stage of `funnel`. Each KPI's parts "
+    "are its `drill_parts` (GET /api/v1/kpis/ lists ids; unknown parts answer 404).",
 )
 
 
@@ -199,6 +231,7 @@ class KpiViewSet(viewsets.GenericViewSet):
         parameters=[
             KPI_ID,
             KpiQuerySerializer,
+            PART,
             OpenApiParameter("page", int, description="Page number (from 1)."),
             OpenApiParameter("page_size", int, description="Rows per page (at most 1000)."),
         ],
@@ -206,22 +239,68 @@ class KpiViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def accounts(self, request: Request, kpi_id: str, format: str | None = None) -> Response:  # noqa: A002
-        """The accounts (or opportunities, per the KPI's drill-down kind) behind a count KPI."""
+        """The accounts (or opportunities) behind a KPI, or behind one ``part`` of it (a
+        rate's numerator or denominator, a funnel stage), paginated; each row of a KPI with
+        a figure (amount, days, touches, score) carries its ``contribution``."""
         spec = _spec(kpi_id)
         params = _parse(request, KpiQuerySerializer)
+        part = request.query_params.get("part") or None
         period, filters = _period_and_filters(params)
         try:
             rows = _engine().drilldown(
-                kpi_id, period, filters, definitions=params.get("definitions")
+                kpi_id, period, filters, definitions=params.get("definitions"), part=part
             )
         except _engine().NoDrilldown as exc:
-            raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no drill-down list.") from exc
+            if part is None and spec.drillable:  # rows in parts: name each part's list
+                return Response(_parts_index(request, spec))
+            what = f"part '{part}'" if part else "drill-down list"
+            reason = f" {spec.no_population}" if spec.no_population and not part else ""
+            raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no {what}.{reason}") from exc
         except _engine().UnknownKpi as exc:
             raise NotFound(str(exc)) from None
-        queryset, serializer_class = _drilldown_rows(spec.drilldown, rows)
+        figures = selectors.drill_figures(rows)
+        kind = (spec.drill_for(part) or spec.drill).source.drills_to
+        queryset, serializer_class = _drilldown_rows(kind, rows)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        data = serializer_class(page, many=True).data
+        figure = spec.figure if part is None and figures is not None else None
+        if figure is not None:
+            for row, obj in zip(data, page, strict=True):
+                row["contribution"] = figures.get(obj.pk)
+        response = paginator.get_paginated_response(data)
+        response.data["part"] = part
+        response.data["parts"] = {}
+        response.data["figure"] = (
+            {
+                "label": figure.label,
+                "unit": figure.unit,
+                "combine": figure.combine,
+                "value": figure.of(figures.values()),
+            }
+            if figure is not None
+            else None
+        )
+        return response
+
+
+def _parts_index(request: Request, spec: Any) -> dict[str, Any]:
+    """The answer for a KPI whose rows are in parts (a rate's sides, the funnel's stages):
+    no rows of its own, and the URL listing each part with the same query."""
+    query = request.query_params.copy()
+    parts = {}
+    for part in spec.drill_parts:
+        query["part"] = part
+        parts[part] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+        "part": None,
+        "figure": None,
+        "parts": parts,
+    }
 
 
 def _drilldown_rows(kind: str, rows: QuerySet) -> tuple[QuerySet, type]:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from funnel.choices import Stage
+from funnel.choices import STAGE_NAMES, stage_name
 from funnel.kpis import (
     format_basis,
     format_count,
@@ -426,8 +426,8 @@ def series_chart(
     )
 
 
-#: One set of stage names everywhere: the funnel's stage choices.
-STAGE_LABELS = {str(value): str(label) for value, label in Stage.choices}
+#: One set of stage names everywhere (``funnel.choices.STAGE_NAMES``).
+STAGE_LABELS = STAGE_NAMES
 
 
 @register.simple_tag
@@ -620,8 +620,7 @@ def program_chart(rows: list[dict], model_label: str = "") -> str:
 @register.filter
 def flow_label(key: str) -> str:
     """``target_to_engaged`` -> ``Target → Engaged`` (the funnel's stage names)."""
-    first, _, second = str(key).partition("_to_")
-    return f"{STAGE_LABELS.get(first, first.title())} → {STAGE_LABELS.get(second, second.title())}"
+    return stage_name(key)
 
 
 @register.filter

@@ -172,10 +172,18 @@ def test_money_kpi_drills_to_its_opportunities(world, viewer_api):
     assert float(body["results"][0]["amount"]) == value["new_revenue_won"]["value"] == 5000
 
 
-def test_drilldown_of_a_ratio_or_unknown_kpi_is_404(world, viewer_api):
+def test_drilldown_of_a_ratio_names_its_parts_and_unknown_kpi_is_404(world, viewer_api):
     ratio = viewer_api.get("/api/v1/kpis/engaged_rate/accounts/", MARCH)
-    assert ratio.status_code == 404
-    assert "no drill-down" in ratio.json()["detail"]
+    assert ratio.status_code == 200
+    assert ratio.json()["results"] == [] and set(ratio.json()["parts"]) == {
+        "numerator",
+        "denominator",
+    }
+    assert "part=denominator" in ratio.json()["parts"]["denominator"]
+    top = viewer_api.get(ratio.json()["parts"]["numerator"])
+    assert top.status_code == 200 and top.json()["part"] == "numerator"
+    spend = viewer_api.get("/api/v1/kpis/cost_per_won_account/accounts/", MARCH)
+    assert spend.status_code == 404 and "Spend is program money" in spend.json()["detail"]
     assert viewer_api.get("/api/v1/kpis/nope/accounts/", MARCH).status_code == 404
 
 

@@ -51,5 +51,24 @@ def test_click_a_rates_sides_and_a_means_deals(live_server, browser, width):  # 
     page.goto(f"{base}/kpis/sales_cycle_days/accounts/?{MARCH}")
     assert re.fullmatch(r"48(\.0)? days", page.locator(".drill-mean").inner_text())
     shoot(page, "ratio-mean-cycle")
+    # A money KPI: the won deal with its amount, the total stated; a rate's page names
+    # both sides; a spend ratio lists the accounts it divides by.
+    page.goto(f"{base}/kpis/new_revenue_won/accounts/?{MARCH}")
+    assert page.locator(".drill-total").inner_text() == "USD 24,000"
+    assert "USD 24,000" in page.locator("table.table tbody tr").first.inner_text()
+    shoot(page, "ratio-money-drill")
+    page.goto(f"{base}/kpis/opportunity_win_rate/accounts/?{MARCH}")
+    page.get_by_role("link", name="denominator").first.click()
+    page.wait_for_url(re.compile(r".*/kpis/opportunity_win_rate/denominator/accounts/.*"))
+    assert page.locator("table.table tbody tr").count() == 2
+    page.goto(f"{base}/kpis/cost_per_won_account/denominator/accounts/?{MARCH}")
+    rows = page.locator("table.table tbody tr")
+    assert rows.count() == 1 and "Engaged" in rows.first.inner_text()  # the stage name
+    assert page.get_by_role("link", name="numerator list").count() == 0  # spend: no rows
+    shoot(page, "ratio-spend-denominator")
+    # A mean over accounts shows each account's figure: days from first touch to the win.
+    page.goto(f"{base}/kpis/deal_cycle_days/accounts/?{MARCH}")
+    assert page.locator(".drill-mean").inner_text() == "10.0 days"
+    shoot(page, "ratio-deal-cycle")
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
     context.close()

@@ -282,7 +282,10 @@ def test_drilldown_count_matches_kpi_count(small_data):
     # The catalogue of the version in force (v1 here): REGISTRY also holds v2-only KPIs.
     for spec in catalogue(1):
         kpi_id = spec.id
-        if not spec.drilldown:
+        if not spec.drilldown or "count" not in result[kpi_id]:
+            continue  # a rate over one population (v1 conversion rate): no count
+        if kpi_id == "net_promoter_score":  # the accounts that answered; count: answers
+            assert drilldown(kpi_id, Q1).count() <= result[kpi_id]["count"]
             continue
         rows, count = drilldown(kpi_id, Q1).count(), result[kpi_id]["count"]
         if set(spec.sources) & {"touches", "view_through"}:

@@ -113,8 +113,10 @@ def test_stage_list_names_its_stage_and_keeps_filters(viewer_client, world):
 def test_unknown_stage_or_part_of_a_kpi_without_parts_is_404(viewer_client, world):
     assert viewer_client.get(f"/kpis/funnel/nowhere/accounts/?{MARCH}").status_code == 404
     assert viewer_client.get(f"/kpis/target_accounts/engaged/accounts/?{MARCH}").status_code == 404
-    # The whole funnel is a map: no single list (the product's 404 page, which names none).
-    assert viewer_client.get(f"/kpis/funnel/accounts/?{MARCH}").status_code == 404
+    # The whole funnel is a map: no single list; its page links each stage's list.
+    whole = viewer_client.get(f"/kpis/funnel/accounts/?{MARCH}")
+    assert whole.status_code == 200
+    assert "/kpis/funnel/customer/accounts/?from=2024-03-01" in whole.content.decode()
 
 
 def test_engine_drilldown_of_a_part(world):

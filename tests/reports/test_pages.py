@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.kpis import REGISTRY, preset_period
+from funnel.kpis import REGISTRY, catalogue, preset_period
 from funnel.models import RecomputeRun
 from funnel.snapshots import funnel_snapshots_upsert
 from tests.factories import (
@@ -244,12 +244,14 @@ def test_dashboard_trend_from_funnel_snapshots(viewer_client, world):
 @pytest.mark.parametrize("stage", range(1, 7))
 def test_stage_page_lists_every_kpi_of_the_stage(viewer_client, world, stage):
     html = body(viewer_client.get(f"/stages/{stage}/?{MARCH}"))
-    specs = [s for s in REGISTRY.values() if s.stage == stage]
+    specs = [s for s in catalogue(2) if s.stage == stage]  # the definitions in force
     assert specs
     for spec in specs:
         assert f'id="kpi-{spec.id}"' in html
         if spec.drilldown:
             assert f"/kpis/{spec.id}/accounts/?" in html
+        elif "numerator" in spec.drill_parts:
+            assert f"/kpis/{spec.id}/numerator/accounts/?" in html
     assert "opportunitys" not in html and "1 points" not in html  # #19's rough edges
 
 
@@ -276,10 +278,13 @@ def test_drilldown_of_opportunities(viewer_client, world):
     assert "USD 5,000" in html and "<strong>2</strong> opportunities" in html
 
 
-def test_drilldown_unknown_or_not_a_count_is_404(viewer_client, world):
+def test_drilldown_unknown_is_404_and_a_rate_names_its_lists(viewer_client, world):
     assert viewer_client.get("/kpis/nope/accounts/").status_code == 404
     ratio = viewer_client.get(f"/kpis/engaged_rate/accounts/?{MARCH}")
-    assert ratio.status_code == 404
+    assert ratio.status_code == 200  # its rows are its two sides' lists
+    spend = viewer_client.get(f"/kpis/cost_per_engaged_account/accounts/?{MARCH}")
+    assert spend.status_code == 404  # marked without a population: says why
+    assert "Spend is program money, not rows" in spend.content.decode()
     # A page of the product (not Django's debug 404) that leads to the lists it is made of.
     html = ratio.content.decode()
     assert "has no single list behind it" in html and 'class="mainnav"' in html

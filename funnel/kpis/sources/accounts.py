@@ -48,6 +48,7 @@ from funnel.models import Opportunity
 from funnel.querysets import closed_in_q, created_in_q
 from funnel.selectors import customer_q, first_won_new_business
 
+from ..base import Figure
 from ..context import Context
 from ..measures import Source
 from ..scope import slice_q
@@ -554,3 +555,23 @@ def _tiers_grouped(
 
 TIERS = Source("tiers", runner=_tiers, grouped_runner=_tiers_grouped)
 by_tier = TIERS.output("by_tier", "Accounts of the cohort by tier name (untiered: 'none').")
+
+
+# --- figures: what each listed account contributes to a KPI -------------------------------
+
+RELATIONSHIP_MEAN = Figure("Relationship score", "score", lambda ctx: F("rel_now"), "mean")
+COMMITTEE_MEAN = Figure("Known stakeholders", "count", lambda ctx: F("committee"), "mean")
+ENGAGED_PEOPLE_MEAN = Figure("Engaged stakeholders", "count", lambda ctx: F("eng_people"), "mean")
+TOUCH_TO_OPPORTUNITY_DAYS = Figure(
+    "First touch to opportunity",
+    "days",
+    lambda ctx: DaysBetween(F("first_opp"), F("first_eng")),
+    "mean",
+)
+TOUCH_TO_WIN_DAYS = Figure(
+    "First touch to win",
+    "days",
+    lambda ctx: DaysBetween(F("first_won"), F("first_eng")),
+    "mean",
+)
+TOUCHES_TO_WIN = Figure("Touches to win", "count", lambda ctx: F("touches_to_win"), "mean")

@@ -33,6 +33,7 @@ from funnel.choices import OpportunityStatus, OpportunityType
 from funnel.models import NpsResponse, Opportunity
 from funnel.querysets import closed_in_q, created_in_q, open_as_of_q
 
+from ..base import Figure
 from ..context import Context
 from ..measures import Condition, Source
 
@@ -305,6 +306,8 @@ NPS = Source(
     "nps",
     period_nps,
     period_q=lambda ctx: Q(responded_on__gte=ctx.start, responded_on__lte=ctx.end),
+    drills_to="account",
+    drill_via_accounts=True,
 )
 
 
@@ -323,3 +326,16 @@ def promoters(ctx: Context) -> Q:
 def detractors(ctx: Context) -> Q:
     """Scores 0-6."""
     return Q(score__lte=6)
+
+
+# --- figures: what each listed opportunity contributes to a KPI ---------------------------
+
+#: The amount of each opportunity a sum of amounts lists (pipeline, revenue).
+AMOUNT = Figure("Amount", "money", lambda ctx: F("amount"))
+#: The amount of each won deal a mean deal value averages.
+AMOUNT_MEAN = Figure("Amount", "money", lambda ctx: F("amount"), "mean")
+#: Days from creation to close of each won deal a sales cycle averages.
+CYCLE_MEAN = Figure("Sales cycle", "days", lambda ctx: _cycle_days(), "mean")
+CYCLE_MEDIAN = Figure("Sales cycle", "days", lambda ctx: _cycle_days(), "median")
+#: The annualised value (amount x 12 / term months) an annual contract value averages.
+ANNUAL_VALUE_MEAN = Figure("Annual value", "money", lambda ctx: _annual_value(), "mean")

@@ -20,6 +20,7 @@ from engagement.selectors import (
     view_through_touches,
 )
 
+from ..base import Figure
 from ..context import Context
 from ..measures import Source
 
@@ -201,6 +202,8 @@ VISITORS = Source(
     "visitors",
     period_visitors,
     period_q=lambda ctx: Q(first_seen_at__gte=ctx.start_dt, first_seen_at__lt=ctx.end_dt),
+    drills_to="account",
+    drill_via_accounts=True,
 )
 
 
@@ -217,3 +220,11 @@ def visitors_known(ctx: Context) -> Q:
     if ctx.generation < 2:
         identified |= Q(identified_at__isnull=True)
     return Q(stakeholder__isnull=False) & identified
+
+
+#: Each listed account's engagement minutes on content (the KPI sums them).
+CONTENT_MINUTES = Figure(
+    "Content minutes",
+    "count",
+    lambda ctx: TOUCHES.per_account(ctx, content(ctx), Sum(Cast("engagement_minutes", _MINUTES))),
+)
