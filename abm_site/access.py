@@ -71,6 +71,7 @@ ACCESS: tuple[Rule, ...] = (
     Rule("api/schema/*", VIEWER, None),
     Rule("api/docs/*", VIEWER, None),
     Rule("api/v1/webhook-*", ADMIN, ADMIN, note="webhook targets and secrets: admins only"),
+    Rule("api/v1/weights/*", VIEWER, ADMIN, note="score weights: read; previewed, saved by admins"),
     Rule("api/v1/*", VIEWER, EDITOR, note="read-only tokens never write"),
     # Pages.
     Rule("", VIEWER, None, note="dashboard"),

@@ -46,6 +46,8 @@ urlpatterns = [
     # Before the router's lists/<pk>/, which would take "compare" for an id.
     path("lists/compare/", reports_api.ListScorecardView.as_view(), name="list-compare"),
     path("lists/<int:pk>/lift/", reports_api.ListLiftView.as_view(), name="list-lift"),
+    path("weights/", reports_api.WeightsView.as_view(), name="weights"),
+    path("weights/preview/", reports_api.WeightsPreviewView.as_view(), name="weights-preview"),
     path(
         "accounts/<int:pk>/scores/",
         reports_api.AccountScoresView.as_view(),

@@ -186,7 +186,8 @@ class StageCheckpoint(models.Model):
 
 
 class AccountSnapshot(TimeStampedModel):
-    """An account's stage, scores and counts as of the end of a day."""
+    """An account's stage, scores and counts as of the end of a day, under the definitions
+    version that computed them (recorded, so an old snapshot can be recomputed the same way)."""
 
     #: The figures a snapshot holds, in order (written by the recompute, shown by the API).
     FIGURES = (
@@ -216,6 +217,15 @@ class AccountSnapshot(TimeStampedModel):
     engagement_touches = models.PositiveIntegerField(default=0)
     last_touch_at = models.DateTimeField(null=True, blank=True)
     open_pipeline = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    definitions = models.ForeignKey(
+        "DefinitionsVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="account_snapshots",
+        help_text="The definitions version whose weights and windows made the scores (empty: "
+        "written before snapshots recorded it).",
+    )
 
     class Meta:
         ordering = ["-date", "account"]

@@ -43,7 +43,7 @@ from engagement.selectors import (
 from events.choices import EventType
 from events.services import EventDraft, events_record
 
-from .definitions import definitions_resolve
+from .definitions import definitions_mark_used, definitions_resolve
 from .models import (
     AccountSnapshot,
     DefinitionsVersion,
@@ -159,8 +159,14 @@ def _distinct(a: str, b: str) -> str:
 
 
 def account_snapshots_upsert(day: dt.date, first_id: int, last_id: int, account_ids=None) -> int:
-    """Write (insert or update) the snapshots of a range of accounts for ``day``; rows written."""
-    queryset = snapshot_queryset(day, first_id, last_id, account_ids)
+    """Write (insert or update) the snapshots of a range of accounts for ``day``; rows written.
+
+    Under the default definitions version, which each row records (and which is marked used:
+    a version that made a published score is never edited).
+    """
+    rules = definitions_resolve()
+    definitions_mark_used(rules)
+    queryset = snapshot_queryset(day, first_id, last_id, account_ids, params=rules.params)
     select_sql, params = queryset.query.sql_with_params()
     table = AccountSnapshot._meta.db_table
     now = timezone.now()
@@ -168,15 +174,16 @@ def account_snapshots_upsert(day: dt.date, first_id: int, last_id: int, account_
     counts_expr = f"COALESCE(s.snap_counts, {empty_counts})"
     if connection.vendor == "postgresql":
         counts_expr = f"COALESCE(s.snap_counts::jsonb, {empty_counts})"
-    insert_columns = ("created_at", "updated_at", "date", "account_id", *SNAPSHOT_COLUMNS)
+    written_columns = (*SNAPSHOT_COLUMNS, "definitions_id")
+    insert_columns = ("created_at", "updated_at", "date", "account_id", *written_columns)
     values = (
         "%s, %s, %s, s.pk, s.snap_stage, s.targeted_now, "
         "ROUND(CAST(s.snap_engagement AS NUMERIC), 2), "
         "ROUND(CAST(s.snap_relationship AS NUMERIC), 2), s.snap_research, s.snap_surge, "
-        f"{counts_expr}, s.snap_engagement_touches, s.snap_last_touch, s.snap_pipeline"
+        f"{counts_expr}, s.snap_engagement_touches, s.snap_last_touch, s.snap_pipeline, %s"
     )
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in SNAPSHOT_COLUMNS)
-    changed = " OR ".join(_distinct(f"{table}.{c}", f"EXCLUDED.{c}") for c in SNAPSHOT_COLUMNS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in written_columns)
+    changed = " OR ".join(_distinct(f"{table}.{c}", f"EXCLUDED.{c}") for c in written_columns)
     sql = (
         f"INSERT INTO {table} ({', '.join(insert_columns)}) "  # noqa: S608 - compiled ORM SQL
         f"SELECT {values} FROM ({select_sql}) s WHERE true "
@@ -184,7 +191,7 @@ def account_snapshots_upsert(day: dt.date, first_id: int, last_id: int, account_
         f"WHERE {changed}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, (now, now, day, *params))
+        cursor.execute(sql, (now, now, day, rules.pk, *params))
         written = cursor.rowcount
     signal_events_record(day, first_id, last_id, account_ids)
     return written
@@ -306,8 +313,9 @@ def _slice_results(
 ) -> dict[str, dict[str, Any]]:
     """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: the tier
     slices in one grouped computation, the program slices in another (``compute_grouped``),
-    the others (all, the cohorts) one ``compute`` each."""
-    from .kpis import GROUP_BY, Filters, compute, compute_grouped, funnel_slices
+    the others (all, the cohorts) one ``compute`` each. A slice without a list leaves out
+    the KPIs that need one (the lift KPIs: null there), so its figures hold no placeholders."""
+    from .kpis import GROUP_BY, Filters, compute, compute_grouped, funnel_slices, slice_kpi_ids
 
     slices = [(n, f) for n, f in funnel_slices() if only is None or n in only]
     results: dict[str, dict[str, Any]] = {}
@@ -317,10 +325,12 @@ def _slice_results(
         if by in grouped:
             grouped[by].append((name, getattr(filters, by)[0]))
         else:
-            results[name] = compute(period, filters, definitions=rules)
+            ids = slice_kpi_ids(filters, rules.generation)
+            results[name] = compute(period, filters, ids=ids, definitions=rules)
     for by, members in grouped.items():
         keys = [key for _, key in members]
-        computed = compute_grouped(period, Filters(), by, keys, definitions=rules)
+        ids = slice_kpi_ids(Filters(), rules.generation)
+        computed = compute_grouped(period, Filters(), by, keys, ids=ids, definitions=rules)
         for name, key in members:
             results[name] = computed[key]
     return {name: results[name] for name, _ in slices}

@@ -12,7 +12,15 @@ from django.views.decorators.http import require_GET
 from accounts.models import AccountList, Holdout
 from accounts.selectors import list_intervals, lists_with_counts
 from engagement.selectors import holdout_contamination, holdout_contamination_counts
-from funnel.kpis import UnknownKpi, format_money, format_ratio, holdout_lift
+from funnel.kpis import (
+    LIFT_IDS,
+    Filters,
+    UnknownKpi,
+    compute,
+    format_money,
+    format_ratio,
+    holdout_lift,
+)
 
 from . import selectors, tables
 from .forms import (
@@ -116,11 +124,20 @@ def list_lift(request: HttpRequest, pk: int) -> HttpResponse:
     and the contamination of the control group (four queries whatever the list's size)."""
     rq = report_query(request)
     account_list = get_object_or_404(AccountList, pk=pk)
+    if wants_csv(request):
+        # The catalogue's lift KPIs for this list, as the KPI API gives them (null, with the
+        # reason, without a holdout); under version 1 the page says why there are none.
+        try:
+            items = compute(rq.period, Filters(list_id=pk), LIFT_IDS, rq.definitions)["kpis"]
+        except UnknownKpi:
+            pass
+        else:
+            return tables.LIFT_ITEMS.csv(f"lift-list-{pk}-{_period_name(rq)}.csv", items)
     holdout = Holdout.objects.filter(list_id=pk).first()
     context: dict = {"account_list": account_list, "holdout": holdout, "rows": []}
     if holdout is not None:
         try:
-            result = holdout_lift(holdout, rq.period, rq.definitions.generation)
+            result = holdout_lift(holdout, rq.period, rq.definitions)
         except UnknownKpi as exc:
             rq.messages.append(f"{exc} Pick version 2 or later in the bar.")
         else:

@@ -598,6 +598,33 @@ KPI_ITEMS = Table(
         )
     ]
 )
+
+
+def _group_part(group: str, key: str) -> Callable[[dict], Any]:
+    return lambda item: (item.get(group) or {}).get(key)
+
+
+def _ci_part(key: str) -> Callable[[dict], Any]:
+    return lambda item: (item.get("ci95") or {}).get(key)
+
+
+#: The lift page's CSV: each lift KPI of ``compute()`` with both groups and its interval.
+LIFT_ITEMS = Table(
+    [
+        *(Column(name, name, lambda item, key=name: item.get(key)) for name in ("id", "label")),
+        Column("unit", "unit", lambda item: item.get("unit")),
+        *(
+            Column(f"{group}_{key}", f"{group}_{key}", _group_part(group, key))
+            for group in ("treated", "held_out")
+            for key in ("n", "numerator", "total", "value")
+        ),
+        Column("difference", "difference", lambda item: item.get("difference")),
+        Column("relative_difference", "relative", lambda item: item.get("relative_difference")),
+        *(Column(f"ci95_{key}", f"ci95_{key}", _ci_part(key)) for key in ("low", "high", "method")),
+        Column("warning", "warning", lambda item: item.get("warning")),
+        Column("reason", "reason", lambda item: item.get("reason")),
+    ]
+)
 KPI_ITEMS_WITH_PREVIOUS = Table(
     [*KPI_ITEMS.columns, Column("previous_value", "Previous", lambda item: item.get("previous"))]
 )

@@ -67,6 +67,22 @@ GROUPS = (
     ("surge", "Intent surge"),
 )
 LABELS = dict(TouchKind.choices)
+#: The parameters the weights page and the weights API edit; the others keep the base's.
+EDITABLE: tuple[str, ...] = (
+    "engagement_weights",
+    "relationship_weights",
+    *(name for name, _label, _group in SCALARS),
+)
+
+
+def score_params(version: DefinitionsVersion) -> dict[str, Any]:
+    """The weights and windows of ``version`` that the page and the API edit."""
+    return {name: version.params.get(name) for name in EDITABLE}
+
+
+def preview_kpi_ids() -> list[str]:
+    """The KPIs a preview compares: each stage's headline, then the score KPIs."""
+    return [*HEADLINE_KPIS.values(), *SCORE_KPIS]
 
 
 def _number(text: str) -> Any:
@@ -193,8 +209,7 @@ def weights_edit(request: HttpRequest) -> HttpResponse:
                     request,
                     "The values changed since the last preview: check this preview, then save.",
                 )
-            ids = [*HEADLINE_KPIS.values(), *SCORE_KPIS]
-            preview = weights_preview(base, params, period, ids)
+            preview = weights_preview(base, params, period, preview_kpi_ids())
             form.data = form.data.copy()
             form.data["previewed"] = digest
         except DefinitionsInvalid as exc:

@@ -58,7 +58,7 @@ class AccountStageChangeSerializer(serializers.ModelSerializer):
 class AccountSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = AccountSnapshot
-        fields = ["id", "date", "account", *AccountSnapshot.FIGURES, *_STAMPS]
+        fields = ["id", "date", "account", *AccountSnapshot.FIGURES, "definitions", *_STAMPS]
 
 
 class FunnelSnapshotSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from funnel.definitions import (
     WEIGHT_MAPS,
     DefinitionsInvalid,
     UnknownDefinitions,
+    definitions_params_errors,
     definitions_resolve,
     definitions_versions,
 )
@@ -63,11 +64,13 @@ from .formatting import (
 from .grouped import GROUP_BY, compute_grouped
 from .lift import (
     LIFT_GENERATION,
+    LIFT_IDS,
     LIFT_KPIS,
     MIN_GROUP_ACCOUNTS,
     NoHoldout,
     holdout_lift,
     holdout_of_list,
+    slice_kpi_ids,
 )
 from .query import (
     DEFAULT_DAYS,
@@ -118,11 +121,13 @@ __all__ = [
     "weights_preview",
     "weights_save",
     "LIFT_GENERATION",
+    "LIFT_IDS",
     "LIFT_KPIS",
     "MIN_GROUP_ACCOUNTS",
     "NoHoldout",
     "holdout_of_list",
     "holdout_lift",
+    "slice_kpi_ids",
     "ATTRIBUTION_MODELS",
     "ATTRIBUTION_MODEL_LABELS",
     "Attribution",
@@ -169,6 +174,7 @@ __all__ = [
     "data_version_compact",
     "data_version_log_length",
     "definitions_echo",
+    "definitions_params_errors",
     "definitions_resolve",
     "definitions_versions",
     "default_period",

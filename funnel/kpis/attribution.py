@@ -98,7 +98,7 @@ def available() -> bool:
 def unavailable_result() -> dict[str, Any]:
     """An attributed KPI's result where the database cannot attribute (SQLite): unknown,
     with the reason, so no page shows a return of 0 or "n = 0" that was never computed."""
-    return {"value": None, "unavailable": str(AttributionUnavailable())}
+    return {"value": None, "reason": str(AttributionUnavailable())}
 
 
 def check_model(model: Any) -> str:

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from funnel.definitions import definitions_mark_used, definitions_resolve
 from funnel.models import DefinitionsVersion
 
-from . import overview, stage1, stage2, stage3, stage4, stage5, stage6, version  # noqa: F401
+from . import lift, overview, stage1, stage2, stage3, stage4, stage5, stage6, version  # noqa: F401
 from .base import REGISTRY, Filters, KpiSpec, NoDrilldown, Period, UnknownKpi, catalogue
 from .context import Context, Planned
 from .fingerprint import fingerprint
@@ -33,8 +33,12 @@ NO_FILTERS = Filters()
 
 logger = logging.getLogger(__name__)
 
-# Catalogue order (KPIS.md): stages 1 to 6, then funnel, velocity and the comparison.
-for _spec in sorted(REGISTRY.values(), key=lambda spec: (spec.stage == 0, spec.stage)):
+# Catalogue order (KPIS.md): stages 1 to 6, then funnel, velocity and the comparison, then
+# the lift KPIs (a list's treated against its held-out accounts).
+for _spec in sorted(
+    REGISTRY.values(),
+    key=lambda spec: (spec.stage == 0, spec.stage, spec.id in lift.LIFT_IDS),
+):
     REGISTRY[_spec.id] = REGISTRY.pop(_spec.id)
 
 

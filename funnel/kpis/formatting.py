@@ -93,6 +93,13 @@ def _text(value: Any, unit: str) -> str:
 def format_basis(item: dict[str, Any]) -> str:
     """What a value was computed from: ``numerator / denominator`` or ``n = count``."""
     money_or_count = "money" if item["unit"] == "money" else "count"
+    if item.get("treated") and item.get("held_out"):  # a lift KPI: both groups
+
+        def group(g: dict[str, Any]) -> str:
+            part = g["numerator"] if "numerator" in g else g.get("total")
+            return f"{_text(part, money_or_count)} / {_text(g['n'], 'count')}"
+
+        return f"treated {group(item['treated'])}, held out {group(item['held_out'])}"
     if "numerator" in item and "denominator" in item:
         return f"{_text(item['numerator'], money_or_count)} / {_text(item['denominator'], 'count')}"
     if "count" in item:

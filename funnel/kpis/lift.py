@@ -7,6 +7,11 @@ Each lift KPI compares one per-account outcome between the groups, with the abso
 and relative difference and a 95 % interval: Newcombe's hybrid score interval for the
 rates (two Wilson intervals combined), Welch's t interval for the per-account amounts.
 All five are computed in one grouped statement over the draw's accounts.
+
+They are catalogue KPIs (stage 0, beside the cohort comparison): ``compute()`` runs them
+when the filters name a list (``Filters(list_id=...)``) with a holdout, through the
+``lift`` source below, and gives each a null value with a ``reason`` otherwise; the lift
+page and API, the KPI API, the exports and the snapshots all read them from there.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from abm_site.db import day_bounds
 from accounts.models import Holdout, HoldoutAssignment
 from engagement.models import Touch
 from engagement.selectors import engagement_touch_q
-from funnel.choices import OpportunityStatus, OpportunityType
+from funnel.choices import Cohort, OpportunityStatus, OpportunityType
 from funnel.models import Opportunity
 from funnel.querysets import closed_in_q, created_in_q
 
@@ -44,7 +49,8 @@ from .arithmetic import (
     sample_variance,
     welch_interval,
 )
-from .base import Period, UnknownKpi
+from .base import Filters, Period, kpi
+from .measures import Source
 
 #: The definitions generation that introduced the lift KPIs (KPIS.md-style "v2 (new)").
 LIFT_GENERATION = 2
@@ -133,9 +139,10 @@ def _flag(condition) -> Case:
     return Case(When(condition, then=1), default=0)
 
 
-def lift_groups(holdout: Holdout, period: Period) -> dict[bool, dict[str, Any]]:
-    """Per group (``True``: held out) the account count, the count of accounts with each
-    rate's outcome, and the sum and sum of squares of each amount: one grouped statement."""
+def lift_groups(list_id: int, period: Period) -> dict[bool, dict[str, Any]]:
+    """Per group (``True``: held out) of the holdout of list ``list_id``, the account count,
+    the count of accounts with each rate's outcome, and the sum and sum of squares of each
+    amount: one grouped statement (both groups empty when the list has no holdout)."""
     start_dt, end_dt = day_bounds(period.start, period.end)
     account = OuterRef("account_id")
     engaged = Touch.objects.filter(
@@ -155,7 +162,7 @@ def lift_groups(holdout: Holdout, period: Period) -> dict[bool, dict[str, Any]]:
     )
     pipeline, revenue = _amount(created), _amount(won)
     rows = (
-        HoldoutAssignment.objects.filter(holdout=holdout)
+        HoldoutAssignment.objects.filter(holdout__list_id=list_id)
         .order_by()
         .values("held_out")
         .annotate(
@@ -239,10 +246,8 @@ def _result(spec, treated, held, v1, v2, interval, rounder, warning) -> dict[str
     difference = None if v1 is None or v2 is None else Decimal(v1) - Decimal(v2)
     relative = None if difference is None or not v2 else difference / Decimal(v2)
     return {
-        "id": spec.id,
-        "label": spec.label,
-        "unit": spec.unit,
-        "definition": spec.definition,
+        "value": rounder(difference),
+        "reason": None,
         "treated": treated,
         "held_out": held,
         "difference": rounder(difference),
@@ -254,29 +259,147 @@ def _result(spec, treated, held, v1, v2, interval, rounder, warning) -> dict[str
     }
 
 
-def holdout_lift(
-    holdout: Holdout, period: Period, generation: int = LIFT_GENERATION
-) -> dict[str, Any]:
-    """Every lift KPI of ``holdout`` over ``period`` (one statement).
+#: The lift KPIs' ids, in catalogue order.
+LIFT_IDS: tuple[str, ...] = tuple(spec.id for spec in LIFT_KPIS)
+#: Why a lift KPI is null without a list filter (the API's ``list``, the pages' list).
+NO_LIST = (
+    "A lift KPI compares a list's treated and held-out accounts: name a list with a holdout "
+    "(the filter list=<id>; the lift page of a list: /lists/<id>/lift/)."
+)
 
-    Raises ``UnknownKpi`` under a definitions generation before the lift KPIs existed.
+
+def _no_holdout(list_id: int) -> str:
+    return (
+        f"List {list_id} has no holdout (or its draw holds no accounts), so there is no control "
+        f"group: draw one in the admin (Accounts > Holdouts) or with `manage.py holdout_draw "
+        f"--list {list_id} --share 0.2 --seed <seed>`."
+    )
+
+
+def _outcomes(ctx: Any, cohorts: list[str]) -> dict[str, dict[str, Any]]:
+    """The lift source: both groups' outcomes for the filters' list (one statement), or
+    why there are none. The groups are the holdout draw's, whatever the cohort."""
+    list_id = ctx.filters.list_id
+    if list_id is None:  # no list: nothing to compare, and no query
+        found: dict[str, Any] = {"groups": None, "reason": NO_LIST}
+    else:
+        groups = lift_groups(list_id, ctx.period)
+        if groups[True]["n"] + groups[False]["n"] == 0:
+            found = {"groups": None, "reason": _no_holdout(list_id)}
+        else:
+            found = {"groups": groups, "reason": None}
+    return {cohort: {"lift_outcomes": found} for cohort in cohorts}
+
+
+def _outcomes_grouped(
+    union: Any, groups: list[Any], cohorts: list[str]
+) -> list[dict[str, dict[str, Any]]]:
+    """Grouped (by tier or program): the groups share the list, and the holdout's groups do
+    not depend on the tier, program or owner filters, so one statement serves them all."""
+    shared = _outcomes(union, cohorts)
+    return [{c: dict(v) for c, v in shared.items()} for _ in groups]
+
+
+LIFT = Source("lift", runner=_outcomes, grouped_runner=_outcomes_grouped)
+lift_outcomes = LIFT.output(
+    "lift_outcomes",
+    "Per group of the filters' list's holdout: accounts, accounts with each outcome, and the "
+    "sum and sum of squares of each amount (or the reason there are none).",
+)
+
+#: Catalogue tags of each lift KPI: the R of the KPI it lifts.
+_R = {"lift_engaged_rate": "reputation"}
+_FILTERS = (
+    " Needs a list with a holdout (filter list); the tier, program, owner and cohort "
+    "filters do not apply: the groups are the draw's."
+)
+
+
+def lift_item(spec: LiftSpec, outcomes: dict[str, Any]) -> dict[str, Any]:
+    """One lift KPI's result from the lift source: the difference as ``value``, both groups,
+    the relative difference, the interval and a warning; or nulls and the ``reason``."""
+    groups = outcomes["groups"]
+    if groups is None:
+        return {
+            "value": None,
+            "reason": outcomes["reason"],
+            "treated": None,
+            "held_out": None,
+            "difference": None,
+            "relative_difference": None,
+            "ci95": None,
+            "warning": None,
+        }
+    compare = _rate if spec.unit == "ratio" else _money
+    return compare(spec, groups[False], groups[True])
+
+
+#: A lift is a difference between two groups of a list's holdout, not a list of rows.
+LIFT_GROUPS = (
+    "A difference between the treated and the held-out accounts of the list's holdout; "
+    "the list's lift page lists both groups' counts and the contaminating touches."
+)
+
+
+def _register(spec: LiftSpec) -> None:
+    @kpi(
+        spec.id,
+        stage=0,
+        label=spec.label,
+        unit=spec.unit,
+        kind="outcome",
+        r=_R.get(spec.id, "revenue"),
+        definition=spec.definition + _FILTERS,
+        measures=(lift_outcomes,),
+        fixed_cohort=str(Cohort.ALL),
+        generation=LIFT_GENERATION,
+        no_population=LIFT_GROUPS,
+    )
+    def lift(ctx: Any, cohort: str) -> dict[str, Any]:
+        return lift_item(spec, ctx.value(lift_outcomes, cohort))
+
+    lift.__name__ = lift.__qualname__ = spec.id
+
+
+for _spec in LIFT_KPIS:  # the five KPIs of the catalogue
+    _register(_spec)
+
+
+def slice_kpi_ids(filters: Filters, generation: int) -> list[str] | None:
+    """The KPIs a snapshot slice publishes: the whole catalogue (None) where the slice names a
+    list, else every KPI but the lift ones (they need a list's holdout)."""
+    if filters.list_id is not None:
+        return None
+    from .base import catalogue
+
+    return [spec.id for spec in catalogue(generation) if spec.id not in LIFT_IDS]
+
+
+def holdout_lift(holdout: Holdout, period: Period, definitions: Any = None) -> dict[str, Any]:
+    """Every lift KPI of ``holdout``'s list over ``period``, through ``compute()`` (the KPIs'
+    one definition), with the holdout it compares: the lift page and API.
+
+    ``definitions``: the version (object, id or name; the default when None). Raises
+    ``UnknownKpi`` under a definitions generation before the lift KPIs existed.
     """
-    if generation < LIFT_GENERATION:
-        raise UnknownKpi(LIFT_KPIS[0].id, generation)
-    groups = lift_groups(holdout, period)
-    treated, held = groups[False], groups[True]
-    kpis = [(_rate if spec.unit == "ratio" else _money)(spec, treated, held) for spec in LIFT_KPIS]
+    from .engine import compute
+
+    result = compute(
+        period, Filters(list_id=holdout.list_id), ids=LIFT_IDS, definitions=definitions
+    )
+    first = result["kpis"][0]
     return {
-        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "period": result["period"],
+        "definitions": result["definitions"],
         "holdout": {
             "list": holdout.list_id,
             "seed": holdout.seed,
             "share": float(holdout.share),
             "drawn_on": holdout.drawn_on.isoformat(),
-            "treated": treated["n"],
-            "held_out": held["n"],
+            "treated": (first["treated"] or {}).get("n", 0),
+            "held_out": (first["held_out"] or {}).get("n", 0),
         },
-        "kpis": kpis,
+        "kpis": result["kpis"],
     }
 
 
@@ -289,7 +412,9 @@ def holdout_of_list(list_id: int) -> Holdout:
 
 
 __all__ = [
+    "LIFT",
     "LIFT_GENERATION",
+    "LIFT_IDS",
     "LIFT_KPIS",
     "MIN_GROUP_ACCOUNTS",
     "LiftSpec",
@@ -297,4 +422,7 @@ __all__ = [
     "holdout_of_list",
     "holdout_lift",
     "lift_groups",
+    "lift_item",
+    "lift_outcomes",
+    "slice_kpi_ids",
 ]

@@ -79,7 +79,9 @@ class KpiQuerySerializer(serializers.Serializer):
         required=False,
         min_value=1,
         help_text="An account list id (GET /api/v1/lists/): its members as of the period end "
-        "are the ABM cohort, the other accounts the non-ABM cohort. Default: the target list.",
+        "are the ABM cohort, the other accounts the non-ABM cohort. Default: the target list. "
+        "The lift KPIs (lift_*) need it: they compare the list's holdout groups (null, with a "
+        "`reason`, without it).",
     )
     definitions = serializers.CharField(
         required=False,
@@ -172,6 +174,9 @@ class KpiFiltersSerializer(serializers.Serializer):
     tier = serializers.ListField(child=serializers.IntegerField())
     program = serializers.ListField(child=serializers.IntegerField())
     owner = serializers.ListField(child=serializers.IntegerField())
+    list = serializers.IntegerField(
+        required=False, help_text="The account list standing in for the target list, if any."
+    )
 
 
 def _number() -> serializers.FloatField:
@@ -200,10 +205,38 @@ class KpiItemSerializer(serializers.Serializer):
     pending = serializers.IntegerField(
         required=False, help_text="Renewal rate (version 2): contracts still in their grace window."
     )
-    unavailable = serializers.CharField(
+    reason = serializers.CharField(
         required=False,
-        help_text="Why this database cannot compute the KPI (value null): attribution needs "
-        "PostgreSQL.",
+        allow_null=True,
+        help_text="Why the value is null: a lift KPI without a list filter or on a list "
+        "without a holdout; an attribution KPI on a database that cannot attribute (SQLite). "
+        "Null or absent when there is a value.",
+    )
+    treated = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="Lift KPIs: the treated accounts' `n`, `numerator` (rates) or `total` "
+        "(amounts) and `value`.",
+    )
+    held_out = serializers.DictField(
+        required=False, allow_null=True, help_text="Lift KPIs: the held-out accounts', likewise."
+    )
+    difference = serializers.FloatField(
+        required=False, allow_null=True, help_text="Lift KPIs: treated minus held out (= value)."
+    )
+    relative_difference = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Lift KPIs: the difference over the held-out value (null when it is 0).",
+    )
+    ci95 = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="Lift KPIs: 95 % interval of the difference, `low`, `high` and `method` "
+        "(`newcombe` for rates, `welch` for amounts per account).",
+    )
+    warning = serializers.CharField(
+        required=False, allow_null=True, help_text="Lift KPIs: a minimum-sample warning."
     )
 
 
@@ -576,10 +609,16 @@ class LiftIntervalSerializer(serializers.Serializer):
 
 
 class LiftKpiSerializer(serializers.Serializer):
+    """One lift KPI: the catalogue's item, as ``GET /api/v1/kpis/?list=`` gives it."""
+
     id = serializers.CharField()
     label = serializers.CharField()
     unit = serializers.CharField()
     definition = serializers.CharField()
+    value = serializers.FloatField(allow_null=True, help_text="The difference (the KPI's value).")
+    reason = serializers.CharField(
+        allow_null=True, help_text="Why the value is null (a holdout without accounts)."
+    )
     treated = LiftGroupSerializer()
     held_out = LiftGroupSerializer()
     difference = serializers.FloatField(allow_null=True, help_text="Treated minus held out.")
@@ -612,3 +651,116 @@ class LiftResultSerializer(serializers.Serializer):
     holdout = LiftHoldoutSerializer()
     contamination = LiftContaminationSerializer()
     kpis = LiftKpiSerializer(many=True)
+
+
+# --- score weights (issue 20) ---------------------------------------------------------------
+
+
+def _base_version(value: str):
+    try:
+        return definitions_resolve(value or None)
+    except UnknownDefinitions as exc:
+        raise serializers.ValidationError(str(exc)) from None
+
+
+class WeightsQuerySerializer(serializers.Serializer):
+    """``base``: the version whose weights and windows to read."""
+
+    base = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="A definitions version (name or id). Default: the version in force.",
+    )
+
+    def validate_base(self, value: str):
+        return _base_version(value)
+
+
+class WeightsChangeSerializer(serializers.Serializer):
+    """A change of weights and windows on a base version."""
+
+    base = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="The version to change (name or id); it is never edited. Default: the "
+        "version in force.",
+    )
+    params = serializers.DictField(
+        help_text="The weights and windows to change (GET /api/v1/weights/ lists them, e.g. "
+        '`{"engagement_weights": {"form_fill": 8}, "engagement_window_days": 60}`); a weight '
+        "map changes the kinds it names (null removes a kind: it then weighs the default); "
+        "every other parameter keeps the base's value."
+    )
+
+    def validate_base(self, value: str):
+        return _base_version(value)
+
+    def validate_params(self, value: dict) -> dict:
+        from reports.weights import EDITABLE
+
+        unknown = sorted(set(value) - set(EDITABLE))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Not a weight or window: {', '.join(unknown)}; use {', '.join(EDITABLE)}."
+            )
+        return value
+
+
+class WeightsPreviewRequestSerializer(WeightsChangeSerializer):
+    """The change, and the period whose KPIs the preview compares."""
+
+    from_ = serializers.DateField(
+        required=False, help_text="First day of the period compared. Default: the pages' default."
+    )
+    to = serializers.DateField(required=False, help_text="Last day of the period compared.")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): f for name, f in fields.items()}
+
+
+class WeightsSaveSerializer(WeightsChangeSerializer):
+    """The change as a new definitions version, after its preview."""
+
+    name = serializers.CharField(max_length=50, help_text="The new version's name (unique).")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="What changed and why."
+    )
+    make_default = serializers.BooleanField(
+        default=False, help_text="Make the new version the default (pages, API, recompute)."
+    )
+    previewed = serializers.CharField(
+        max_length=64,
+        help_text="The `digest` of the preview (POST /api/v1/weights/preview/) of exactly "
+        "these parameters on this base: a change is saved only after it was previewed.",
+    )
+
+
+class WeightsSerializer(serializers.Serializer):
+    definitions = serializers.DictField(help_text="id, name, generation and is_default.")
+    params = serializers.DictField(help_text="The version's weights and windows.")
+
+
+class WeightsPreviewSerializer(serializers.Serializer):
+    base = serializers.DictField(help_text="The version changed: id, name, generation.")
+    digest = serializers.CharField(help_text="Send it as `previewed` to save this change.")
+    changed_params = serializers.ListField(
+        child=serializers.CharField(), help_text="Parameters changed (`map.kind` for a weight)."
+    )
+    period = serializers.DictField(child=serializers.DateField())
+    accounts = serializers.DictField(
+        help_text="As of the period's end: accounts compared, and how many would change "
+        "engagement score, relationship score, research grade, stage, start or stop surging."
+    )
+    kpis = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Each headline and score KPI: `id`, `label`, `unit`, `old`, `new`, `changed`.",
+    )
+
+
+class WeightsSavedSerializer(serializers.Serializer):
+    definitions = serializers.DictField(
+        help_text="The new version: id, name, generation, is_default, derived_from."
+    )
+    changed_params = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField()

@@ -82,8 +82,8 @@ def kpi_value(item: dict | None) -> str:
     """The value of a KPI result item, formatted by its unit."""
     if not item:
         return dash("not computed")
-    if item.get("unavailable"):
-        return dash(item["unavailable"])
+    if item.get("reason"):  # null for a reason (attribution on SQLite, lift without a list)
+        return dash(item["reason"])
     if item["unit"] == "map":
         parts = [(k, _or_dash(v)) for k, v in format_map(item)]
         return format_html_join(", ", "{}: {}", parts) or dash("no data in the period")
@@ -100,8 +100,8 @@ def kpi_map(item: dict | None) -> list[tuple[str, str]]:
 def kpi_parts(item: dict | None) -> str:
     """What the value was computed from: ``numerator / denominator`` or ``n = count``; for
     a KPI this database cannot compute, why."""
-    if item and item.get("unavailable"):
-        return item["unavailable"]
+    if item and item.get("reason"):
+        return item["reason"]
     return format_basis(item) if item else ""
 
 

@@ -59,4 +59,7 @@ def test_lift_page_in_a_browser(live_server, browser):  # noqa: F811
     pipeline = page.locator("tr#lift_pipeline_per_account").locator("td").all_inner_texts()
     assert "USD 500" in pipeline[0] and "welch" in pipeline[4]
     assert page.locator("td", has_text="Leaky ads").is_visible()
+    # The same KPIs as the catalogue's (compute with list=): the CSV and the KPI API call.
+    assert page.locator("a.csv").get_attribute("href").endswith("format=csv")
+    assert "/api/v1/kpis/?list=" in page.locator("section[aria-labelledby=lift-h]").inner_text()
     shoot(page, "list-lift")

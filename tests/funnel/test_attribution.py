@@ -465,15 +465,15 @@ def test_without_postgresql_the_attributed_kpis_say_so_instead_of_zero(
         "cost_per_attributed_opportunity",
     ):
         assert items[kpi_id]["value"] is None, kpi_id
-        assert items[kpi_id]["unavailable"].startswith("Attribution needs PostgreSQL"), kpi_id
+        assert items[kpi_id]["reason"].startswith("Attribution needs PostgreSQL"), kpi_id
         assert "count" not in items[kpi_id] and "numerator" not in items[kpi_id], kpi_id
     assert items["program_reached_accounts"]["value"] == 1  # plain counts still work
-    assert "unavailable" not in items["program_reached_accounts"]
+    assert "reason" not in items["program_reached_accounts"]
 
     from tests.conftest import token_client
 
     api = token_client(viewer).get("/api/v1/kpis/attribution_roi/?from=2024-03-01&to=2024-03-31")
-    assert api.json()["kpis"][0]["unavailable"].startswith("Attribution needs PostgreSQL")
+    assert api.json()["kpis"][0]["reason"].startswith("Attribution needs PostgreSQL")
     client.force_login(viewer)
     html = client.get("/stages/4/?from=2024-03-01&to=2024-03-31").content.decode()
     card = html[html.index('id="kpi-attribution_roi"') :]

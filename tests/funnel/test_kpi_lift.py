@@ -9,6 +9,7 @@ import pytest
 from accounts.models import HoldoutAssignment
 from accounts.selectors import target_list
 from accounts.services import holdout_draw
+from funnel.definitions import definitions_mark_used, definitions_resolve
 from funnel.kpis import LIFT_KPIS, Period, UnknownKpi, holdout_lift, holdout_of_list
 from funnel.kpis.arithmetic import (
     newcombe_difference,
@@ -103,8 +104,10 @@ def build_experiment():
 def test_lift_recovers_the_known_effect_and_its_interval_covers_it(django_assert_num_queries):
     holdout, groups = build_experiment()
     assert (len(groups[False]), len(groups[True])) == (150, 50)
+    rules = definitions_resolve(None)
+    definitions_mark_used(rules)  # as after the first computation under the version
     with django_assert_num_queries(1):
-        result = holdout_lift(holdout, PERIOD)
+        result = holdout_lift(holdout, PERIOD, rules)
     kpis = {k["id"]: k for k in result["kpis"]}
     assert list(kpis) == [spec.id for spec in LIFT_KPIS]
     assert result["holdout"] == {
@@ -166,4 +169,4 @@ def test_lift_is_not_defined_before_generation_2():
     AccountFactory.create_batch(4)
     holdout = holdout_draw(target_list(), "0.5", "s", D(2024, 6, 1))
     with pytest.raises(UnknownKpi, match="generation 1"):
-        holdout_lift(holdout, PERIOD, generation=1)
+        holdout_lift(holdout, PERIOD, "v1")

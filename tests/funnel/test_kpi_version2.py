@@ -992,6 +992,12 @@ def test_a_kpi_id_means_the_same_in_both_versions_and_v2_only_adds():
         "cost_per_attributed_opportunity",
         "attributed_revenue",
         "attribution_roi",
+        # Holdout lift (issue 20).
+        "lift_engaged_rate",
+        "lift_opportunity_rate",
+        "lift_win_rate",
+        "lift_pipeline_per_account",
+        "lift_revenue_per_account",
     }
     assert set(v1) <= set(v2)
     for kpi_id, spec in v1.items():
