@@ -452,10 +452,19 @@ def month_over_month(
         Period(dt.date.fromisoformat(p["period"]["from"]), dt.date.fromisoformat(p["period"]["to"]))
         for p in result["points"]
     ]
+    # A month to date is not compared with the whole month before it: ten days' counts
+    # against thirty-one read as a fall.
+    partial = (end + dt.timedelta(days=1)).day != 1
     rows = []
     for i, item in enumerate(result["points"][-1]["kpis"]):  # the KPIs asked for: a handful
         items = [point["kpis"][i] for point in result["points"]]
-        cells = [{"item": it, "before": items[j - 1] if j else None} for j, it in enumerate(items)]
+        cells = [
+            {
+                "item": it,
+                "before": items[j - 1] if j and not (partial and j == len(items) - 1) else None,
+            }
+            for j, it in enumerate(items)
+        ]
         rows.append(MonthRow(item, cells))
     return periods, rows
 

@@ -167,6 +167,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "live": trend.slice == selectors.LIVE,
             "months": months,
             "month_rows": month_rows,
+            "month_to_date": (rq.period.end + dt.timedelta(days=1)).day != 1,
             "snapshot_day": lists.day,
             "surging": lists.surging,
             "at_risk": lists.at_risk,

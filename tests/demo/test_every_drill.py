@@ -134,6 +134,12 @@ NO_POPULATION[2] = NO_POPULATION[1] | {
     "attributed_revenue",
     "attribution_roi",
     "funnel_flow",
+    # Lift: a difference between a holdout's two groups (its lift page shows both).
+    "lift_engaged_rate",
+    "lift_opportunity_rate",
+    "lift_win_rate",
+    "lift_pipeline_per_account",
+    "lift_revenue_per_account",
 }
 
 

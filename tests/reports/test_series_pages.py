@@ -83,3 +83,18 @@ def test_kpi_page_query_count_does_not_grow_with_the_buckets(viewer_client, worl
     five = _count(viewer_client, url.format("2024-03-01"))
     year = _count(viewer_client, url.format("2023-04-03"))  # 53 weeks and 53 before
     assert five == year
+
+
+def test_a_month_to_date_is_not_compared_with_a_whole_month(viewer_client, world):
+    """A period ending mid-month makes its last month partial: its header says to which day
+    and it shows no change against the whole month before (counts of 10 days against 31
+    read as a fall)."""
+    html = body(viewer_client.get("/?from=2024-03-01&to=2024-03-10"))
+    table = html[html.index('id="months-h"') :]
+    table = table[: table.index("</table>")]
+    heads = re.findall(r'<th scope="col" class="num">(.*?)</th>', table)
+    assert heads[-2] == "Feb 2024"
+    assert "Mar 1–10, 2024" in heads[-1] and "to date" in heads[-1]
+    for row in re.findall(r"<tr>.*?</tr>", table[table.index("<tbody>") :], re.S):
+        last = re.findall(r'<td class="num">(.*?)</td>', row, re.S)[-1]
+        assert "month before" not in last, row
