@@ -27,7 +27,16 @@ from urllib.parse import urlencode
 from bench_ingest import ROOT, recreate_database, server_env, setup_django, wait_for_port
 
 PASSWORD = secrets.token_urlsafe(16)
-PAGES = ["/", "/stages/1/", "/stages/4/", "/programs/", "/cohorts/", "/accounts/"]
+PAGES = [
+    "/",
+    "/stages/1/",
+    "/stages/2/",
+    "/stages/4/",
+    "/kpis/engaged_rate/",
+    "/programs/",
+    "/cohorts/",
+    "/accounts/",
+]
 
 
 def seed(reuse: bool) -> str:

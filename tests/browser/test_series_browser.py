@@ -29,7 +29,7 @@ def test_a_cards_live_trend_opens_the_kpi_chart(live_server, browser, width):  #
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     sign_in(page, base, "vera")
     page.goto(f"{base}/?{MARCH}&owner={world['owner'].pk}")
-    assert "computed live by week" in page.locator("#cards-h ~ p").inner_text()
+    assert "computed live by week" in page.locator("#cards-h ~ p", has_text="Trends").inner_text()
     assert page.locator("svg.spark").count() >= 5
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#months-h").scroll_into_view_if_needed()
