@@ -10,6 +10,7 @@ from events.api import views as events_api
 from funnel.api import views as funnel_api
 from ingest.api import views as ingest_api
 from reports.api import views as reports_api
+from reports.api import weights as reports_weights_api
 
 router = DefaultRouter()
 router.register("accounts", accounts_api.AccountViewSet, basename="account")
@@ -46,8 +47,10 @@ urlpatterns = [
     # Before the router's lists/<pk>/, which would take "compare" for an id.
     path("lists/compare/", reports_api.ListScorecardView.as_view(), name="list-compare"),
     path("lists/<int:pk>/lift/", reports_api.ListLiftView.as_view(), name="list-lift"),
-    path("weights/", reports_api.WeightsView.as_view(), name="weights"),
-    path("weights/preview/", reports_api.WeightsPreviewView.as_view(), name="weights-preview"),
+    path("weights/", reports_weights_api.WeightsView.as_view(), name="weights"),
+    path(
+        "weights/preview/", reports_weights_api.WeightsPreviewView.as_view(), name="weights-preview"
+    ),
     path(
         "accounts/<int:pk>/scores/",
         reports_api.AccountScoresView.as_view(),

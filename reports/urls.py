@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alerts, imports, lists, schedules, views, weights
+from . import account_pages, alerts, imports, lists, schedules, views, weights
 
 app_name = "reports"
 
@@ -14,8 +14,8 @@ urlpatterns = [
         views.kpi_drilldown,
         name="kpi_part_drilldown",
     ),
-    path("accounts/", views.account_list, name="account_list"),
-    path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("accounts/", account_pages.account_list, name="account_list"),
+    path("accounts/<int:pk>/", account_pages.account_detail, name="account_detail"),
     path("programs/", views.program_list, name="program_list"),
     path("programs/<int:pk>/credits/", views.program_credits, name="program_credits"),
     path("programs/none/credits/", views.program_credits, name="no_program_credits"),

@@ -46,7 +46,7 @@ FACTORIES = {
     "webhook-subscriptions": f.WebhookSubscriptionFactory,
 }
 #: Writes only admins may make (abm_site/access.py); the rest is an editor's.
-ADMIN_ONLY = ("webhook-subscriptions",)
+ADMIN_ONLY = ("webhook-subscriptions", "weights")
 
 
 def _nested(depth: int, kind: str = "array") -> str:
