@@ -45,7 +45,11 @@ def test_page_shows_each_score_with_its_parts(viewer_client):
     shown_engagement = re.search(r"<dt>Engagement</dt><dd>([^ <]*)", html).group(1)
     shown_relationship = re.search(r"<dt>Relationship</dt><dd>([^/<]*)/100", html).group(1)
     shown_research = re.search(r"<dt>Research</dt><dd>([^ <]*)", html).group(1)
-    assert (shown_engagement, shown_relationship, shown_research) == ("49.5", "9.2", "2/3")  # scores: one decimal
+    assert (shown_engagement, shown_relationship, shown_research) == (
+        "49.5",
+        "9.2",
+        "2/3",
+    )  # scores: one decimal
     # each table's total matches the score shown, formatted alike
     assert totals(made) == [shown_engagement, shown_relationship, shown_research]
     # form fills: 2 x 8, no decay; meeting: 1 x 8 x 0.5 x 100/60 = 6.67
@@ -73,7 +77,7 @@ def test_page_says_when_the_working_no_longer_matches_the_snapshot(viewer_client
     made = section(html)
     assert "The engagement total differs from the snapshot above" in made
     assert "manage.py recompute" in made
-    assert totals(made)[0] == "57.50"  # 49.5 + 8
+    assert totals(made)[0] == "57.5"  # 49.5 + 8
 
 
 def test_no_snapshot_no_tables(viewer_client):
