@@ -295,7 +295,7 @@ def _copy_text(records: list[tuple[int, tuple]]) -> bytes:
     for _, record in records:
         account_id, stakeholder_id, program_id, kind, channel, direction, occurred_at = record[:7]
         url, asset, position, minutes, cost, quantity, source, external_id = record[7:]
-        if search(channel) or search(url) or search(asset) or search(source) or search(external_id):
+        if search(f"{channel}{url}{asset}{source}{external_id}"):  # one search, not five
             channel, url, asset, source, external_id = (
                 value.translate(_COPY_ESCAPES)
                 for value in (channel, url, asset, source, external_id)

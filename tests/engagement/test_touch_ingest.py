@@ -138,6 +138,16 @@ def test_text_that_copy_escapes_is_stored_as_sent(accounts):
     assert (stored.url, stored.asset, stored.channel) == (url, "\\.", "\\")
 
 
+@pytest.mark.parametrize("field", ["channel", "url", "asset", "source", "external_id"])
+def test_one_escaped_field_alone_is_stored_as_sent(accounts, field):
+    """The escape check looks at every free-text field, not only the first that has one."""
+    acme, _ = accounts
+    text = "a\tb\\c"
+    result = touch_bulk_create([touch(acme, 1, **{field: text})], source="s")
+    assert result.accepted == 1
+    assert getattr(Touch.objects.get(), field) == text
+
+
 @postgresql_only
 def test_a_refused_row_costs_only_itself(accounts, tmp_path, monkeypatch):
     """The database refuses a row the validation let through (here: an account that vanished
