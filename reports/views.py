@@ -304,19 +304,23 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
     figures = selectors.drill_figures(rows)
     day = None
     if drills_to == "opportunity":
-        rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
+        sort = request.GET.get("sort") or selectors.drills.OPPORTUNITY_DEFAULT
+        ordered = selectors.drill_opportunities(rows, sort)
     else:
+        sort = request.GET.get("sort") or "name"
         day = selectors.snapshot_date()
-        rows = selectors.drill_accounts(rows, request.GET.get("sort") or "name", day)
+        ordered = selectors.drill_accounts(rows, sort, day)
+    # One order for the page and its CSV: any column, the figure by its number.
+    ids = selectors.drill_ids(ordered, sort, figures)
     table = tables.drill_table(drills_to, figure)
     name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):
         return table.csv(
             f"{name}-{_period_name(rq)}.csv",
-            selectors.with_figures(rows.iterator(chunk_size=2000), figures),
+            selectors.drill_rows(ids, ordered.model, day=day, figures=figures),
         )
     page_obj = selectors.drill_page(
-        rows, request.GET.get("page"), PAGE_SIZE, day=day, figures=figures
+        ids, ordered.model, request.GET.get("page"), PAGE_SIZE, day=day, figures=figures
     )
     listed = None
     if figure is not None and figures is not None:
@@ -336,7 +340,11 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
             "page": page_obj,
             "table": table.render(page_obj.object_list, rq=rq),
             "opportunities": drills_to == "opportunity",
-            "sort": request.GET.get("sort") or "name",
+            "sort": sort,
+            "csv_query": rq.with_params(sort=request.GET.get("sort")),
+            "pager_extra": urlencode({"sort": request.GET["sort"]})
+            if request.GET.get("sort")
+            else "",
         },
     )
 
