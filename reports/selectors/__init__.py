@@ -228,7 +228,76 @@ class DashboardLists:
 
     def before_data(self, period: Period) -> bool:
         """Whether ``period`` starts before the data does (a change against it is not one)."""
-        return self.data_start is None or period.start < self.data_start
+        return starts_before_data(period, self.data_start)
+
+
+# --- what a period's figures can be trusted for ------------------------------------------
+
+
+def starts_before_data(period: Period, first_day: dt.date | None) -> bool:
+    """Whether ``period`` starts before the first day with data (or there is no data): its
+    counts are partly empty, so a change against it is no change. The one rule for the
+    pages, the API and the e-mailed reports."""
+    return first_day is None or period.start < first_day
+
+
+def ends_after_today(period: Period, today: dt.date | None = None) -> bool:
+    """Whether ``period`` ends after today: the days after today have no data yet."""
+    return period.end > (today or timezone.localdate())
+
+
+@dataclass(frozen=True)
+class PeriodStatus:
+    """A period against today and the data: what a reader must know before trusting it."""
+
+    period: Period
+    data_start: dt.date | None
+    today: dt.date
+
+    @property
+    def ends_after_today(self) -> bool:
+        return ends_after_today(self.period, self.today)
+
+    @property
+    def before_data(self) -> bool:
+        return starts_before_data(self.period, self.data_start)
+
+    def note(self) -> str:
+        """The sentence the pages show for a period starting before the data ("" if not)."""
+        if not self.before_data:
+            return ""
+        since = (
+            f"the first touch or opportunity is on {_day(self.data_start)}"
+            if self.data_start
+            else "there are no touches or opportunities yet"
+        )
+        return (
+            f"This period starts on {_day(self.period.start)}, before the data does ({since}): "
+            "the days before then have no data, so counts and rates cover only part of it."
+        )
+
+    def echo(self) -> dict[str, Any]:
+        """The API's fields for the period echo."""
+        return {
+            "ends_after_today": self.ends_after_today,
+            "starts_before_data": self.before_data,
+            "data_start": self.data_start.isoformat() if self.data_start else None,
+        }
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def first_day() -> dt.date | None:
+    """``data_start()`` cached under the data version (it changes only with the data)."""
+    return cached_by_data_version("data-start", (), data_start)
+
+
+def period_status(period: Period, today: dt.date | None = None) -> PeriodStatus:
+    """``period`` against today and the first day with data (cached: usually no query
+    beyond the data version's)."""
+    return PeriodStatus(period, first_day(), today or timezone.localdate())
 
 
 def data_start() -> dt.date | None:
