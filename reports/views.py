@@ -207,6 +207,9 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
             trend=trend.series.get(item["id"], []),
             drill=spec_for(item["id"], rq.definitions.generation).drilldown,
             sides=NUMERATOR in spec_for(item["id"], rq.definitions.generation).drill_parts,
+            # A map's line is its total over its parts (selectors.MAP_TOTALS), a count.
+            trend_label=f"{item['label']} (total)" if item["unit"] == "map" else item["label"],
+            trend_unit="count" if item["unit"] == "map" else item["unit"],
         )
         groups.setdefault((item["kind"], item["r"]), []).append(item)
     ordered = [

@@ -358,6 +358,12 @@ class Trend:
         return len(self.dates) == 0
 
 
+#: Map KPIs whose card trend is their total over parts (the ``count`` their snapshots store
+#: beside the map), and the scalar KPI with that same total, whose live series stands in
+#: for it (maps have no live series): the target accounts over all tiers.
+MAP_TOTALS: dict[str, str] = {"target_accounts_by_tier": "target_accounts"}
+
+
 def funnel_trend(
     period: Period, filters: Filters, ids: list[str], definitions: Any = None
 ) -> Trend:
@@ -388,7 +394,8 @@ def funnel_trend(
         items = {k.get("id"): k for k in (row["kpis"] or {}).get("kpis", [])}
         dates.append(row["date"])
         for kpi_id in ids:
-            value = items.get(kpi_id, {}).get("value")
+            item = items.get(kpi_id, {})
+            value = item.get("count" if kpi_id in MAP_TOTALS else "value")
             series[kpi_id].append(value if isinstance(value, int | float) else None)
     return Trend(name, dates, series)
 
@@ -407,7 +414,8 @@ def live_trend(
     ``compute_series`` call: one statement per source, cached like ``compute``.
     """
     rules = definitions if definitions is not None else definitions_resolve()
-    wanted = set(ids)
+    totals = {MAP_TOTALS[i]: i for i in ids if i in MAP_TOTALS}
+    wanted = set(ids) | set(totals)
     shown = [s.id for s in series_kpis(catalogue(rules.generation)) if s.id in wanted]
     if not shown:
         return Trend(LIVE, [], {})
@@ -419,6 +427,8 @@ def live_trend(
         for item in point["kpis"]:
             value = item.get("value")
             series[item["id"]].append(value if isinstance(value, int | float) else None)
+    for total, map_id in totals.items():  # a map's line: the series of its total
+        series[map_id] = series[total] if total in ids else series.pop(total)
     return Trend(LIVE, dates, series)
 
 
