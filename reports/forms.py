@@ -48,6 +48,8 @@ from ingest.selectors import (
 )
 from ingest.services import ImportTokenError, MappingEditError, editor_mapping, upload_load
 
+from .selectors import ends_after_today
+
 #: The query-string keys this module owns; every link between pages carries them.
 GLOBAL_KEYS = (
     "period",
@@ -309,7 +311,7 @@ def report_query(request: HttpRequest, today: dt.date | None = None) -> ReportQu
 
 def _period_notes(period: Period, today: dt.date) -> list[str]:
     """What a reader must know about a period before trusting its figures."""
-    if period.end <= today:
+    if not ends_after_today(period, today):
         return []
     return [
         f"This period ends on {period.end:%b} {period.end.day}, {period.end.year}, after today: "

@@ -73,9 +73,15 @@ def schedule_report_email(schedule: ReportSchedule, today: dt.date | None = None
     current = selectors.kpi_items(
         compute(rq.period, rq.filters, ids=ids, definitions=rq.definitions)
     )
-    previous = selectors.kpi_items(
-        compute(rq.previous, rq.filters, ids=ids, definitions=rq.definitions)
-    )
+    # As on the dashboard: a comparison period that starts before the data is no comparison
+    # (its counts are partly empty), so it is not computed and the mail says why.
+    data_start = selectors.first_day()
+    before_data = selectors.starts_before_data(rq.previous, data_start)
+    previous: dict[str, dict] = {}
+    if not before_data:
+        previous = selectors.kpi_items(
+            compute(rq.previous, rq.filters, ids=ids, definitions=rq.definitions)
+        )
     rows = [{"item": current[i], "previous": previous.get(i)} for i in ids if i in current]
     images = _report_charts(rq)
     context = {
@@ -83,6 +89,8 @@ def schedule_report_email(schedule: ReportSchedule, today: dt.date | None = None
         "rq": rq,
         "title": title,
         "rows": rows,
+        "before_data": before_data,
+        "data_start": data_start,
         "charts": {name: cid for name, (cid, _png) in images.items()},
     }
     subject = f"[ABM] {schedule.name}: {rq.period.start:%b %-d} – {rq.period.end:%b %-d, %Y}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,12 @@ class Column:
     @property
     def numeric(self) -> bool:
         return self.unit in ("count", "money", "score", "ratio", "days")
+
+    @property
+    def ascending_first(self) -> bool:
+        """Whether a first click on the heading sorts A to Z (text) rather than the largest
+        or newest first (numbers, dates)."""
+        return not self.numeric and self.unit not in ("date", "datetime")
 
     def shown(self, row: Any, context: dict, decimals: int | None = None) -> SafeString | str:
         """The cell as the page shows it (a count with ``decimals``: its column's precision)."""
@@ -244,11 +250,11 @@ DRILL_ACCOUNTS = Table(
             href=lambda a, c: _account_url(a.pk, c),
             sort="name",
         ),
-        Column("domain", "Domain", lambda a: a.domain),
+        Column("domain", "Domain", lambda a: a.domain, sort="domain"),
         Column("tier", "Tier", lambda a: a.tier.name if a.tier else "", sort="tier"),
         Column("fit_grade", "Fit", lambda a: a.fit_grade, sort="grade"),
-        Column("owner", "Owner", lambda a: _owner(a.owner)),
-        Column("stage", "Stage", lambda a: stage_name(a.snap_stage)),
+        Column("owner", "Owner", lambda a: _owner(a.owner), sort="owner"),
+        Column("stage", "Stage", lambda a: stage_name(a.snap_stage), sort="stage"),
         Column(
             "engagement_score",
             "Engagement",
@@ -277,20 +283,29 @@ def _cycle_days(o) -> int | None:
 DRILL_OPPORTUNITIES = Table(
     [
         Column("opportunity_id", "Id", lambda o: o.pk, page=False),
-        Column("name", "Opportunity", lambda o: o.name),
+        Column("name", "Opportunity", lambda o: o.name, sort="name"),
         Column("account_id", "Account id", lambda o: o.account_id, page=False),
         Column(
             "account",
             "Account",
             lambda o: o.account.name,
             href=lambda o, c: _account_url(o.account_id, c),
+            sort="account",
         ),
-        Column("type", "Type", lambda o: o.type, html=lambda o, c: o.get_type_display()),
-        Column("status", "Status", lambda o: o.status, html=lambda o, c: o.get_status_display()),
-        Column("amount", "Amount", lambda o: o.amount, "money"),
-        Column("created_on", "Created", lambda o: o.created_on, "date"),
-        Column("closed_on", "Closed", lambda o: o.closed_on, "date"),
-        Column("cycle_days", "Sales cycle", _cycle_days, "days"),
+        Column(
+            "type", "Type", lambda o: o.type, html=lambda o, c: o.get_type_display(), sort="type"
+        ),
+        Column(
+            "status",
+            "Status",
+            lambda o: o.status,
+            html=lambda o, c: o.get_status_display(),
+            sort="status",
+        ),
+        Column("amount", "Amount", lambda o: o.amount, "money", sort="amount"),
+        Column("created_on", "Created", lambda o: o.created_on, "date", sort="created"),
+        Column("closed_on", "Closed", lambda o: o.closed_on, "date", sort="closed"),
+        Column("cycle_days", "Sales cycle", _cycle_days, "days", sort="cycle"),
     ]
 )
 
@@ -303,13 +318,15 @@ def drill_table(drills_to: str | None, figure: Any = None) -> Table:
     if figure is None or any(c.label == figure.label for c in table.columns):
         return table
     unit = "count" if figure.unit == "map" else figure.unit
-    column = Column("contribution", figure.label, lambda r: getattr(r, "figure", None), unit)
+    column = Column(
+        "contribution", figure.label, lambda r: getattr(r, "figure", None), unit, sort="figure"
+    )
     return Table([*table.columns, column])
 
 
 PROGRAM_CREDITS = Table(
-    [
-        *DRILL_OPPORTUNITIES.columns,
+    [  # one unpaginated list in the server's order: no sort links
+        *(replace(c, sort=None) for c in DRILL_OPPORTUNITIES.columns),
         Column("share", "Share", lambda r: r.credit_share, "ratio"),
         Column("credited", "Credited", lambda r: r.credit_amount, "money"),
         Column("credited_pre", "Before creation", lambda r: r.credit_pre, "money"),

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from engagement.models import Program
@@ -28,6 +29,7 @@ from funnel.kpis import (
     STAGE_TITLES,
     KpiSpec,
     NoDrilldown,
+    Period,
     ProgramCredit,
     SeriesUnavailable,
     attribution_available,
@@ -100,6 +102,14 @@ def _period_name(rq: ReportQuery) -> str:
     return f"{rq.period.start:%Y%m%d}-{rq.period.end:%Y%m%d}"
 
 
+def _note_period(rq: ReportQuery, status: selectors.PeriodStatus) -> selectors.PeriodStatus:
+    """Add the page's note for a period starting before the data (the note for one ending
+    after today comes with the query, on every page)."""
+    if status.before_data:
+        rq.messages.append(status.note())
+    return status
+
+
 # --- dashboard ---------------------------------------------------------------------------
 
 
@@ -121,6 +131,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # A comparison period that starts before the data does is no comparison (its counts
     # are partly empty): say so instead of showing a change such as "+112.4 %".
     before_data = lists.before_data(rq.previous)
+    _note_period(rq, selectors.PeriodStatus(rq.period, lists.data_start, timezone.localdate()))
     previous: dict[str, dict] = {}
     if not before_data:
         previous = selectors.kpi_items(
@@ -183,6 +194,7 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
     if stage not in STAGES:
         raise Http404("Stages are 1 to 6.")
     rq = report_query(request)
+    _note_period(rq, selectors.period_status(rq.period))
     ids = selectors.stage_kpi_ids(stage, rq.definitions)
     items = compute(rq.period, rq.filters, ids=ids, definitions=rq.definitions)["kpis"]
     if wants_csv(request):
@@ -195,6 +207,9 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
             trend=trend.series.get(item["id"], []),
             drill=spec_for(item["id"], rq.definitions.generation).drilldown,
             sides=NUMERATOR in spec_for(item["id"], rq.definitions.generation).drill_parts,
+            # A map's line is its total over its parts (selectors.MAP_TOTALS), a count.
+            trend_label=f"{item['label']} (total)" if item["unit"] == "map" else item["label"],
+            trend_unit="count" if item["unit"] == "map" else item["unit"],
         )
         groups.setdefault((item["kind"], item["r"]), []).append(item)
     ordered = [
@@ -240,8 +255,13 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
     bucket = request.GET.get("bucket")
     if bucket not in BUCKETS:
         bucket = "week" if rq.period.days <= WEEKS_UP_TO_DAYS else "month"
+    status = _note_period(rq, selectors.period_status(rq.period))
     (item,) = compute(rq.period, rq.filters, [kpi_id], rq.definitions)["kpis"]
-    (before,) = compute(rq.previous, rq.filters, [kpi_id], rq.definitions)["kpis"]
+    # As on the dashboard: no change against a comparison period before the data.
+    before_data = selectors.starts_before_data(rq.previous, status.data_start)
+    before = None
+    if not before_data:
+        (before,) = compute(rq.previous, rq.filters, [kpi_id], rq.definitions)["kpis"]
     points: list[dict] = []
     previous: list[dict] = []
     unavailable = ""
@@ -260,6 +280,10 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
             "to": dt.date.fromisoformat(p["to"]),
             "item": {**p, "unit": spec.unit},
             "before": {**b, "unit": spec.unit},
+            "before_data": selectors.starts_before_data(
+                Period(dt.date.fromisoformat(b["from"]), dt.date.fromisoformat(b["to"])),
+                status.data_start,
+            ),
         }
         for p, b in zip(points, previous, strict=True)
     ]
@@ -271,6 +295,9 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
             "spec": spec,
             "item": item,
             "previous_item": before,
+            "before_data": before_data,
+            "data_start": status.data_start,
+            "previous_period": rq.previous,
             "definition": spec.describe(rq.definitions.params),
             "bucket": bucket,
             "buckets": [("week", "By week"), ("month", "By month")],
@@ -304,19 +331,23 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
     figures = selectors.drill_figures(rows)
     day = None
     if drills_to == "opportunity":
-        rows = rows.select_related("account").order_by("-closed_on", "-created_on", "pk")
+        sort = request.GET.get("sort") or selectors.drills.OPPORTUNITY_DEFAULT
+        ordered = selectors.drill_opportunities(rows, sort)
     else:
+        sort = request.GET.get("sort") or "name"
         day = selectors.snapshot_date()
-        rows = selectors.drill_accounts(rows, request.GET.get("sort") or "name", day)
+        ordered = selectors.drill_accounts(rows, sort, day)
+    # One order for the page and its CSV: any column, the figure by its number.
+    ids = selectors.drill_ids(ordered, sort, figures)
     table = tables.drill_table(drills_to, figure)
     name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):
         return table.csv(
             f"{name}-{_period_name(rq)}.csv",
-            selectors.with_figures(rows.iterator(chunk_size=2000), figures),
+            selectors.drill_rows(ids, ordered.model, day=day, figures=figures),
         )
     page_obj = selectors.drill_page(
-        rows, request.GET.get("page"), PAGE_SIZE, day=day, figures=figures
+        ids, ordered.model, request.GET.get("page"), PAGE_SIZE, day=day, figures=figures
     )
     listed = None
     if figure is not None and figures is not None:
@@ -336,7 +367,11 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
             "page": page_obj,
             "table": table.render(page_obj.object_list, rq=rq),
             "opportunities": drills_to == "opportunity",
-            "sort": request.GET.get("sort") or "name",
+            "sort": sort,
+            "csv_query": rq.with_params(sort=request.GET.get("sort")),
+            "pager_extra": urlencode({"sort": request.GET["sort"]})
+            if request.GET.get("sort")
+            else "",
         },
     )
 

@@ -163,6 +163,22 @@ class KpiSeriesQuerySerializer(KpiQuerySerializer):
 class KpiPeriodSerializer(serializers.Serializer):
     from_ = serializers.DateField()
     to = serializers.DateField()
+    ends_after_today = serializers.BooleanField(
+        required=False,
+        help_text="KPI results and series: the period ends after today, so the days after "
+        "today have no data yet (counts and rates cover only part of it).",
+    )
+    starts_before_data = serializers.BooleanField(
+        required=False,
+        help_text="KPI results and series: the period starts before the first day with data "
+        "(`data_start`), or there is no data; its counts are partly empty and a change "
+        "against it is no change.",
+    )
+    data_start = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="The first day with data: the earliest touch or opportunity creation.",
+    )
 
     def get_fields(self) -> dict:
         fields = super().get_fields()

@@ -161,8 +161,14 @@ class KpiViewSet(viewsets.GenericViewSet):
         params = _parse(request, KpiListQuerySerializer)
         period, filters = _period_and_filters(params)
         return Response(
-            _engine().compute(
-                period, filters, ids=params.get("id") or None, definitions=params.get("definitions")
+            _period_status(
+                _engine().compute(
+                    period,
+                    filters,
+                    ids=params.get("id") or None,
+                    definitions=params.get("definitions"),
+                ),
+                period,
             )
         )
 
@@ -182,7 +188,7 @@ class KpiViewSet(viewsets.GenericViewSet):
             )
         except _engine().UnknownKpi as exc:
             raise NotFound(str(exc)) from None
-        return Response(result)
+        return Response(_period_status(result, period))
 
     @extend_schema(
         operation_id="kpis_series_retrieve",
@@ -224,7 +230,7 @@ class KpiViewSet(viewsets.GenericViewSet):
         }
         if params["previous"]:
             body["previous"] = kpis.kpi_series(result, kpi_id, "previous")
-        return Response(body)
+        return Response(_period_status(body, period))
 
     @extend_schema(
         operation_id="kpis_accounts_list",
@@ -282,6 +288,13 @@ class KpiViewSet(viewsets.GenericViewSet):
             else None
         )
         return response
+
+
+def _period_status(body: dict[str, Any], period: Any) -> dict[str, Any]:
+    """``body`` with its period echo saying whether the period ends after today and whether
+    it starts before the data (the pages' rule, ``selectors.period_status``); a copy, as
+    ``body`` may be a cached result."""
+    return {**body, "period": {**body["period"], **selectors.period_status(period).echo()}}
 
 
 def _parts_index(request: Request, spec: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,17 +137,6 @@ SORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def drill_accounts(rows: QuerySet, sort: str, day: dt.date | None) -> QuerySet[Account]:
-    """The accounts of a drill-down with their latest snapshot (stage, scores), sorted by a
-    ``SORTS`` key (``-`` for descending): one query for the page, plus the snapshot day."""
-    qs = with_latest_snapshot(Account.objects.filter(pk__in=rows.values("pk")), day)
-    qs = qs.select_related("tier", "owner")
-    descending = sort.startswith("-")
-    field, _ = SORTS.get(sort.lstrip("-"), SORTS["name"])
-    order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-    return qs.order_by(order, "pk")
-
-
 def account_list(
     accounts: QuerySet[Account],
     period: Period,
@@ -240,7 +228,76 @@ class DashboardLists:
 
     def before_data(self, period: Period) -> bool:
         """Whether ``period`` starts before the data does (a change against it is not one)."""
-        return self.data_start is None or period.start < self.data_start
+        return starts_before_data(period, self.data_start)
+
+
+# --- what a period's figures can be trusted for ------------------------------------------
+
+
+def starts_before_data(period: Period, first_day: dt.date | None) -> bool:
+    """Whether ``period`` starts before the first day with data (or there is no data): its
+    counts are partly empty, so a change against it is no change. The one rule for the
+    pages, the API and the e-mailed reports."""
+    return first_day is None or period.start < first_day
+
+
+def ends_after_today(period: Period, today: dt.date | None = None) -> bool:
+    """Whether ``period`` ends after today: the days after today have no data yet."""
+    return period.end > (today or timezone.localdate())
+
+
+@dataclass(frozen=True)
+class PeriodStatus:
+    """A period against today and the data: what a reader must know before trusting it."""
+
+    period: Period
+    data_start: dt.date | None
+    today: dt.date
+
+    @property
+    def ends_after_today(self) -> bool:
+        return ends_after_today(self.period, self.today)
+
+    @property
+    def before_data(self) -> bool:
+        return starts_before_data(self.period, self.data_start)
+
+    def note(self) -> str:
+        """The sentence the pages show for a period starting before the data ("" if not)."""
+        if not self.before_data:
+            return ""
+        since = (
+            f"the first touch or opportunity is on {_day(self.data_start)}"
+            if self.data_start
+            else "there are no touches or opportunities yet"
+        )
+        return (
+            f"This period starts on {_day(self.period.start)}, before the data does ({since}): "
+            "the days before then have no data, so counts and rates cover only part of it."
+        )
+
+    def echo(self) -> dict[str, Any]:
+        """The API's fields for the period echo."""
+        return {
+            "ends_after_today": self.ends_after_today,
+            "starts_before_data": self.before_data,
+            "data_start": self.data_start.isoformat() if self.data_start else None,
+        }
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def first_day() -> dt.date | None:
+    """``data_start()`` cached under the data version (it changes only with the data)."""
+    return cached_by_data_version("data-start", (), data_start)
+
+
+def period_status(period: Period, today: dt.date | None = None) -> PeriodStatus:
+    """``period`` against today and the first day with data (cached: usually no query
+    beyond the data version's)."""
+    return PeriodStatus(period, first_day(), today or timezone.localdate())
 
 
 def data_start() -> dt.date | None:
@@ -272,50 +329,6 @@ def dashboard_lists(period: Period, filters: Filters, definitions: Any) -> Dashb
     return cached_by_data_version("dashboard-lists", scope, build)
 
 
-def drill_figures(rows: QuerySet) -> dict[int, Any] | None:
-    """Each listed row's contribution to its KPI (``figure``, annotated by the engine's
-    drill-down for KPIs that declare one): one query; None for lists without figures."""
-    if "figure" not in rows.query.annotations:
-        return None
-    return dict(rows.order_by().values_list("pk", "figure"))
-
-
-def with_figures(rows: Iterable[Any], figures: dict[int, Any] | None) -> Iterator[Any]:
-    """``rows`` with each one's ``figure`` set from ``drill_figures`` (for re-selected rows)."""
-    for row in rows:
-        if figures is not None:
-            row.figure = figures.get(row.pk)
-        yield row
-
-
-def drill_page(
-    rows: QuerySet,
-    number,
-    per_page: int = 50,
-    day: dt.date | None = None,
-    figures: dict[int, Any] | None = None,
-):
-    """A page of a drill-down, running the (heavy) drill-down query once.
-
-    The ids behind the number come in one query, ordered; the page's rows are
-    then fetched by id. Paginating the queryset itself would run the drill-down
-    twice (COUNT and the page).
-    """
-    from django.core.paginator import Paginator
-
-    ids = list(rows.values_list("pk", flat=True))
-    page = Paginator(ids, per_page).get_page(number)
-    related = ("account",) if rows.model is Opportunity else ("tier", "owner")
-    fetch = rows.model.objects.select_related(*related)
-    if rows.model is Account:  # with the snapshot of ``day`` the list shows (stage, scores)
-        fetch = with_latest_snapshot(fetch, day)
-    by_id = fetch.in_bulk(list(page.object_list))
-    page.object_list = list(
-        with_figures((by_id[pk] for pk in page.object_list if pk in by_id), figures)
-    )
-    return page
-
-
 # --- KPI helpers ----------------------------------------------------------------
 
 
@@ -343,6 +356,12 @@ class Trend:
     @property
     def empty(self) -> bool:
         return len(self.dates) == 0
+
+
+#: Map KPIs whose card trend is their total over parts (the ``count`` their snapshots store
+#: beside the map), and the scalar KPI with that same total, whose live series stands in
+#: for it (maps have no live series): the target accounts over all tiers.
+MAP_TOTALS: dict[str, str] = {"target_accounts_by_tier": "target_accounts"}
 
 
 def funnel_trend(
@@ -375,7 +394,8 @@ def funnel_trend(
         items = {k.get("id"): k for k in (row["kpis"] or {}).get("kpis", [])}
         dates.append(row["date"])
         for kpi_id in ids:
-            value = items.get(kpi_id, {}).get("value")
+            item = items.get(kpi_id, {})
+            value = item.get("count" if kpi_id in MAP_TOTALS else "value")
             series[kpi_id].append(value if isinstance(value, int | float) else None)
     return Trend(name, dates, series)
 
@@ -394,7 +414,8 @@ def live_trend(
     ``compute_series`` call: one statement per source, cached like ``compute``.
     """
     rules = definitions if definitions is not None else definitions_resolve()
-    wanted = set(ids)
+    totals = {MAP_TOTALS[i]: i for i in ids if i in MAP_TOTALS}
+    wanted = set(ids) | set(totals)
     shown = [s.id for s in series_kpis(catalogue(rules.generation)) if s.id in wanted]
     if not shown:
         return Trend(LIVE, [], {})
@@ -406,6 +427,8 @@ def live_trend(
         for item in point["kpis"]:
             value = item.get("value")
             series[item["id"]].append(value if isinstance(value, int | float) else None)
+    for total, map_id in totals.items():  # a map's line: the series of its total
+        series[map_id] = series[total] if total in ids else series.pop(total)
     return Trend(LIVE, dates, series)
 
 
@@ -748,3 +771,12 @@ from .accounts import account_stage_history as account_stage_history  # noqa: E4
 from .accounts import account_stakeholders as account_stakeholders  # noqa: E402
 from .accounts import account_timeline_entries as account_timeline_entries  # noqa: E402
 from .accounts import account_touches as account_touches  # noqa: E402
+
+# The drill-down lists' reads (sorting by any column, the figure included), split for size.
+from .drills import drill_accounts as drill_accounts  # noqa: E402
+from .drills import drill_figures as drill_figures  # noqa: E402
+from .drills import drill_ids as drill_ids  # noqa: E402
+from .drills import drill_opportunities as drill_opportunities  # noqa: E402
+from .drills import drill_page as drill_page  # noqa: E402
+from .drills import drill_rows as drill_rows  # noqa: E402
+from .drills import with_figures as with_figures  # noqa: E402

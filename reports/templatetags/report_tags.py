@@ -155,8 +155,9 @@ def qs(rq, **extra) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def sort_link(context, key: str, label: str) -> str:
-    """A sortable column header: toggles ascending/descending, marks the current order."""
+def sort_link(context, key: str, label: str, ascending_first: bool = False) -> str:
+    """A sortable column header: toggles ascending/descending, marks the current order; a
+    first click sorts the largest first, or A to Z for names and ``ascending_first``."""
     rq = context["rq"]
     current = context.get("sort", "name")
     extra = dict(context.get("list_params", {}))
@@ -165,7 +166,8 @@ def sort_link(context, key: str, label: str) -> str:
     elif current == f"-{key}":
         target, mark, aria = key, " ▼", "descending"
     else:
-        target, mark, aria = (f"-{key}" if key != "name" else key), "", "none"
+        first = key == "name" or ascending_first
+        target, mark, aria = (key if first else f"-{key}"), "", "none"
     extra["sort"] = target
     return format_html(
         '<a href="{}" aria-sort="{}">{}{}</a>', "?" + rq.with_params(**extra), aria, label, mark

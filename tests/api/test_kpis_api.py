@@ -49,6 +49,11 @@ def test_list_returns_the_engine_result_exactly(world, viewer_api):
     response = viewer_api.get("/api/v1/kpis/", MARCH)
     assert response.status_code == 200
     expected = compute(Period(dt.date(2024, 3, 1), dt.date(2024, 3, 31)), Filters())
+    # The engine's result, its period echo saying how the period stands against today and
+    # the data (the first opportunity was created on Feb 1: March starts after it).
+    expected["period"].update(
+        ends_after_today=False, starts_before_data=False, data_start="2024-02-01"
+    )
     assert response.json() == json.loads(json.dumps(expected))
     assert [k["id"] for k in response.json()["kpis"]] == list(REGISTRY)
     items = _items(response.json())
@@ -100,9 +105,18 @@ def test_default_period_is_the_90_days_ending_yesterday(world, viewer_api):
     assert body["period"] == {
         "from": (yesterday - dt.timedelta(days=89)).isoformat(),
         "to": yesterday.isoformat(),
+        "ends_after_today": False,
+        "starts_before_data": False,
+        "data_start": "2024-02-01",
     }
     only_to = viewer_api.get("/api/v1/kpis/", {"id": "target_accounts", "to": "2024-03-31"})
-    assert only_to.json()["period"] == {"from": "2024-01-02", "to": "2024-03-31"}
+    assert only_to.json()["period"] == {
+        "from": "2024-01-02",
+        "to": "2024-03-31",
+        "ends_after_today": False,
+        "starts_before_data": True,  # January 2 is before the first opportunity (Feb 1)
+        "data_start": "2024-02-01",
+    }
 
 
 @pytest.mark.parametrize(
@@ -138,7 +152,13 @@ def test_retrieve_one_kpi(world, viewer_api):
     response = viewer_api.get("/api/v1/kpis/won_opportunities/", MARCH)
     assert response.status_code == 200
     body = response.json()
-    assert body["period"] == {"from": "2024-03-01", "to": "2024-03-31"}
+    assert body["period"] == {
+        "from": "2024-03-01",
+        "to": "2024-03-31",
+        "ends_after_today": False,
+        "starts_before_data": False,
+        "data_start": "2024-02-01",
+    }
     assert [k["id"] for k in body["kpis"]] == ["won_opportunities"]
     assert body["kpis"][0]["value"] == 1
     missing = viewer_api.get("/api/v1/kpis/no_such_kpi/", MARCH)

@@ -608,9 +608,11 @@ def test_dashboard_csv_has_current_and_previous_values(viewer_client, world):
 #: Live trends (#19) without snapshots: the cards' weekly series and the month-over-month
 #: table are one statement per source each, whatever the number of buckets (dashboard 26
 #: before, 29 with them; stage 2, whose KPIs read five sources, 18 before, 23).
+#: The stage page reads the first day with data to say when a period starts before it
+#: (#19: two aggregates, cached under the data version outside tests; 23 before, 25).
 PINNED = {
     "/": 29,
-    "/stages/2/": 23,
+    "/stages/2/": 25,
     "/kpis/engaged_target_accounts/accounts/": 13,
     "/kpis/funnel/engaged/accounts/": 12,
     "/kpis/new_revenue_won/accounts/": 11,

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,43 @@ def test_a_user_schedules_a_report_on_a_page_and_it_is_sent(mail, client, viewer
     assert mail.messages[0][0] == ["cmo@example.com"]
     listed = client.get("/schedules/").content.decode()
     assert "Weekly" in listed and "cmo@example.com" in listed
+
+
+@pytest.mark.parametrize(("data_days_ago", "compared"), [(20, False), (100, True)])
+def test_no_comparison_with_a_previous_period_before_the_data(mail, data_days_ago, compared):
+    """The last 30 days are compared with the 30 before them (31 to 60 days ago). Data that
+    starts 20 days ago leaves that period empty: the mail says there is no comparison (as
+    the dashboard does) instead of a change from zero; data from 100 days ago compares."""
+    from tests.factories import OpportunityFactory
+
+    AccountFactory.create_batch(3)
+    today = timezone.localdate()
+    first = today - dt.timedelta(days=data_days_ago)
+    OpportunityFactory(created_on=first)
+    now = timezone.now()
+    ReportSchedule.objects.create(
+        name="Monthly",
+        recipients="cmo@example.com",
+        query="period=last_30",
+        frequency="monthly",
+        next_run_at=now - dt.timedelta(minutes=1),
+    )
+    assert schedules_send(now) == 1
+    _, message = mail.messages[0]
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    note = "no comparison: the previous period ("
+    since = f"is before the data (first touch or opportunity on {first:%b %-d, %Y})"
+    (attachment,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/csv"]
+    rows = list(csv.DictReader(io.StringIO(attachment.get_content())))
+    if compared:
+        assert note not in text and note not in html and "against" in text
+        assert rows[0]["previous_value"] != ""
+    else:
+        assert note in text and since in text
+        assert note in html and since in html
+        assert "(previous period:" not in text
+        body = html[html.index("<tbody>") : html.index("</tbody>")]
+        assert not re.search(r"[+−-]\d+(\.\d)? %", body)  # no change against nothing
+        assert body.count("no comparison") == 6
+        assert [r["previous_value"] for r in rows] == [""] * 6
