@@ -76,6 +76,17 @@ def test_the_kpi_page_shows_no_change_against_a_period_before_the_data(signed_in
     assert "no earlier data to compare" not in may[: may.index('id="trend-h"')]
 
 
+def test_kpi_page_weeks_before_the_data_show_no_previous_value(signed_in):
+    """A week of the previous period before the data has no value, not a zero."""
+    march = body(signed_in.get(f"/kpis/engaged_target_accounts/?{MARCH}"))
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">.*?</tr>", march, re.S)
+    before = [r for r in rows if "no earlier data" in r]
+    assert before, "the March page has weeks compared with weeks before the data"
+    for row in before:
+        cells = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
+        assert "before the data starts" in cells[1] and ">0<" not in cells[1]
+
+
 def test_the_api_echo_says_so(signed_in, viewer_api):
     for path in ("/api/v1/kpis/", "/api/v1/kpis/engaged_target_accounts/"):
         march = viewer_api.get(path, {"from": "2024-03-01", "to": "2024-03-31"}).json()
