@@ -10,6 +10,9 @@ data:
 * floor: ``SELECT kind, count(*) FROM touches WHERE occurred_at in the
   period GROUP BY kind`` (one scan of the period's touches);
 * catalogue: ``compute()`` of every KPI;
+* five by hand: one hand-written statement for the five KPIs below (the target
+  list as of the period end, its engagement touches and opportunities), checked
+  equal to ``compute(ids=FIVE)`` under the default definitions before timing;
 * five: ``compute(ids=...)`` of five common KPIs, and the same with the
   accounts source's fact pruning switched off (every fact annotated, as
   before measures were planned), which shows what the planning saves;
@@ -18,8 +21,9 @@ data:
   computation alone, and one ``compute()`` per program as the page did before; the
   programs' ratios to the catalogue are printed too (target: at most 1.5).
 
-Each figure is the median over rounds of the ratio to the floor measured
-in the same round, printed with the load average at that moment.
+Each figure is the median over rounds of the ratio to the floor (to the catalogue, to
+the hand-written statement) measured in the same round, printed with the load average
+(target: the five KPIs at most 2x the hand-written statement).
 
     .venv/bin/python bench/bench_engine.py --size S
 """
@@ -41,6 +45,9 @@ FIVE = [
     "new_revenue_won",
     "influenced_pipeline",
 ]
+
+#: The variant the five KPIs' computations are compared with (target: at most 2x).
+BY_HAND = "five KPIs, one statement by hand"
 
 
 def seed(accounts: int, touches: int) -> None:
@@ -85,6 +92,7 @@ def main() -> None:
     from django.db.models import Max
 
     from engagement.models import Program, Touch
+    from funnel.definitions import definitions_resolve
     from funnel.kpis import Filters, Period, compute, compute_grouped
     from funnel.kpis.sources.accounts import ACCOUNTS
     from reports.selectors import PROGRAM_KPIS, program_rows
@@ -109,6 +117,13 @@ def main() -> None:
         finally:
             ACCOUNTS.prunes = True
 
+    rules = definitions_resolve(None)
+    by_hand = five_by_hand(period, rules)
+    check_five(period, by_hand)
+    print(f"the five KPIs by hand (definitions {rules.name}, generation {rules.generation}):")
+    for kpi_id, item in by_hand.items():
+        print(f"  {kpi_id}: {item}")
+
     programs = list(Program.objects.order_by("name").values_list("pk", flat=True))
 
     def programs_one_by_one() -> None:
@@ -119,6 +134,7 @@ def main() -> None:
     variants = {
         "floor scan": floor,
         "catalogue": lambda: compute(period),
+        BY_HAND: lambda: five_by_hand(period, rules),
         "five KPIs": lambda: compute(period, ids=FIVE),
         "five KPIs, facts not planned": five_unplanned,
         "programs page": lambda: program_rows(period, Filters()),
@@ -148,15 +164,113 @@ def main() -> None:
         f"load average {min(loads):.1f}-{max(loads):.1f}"
     )
     print(f"{len(programs)} programs")
-    print(f"{'variant':34} {'median s':>9} {'x floor':>8} {'x catalogue':>12}")
-    for variant in variants:
-        per_catalogue = statistics.median(
-            a / b for a, b in zip(seconds[variant], seconds["catalogue"], strict=True)
+    print(f"{'variant':34} {'median s':>9} {'x floor':>8} {'x catalogue':>12} {'x by hand':>10}")
+
+    def per(variant: str, base: str) -> float:
+        return statistics.median(
+            a / b for a, b in zip(seconds[variant], seconds[base], strict=True)
         )
+
+    for variant in variants:
         print(
             f"{variant:34} {statistics.median(seconds[variant]):9.3f} "
-            f"{statistics.median(ratios[variant]):8.1f} {per_catalogue:12.2f}"
+            f"{statistics.median(ratios[variant]):8.1f} {per(variant, 'catalogue'):12.2f} "
+            f"{per(variant, BY_HAND):10.2f}"
         )
+
+
+def five_by_hand(period, rules) -> dict[str, dict]:
+    """The five KPIs from one hand-written statement, in ``compute()``'s item shape.
+
+    What an analyst would write against the same tables and definitions: the target
+    list as of the period end (membership intervals, ``accounts.models.target_q``), its
+    accounts' engagement touches in the period, and their opportunities; version 2
+    counts influence from touches of a program on new business only (KPIS.md).
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from abm_site.db import day_bounds
+    from accounts.models import AccountList, ListMembership
+    from engagement.choices import ENGAGEMENT_KINDS
+    from engagement.models import Touch
+    from funnel.kpis.results import count_result, ratio_result, sum_result
+    from funnel.models import Opportunity
+
+    start_dt, end_dt = day_bounds(period.start, period.end)
+    v2 = rules.generation >= 2
+    influenced_type = "AND o.type = 'new_business'" if v2 else ""
+    influenced_touch = "AND t.program_id IS NOT NULL" if v2 else ""
+    sql = f"""
+        WITH target AS (
+            SELECT DISTINCT m.account_id
+            FROM {ListMembership._meta.db_table} m
+            JOIN {AccountList._meta.db_table} l ON l.id = m.list_id
+            WHERE l.is_target
+              AND (m.joined_on IS NULL OR m.joined_on <= %(end)s)
+              AND (m.left_on IS NULL OR m.left_on > %(end)s)
+        ),
+        opps AS (
+            SELECT o.* FROM {Opportunity._meta.db_table} o JOIN target USING (account_id)
+        )
+        SELECT
+            (SELECT count(*) FROM target),
+            (SELECT count(DISTINCT t.account_id)
+               FROM {Touch._meta.db_table} t JOIN target USING (account_id)
+              WHERE t.kind = ANY(%(kinds)s)
+                AND t.occurred_at >= %(start_dt)s AND t.occurred_at < %(end_dt)s),
+            (SELECT count(DISTINCT account_id) FROM opps
+              WHERE type = 'new_business' AND created_on BETWEEN %(start)s AND %(end)s),
+            w.won, w.lost, w.won_amount, i.influenced, i.influenced_amount
+        FROM (
+            SELECT count(*) FILTER (WHERE status = 'won') AS won,
+                   count(*) FILTER (WHERE status = 'lost') AS lost,
+                   sum(amount) FILTER (WHERE status = 'won') AS won_amount
+            FROM opps
+            WHERE type = 'new_business' AND closed_on BETWEEN %(start)s AND %(end)s
+        ) w, (
+            SELECT count(*) AS influenced, sum(amount) AS influenced_amount
+            FROM opps o
+            WHERE o.created_on BETWEEN %(start)s AND %(end)s {influenced_type}
+              AND EXISTS (
+                SELECT 1 FROM {Touch._meta.db_table} t
+                WHERE t.account_id = o.account_id AND t.kind = ANY(%(kinds)s) {influenced_touch}
+                  AND t.occurred_at >= (o.created_on - %(days)s - 1)::timestamptz
+                  AND t.occurred_at < (o.created_on + 2)::timestamptz
+                  AND (t.occurred_at AT TIME ZONE %(tz)s)::date
+                      BETWEEN o.created_on - %(days)s AND o.created_on
+              )
+        ) i
+    """
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "start_dt": start_dt,
+        "end_dt": end_dt,
+        "kinds": list(ENGAGEMENT_KINDS),
+        "days": int({**settings.ABM_SCORES, **rules.params}["influence_days"]),
+        "tz": settings.TIME_ZONE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        targets, engaged, opp_accounts, won, lost, won_amount, infl, infl_amount = cursor.fetchone()
+    return {
+        "engaged_target_accounts": count_result(engaged),
+        "opportunity_rate": ratio_result(opp_accounts, targets),
+        "opportunity_win_rate": ratio_result(won, won + lost),
+        "new_revenue_won": sum_result(won_amount, won),
+        "influenced_pipeline": sum_result(infl_amount, infl),
+    }
+
+
+def check_five(period, by_hand: dict[str, dict]) -> None:
+    """The hand-written statement agrees with ``compute(ids=FIVE)`` on every figure."""
+    from funnel.kpis import compute
+
+    items = {item["id"]: item for item in compute(period, ids=FIVE)["kpis"]}
+    for kpi_id, expected in by_hand.items():
+        got = {key: items[kpi_id][key] for key in expected}
+        assert got == expected, f"{kpi_id}: compute() {got} != by hand {expected}"
 
 
 def _ensure_database(url: str) -> None:
