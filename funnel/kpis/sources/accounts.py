@@ -106,98 +106,172 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
     without a touch fact there is no join to touches at all. ``targeted`` is always
     there (the cohorts test it).
     """
+    window, first_step, second_step = _facts(ctx)
+    wanted = _wanted(first_step, second_step, facts)
+    rows = Account.objects.filter(ctx.scope_q())
+    if wanted & WINDOW_FACTS:
+        rows = rows.annotate(scored_touches=window)
+    rows = rows.annotate(**{k: v() for k, v in first_step.items() if k in wanted})
+    later = {k: v() for k, v in second_step.items() if k in wanted}
+    return rows.annotate(**later) if later else rows
+
+
+#: Facts that do not depend on the period (first dates ever): one column in a series.
+TIMELESS_FACTS = frozenset({"first_opp", "first_won"})
+
+
+def period_fact(name: str, i: int) -> str:
+    """The name of fact ``name`` of the ``i``-th period in ``account_facts_by_period``."""
+    return name if name in TIMELESS_FACTS else f"p{i}_{name}"
+
+
+def account_facts_by_period(contexts: list[Context], facts: Collection[str]) -> QuerySet[Account]:
+    """``account_facts`` of every context at once, one row per account: the facts of the
+    ``i``-th context are named ``period_fact(name, i)``.
+
+    The contexts must scope the same accounts (no tier or program filter: the series
+    checks it). One join to the touches of the union of their scoring windows serves
+    every period (each window fact keeps its own period's touches by its conditions).
+    """
+    built = [_facts(ctx) for ctx in contexts]
+    wanted = _wanted(built[0][1], built[0][2], facts)
+    if "research" in wanted:  # the high-value page patterns: read once for every period
+        for ctx in contexts[1:]:
+            ctx.__dict__["patterns"] = contexts[0].patterns
+    rows = Account.objects.filter(contexts[0].scope_q())
+    if wanted & WINDOW_FACTS:
+        lowest = min(_lowest(ctx, wanted) for ctx in contexts)
+        highest = max(ctx.end_dt for ctx in contexts)
+        rows = rows.annotate(scored_touches=_window(contexts[0], lowest, highest))
+    for step in (1, 2):  # the second step reads the first's facts
+        named: dict[str, Any] = {}
+        for i, facts_i in enumerate(built):  # the periods: a bounded list (MAX_BUCKETS)
+            for name, expression in facts_i[step].items():
+                if name in wanted and (i == 0 or name not in TIMELESS_FACTS):
+                    named[period_fact(name, i)] = expression()
+        if named:
+            rows = rows.annotate(**named)
+    return rows
+
+
+def _wanted(first_step: dict, second_step: dict, facts: Collection[str] | None) -> set[str]:
+    wanted = set(first_step) | set(second_step) if facts is None else {"targeted", *facts}
+    for name, reads in DERIVED_FACTS.items():
+        if name in wanted:
+            wanted |= reads
+    return wanted
+
+
+def _lowest(ctx: Context, wanted: Collection[str] = WINDOW_FACTS) -> dt.datetime:
+    """The first instant the window facts ``wanted`` of ``ctx`` read (the scores look back
+    further than the period)."""
     change_days = int(ctx.params["relationship_change_days"])
-    rel_before = ctx.end - dt.timedelta(days=change_days)
-    lowest = min(
-        ctx.start_dt,
-        research_window(ctx.end, ctx.params)[0],
-        ctx.end_dt - dt.timedelta(days=change_days + int(ctx.params["relationship_window_days"])),
-    )
-    # Only the kinds some per-account measure reads: engagement (counts, people), two-way
-    # contact (relationship) and web visits (research). Ad impressions, mail and intent
-    # touches (a third or more of all rows) never enter the join.
+    lowest = [ctx.start_dt]
+    if "research" in wanted:
+        lowest.append(research_window(ctx.end, ctx.params)[0])
+    if {"rel_now", "rel_prev"} & set(wanted):
+        back = change_days + int(ctx.params["relationship_window_days"])
+        lowest.append(ctx.end_dt - dt.timedelta(days=back))
+    return min(lowest)
+
+
+def _window(ctx: Context, lowest: dt.datetime, end: dt.datetime) -> FilteredRelation:
+    """The touches window facts read, from ``lowest`` to ``end``: only the kinds some
+    per-account measure reads, engagement (counts, people), two-way contact (relationship)
+    and web visits (research). Ad impressions, mail and intent touches (a third or more
+    of all rows) never enter the join."""
     scored_kinds = sorted(
         {*ENGAGEMENT_KINDS, *ctx.params["relationship_weights"], *WEB_VISIT_KINDS}
     )
-    window = FilteredRelation(
+    return FilteredRelation(
         "touches",
         condition=Q(
             touches__occurred_at__gte=lowest,
-            touches__occurred_at__lt=ctx.end_dt,
+            touches__occurred_at__lt=end,
             touches__kind__in=scored_kinds,
         ),
     )
+
+
+def _facts(ctx: Context) -> tuple[FilteredRelation, dict[str, Any], dict[str, Any]]:
+    """The touches window of ``ctx`` and its facts, in two annotation steps: each fact a
+    function building its expression (only the wanted ones are built)."""
+    change_days = int(ctx.params["relationship_change_days"])
+    rel_before = ctx.end - dt.timedelta(days=change_days)
+    window = _window(ctx, _lowest(ctx), ctx.end_dt)
+    # Bounded on both sides (the window above bounds them too): a series joins one window
+    # for all its buckets and keeps each bucket's touches by this condition.
     engaged_in_period = Q(
-        scored_touches__kind__in=ENGAGEMENT_KINDS, scored_touches__occurred_at__gte=ctx.start_dt
+        scored_touches__kind__in=ENGAGEMENT_KINDS,
+        scored_touches__occurred_at__gte=ctx.start_dt,
+        scored_touches__occurred_at__lt=ctx.end_dt,
     )
     eng = Touch.objects.filter(account_id=OuterRef("pk"), kind__in=ENGAGEMENT_KINDS)
     opps = Opportunity.objects.filter(account_id=OuterRef("pk"))
-    won_nb_period = opps.filter(closed_in_q(ctx.start, ctx.end, status=WON, type=NB))
     first_won_in_period = Q(first_won__gte=ctx.start, first_won__lte=ctx.end)
     first_opp_in_period = Q(first_opp__gte=ctx.start, first_opp__lte=ctx.end)
+    v2 = ctx.generation >= 2
+
     # Version 2: touch counts sum the touches' quantities (an aggregated row counts as many).
-    if ctx.generation >= 2:
-        engaged_n = Sum("scored_touches__quantity", filter=engaged_in_period)
-        touched_by_win = _sum_subquery(
-            Touch.objects.filter(
-                account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
-            ),
-            "quantity",
+    def engaged_n() -> Any:
+        if v2:
+            return Sum("scored_touches__quantity", filter=engaged_in_period)
+        return Count("scored_touches__id", filter=engaged_in_period)
+
+    def touched_by_win() -> Any:
+        by_win = Touch.objects.filter(
+            account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
         )
-    else:
-        engaged_n = Count("scored_touches__id", filter=engaged_in_period)
-        touched_by_win = _count_subquery(
-            Touch.objects.filter(
-                account_id=OuterRef("pk"), occurred_at__date__lte=OuterRef("first_won")
-            )
+        return _sum_subquery(by_win, "quantity") if v2 else _count_subquery(by_win)
+
+    def surge(flag: str | None) -> Any:
+        # One pass over the intent signals serves both (an ``InShared`` set).
+        return PerAccount(
+            _in_shared(surging_signals(ctx.start, ctx.end, params=ctx.params), flag=flag)
         )
-    surging = surging_signals(ctx.start, ctx.end, params=ctx.params)
+
+    def closed_won(kind: str) -> Any:
+        return PerAccount(
+            Exists(opps.filter(closed_in_q(ctx.start, ctx.end, status=WON, type=kind)))
+        )
+
     first_step: dict[str, Any] = {
-        "targeted": PerAccount(ctx.targeted()),
+        "targeted": lambda: PerAccount(ctx.targeted()),
         "engaged_n": engaged_n,
-        "eng_people": Count(
+        "eng_people": lambda: Count(
             "scored_touches__stakeholder_id", filter=engaged_in_period, distinct=True
         ),
-        "rel_now": relationship_score(ctx.end, via="scored_touches", params=ctx.params),
-        "rel_prev": relationship_score(rel_before, via="scored_touches", params=ctx.params),
-        "research": research_grade(
+        "rel_now": lambda: relationship_score(ctx.end, via="scored_touches", params=ctx.params),
+        "rel_prev": lambda: relationship_score(rel_before, via="scored_touches", params=ctx.params),
+        "research": lambda: research_grade(
             ctx.end, patterns=ctx.patterns, via="scored_touches", params=ctx.params
         ),
-        "grade_then": PerAccount(fit_grade_as_of(ctx.end)),  # the grade history (#15)
-        # One pass over the intent signals serves both (an ``InShared`` set).
-        "surge": PerAccount(_in_shared(surging)),
-        "competitor_surge": PerAccount(_in_shared(surging, flag="is_competitor_topic")),
-        "committee": PerAccount(
+        "grade_then": lambda: PerAccount(fit_grade_as_of(ctx.end)),  # the grade history (#15)
+        "surge": lambda: surge(None),
+        "competitor_surge": lambda: surge("is_competitor_topic"),
+        "committee": lambda: PerAccount(
             _count_subquery(
                 Stakeholder.objects.filter(account_id=OuterRef("pk")).filter(
                     Q(known_since__isnull=True) | Q(known_since__lte=ctx.end)
                 )
             )
         ),
-        "opp_in_period": PerAccount(Exists(opps.filter(created_in_q(ctx.start, ctx.end, type=NB)))),
-        "first_opp": PerAccount(
+        "opp_in_period": lambda: PerAccount(
+            Exists(opps.filter(created_in_q(ctx.start, ctx.end, type=NB)))
+        ),
+        "first_opp": lambda: PerAccount(
             _min_subquery(opps.filter(type=NB, created_on__isnull=False), "created_on", DateField())
         ),
-        "first_won": PerAccount(first_won_new_business()),
-        "won_in_period": PerAccount(_count_subquery(won_nb_period)),
-        "renewed": PerAccount(
-            Exists(
-                opps.filter(
-                    closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.RENEWAL)
-                )
-            )
+        "first_won": lambda: PerAccount(first_won_new_business()),
+        "won_in_period": lambda: PerAccount(
+            _count_subquery(opps.filter(closed_in_q(ctx.start, ctx.end, status=WON, type=NB)))
         ),
-        "expanded": PerAccount(
-            Exists(
-                opps.filter(
-                    closed_in_q(ctx.start, ctx.end, status=WON, type=OpportunityType.EXPANSION)
-                )
-            )
-        ),
+        "renewed": lambda: closed_won(OpportunityType.RENEWAL),
+        "expanded": lambda: closed_won(OpportunityType.EXPANSION),
     }
     second_step: dict[str, Any] = {
         # Only the few accounts that won or opened their first deal need these.
-        "first_eng": PerAccount(
+        "first_eng": lambda: PerAccount(
             Case(
                 When(
                     first_won_in_period | first_opp_in_period,
@@ -211,24 +285,15 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
                 output_field=DateField(),
             )
         ),
-        "touches_to_win": PerAccount(
+        "touches_to_win": lambda: PerAccount(
             Case(
-                When(first_won_in_period, then=touched_by_win),
+                When(first_won_in_period, then=touched_by_win()),
                 default=Value(0),
                 output_field=IntegerField(),
             )
         ),
     }
-    wanted = set(first_step) | set(second_step) if facts is None else {"targeted", *facts}
-    for name, reads in DERIVED_FACTS.items():
-        if name in wanted:
-            wanted |= reads
-    rows = Account.objects.filter(ctx.scope_q())
-    if wanted & WINDOW_FACTS:
-        rows = rows.annotate(scored_touches=window)
-    rows = rows.annotate(**{k: v for k, v in first_step.items() if k in wanted})
-    later = {k: v for k, v in second_step.items() if k in wanted}
-    return rows.annotate(**later) if later else rows
+    return window, first_step, second_step
 
 
 ACCOUNTS = Source(
@@ -239,6 +304,8 @@ ACCOUNTS = Source(
     fence=True,
     targeted="targeted",
     prunes=True,
+    period_rows=account_facts_by_period,
+    period_fact=period_fact,
 )
 
 
