@@ -78,7 +78,8 @@ class Source:
     themselves differ per period (account facts, look-back windows).
     ``period_rows(contexts, names)``: for a series, the rows of a pruning source with the
     facts ``names`` of every period at once, the ``i``-th period's fact ``name`` annotated
-    as ``period_fact(name, i)`` (one pass over the rows for all the buckets).
+    as ``period_fact(name, i)`` (one pass over the rows for all the buckets); None where
+    that pass would cost more than the periods side by side.
     """
 
     name: str
@@ -94,7 +95,7 @@ class Source:
     group_q: Callable[[Context], Q | None] | None = None
     grouped_runner: GroupedRunner | None = None
     period_q: Callable[[Context], Q] | None = None
-    period_rows: Callable[[list[Context], set[str]], QuerySet] | None = None
+    period_rows: Callable[[list[Context], set[str]], QuerySet | None] | None = None
     period_fact: Callable[[str, int], str] | None = None
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None

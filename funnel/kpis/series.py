@@ -259,7 +259,8 @@ def _by_period(
     source: Source, contexts: list[Context], cohorts: list[str], measures: list
 ) -> list[dict[str, dict[str, Any]]] | None:
     """Every bucket's result of a source of account facts, in one pass over the accounts
-    (None when its columns would exceed ``MAX_COLUMNS``: then side by side).
+    (None when its columns would exceed ``MAX_COLUMNS``, or the source says one pass costs
+    more, ``Source.period_rows``: then side by side).
 
     Each bucket's measures are built as ``compute`` builds them (``Measure.expression`` on
     the bucket's own context), then pointed at that bucket's facts (``_relabel``): the
@@ -283,6 +284,8 @@ def _by_period(
     if len(names) * len(contexts) > MAX_COLUMNS:  # a column per bucket and fact
         return None
     queryset = source.period_rows(contexts, names)
+    if queryset is None:
+        return None
     columns = set(queryset.query.annotations)
     renames = [
         {n: source.period_fact(n, i) for n in names if source.period_fact(n, i) in columns}
