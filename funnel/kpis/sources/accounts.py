@@ -150,7 +150,9 @@ def account_facts_by_period(
     if wanted & WINDOW_FACTS:
         lowest = min(_lowest(ctx, wanted) for ctx in contexts)
         highest = max(ctx.end_dt for ctx in contexts)
-        rows = rows.annotate(scored_touches=_window(contexts[0], lowest, highest))
+        # No score here: the engagement kinds alone (the facts' conditions test them too).
+        window = _window(contexts[0], lowest, highest, scores=False)
+        rows = rows.annotate(scored_touches=window)
     for step in (1, 2):  # the second step reads the first's facts
         named: dict[str, Any] = {}
         for i, facts_i in enumerate(built):  # the periods: a bounded list (MAX_BUCKETS)
@@ -183,13 +185,17 @@ def _lowest(ctx: Context, wanted: Collection[str] = WINDOW_FACTS) -> dt.datetime
     return min(lowest)
 
 
-def _window(ctx: Context, lowest: dt.datetime, end: dt.datetime) -> FilteredRelation:
+def _window(
+    ctx: Context, lowest: dt.datetime, end: dt.datetime, scores: bool = True
+) -> FilteredRelation:
     """The touches window facts read, from ``lowest`` to ``end``: only the kinds some
     per-account measure reads, engagement (counts, people), two-way contact (relationship)
-    and web visits (research). Ad impressions, mail and intent touches (a third or more
-    of all rows) never enter the join."""
+    and web visits (research; with ``scores`` only). Ad impressions, mail and intent
+    touches (a third or more of all rows) never enter the join."""
     scored_kinds = sorted(
         {*ENGAGEMENT_KINDS, *ctx.params["relationship_weights"], *WEB_VISIT_KINDS}
+        if scores
+        else ENGAGEMENT_KINDS
     )
     return FilteredRelation(
         "touches",
