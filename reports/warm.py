@@ -38,8 +38,9 @@ COMPACT_ABOVE = 1000
 
 
 def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
-    """Compute every preset period (and the one before it) and the default programs and
-    tiers pages, unless they were already computed for the current data version."""
+    """Compute every preset period (and the one before it), the default dashboard's and
+    stage pages' live trends and the default programs and tiers pages, unless they were
+    already computed for the current data version."""
     if connection.vendor != "postgresql":
         return {"skipped": "the KPI cache needs PostgreSQL"}
     current = data_version()
@@ -62,6 +63,9 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
     headline = list(selectors.HEADLINE_KPIS.values())
     selectors.live_trend(period, Filters(), headline)
     selectors.month_over_month(period.end, Filters(), headline)
+    # Each stage page's default trends: the live series where no snapshots answer them.
+    for stage in selectors.HEADLINE_KPIS:  # the six stages
+        selectors.card_trend(period, Filters(), selectors.stage_kpi_ids(stage))
     selectors.program_rows(period, Filters())
     tiers = list(Tier.objects.order_by("rank").values_list("pk", "name"))
     selectors.tier_rows(period, Filters(), tiers)

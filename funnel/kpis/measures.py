@@ -76,6 +76,10 @@ class Source:
     one period's rows among the rows of a longer period (``Q()`` where the rows do not
     depend on the period, each condition picking its own dates); None where the rows
     themselves differ per period (account facts, look-back windows).
+    ``period_rows(contexts, names)``: for a series, the rows of a pruning source with the
+    facts ``names`` of every period at once, the ``i``-th period's fact ``name`` annotated
+    as ``period_fact(name, i)`` (one pass over the rows for all the buckets); None where
+    that pass would cost more than the periods side by side.
     """
 
     name: str
@@ -91,6 +95,8 @@ class Source:
     group_q: Callable[[Context], Q | None] | None = None
     grouped_runner: GroupedRunner | None = None
     period_q: Callable[[Context], Q] | None = None
+    period_rows: Callable[[list[Context], set[str]], QuerySet | None] | None = None
+    period_fact: Callable[[str, int], str] | None = None
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )

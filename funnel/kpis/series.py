@@ -21,14 +21,18 @@ tiers, stage changes) are not one aggregate: their KPIs are refused here
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.constants import LOOKUP_SEP
 
+from abm_site.db import shared_sets
+from funnel.choices import Cohort
 from funnel.definitions import definitions_mark_used, definitions_resolve
 from funnel.models import DefinitionsVersion
 
@@ -46,7 +50,15 @@ from .engine import (
     definitions_echo,
     filters_echo,
 )
-from .measures import Pending, Source, by_group, pending_by_group
+from .measures import (
+    _FENCE,
+    Pending,
+    Source,
+    _plus,
+    by_group,
+    pending_by_group,
+    referenced,
+)
 
 Bucket = Literal["week", "month"]
 BUCKETS: tuple[str, ...] = ("week", "month")
@@ -237,6 +249,95 @@ def _groups_periods(source: Source, filters: Filters) -> bool:
     )
 
 
+def _groups_facts(source: Source, filters: Filters) -> bool:
+    """Whether one pass over the accounts can carry every bucket's account facts as columns
+    of its own (``Source.period_rows``): the filters keep the same accounts in every bucket."""
+    return source.period_rows is not None and not filters.tier and not filters.program
+
+
+def _by_period(
+    source: Source, contexts: list[Context], cohorts: list[str], measures: list
+) -> list[dict[str, dict[str, Any]]] | None:
+    """Every bucket's result of a source of account facts, in one pass over the accounts
+    (None when its columns would exceed ``MAX_COLUMNS``, or the source says one pass costs
+    more, ``Source.period_rows``: then side by side).
+
+    Each bucket's measures are built as ``compute`` builds them (``Measure.expression`` on
+    the bucket's own context), then pointed at that bucket's facts (``_relabel``): the
+    statement holds one column per bucket and fact, one aggregate per bucket, cohort and
+    measure, the same arithmetic as each bucket's own statement.
+    """
+    assert source.period_rows is not None and source.period_fact is not None
+    flag = source.targeted
+    assert flag, f"{source!r}: account facts carry the cohort flag"
+    derived = {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
+    computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
+    conditions = {Cohort.ABM: Q(**{flag: True}), Cohort.NON_ABM: Q(**{flag: False})}
+    built: dict[str, tuple[int, Any]] = {}
+    for i, ctx in enumerate(_sharing(contexts, measures)):  # the buckets (MAX_BUCKETS)
+        for cohort in computed:
+            for m in measures:
+                expression = m.expression(ctx, conditions.get(cohort, Q()))
+                if expression is not None:  # None: the source's ``after`` step computes it
+                    built[f"{i}__{cohort}__{m.name}"] = (i, expression)
+    names = referenced(Q(**{flag: True}), *(e for _, e in built.values()))
+    if len(names) * len(contexts) > MAX_COLUMNS:  # a column per bucket and fact
+        return None
+    queryset = source.period_rows(contexts, names)
+    if queryset is None:
+        return None
+    columns = set(queryset.query.annotations)
+    renames = [
+        {n: source.period_fact(n, i) for n in names if source.period_fact(n, i) in columns}
+        for i in range(len(contexts))
+    ]
+    aggregates = {key: _relabel(e, renames[i]) for key, (i, e) in built.items()}
+    queryset = queryset.order_by()[:_FENCE] if source.fence else queryset
+    with shared_sets(queryset.db):  # each InShared set once per statement
+        row = queryset.aggregate(**aggregates) if aggregates else {}
+    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in contexts]
+    for key, value in row.items():
+        i, cohort, name = key.split("__", 2)
+        results[int(i)][cohort][name] = value
+    if derived:
+        wholes = {m.name for m in measures if m.whole}
+        for result in results:  # the buckets
+            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+            result[Cohort.ALL] = {
+                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
+                for name in abm
+            }
+    return results
+
+
+def _relabel(node: Any, names: dict[str, str]) -> Any:
+    """``node`` (a ``Q`` or an expression) with its references to the facts ``names`` renamed
+    (``engaged_n`` to ``p3_engaged_n``): a bucket's measure read from its own columns."""
+    if isinstance(node, Q):
+        renamed = copy.copy(node)
+        renamed.children = [
+            (_head(child[0], names), _relabel(child[1], names))
+            if isinstance(child, tuple)
+            else _relabel(child, names)
+            for child in node.children
+        ]
+        return renamed
+    if type(node) is F:  # not OuterRef: it names the outer query's columns
+        return F(_head(node.name, names))
+    if hasattr(node, "get_source_expressions"):
+        sources = node.get_source_expressions()
+        relabelled = [_relabel(e, names) for e in sources]
+        if any(a is not b for a, b in zip(sources, relabelled, strict=True)):
+            node = node.copy()
+            node.set_source_expressions(relabelled)
+    return node
+
+
+def _head(lookup: str, names: dict[str, str]) -> str:
+    head, sep, rest = lookup.partition(LOOKUP_SEP)
+    return f"{names[head]}{sep}{rest}" if head in names else lookup
+
+
 def _run(
     source: Source, contexts: list[Context], cohorts: list[str], measures: list
 ) -> list[dict[str, dict[str, Any]]]:
@@ -250,6 +351,14 @@ def _run(
         span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
         union = Context(span, first.filters, first.plan, first.definitions)
         results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))
+        if source.after is not None:
+            for ctx, result in zip(contexts, results, strict=True):
+                source.after(ctx, cohorts, measures, result)
+        return results
+    results = None
+    if _groups_facts(source, first.filters) and columns <= MAX_COLUMNS:
+        results = _by_period(source, contexts, cohorts, measures)
+    if results is not None:
         if source.after is not None:
             for ctx, result in zip(contexts, results, strict=True):
                 source.after(ctx, cohorts, measures, result)

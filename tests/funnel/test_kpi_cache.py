@@ -6,6 +6,7 @@ would throw the cache away).
 """
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.cache import cache
@@ -313,3 +314,28 @@ def test_warming_covers_the_default_dashboards_live_trends(clear_cache):
         selectors.month_over_month(period.end, Filters(), headline)
     # Each: the definitions in force, then the data version and the cache.
     assert statements(queries) <= 4, [q["sql"][:80] for q in queries.captured_queries]
+
+
+#: A KPI statement: an aggregate over a source's rows (``FILTER`` per cohort and measure).
+KPI_STATEMENT = re.compile(r"(COUNT|SUM)\([^)]*\) FILTER \(WHERE", re.IGNORECASE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_warming_covers_each_stage_pages_live_trends(clear_cache, client, viewer):
+    """After the warmer, the first visit of each stage page (no snapshots yet: live trends)
+    runs no KPI statement: its KPIs and its cards' series come from the cache."""
+    f.AccountFactory()
+    client.force_login(viewer)
+    cold = CaptureQueriesContext(connection)
+    with cold:
+        assert client.get("/stages/2/").status_code == 200
+    assert any(KPI_STATEMENT.search(q["sql"]) for q in cold.captured_queries)  # the probe
+    f.AccountFactory()  # a write: a new data version, nothing of it cached
+    warm.warm_kpi_cache()
+    for stage in range(1, 7):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/stages/{stage}/")
+        assert response.status_code == 200
+        kpis = [q["sql"][:120] for q in queries.captured_queries if KPI_STATEMENT.search(q["sql"])]
+        assert kpis == [], (stage, kpis)
+        assert response.context["groups"][0]["items"][0]["trend"]  # the cards have trends
