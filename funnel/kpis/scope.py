@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.lookups import In
 
 from abm_site.db import day_bounds
-from accounts.models import tier_as_of
+from accounts.models import Account, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from funnel.selectors import cohort_q
@@ -57,7 +57,14 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
     tier snapshots as they were (#15).
     """
     q = Q()
-    if filters.tier:
+    if filters.tier and prefix:
+        # Rows of an account (touches, opportunities): the set of the tier's accounts, which
+        # the database computes once, not a tier subquery per row (and per aggregate).
+        tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
+            tier_then__in=list(filters.tier)
+        )
+        q &= Q(**{f"{prefix}pk__in": tiered.values("pk")})
+    elif filters.tier:
         q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})
