@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.lookups import In
 
-from abm_site.db import day_bounds
+from abm_site.db import InShared, day_bounds
 from accounts.models import Account, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
@@ -43,7 +43,12 @@ def scope_q(
         touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
         if generation >= 2:
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
-        q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
+        if prefix:
+            # Rows of an account: one set per program in a statement (``shared_sets``), not
+            # a scan of the program's touches for each aggregate that reads it.
+            q &= Q(InShared(F(f"{prefix}pk"), touched.values("account_id")))
+        else:
+            q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
     if cohort and filters.cohort:
         q &= cohort_q(filters.cohort, period.end, prefix, filters.list_id)
     return q
