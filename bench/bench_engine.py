@@ -19,7 +19,11 @@ data:
 * programs: what the Programs page computes (``reports.selectors.program_rows``: every
   program in one grouped computation, ``compute_grouped``, and the totals), the grouped
   computation alone, and one ``compute()`` per program as the page did before; the
-  programs' ratios to the catalogue are printed too (target: at most 1.5).
+  programs' ratios to the catalogue are printed too (target: at most 1.5);
+* nightly funnel snapshots: ``funnel_snapshots_upsert`` for the last day, every slice
+  (all, each tier, each program, each cohort) as the nightly task runs it (a rerun
+  writes nothing: the figures are equal), and the same with each group's aggregates
+  built in full (``copies`` off, as before); target: at most 2x the catalogue.
 
 Each figure is the median over rounds of the ratio to the floor (to the catalogue, to
 the hand-written statement) measured in the same round, printed with the load average
@@ -73,6 +77,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only", help="comma-separated variants to time (besides floor and catalogue)"
+    )
     parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
     parser.add_argument(
         "--database", help="an already seeded database to use (default abm_bench_engine_<size>)"
@@ -93,7 +100,7 @@ def main() -> None:
 
     from engagement.models import Program, Touch
     from funnel.definitions import definitions_resolve
-    from funnel.kpis import Filters, Period, compute, compute_grouped
+    from funnel.kpis import Filters, Period, compute, compute_grouped, measures
     from funnel.kpis.sources.accounts import ACCOUNTS
     from reports.selectors import PROGRAM_KPIS, program_rows
 
@@ -131,6 +138,23 @@ def main() -> None:
             compute(period, Filters(program=(pk,)), ids=PROGRAM_KPIS)
         compute(period, Filters(program=tuple(programs)), ids=PROGRAM_KPIS)
 
+    def snapshots() -> None:
+        from funnel.snapshots import funnel_snapshots_upsert
+
+        funnel_snapshots_upsert(last, window_days=90, reason="bench")
+
+    def snapshots_full_groups() -> None:
+        built = measures.pending_by_group
+
+        def in_full(*args, copies=False, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            return built(*args, **kwargs)
+
+        measures.pending_by_group = in_full
+        try:
+            snapshots()
+        finally:
+            measures.pending_by_group = built
+
     variants = {
         "floor scan": floor,
         "catalogue": lambda: compute(period),
@@ -142,7 +166,12 @@ def main() -> None:
             period, Filters(), "program", programs, PROGRAM_KPIS
         ),
         "programs, one compute each": programs_one_by_one,
+        "nightly funnel snapshots": snapshots,
+        "snapshots (groups in full)": snapshots_full_groups,
     }
+    if args.only:
+        keep = {"floor scan", "catalogue", BY_HAND, *(v.strip() for v in args.only.split(","))}
+        variants = {name: run for name, run in variants.items() if name in keep}
     for run in variants.values():  # warm the buffers and the code paths once
         run()
     ratios: dict[str, list[float]] = {name: [] for name in variants}

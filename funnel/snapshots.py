@@ -313,20 +313,25 @@ def _slice_results(
 ) -> dict[str, dict[str, Any]]:
     """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: the tier
     slices in one grouped computation, the program slices in another (``compute_grouped``),
-    the others (all, the cohorts) one ``compute`` each. A slice without a list leaves out
+    the others (all, the cohorts) in one more (``compute_cohorts``). A slice without a list leaves out
     the KPIs that need one (the lift KPIs: null there), so its figures hold no placeholders."""
-    from .kpis import GROUP_BY, Filters, compute, compute_grouped, funnel_slices, slice_kpi_ids
+    from .kpis import GROUP_BY, Filters, compute_grouped, funnel_slices, slice_kpi_ids
+    from .kpis.grouped import compute_cohorts
 
     slices = [(n, f) for n, f in funnel_slices() if only is None or n in only]
     results: dict[str, dict[str, Any]] = {}
     grouped: dict[str, list[tuple[str, int]]] = {by: [] for by in GROUP_BY}
+    cohorts: dict[str, Filters] = {}
     for name, filters in slices:  # the slices: all, tiers, programs, cohorts
         by = name.split(":", 1)[0]
         if by in grouped:
             grouped[by].append((name, getattr(filters, by)[0]))
         else:
-            ids = slice_kpi_ids(filters, rules.generation)
-            results[name] = compute(period, filters, ids=ids, definitions=rules)
+            cohorts[name] = filters
+    # all and the cohorts: no list, so the same KPIs; their sources run once for all.
+    ids = slice_kpi_ids(Filters(), rules.generation)
+    computed = compute_cohorts(period, list(cohorts.values()), ids=ids, definitions=rules)
+    results.update(zip(cohorts, computed, strict=True))
     for by, members in grouped.items():
         keys = [key for _, key in members]
         ids = slice_kpi_ids(Filters(), rules.generation)

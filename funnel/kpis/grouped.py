@@ -25,7 +25,7 @@ from funnel.models import DefinitionsVersion
 
 from . import version
 from .base import Filters, Period
-from .context import Context
+from .context import Context, Planned
 from .engine import (
     _cache_get_many,
     _cache_key,
@@ -35,6 +35,7 @@ from .engine import (
     _plan,
     _specs,
     _subset,
+    compute,
     definitions_echo,
     filters_echo,
 )
@@ -186,3 +187,55 @@ def _run(
                 source.after(group, cohorts, measures, result)
         return results
     return [source.compute(g, cohorts, measures) for g in groups]  # the ungroupable few
+
+
+def compute_cohorts(
+    period: Period,
+    slices: Sequence[Filters],
+    ids: Iterable[str] | None = None,
+    definitions: DefinitionsVersion | int | str | None = None,
+) -> list[dict[str, Any]]:
+    """``[compute(period, f, ids, definitions) for f in slices]`` for slices that differ only
+    by their cohort (the snapshots' all and cohort slices), each aggregate source run once
+    for every cohort they read.
+
+    An aggregate source's rows do not depend on the filters' cohort (each cohort is a
+    condition of its own), so its one result serves every slice; the runner sources
+    (attribution, spend, ...) read the filters' cohort and run per slice. Where results
+    are cached (``compute``'s), each slice is a ``compute`` as before.
+    """
+    slices = list(slices)
+    bases = {dataclasses.replace(f, cohort=None) for f in slices}
+    if _cacheable() or len(slices) < 2 or len(bases) != 1:
+        return [compute(period, f, ids, definitions) for f in slices]
+    rules = definitions_resolve(definitions)
+    specs = _specs(ids, rules.generation)
+    definitions_mark_used(rules)
+    plans = [_plan(specs, f) for f in slices]
+    merged: dict[Source, Planned] = {}
+    for plan in plans:  # the slices: a bounded list, not data rows
+        for source, planned in plan.items():
+            if source.runner is None:
+                into = merged.setdefault(source, Planned())
+                into.cohorts |= planned.cohorts
+                into.measures |= planned.measures
+    shared = Context(period, slices[0], merged, rules)
+    computed = {
+        source: source.compute(
+            shared, sorted(planned.cohorts), sorted(planned.measures, key=lambda m: m.name)
+        )
+        for source, planned in merged.items()  # the sources: a fixed list
+    }
+    results = []
+    for filters, plan in zip(slices, plans, strict=True):
+        ctx = Context(period, filters, plan, rules)
+        ctx._results.update({s: computed[s] for s in plan if s in computed})
+        results.append(
+            {
+                "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+                "filters": filters_echo(filters),
+                "definitions": definitions_echo(rules),
+                "kpis": _items(specs, ctx, filters),
+            }
+        )
+    return results

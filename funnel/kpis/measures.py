@@ -14,7 +14,7 @@ computes only the measures the requested KPIs declare.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
@@ -22,6 +22,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Expression,
     F,
     OuterRef,
     Q,
@@ -265,10 +266,17 @@ def by_group(
 
     See ``pending_by_group``, which builds the query; this runs it.
     """
-    pending = pending_by_group(ctx, source, cohorts, measures, groups)
+    try:
+        pending = pending_by_group(ctx, source, cohorts, measures, groups, copies=True)
+        return pending.finish(_aggregate(pending))
+    except CopyMismatch:  # raised while compiling, before the statement runs
+        pending = pending_by_group(ctx, source, cohorts, measures, groups)
+        return pending.finish(_aggregate(pending))
+
+
+def _aggregate(pending: Pending) -> dict[str, Any]:
     with shared_sets(pending.queryset.db):  # each InShared set once per statement
-        row = pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
-    return pending.finish(row)
+        return pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
 
 
 @dataclass
@@ -287,6 +295,8 @@ def pending_by_group(
     cohorts: list[str],
     measures: list[Measure],
     groups: list[Context] | None = None,
+    *,
+    copies: bool = False,
 ) -> Pending:
     """The aggregate of ``by_group``, unrun.
 
@@ -295,7 +305,9 @@ def pending_by_group(
     once per row inside the fence; repeated in each aggregate of an unfenced source) and
     each measure is a conditional aggregate per
     group and cohort, its rule read from the group's own context. Without ``groups``:
-    ``ctx`` alone, one result.
+    ``ctx`` alone, one result. ``copies``: the groups past the first two that differ only
+    by their key (one program, one tier) reuse the first group's compiled SQL with their
+    own key (``GroupCopy``): Django builds two groups' aggregate trees, not one per group.
     """
     assert source.rows is not None
     if source.targeted:
@@ -343,11 +355,17 @@ def pending_by_group(
                 )
             )
             members.append((group, Q(**{f"group_{i}": True})))
-    aggregates = {}
+    copied = _copied_members(members, flags) if copies and not periods else {}
+    aggregates: dict[str, Any] = {}
     for i, (member, group_q) in enumerate(members):
         for cohort in computed:
             where = member.cohort_q(cohort, source.prefix) if periods else conditions[cohort]
             for m in measures:
+                if i in copied:
+                    template = copied[i].template
+                    if f"{template[0]}__{cohort}__{m.name}" in aggregates:
+                        aggregates[f"{i}__{cohort}__{m.name}"] = copied[i].of(f"{cohort}__{m.name}")
+                    continue
                 expression = m.expression(member, where, group_q)
                 if expression is not None:  # None: the source's ``after`` step computes it
                     aggregates[f"{i}__{cohort}__{m.name}"] = expression
@@ -379,6 +397,149 @@ def pending_by_group(
         return results
 
     return Pending(queryset, aggregates, finish)
+
+
+class CopyMismatch(Exception):
+    """A group's SQL is not the template group's with its key swapped (computed in full)."""
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """How member ``i`` copies the template members ``template = (t0, t1)``: their keys
+    and its own, and the flag columns (fenced sources) standing for each group."""
+
+    template: tuple[int, int]
+    keys: tuple[int, int, int]
+    flags: tuple[str, str, str] | None
+
+    def of(self, name: str) -> GroupCopy:
+        t0, t1 = self.template
+        return GroupCopy(f"{t0}__{name}", f"{t1}__{name}", self.keys, self.flags)
+
+
+def _copied_members(
+    members: list[tuple[Context, Q | None]], flags: dict[str, Any]
+) -> dict[int, _Copy]:
+    """Member index -> its copy of the first two split members, for the members past them
+    whose filters differ from the first's only by a one-id key (a program, a tier)."""
+    split = [i for i, (_, group_q) in enumerate(members) if group_q is not None]
+    if len(split) < 3:
+        return {}
+    first = members[split[0]][0].filters
+    names = [
+        f.name
+        for f in fields(first)
+        if getattr(first, f.name) != getattr(members[split[1]][0].filters, f.name)
+    ]
+    if len(names) != 1:
+        return {}
+    (name,) = names
+    keys = {}
+    for i in split:  # the groups: a bounded list, not data rows
+        own = members[i][0].filters
+        value = getattr(own, name)
+        if replace(own, **{name: getattr(first, name)}) != first or len(value) != 1:
+            return {}
+        if not isinstance(value[0], int) or isinstance(value[0], bool):
+            return {}
+        keys[i] = value[0]
+    t0, t1 = split[0], split[1]
+    copied = {}
+    for i in split[2:]:
+        flag = (f"group_{t0}", f"group_{t1}", f"group_{i}") if flags else None
+        copied[i] = _Copy((t0, t1), (keys[t0], keys[t1], keys[i]), flag)
+    return copied
+
+
+class GroupCopy(Expression):
+    """One group's aggregate written as the template group's compiled SQL, with the
+    template's key parameters (and flag column) replaced by the group's own.
+
+    ``template`` and ``reference`` are the aliases of the same measure for two other
+    groups of the statement, built in full; the reference proves at compile time that
+    the two differ only where their keys (and flags) do, else ``CopyMismatch``: the
+    caller builds every group in full. It saves building, resolving and compiling one
+    aggregate tree per group, which costs far more than the statement itself.
+    """
+
+    contains_aggregate = True
+    contains_over_clause = False
+    contains_column_references = False
+
+    def __init__(
+        self,
+        template: str,
+        reference: str,
+        keys: tuple[int, int, int],
+        flags: tuple[str, str, str] | None,
+    ):
+        super().__init__()
+        self.template = template
+        self.reference = reference
+        self.keys = keys
+        self.flags = flags
+        self.resolved: Any = None
+
+    def __repr__(self) -> str:
+        return f"GroupCopy({self.template!r}, key={self.keys[2]})"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):  # noqa: ANN001, ANN201, E501
+        copy = self.copy()
+        # The template is resolved already (aggregates resolve in order, the earlier ones
+        # kept on the query meanwhile): its output field and converters are this one's.
+        copy.resolved = query.annotations[self.template]
+        return copy
+
+    def get_refs(self) -> set[str]:
+        return {self.flags[2]} if self.flags else set()
+
+    @property
+    def output_field(self):  # noqa: ANN201
+        return self.resolved.output_field
+
+    @property
+    def empty_result_set_value(self):  # noqa: ANN201
+        return self.resolved.empty_result_set_value
+
+    def get_db_converters(self, connection):  # noqa: ANN001, ANN201
+        return self.resolved.get_db_converters(connection)
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+        compiled = compiler.__dict__.setdefault("_group_copies", {})
+        for alias in (self.template, self.reference):
+            if alias not in compiled:
+                compiled[alias] = compiler.compile(compiler.query.annotations[alias])
+        (sql, params), (reference_sql, reference_params) = (
+            compiled[self.template],
+            compiled[self.reference],
+        )
+        own_sql = sql
+        if self.flags:
+            quoted = [connection.ops.quote_name(flag) for flag in self.flags]
+            if quoted[0] not in sql:
+                raise CopyMismatch(self.template)
+            own_sql = sql.replace(quoted[0], quoted[2])
+            sql = sql.replace(quoted[0], quoted[1])
+        if sql != reference_sql or len(params) != len(reference_params):
+            raise CopyMismatch(self.template)
+        k0, k1, own_key = self.keys
+        own_params = []
+        for a, b in zip(params, reference_params, strict=True):
+            if a == b:
+                own_params.append(a)
+            elif a == k0 and b == k1 and type(a) is int and type(b) is int:
+                own_params.append(own_key)
+            else:
+                raise CopyMismatch(self.template)
+        return own_sql, own_params
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.lookups import In
 
-from abm_site.db import day_bounds
-from accounts.models import tier_as_of
+from abm_site.db import InShared, day_bounds
+from accounts.models import Account, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from funnel.selectors import cohort_q
@@ -43,7 +43,12 @@ def scope_q(
         touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
         if generation >= 2:
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
-        q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
+        if prefix:
+            # Rows of an account: one set per program in a statement (``shared_sets``), not
+            # a scan of the program's touches for each aggregate that reads it.
+            q &= Q(InShared(F(f"{prefix}pk"), touched.values("account_id")))
+        else:
+            q &= Q(**{f"{prefix}pk__in": touched.values("account_id")})
     if cohort and filters.cohort:
         q &= cohort_q(filters.cohort, period.end, prefix, filters.list_id)
     return q
@@ -57,7 +62,14 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
     tier snapshots as they were (#15).
     """
     q = Q()
-    if filters.tier:
+    if filters.tier and prefix:
+        # Rows of an account (touches, opportunities): the set of the tier's accounts, which
+        # the database computes once, not a tier subquery per row (and per aggregate).
+        tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
+            tier_then__in=list(filters.tier)
+        )
+        q &= Q(**{f"{prefix}pk__in": tiered.values("pk")})
+    elif filters.tier:
         q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})

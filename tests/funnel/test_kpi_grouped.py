@@ -185,3 +185,25 @@ def test_grouped_results_share_the_cache_with_compute(kpi_cache):
     changed = compute_grouped(PERIODS[0], Filters(), "program", keys, PROGRAM_KPIS)
     spend = {i["id"]: i for i in changed[alpha.pk]["kpis"]}["cost_per_engaged_account"]
     assert float(spend["numerator"]) == 100  # Alpha's spend, computed again
+
+
+@pytest.mark.django_db
+def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(demo, monkeypatch):
+    """The third tier's aggregates are the first tier's SQL with its own id (``GroupCopy``),
+    not trees of their own, and its figures are still its own ``compute``'s."""
+    from funnel.kpis.measures import GroupCopy
+
+    copied = []
+    compile_copy = GroupCopy.as_sql
+
+    def recording(self, compiler, connection, **extra):
+        copied.append(self.keys[2])
+        return compile_copy(self, compiler, connection, **extra)
+
+    monkeypatch.setattr(GroupCopy, "as_sql", recording)
+    keys = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(keys) == 3
+    grouped = compute_grouped(PERIODS[0], Filters(), "tier", keys, definitions="v2")
+    assert set(copied) == {keys[2]}
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(tier=(key,)), definitions="v2")
