@@ -74,6 +74,22 @@ def sign_in(page, base: str, username: str) -> None:
     page.wait_for_url(re.compile(r".*/(\?.*)?$"))
 
 
+def signed_in_page(browser, base: str, username: str, width: int = 1280):
+    """A new browser context's page signed in as ``username``, and the console errors it
+    logs (the tests check no Content-Security-Policy refusal among them)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, base, username)
+    return context, page, errors
+
+
+def csp_refusals(errors: list[str]) -> list[str]:
+    """The console errors that are the browser refusing something under the CSP."""
+    return [e for e in errors if "Content Security Policy" in e or "Refused" in e]
+
+
 def shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (1280, 390):

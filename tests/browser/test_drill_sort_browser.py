@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_browser import MARCH, make_user, sign_in
+from tests.browser.test_browser import MARCH, csp_refusals, make_user, signed_in_page
 from tests.browser.test_funnel_browser import _async_unsafe_allowed, browser  # noqa: F401
 from tests.reports.test_drill_sort import make_won_world
 
@@ -26,11 +26,7 @@ def test_click_the_figure_heading_to_sort_by_it(live_server, browser, width):  #
     make_won_world()
     make_user("vera", "viewer")
     base = live_server.url
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, base, "vera")
+    context, page, errors = signed_in_page(browser, base, "vera", width)
     page.goto(f"{base}/kpis/touches_per_won_account/accounts/?{MARCH}")
     assert _names(page) == ["Acme 000", "Acme 001", "Acme 002"]
     page.get_by_role("link", name="Touches to win").click()
@@ -52,5 +48,5 @@ def test_click_the_figure_heading_to_sort_by_it(live_server, browser, width):  #
     amounts = page.locator("table.table tbody td.num").all_inner_texts()
     assert [a for a in amounts if a.startswith("USD")] == ["USD 100,000", "USD 24,000", "USD 9,000"]
     page.screenshot(path=str(SHOTS / f"amount-desc-{width}.png"), full_page=True)
-    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    assert not csp_refusals(errors), errors
     context.close()

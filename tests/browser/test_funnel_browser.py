@@ -8,7 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.test_browser import ARGS, CHROMIUM, MARCH, SHOTS, make_user, shoot, sign_in
+from tests.browser.test_browser import (
+    ARGS,
+    CHROMIUM,
+    MARCH,
+    SHOTS,
+    csp_refusals,
+    make_user,
+    shoot,
+    signed_in_page,
+)
 from tests.factories import AccountStageChangeFactory, OpportunityFactory
 from tests.reports.test_pages import build_world
 
@@ -55,11 +64,7 @@ def test_click_a_funnel_stage_to_its_accounts(live_server, browser, width):
     )
     make_user("vera", "viewer")
     base = live_server.url
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, base, "vera")
+    context, page, errors = signed_in_page(browser, base, "vera", width)
     tier1 = world["tiers"][0].pk
     page.goto(f"{base}/?{MARCH}")
     assert page.locator("svg.funnel a.stage-link").count() == 6
@@ -98,5 +103,5 @@ def test_click_a_funnel_stage_to_its_accounts(live_server, browser, width):
     page.goto(f"{base}/kpis/new_revenue_won/accounts/?{MARCH}")
     assert page.locator(".drill-total").inner_text() == "USD 24,000"
     shoot(page, "funnel-money-drill")
-    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    assert not csp_refusals(errors), errors
     context.close()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser.test_browser import MARCH, make_user, shoot, sign_in
+from tests.browser.test_browser import MARCH, csp_refusals, make_user, shoot, signed_in_page
 from tests.browser.test_funnel_browser import _async_unsafe_allowed, browser  # noqa: F401
 from tests.factories import OpportunityFactory
 from tests.reports.test_pages import build_world
@@ -31,11 +31,7 @@ def test_click_a_rates_sides_and_a_means_deals(live_server, browser, width):  # 
         )
     make_user("vera", "viewer")
     base = live_server.url
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, base, "vera")
+    context, page, errors = signed_in_page(browser, base, "vera", width)
     page.goto(f"{base}/stages/4/?{MARCH}")
     card = page.locator("#kpi-opportunity_win_rate")
     card.get_by_role("link", name="numerator →").click()
@@ -70,5 +66,5 @@ def test_click_a_rates_sides_and_a_means_deals(live_server, browser, width):  # 
     page.goto(f"{base}/kpis/deal_cycle_days/accounts/?{MARCH}")
     assert page.locator(".drill-mean").inner_text() == "10.0 days"
     shoot(page, "ratio-deal-cycle")
-    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    assert not csp_refusals(errors), errors
     context.close()

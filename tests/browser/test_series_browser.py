@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.test_browser import MARCH, make_user, sign_in
+from tests.browser.test_browser import MARCH, csp_refusals, make_user, signed_in_page
 from tests.browser.test_funnel_browser import _async_unsafe_allowed, browser  # noqa: F401
 from tests.reports.test_pages import build_world
 
@@ -23,11 +23,7 @@ def test_a_cards_live_trend_opens_the_kpi_chart(live_server, browser, width):  #
     world = build_world(6)
     make_user("vera", "viewer")
     base = live_server.url
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, base, "vera")
+    context, page, errors = signed_in_page(browser, base, "vera", width)
     page.goto(f"{base}/?{MARCH}&owner={world['owner'].pk}")
     assert "computed live by week" in page.locator("#cards-h ~ p", has_text="Trends").inner_text()
     assert page.locator("svg.spark").count() >= 5
@@ -49,5 +45,5 @@ def test_a_cards_live_trend_opens_the_kpi_chart(live_server, browser, width):  #
     page.wait_for_url(re.compile(r".*bucket=month.*"))
     assert page.locator('[aria-current="true"]').inner_text() == "By month"
     page.screenshot(path=str(SHOTS / f"kpi-month-{width}.png"), full_page=True)
-    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    assert not csp_refusals(errors), errors
     context.close()
