@@ -8,10 +8,16 @@ and a signed-in session:
   computes everything (what the first request after a data change costs
   when the cache has not been warmed yet);
 * warm: after ``reports.warm_kpi_cache`` (beat runs it every minute), the
-  state in which users and integrations normally find the cache.
+  state in which users and integrations normally find the cache;
+* the warm dashboard in process (Django's test client, no HTTP server): its
+  median and the statements each request runs (#18's target: 50 ms at M).
 
     .venv/bin/python bench/bench_kpis.py \
         --database-url postgres://postgres@127.0.0.1:5432/abm_bench_kpis
+
+``--database`` uses an already seeded database instead (e.g. size M of
+``bench_engine.py``: ``--database abm_bench_engine_m --warm-only``); nothing in
+it is dropped or reseeded, only a viewer and cache rows are added.
 """
 
 import argparse
@@ -114,6 +120,31 @@ def report(label: str, samples: list[float], target: float) -> None:
     )
 
 
+def warm_dashboard(repeat: int) -> None:
+    """The warm dashboard in this process: median time and statements per request."""
+    from django.db import connection
+    from django.test import Client as TestClient
+    from django.test.utils import CaptureQueriesContext
+
+    from abm_site.models import User
+
+    client = TestClient(SERVER_NAME="localhost")
+    client.force_login(User.objects.get(username="bench-viewer"))
+    timed_in_process = []
+    statements = set()
+    for _ in range(repeat + 1):
+        with CaptureQueriesContext(connection) as queries:
+            began = time.perf_counter()
+            response = client.get("/")
+            timed_in_process.append((time.perf_counter() - began) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"GET / in process: HTTP {response.status_code}")
+        statements.add(len(queries))
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"warm dashboard in process (Django test client), load average {load}:")
+    report(f"GET / ({'/'.join(map(str, sorted(statements)))} statements)", timed_in_process[1:], 50)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -121,9 +152,19 @@ def main() -> None:
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    parser.add_argument(
+        "--database", help="an already seeded database on 127.0.0.1 to use (implies --reuse)"
+    )
+    parser.add_argument(
+        "--warm-only", action="store_true", help="skip the cold requests (minutes at size M)"
+    )
+    parser.add_argument("--pages", help="comma-separated pages to time (default: all)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args()
+    if args.database:
+        args.database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+        args.reuse = True
 
     env = server_env(args.database_url, args.broker_url)
     if not args.reuse:
@@ -150,38 +191,48 @@ def main() -> None:
         token = {"Authorization": f"Token {key}"}
         pages = Client(args.port)
         pages.sign_in()
-        for path in PAGES:  # load code and templates in both workers
-            timed(pages, path)
-        print(
-            f"KPI API and pages, default demo data, cache {settings.CACHES['default']['BACKEND']}"
-        )
+        paths = args.pages.split(",") if args.pages else PAGES
 
-        print("cold (result cache emptied before each request):")
+        def warm() -> None:
+            cache.clear()
+            began = time.perf_counter()
+            done = warm_kpi_cache(force=True)
+            print(f"warm: reports.warm_kpi_cache took {time.perf_counter() - began:.1f} s ({done})")
+
+        if args.warm_only:  # a cold page at size M can outlast the statement timeout
+            warm()
+        for path in paths:  # load code and templates in both workers
+            timed(pages, path)
+        data = args.database or "default demo data"
+        print(f"KPI API and pages, {data}, cache {settings.CACHES['default']['BACKEND']}")
+
+        if not args.warm_only:
+            print("cold (result cache emptied before each request):")
         samples: dict[str, list[float]] = {}
-        for _ in range(args.repeat):
+        for _ in range(0 if args.warm_only else args.repeat):
             cache.clear()
             samples.setdefault("GET /api/v1/kpis/ (90 days)", []).append(
                 timed(api, "/api/v1/kpis/", token)
             )
-            for path in PAGES:
+            for path in paths:
                 cache.clear()
                 samples.setdefault(f"GET {path}", []).append(timed(pages, path))
         for label, values in samples.items():
             report(label, values, 300 if "api" in label else 500)
 
-        cache.clear()
-        began = time.perf_counter()
-        done = warm_kpi_cache(force=True)
-        print(f"warm: reports.warm_kpi_cache took {time.perf_counter() - began:.1f} s ({done})")
+        if not args.warm_only:
+            warm()
+        print("warm:")
         samples = {}
         for _ in range(args.repeat):
             samples.setdefault("GET /api/v1/kpis/ (90 days)", []).append(
                 timed(api, "/api/v1/kpis/", token)
             )
-            for path in PAGES:
+            for path in paths:
                 samples.setdefault(f"GET {path}", []).append(timed(pages, path))
         for label, values in samples.items():
             report(label, values, 300 if "api" in label else 500)
+        warm_dashboard(args.repeat)
     finally:
         server.terminate()
         server.wait(timeout=30)

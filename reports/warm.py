@@ -24,6 +24,7 @@ from funnel.kpis import (
     data_version,
     data_version_compact,
     data_version_log_length,
+    definitions_resolve,
     preset_period,
 )
 
@@ -63,6 +64,9 @@ def warm_kpi_cache(force: bool = False) -> dict[str, Any]:
     headline = list(selectors.HEADLINE_KPIS.values())
     selectors.live_trend(period, Filters(), headline)
     selectors.month_over_month(period.end, Filters(), headline)
+    # Its surging and at-risk lists (#18): seconds at 20,000 accounts, the first dashboard's
+    # whole cost otherwise. Cached under the data version and the snapshot run they read.
+    selectors.dashboard_lists(period, Filters(), definitions_resolve())
     # Each stage page's default trends: the live series where no snapshots answer them.
     for stage in selectors.HEADLINE_KPIS:  # the six stages
         selectors.card_trend(period, Filters(), selectors.stage_kpi_ids(stage))
