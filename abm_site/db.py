@@ -217,7 +217,7 @@ class LikeAny(Func):
             pattern_params = tuple(x for _, ps in compiled for x in ps)
             return f"UPPER({sql}) LIKE ANY (ARRAY[{array}])", (*params, *pattern_params)
         ors = [f"UPPER({sql}) LIKE UPPER({p}) ESCAPE '\\'" for p, _ in compiled]
-        all_params = tuple(x for p_sql, ps in compiled for x in (*params, *ps))
+        all_params = tuple(x for _, ps in compiled for x in (*params, *ps))
         return "(" + " OR ".join(ors) + ")", all_params
 
 
