@@ -195,6 +195,32 @@ class Like(_BinarySQL):
     postgresql = sqlite = "UPPER({a}) LIKE UPPER({b}) ESCAPE '\\'"
 
 
+class LikeAny(Func):
+    """``Like`` of ``expression`` with any of ``patterns``: true when one matches.
+
+    PostgreSQL upper-cases the expression once per row (``LIKE ANY``; its default
+    escape is ``\\`` too) instead of once per pattern; elsewhere an OR of ``Like``.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, expression: Any, patterns: list[str]):
+        super().__init__(expression, *(Value(p) for p in patterns))
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+        expression, *patterns = self.get_source_expressions()
+        sql, params = compiler.compile(expression)
+        compiled = [compiler.compile(p) for p in patterns]
+        if connection.vendor == "postgresql":
+            array = ", ".join(f"UPPER({p})" for p, _ in compiled)
+            pattern_params = tuple(x for _, ps in compiled for x in ps)
+            return f"UPPER({sql}) LIKE ANY (ARRAY[{array}])", (*params, *pattern_params)
+        ors = [f"UPPER({sql}) LIKE UPPER({p}) ESCAPE '\\'" for p, _ in compiled]
+        all_params = tuple(x for _, ps in compiled for x in (*params, *ps))
+        return "(" + " OR ".join(ors) + ")", all_params
+
+
 class LocalDayStart(Func):
     """The moment a day (a date expression) begins in the deployment's time zone.
 

@@ -42,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
 
-from abm_site.db import AgeDays, DaysBetween, FloatValue, Like, day_start
+from abm_site.db import AgeDays, DaysBetween, FloatValue, LikeAny, day_start
 
 from .choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS, TouchKind
 from .models import HighValuePage, IntentSignal, Touch
@@ -78,11 +78,9 @@ def high_value_visit_q(patterns: list[str], prefix: str = "") -> Q:
     matches a registered high-value page pattern (case-insensitive).
     """
     q = Q(**{f"{prefix}kind": TouchKind.HIGH_VALUE_PAGE_VISIT})
-    url_match = Q()
-    for pattern in patterns:
-        url_match |= Q(Like(F(f"{prefix}url"), Value(pattern)))
     if patterns:
-        q |= Q(**{f"{prefix}kind__in": WEB_VISIT_KINDS}) & url_match
+        url_match = LikeAny(F(f"{prefix}url"), patterns)
+        q |= Q(**{f"{prefix}kind__in": WEB_VISIT_KINDS}) & Q(url_match)
     return q
 
 

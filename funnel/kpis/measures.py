@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 #: once, instead of once per aggregate that reads them.
 _FENCE = 10**15
 
+#: The column of ``Source.cohort_once``: the row's account is in the ABM cohort.
+COHORT_FLAG = "cohort_abm"
+
 Rows = Callable[["Context"], QuerySet]
 Runner = Callable[["Context", list[str]], dict[str, dict[str, Any]]]
 GroupedRunner = Callable[
@@ -81,6 +84,11 @@ class Source:
     facts ``names`` of every period at once, the ``i``-th period's fact ``name`` annotated
     as ``period_fact(name, i)`` (one pass over the rows for all the buckets); None where
     that pass would cost more than the periods side by side.
+    ``cohort_once``: outside a series, the rows are fenced (as ``fence``) and carry the
+    ABM-cohort flag as an alias (``COHORT_FLAG``): each row computes the flag, and any
+    alias of the rows an aggregate reads, once, and the aggregates' FILTERs test those
+    columns instead of repeating the cohort's condition (a target-list subquery) and the
+    aliases' SQL in each aggregate. A series leaves them unfenced (same values).
     """
 
     name: str
@@ -98,6 +106,7 @@ class Source:
     period_q: Callable[[Context], Q] | None = None
     period_rows: Callable[[list[Context], set[str]], QuerySet | None] | None = None
     period_fact: Callable[[str, int], str] | None = None
+    cohort_once: bool = False
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -310,20 +319,21 @@ def pending_by_group(
     own key (``GroupCopy``): Django builds two groups' aggregate trees, not one per group.
     """
     assert source.rows is not None
-    if source.targeted:
-        flag = source.targeted
-        conditions = {
+    # Groups of other periods (a series' buckets): each reads its cohorts as of its own end.
+    periods = groups is not None and any(g.period != ctx.period for g in groups)
+    once = source.cohort_once and not source.targeted and not periods
+    if source.targeted or once:
+        flag = source.targeted or COHORT_FLAG
+        flagged = {
             Cohort.ABM: Q(**{flag: True}),
             Cohort.NON_ABM: Q(**{flag: False}),
             Cohort.ALL: Q(),
         }
-        conditions = {c: conditions[c] for c in cohorts}
+        conditions = {cohort: flagged[cohort] for cohort in cohorts}
     else:
         conditions = {cohort: ctx.cohort_q(cohort, source.prefix) for cohort in cohorts}
     derived = bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
-    # Groups of other periods (a series' buckets): each reads its cohorts as of its own end.
-    periods = groups is not None and any(g.period != ctx.period for g in groups)
     assert not (periods and source.targeted), f"{source!r} cannot group periods"
     narrowed = Q()
     if len(cohorts) == 1 and not any(m.whole for m in measures) and not periods:
@@ -371,13 +381,15 @@ def pending_by_group(
                     aggregates[f"{i}__{cohort}__{m.name}"] = expression
     if source.prunes:
         names = referenced(narrowed, *conditions.values(), *aggregates.values()) - set(flags)
-        queryset = source.rows(ctx, names)
+        queryset = source.rows(ctx, names - {COHORT_FLAG})
     else:
         queryset = source.rows(ctx)
+    if once:
+        queryset = queryset.alias(**{COHORT_FLAG: ctx.targeted(source.prefix)})
     queryset = queryset.filter(narrowed)
     if flags:
         queryset = queryset.annotate(**flags)
-    if source.fence:
+    if source.fence or once:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
 

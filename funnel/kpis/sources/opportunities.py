@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
     DateField,
     DateTimeField,
@@ -22,6 +24,7 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
+    When,
     Window,
 )
 from django.db.models.functions import Cast, RowNumber, TruncDate
@@ -43,8 +46,22 @@ NB = OpportunityType.NEW_BUSINESS
 
 
 def scoped_opportunities(ctx: Context) -> QuerySet[Opportunity]:
-    """Opportunities of scoped accounts (any date: each condition picks its own)."""
-    return Opportunity.objects.filter(ctx.scope_q("account__"))
+    """Opportunities of scoped accounts (any date: each condition picks its own).
+
+    The correlated facts that several conditions read (a touch before creation, a
+    renewal) are aliases: the fenced aggregate (``cohort_once``) computes each once per
+    row, not once per FILTER that reads it; nothing computes them where nothing reads them.
+    """
+    return Opportunity.objects.filter(ctx.scope_q("account__")).alias(
+        touched_before=_only_where(created_in_q(ctx.start, ctx.end), _touched_before(ctx)),
+        renewed=_only_where(renewals_due(ctx), Exists(_renewal(ctx))),
+    )
+
+
+def _only_where(where: Q, fact: Exists) -> Case:
+    """``fact`` on the rows ``where`` keeps (false elsewhere): every condition that reads it
+    keeps only those rows, and the others skip its correlated subquery."""
+    return Case(When(where, then=fact), default=Value(False), output_field=BooleanField())
 
 
 def _median_fallback(
@@ -79,6 +96,7 @@ OPPORTUNITIES = Source(
     drills_to="opportunity",
     after=_median_fallback,
     period_q=lambda ctx: Q(),  # every opportunity: each condition picks its own dates
+    cohort_once=True,
 )
 
 
@@ -127,9 +145,10 @@ def _days_from_created(days: int) -> Cast:
     return Cast(shifted, DateTimeField())
 
 
-def _touched_before(ctx: Context, programs_only: bool) -> Exists:
+def _touched_before(ctx: Context) -> Exists:
     """An engagement touch of the account on the creation day or in the ``influence_days``
     days before (version 2: a touch of a program)."""
+    programs_only = ctx.generation >= 2
     days = int(ctx.params["influence_days"])
     touches = Touch.objects.filter(
         account_id=OuterRef("account_id"),
@@ -151,8 +170,8 @@ def influenced(ctx: Context) -> Q:
     of the account on the creation day or in the ``influence_days`` days before.
     Version 2: new-business opportunities, and the touch must be one of a program."""
     if ctx.generation >= 2:
-        return created_in_q(ctx.start, ctx.end, type=NB) & Q(_touched_before(ctx, True))
-    return created_in_q(ctx.start, ctx.end) & Q(_touched_before(ctx, False))
+        return created_in_q(ctx.start, ctx.end, type=NB) & Q(touched_before=True)
+    return created_in_q(ctx.start, ctx.end) & Q(touched_before=True)
 
 
 @OPPORTUNITIES.condition
@@ -167,12 +186,11 @@ def renewals_due(ctx: Context) -> Q:
     return Q(status=WON, contract_end__gte=ctx.start, contract_end__lte=ctx.end)
 
 
-@OPPORTUNITIES.condition
-def renewed_contracts(ctx: Context) -> Q:
-    """Renewals due that the account renewed: another won renewal closed after the
-    contract was won and no later than ``renewal_grace_days`` after its end."""
+def _renewal(ctx: Context) -> QuerySet[Opportunity]:
+    """Another won renewal of the account closed after the contract was won and no later
+    than ``renewal_grace_days`` after its end."""
     grace = int(ctx.params["renewal_grace_days"])
-    renewal = (
+    return (
         Opportunity.objects.filter(
             account_id=OuterRef("account_id"),
             type=OpportunityType.RENEWAL,
@@ -183,7 +201,12 @@ def renewed_contracts(ctx: Context) -> Q:
         .annotate(_late=DaysBetween(F("closed_on"), OuterRef("contract_end")))
         .filter(_late__lte=grace)
     )
-    return renewals_due(ctx) & Q(Exists(renewal))
+
+
+@OPPORTUNITIES.condition
+def renewed_contracts(ctx: Context) -> Q:
+    """Renewals due that the account renewed (``_renewal``)."""
+    return renewals_due(ctx) & Q(renewed=True)
 
 
 def _grace_closed(ctx: Context) -> Q:
