@@ -187,19 +187,11 @@ class AgeDays(_BinarySQL):
     sqlite = "(julianday({a}) - julianday({b}))"
 
 
-class Like(_BinarySQL):
-    """Case-insensitive ``expression LIKE pattern`` with ``\\`` as the escape character."""
-
-    output_field = BooleanField()
-    conditional = True
-    postgresql = sqlite = "UPPER({a}) LIKE UPPER({b}) ESCAPE '\\'"
-
-
 class LikeAny(Func):
-    """``Like`` of ``expression`` with any of ``patterns``: true when one matches.
+    """Case-insensitive ``expression LIKE pattern`` (``\\`` escapes) for any of ``patterns``.
 
     PostgreSQL upper-cases the expression once per row (``LIKE ANY``; its default
-    escape is ``\\`` too) instead of once per pattern; elsewhere an OR of ``Like``.
+    escape is ``\\`` too) instead of once per pattern; elsewhere an OR of the patterns.
     """
 
     output_field = BooleanField()
