@@ -7,6 +7,7 @@ per-account annotations, percentiles) live here once, for every app.
 import datetime as dt
 import hashlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -329,13 +330,32 @@ class InShared(Func):
             params: tuple = (*ref_params, *rows_params)
         else:
             body = rows_sql[1:-1] if rows_sql.startswith("(") else rows_sql
-            digest = hashlib.sha256(repr((body, tuple(rows_params))).encode()).hexdigest()[:16]
-            source = quote(f"_shared_{digest}")
-            shared.setdefault(source, (body, tuple(rows_params)))
+            source = share(body, tuple(rows_params))
             params = tuple(ref_params)
         # Quoted identifiers and compiled SQL only: every value is a parameter.
         sql = f"{ref_sql} IN (SELECT {quote(self.column)} FROM {source}{where})"  # noqa: S608
         return sql, params
+
+
+#: How a shared set is named in a statement (``share``): its SQL identifier, quoted.
+SHARED_NAME = re.compile(r'"_shared_[0-9a-f]{16}"')
+
+
+def share(body: str, params: tuple) -> str:
+    """The quoted name of the set ``body`` (with ``params``) in the statement being
+    compiled inside ``shared_sets()``, registered there once: equal sets, one name."""
+    shared = _SHARED.get()
+    assert shared is not None, "share() outside shared_sets()"
+    digest = hashlib.sha256(repr((body, params)).encode()).hexdigest()[:16]
+    name = f'"_shared_{digest}"'
+    shared.setdefault(name, (body, params))
+    return name
+
+
+def shared_set(name: str) -> tuple[str, tuple] | None:
+    """The SQL and parameters of the shared set ``name`` (quoted), if registered here."""
+    shared = _SHARED.get()
+    return None if shared is None else shared.get(name)
 
 
 @contextmanager

@@ -38,6 +38,8 @@ class Context:
         filters: Filters,
         plan: dict[Source, Planned] | None = None,
         definitions: DefinitionsVersion | None = None,
+        *,
+        shared: dict[str, Any] | None = None,
     ):
         self.period = period
         self.filters = filters
@@ -55,6 +57,9 @@ class Context:
         #: still inside their grace window on that day.
         self.today = timezone.localdate()
         self._results: dict[Source, dict[str, dict[str, Any]]] = {}
+        #: What the contexts of one grouped computation read from the database once
+        #: (under the same definitions): the high-value page patterns.
+        self._shared: dict[str, Any] = {} if shared is None else shared
 
     def scope_q(self, prefix: str = "") -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``)."""
@@ -70,8 +75,10 @@ class Context:
     @cached_property
     def patterns(self) -> list[str]:
         """The high-value page patterns in force: the version's own, or the registered pages
-        (one query, on first use)."""
-        return high_value_patterns_for(self.params)
+        (one query, on first use, for all the contexts sharing it)."""
+        if "patterns" not in self._shared:
+            self._shared["patterns"] = high_value_patterns_for(self.params)
+        return self._shared["patterns"]
 
     def value(self, measure: Measure, cohort: str) -> Any:
         """The value of ``measure`` for ``cohort``; runs its source on first use."""

@@ -151,8 +151,10 @@ def _grouped(
         },
     )
     plan = _plan(specs, some)
-    union = Context(period, united, plan, rules)
-    groups = [Context(period, f, plan, rules) for f in members.values()]
+    # One read of the database's parameters for every group (built in full or not).
+    shared: dict[str, Any] = {}
+    union = Context(period, united, plan, rules, shared=shared)
+    groups = [Context(period, f, plan, rules, shared=shared) for f in members.values()]
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)
@@ -219,7 +221,8 @@ def compute_cohorts(
                 into = merged.setdefault(source, Planned())
                 into.cohorts |= planned.cohorts
                 into.measures |= planned.measures
-    shared = Context(period, slices[0], merged, rules)
+    read: dict[str, Any] = {}  # the database's parameters, read once for every slice
+    shared = Context(period, slices[0], merged, rules, shared=read)
     computed = {
         source: source.compute(
             shared, sorted(planned.cohorts), sorted(planned.measures, key=lambda m: m.name)
@@ -228,7 +231,7 @@ def compute_cohorts(
     }
     results = []
     for filters, plan in zip(slices, plans, strict=True):
-        ctx = Context(period, filters, plan, rules)
+        ctx = Context(period, filters, plan, rules, shared=read)
         ctx._results.update({s: computed[s] for s in plan if s in computed})
         results.append(
             {

@@ -13,7 +13,8 @@ computes only the measures the requested KPIs declare.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +35,13 @@ from django.db.models import (
 )
 from django.db.models.constants import LOOKUP_SEP
 
-from abm_site.db import PerAccount, shared_sets
+from abm_site.db import SHARED_NAME, PerAccount, share, shared_set, shared_sets
 from funnel.choices import Cohort
 
 if TYPE_CHECKING:
     from .context import Context
+
+logger = logging.getLogger(__name__)
 
 #: Slicing the per-row queryset makes Django aggregate over it as a subquery with a
 #: LIMIT, which PostgreSQL never flattens: each row's correlated subqueries then run
@@ -278,7 +281,8 @@ def by_group(
     try:
         pending = pending_by_group(ctx, source, cohorts, measures, groups, copies=True)
         return pending.finish(_aggregate(pending))
-    except CopyMismatch:  # raised while compiling, before the statement runs
+    except CopyMismatch as mismatch:  # raised while compiling, before the statement runs
+        logger.info("%r: groups built in full, not as copies (%s)", source, mismatch)
         pending = pending_by_group(ctx, source, cohorts, measures, groups)
         return pending.finish(_aggregate(pending))
 
@@ -537,21 +541,53 @@ class GroupCopy(Expression):
         if self.flags:
             quoted = [connection.ops.quote_name(flag) for flag in self.flags]
             if quoted[0] not in sql:
-                raise CopyMismatch(self.template)
+                raise CopyMismatch(f"{self.template}: no flag column {quoted[0]}")
             own_sql = sql.replace(quoted[0], quoted[2])
             sql = sql.replace(quoted[0], quoted[1])
-        if sql != reference_sql or len(params) != len(reference_params):
-            raise CopyMismatch(self.template)
+        # Shared sets (``InShared``) of the key (a program's touches) are named by their
+        # SQL and parameters: the template's names stand for the reference's and its own.
+        names = self._shared_names(SHARED_NAME.findall(sql), SHARED_NAME.findall(reference_sql))
+        if names:
+            sql = SHARED_NAME.sub(lambda m: names.get(m[0], (m[0], m[0]))[0], sql)
+            own_sql = SHARED_NAME.sub(lambda m: names.get(m[0], (m[0], m[0]))[1], own_sql)
+        if sql != reference_sql:
+            raise CopyMismatch(f"{self.template}: its SQL is not {self.reference}'s")
+        return own_sql, self._own_params(params, reference_params)
+
+    def _own_params(self, params: Sequence[Any], reference_params: Sequence[Any]) -> list[Any]:
+        """The template's parameters with its key replaced by this group's: those equal to
+        the reference's, or its key where the reference has its own key."""
+        if len(params) != len(reference_params):
+            raise CopyMismatch(f"{self.template}: not as many parameters as {self.reference}")
         k0, k1, own_key = self.keys
-        own_params = []
+        own = []
         for a, b in zip(params, reference_params, strict=True):
             if a == b:
-                own_params.append(a)
+                own.append(a)
             elif a == k0 and b == k1 and type(a) is int and type(b) is int:
-                own_params.append(own_key)
+                own.append(own_key)
             else:
-                raise CopyMismatch(self.template)
-        return own_sql, own_params
+                raise CopyMismatch(f"{self.template}: parameter {a!r} is {b!r} in the reference")
+        return own
+
+    def _shared_names(self, template: list[str], reference: list[str]) -> dict[str, tuple]:
+        """Template shared set -> (the reference's set, this group's own, registered):
+        for each pair of sets at the same place that are one SQL with the keys swapped."""
+        if len(template) != len(reference):
+            raise CopyMismatch(f"{self.template}: not as many shared sets as {self.reference}")
+        names: dict[str, tuple[str, str]] = {}
+        for t, r in zip(template, reference, strict=True):  # a statement's few sets
+            if t in names:
+                if names[t][0] != r:
+                    raise CopyMismatch(f"{self.template}: shared set {t} read as two")
+                continue
+            if t == r:
+                continue
+            mine, theirs = shared_set(t), shared_set(r)
+            if mine is None or theirs is None or mine[0] != theirs[0]:
+                raise CopyMismatch(f"{self.template}: shared set {t} is not {r} with its key")
+            names[t] = (r, share(mine[0], tuple(self._own_params(mine[1], theirs[1]))))
+        return names
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:

@@ -64,11 +64,12 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
     q = Q()
     if filters.tier and prefix:
         # Rows of an account (touches, opportunities): the set of the tier's accounts, which
-        # the database computes once, not a tier subquery per row (and per aggregate).
+        # the database computes once, not a tier subquery per row; one set per statement
+        # (``shared_sets``), not a scan of the accounts for each aggregate that reads it.
         tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
             tier_then__in=list(filters.tier)
         )
-        q &= Q(**{f"{prefix}pk__in": tiered.values("pk")})
+        q &= Q(InShared(F(f"{prefix}pk"), tiered.values("pk"), column="pk"))
     elif filters.tier:
         q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:

@@ -207,3 +207,66 @@ def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(demo
     assert set(copied) == {keys[2]}
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(tier=(key,)), definitions="v2")
+
+
+@pytest.mark.django_db
+def test_program_groups_past_the_first_two_are_copies_with_their_own_shared_sets(
+    demo, monkeypatch, caplog
+):
+    """Each program's accounts are a shared set (``InShared``) named by its own SQL: the
+    third program's aggregates still copy the first's, its set swapped for its own, with
+    no group built in full, and its figures are its own ``compute``'s."""
+    from funnel.kpis.measures import GroupCopy
+
+    copied = []
+    compile_copy = GroupCopy.as_sql
+
+    def recording(self, compiler, connection, **extra):
+        sql, params = compile_copy(self, compiler, connection, **extra)
+        copied.append(self.keys[2])
+        return sql, params
+
+    monkeypatch.setattr(GroupCopy, "as_sql", recording)
+    keys = list(Program.objects.order_by("pk").values_list("pk", flat=True))[:3]
+    assert len(keys) == 3
+    with caplog.at_level("INFO", logger="funnel.kpis.measures"):
+        grouped = compute_grouped(PERIODS[0], Filters(), "program", keys, definitions="v2")
+    assert set(copied) == {keys[2]}
+    assert not [r for r in caplog.records if "built in full" in r.getMessage()]
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(program=(key,)), definitions="v2")
+
+
+@pytest.mark.django_db
+def test_a_pass_that_builds_its_groups_in_full_says_why_and_reads_the_pages_once(
+    demo, monkeypatch, caplog
+):
+    """A copy refused at compile time (here: every one) is logged with its reason; the
+    groups then built in full read the high-value page patterns from the one read of the
+    pass, not one more query per group."""
+    from funnel.kpis.measures import CopyMismatch, GroupCopy
+
+    def refuse(self, compiler, connection, **extra):
+        raise CopyMismatch(f"{self.template}: refused by the test")
+
+    keys = list(Program.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(keys) >= 4
+
+    def pattern_reads(run):
+        with CaptureQueriesContext(connection) as queries:
+            result = run()
+        reads = [q for q in queries if 'FROM "engagement_highvaluepage"' in q["sql"]]
+        return result, len(reads)
+
+    def grouped(some):
+        return compute_grouped(PERIODS[0], Filters(), "program", some, definitions="v2")
+
+    copies, copied_reads = pattern_reads(lambda: grouped(keys))
+    monkeypatch.setattr(GroupCopy, "as_sql", refuse)
+    with caplog.at_level("INFO", logger="funnel.kpis.measures"):
+        full, full_reads = pattern_reads(lambda: grouped(keys))
+        _, fewer_reads = pattern_reads(lambda: grouped(keys[:3]))
+    assert full == copies
+    assert copied_reads == full_reads == fewer_reads == 1
+    reasons = [r.getMessage() for r in caplog.records if "built in full" in r.getMessage()]
+    assert reasons and all("refused by the test" in reason for reason in reasons)
