@@ -140,6 +140,20 @@ def test_a_bad_query_is_an_error_naming_the_field():
         schedule_report_email(schedule)
 
 
+def _sent_once(mail, name: str, frequency: str):
+    """A report of the last 30 days, due a minute ago, sent by one tick: its message."""
+    now = timezone.now()
+    ReportSchedule.objects.create(
+        name=name,
+        recipients="cmo@example.com",
+        query="period=last_30",
+        frequency=frequency,
+        next_run_at=now - dt.timedelta(minutes=1),
+    )
+    assert schedules_send(now) == 1
+    return mail.messages[0][1]
+
+
 def test_the_report_has_a_trend_chart_from_the_published_snapshots(mail):
     """With nightly snapshots of the slice, the mail carries a trend chart of the headline
     KPIs too (#17: "the funnel and trend charts as inline images")."""
@@ -150,16 +164,7 @@ def test_the_report_has_a_trend_chart_from_the_published_snapshots(mail):
             date=today - dt.timedelta(days=days_ago),
             kpis={"kpis": [{"id": "target_accounts", "value": targets}]},
         )
-    now = timezone.now()
-    ReportSchedule.objects.create(
-        name="Trend",
-        recipients="cmo@example.com",
-        query="period=last_30",
-        frequency="daily",
-        next_run_at=now - dt.timedelta(minutes=1),
-    )
-    assert schedules_send(now) == 1
-    _, message = mail.messages[0]
+    message = _sent_once(mail, "Trend", "daily")
     html = message.get_body(("html",)).get_content()
     images = [p for p in message.iter_attachments() if p.get_content_type() == "image/png"]
     assert len(images) == 2
@@ -225,16 +230,7 @@ def test_no_comparison_with_a_previous_period_before_the_data(mail, data_days_ag
     today = timezone.localdate()
     first = today - dt.timedelta(days=data_days_ago)
     OpportunityFactory(created_on=first)
-    now = timezone.now()
-    ReportSchedule.objects.create(
-        name="Monthly",
-        recipients="cmo@example.com",
-        query="period=last_30",
-        frequency="monthly",
-        next_run_at=now - dt.timedelta(minutes=1),
-    )
-    assert schedules_send(now) == 1
-    _, message = mail.messages[0]
+    message = _sent_once(mail, "Monthly", "monthly")
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     note = "no comparison: the previous period ("
