@@ -150,16 +150,31 @@ def _compute_cached(
         return hits[key]
     if whole in hits:
         return _subset(hits[whole], specs)
+    return computed_in_snapshot(
+        ref.pk,
+        lambda data, ref: _cache_key(period, filters, specs, data, ref),
+        lambda rules: _compute(specs, period, filters, rules),
+    )
+
+
+def computed_in_snapshot(
+    definitions_pk: int,
+    key_of: Callable[[str, version.DefinitionsRef], str],
+    build: Callable[[DefinitionsVersion], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """``build(rules)`` in one read-only snapshot, cached under the key of the data version
+    that snapshot reads (read again inside it): the result is the data of exactly the
+    version it is stored under, even while writers commit. None where there is none."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        found = version.data_version_and_definitions(ref.pk)
+        found = version.data_version_and_definitions(definitions_pk)
         if found is None:
             return None
         data, ref = found
-        key = _cache_key(period, filters, specs, data, ref)
+        key = key_of(data, ref)
         rules = DefinitionsVersion.objects.get(pk=ref.pk)
-        result = _compute(specs, period, filters, rules)
+        result = build(rules)
     definitions_mark_used(rules)
     _cache_set(key, result)
     return result

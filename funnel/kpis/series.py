@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections, transaction
+from django.db import connections
 from django.db.models import F, Q
 from django.db.models.constants import LOOKUP_SEP
 
@@ -42,11 +42,11 @@ from .context import Context
 from .engine import (
     _cache_get_many,
     _cache_key,
-    _cache_set,
     _cacheable,
     _items,
     _plan,
     _specs,
+    computed_in_snapshot,
     definitions_echo,
     filters_echo,
 )
@@ -177,19 +177,11 @@ def _series_cached(
     hits = _cache_get_many([key])
     if key in hits:
         return hits[key]
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        found = version.data_version_and_definitions(ref.pk)
-        if found is None:
-            return None
-        data, ref = found
-        key = _cache_key(scope, filters, specs, data, ref)  # type: ignore[arg-type]
-        rules = DefinitionsVersion.objects.get(pk=ref.pk)
-        result = _series(current, earlier, filters, specs, rules, bucket)
-    definitions_mark_used(rules)
-    _cache_set(key, result)
-    return result
+    return computed_in_snapshot(
+        ref.pk,
+        lambda data, ref: _cache_key(scope, filters, specs, data, ref),  # type: ignore[arg-type]
+        lambda rules: _series(current, earlier, filters, specs, rules, bucket),
+    )
 
 
 def _series(
