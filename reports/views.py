@@ -242,16 +242,22 @@ def stage_detail(request: HttpRequest, stage: int) -> HttpResponse:
 WEEKS_UP_TO_DAYS = 183
 
 
-@require_GET
-def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    """One KPI: its value against the previous period and its live trend by week or month
-    (any filters), the previous period dashed, with the points as a table."""
+def _kpi_query(request: HttpRequest, kpi_id: str) -> tuple[ReportQuery, KpiSpec]:
+    """The request's report query and the KPI's spec under its definitions; 404 naming why."""
     if kpi_id not in REGISTRY:
         raise Http404(f"Unknown KPI {kpi_id!r}.")
     rq = report_query(request)
     spec = spec_for(kpi_id, rq.definitions.generation)
     if spec is None:
         raise Http404(f"KPI {kpi_id!r} is not defined in definitions {rq.definitions.name}.")
+    return rq, spec
+
+
+@require_GET
+def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
+    """One KPI: its value against the previous period and its live trend by week or month
+    (any filters), the previous period dashed, with the points as a table."""
+    rq, spec = _kpi_query(request, kpi_id)
     bucket = request.GET.get("bucket")
     if bucket not in BUCKETS:
         bucket = "week" if rq.period.days <= WEEKS_UP_TO_DAYS else "month"
@@ -314,12 +320,7 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
 def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) -> HttpResponse:
     """The accounts (or opportunities) behind a count or a sum KPI, or behind one ``part``
     of a map KPI (a funnel stage), 50 a page; a sum's page states the total of the amounts."""
-    if kpi_id not in REGISTRY:
-        raise Http404(f"Unknown KPI {kpi_id!r}.")
-    rq = report_query(request)
-    spec = spec_for(kpi_id, rq.definitions.generation)
-    if spec is None:
-        raise Http404(f"KPI {kpi_id!r} is not defined in definitions {rq.definitions.name}.")
+    rq, spec = _kpi_query(request, kpi_id)
     if part is not None and spec.drill_for(part) is None:
         raise Http404(f"KPI {kpi_id!r} has no part {part!r} with a list.")
     try:
