@@ -188,23 +188,29 @@ def test_grouped_results_share_the_cache_with_compute(kpi_cache):
 
 
 @pytest.mark.django_db
-def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(demo, monkeypatch):
+def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(
+    demo, monkeypatch, caplog
+):
     """The third tier's aggregates are the first tier's SQL with its own id (``GroupCopy``),
-    not trees of their own, and its figures are still its own ``compute``'s."""
+    not trees of their own, with no group built in full, and its figures are still its own
+    ``compute``'s."""
     from funnel.kpis.measures import GroupCopy
 
     copied = []
     compile_copy = GroupCopy.as_sql
 
     def recording(self, compiler, connection, **extra):
-        copied.append(self.keys[2])
-        return compile_copy(self, compiler, connection, **extra)
+        sql, params = compile_copy(self, compiler, connection, **extra)
+        copied.append(self.keys[2])  # only a copy that compiled (a mismatch raises)
+        return sql, params
 
     monkeypatch.setattr(GroupCopy, "as_sql", recording)
     keys = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
     assert len(keys) == 3
-    grouped = compute_grouped(PERIODS[0], Filters(), "tier", keys, definitions="v2")
+    with caplog.at_level("INFO", logger="funnel.kpis.measures"):
+        grouped = compute_grouped(PERIODS[0], Filters(), "tier", keys, definitions="v2")
     assert set(copied) == {keys[2]}
+    assert not [r for r in caplog.records if "built in full" in r.getMessage()]
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(tier=(key,)), definitions="v2")
 
