@@ -72,7 +72,10 @@ def test_a_warm_dashboard_runs_no_account_query(viewer_client, world):
     # the month-over-month table from the cache (the data version each, #19). The previous
     # period (February) starts before the data does (March), so it is not computed.
     assert "starts before the data does" in warm_html
-    assert len(warm) == 14, "\n".join(warm)
+    # Not counted: the report timeout's bookkeeping, sent again when the cold request
+    # before it outlasted a tenth of its budget (a loaded machine), so not the page's work.
+    work = [s for s in warm if not s.startswith("SELECT set_config('statement_timeout'")]
+    assert len(work) == 14, "\n".join(warm)
 
 
 def test_a_write_to_kpi_input_brings_fresh_lists(viewer_client, world):
