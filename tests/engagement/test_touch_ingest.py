@@ -121,6 +121,25 @@ def test_a_touch_file_is_validated_in_growing_batches(accounts, tmp_path, monkey
     assert (report.created, sum(done)) == (10, 10)
 
 
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2026-03-05T10:11:12+00:00", "2026-03-05T10:11:12+00:00"),  # kept as sent
+        (" 2026-03-05T10:11:12+00:00 ", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T10:11:12Z", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05 10:11:12+00:00", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T12:11:12+02:00", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T101112.5+00:00", "2026-03-05T10:11:12.500000+00:00"),  # 25 characters
+        ("2026-W10-4T10:11:12+00:00", "2026-03-05T10:11:12+00:00"),  # a week date, 25 too
+        ("2026-03-05T10:11:12.250000+00:00", "2026-03-05T10:11:12.250000+00:00"),
+    ],
+)
+def test_a_touch_time_is_stored_as_utc_iso_text(sent, stored):
+    """What COPY stores and the content key hashes: one spelling whatever was sent."""
+    options = engagement.ingest.rows.ParseOptions()
+    assert engagement.ingest.rows._moment(sent, options) == stored
+
+
 def test_content_key_is_content_key_of_the_parts(accounts):
     """A row without an external id keeps the key earlier versions derived (re-imports stay
     idempotent across versions)."""
