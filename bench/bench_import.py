@@ -14,7 +14,10 @@ file with its floor: one raw ``COPY`` of the same rows, already resolved to
 account and stakeholder ids, into a table made ``LIKE`` the touch table with
 its indexes (no foreign keys, no trigger); each import's ratio is taken to
 the floor of its own round, so the machine's noise falls on both alike
-(target: at least 0.6).
+(target: at least 0.6). Each round also times the same raw COPY into the touch
+table itself (its foreign keys are checked per row, as the import's are: the
+import's own floor) and, where the server's /proc is readable, prints the CPU
+seconds of Python and of the PostgreSQL backend, which the load does not skew.
 
     .venv/bin/python bench/bench_import.py [--rows 200000] [--accounts 2000] [--rounds 3]
 
@@ -31,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -164,16 +168,36 @@ def floor_copy_text(path: Path) -> bytes:
     return "".join(lines).encode()
 
 
-def timed_floor(data: bytes) -> float:
-    """One raw COPY of ``data`` into an emptied copy of the touch table (with its indexes)."""
+def server_cpu() -> float | None:
+    """CPU seconds this connection's PostgreSQL backend has used (None if not readable here).
+
+    Unlike wall time it does not depend on the machine's load, so it shows how
+    much of an import's work is the server's.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_floor(data: bytes, table: str = FLOOR_TABLE) -> float:
+    """One raw COPY of ``data`` into ``table``: an emptied copy of the touch table (with its
+    indexes), or the touch table itself (also its foreign keys and trigger)."""
     from django.db import connection, transaction
 
     from engagement.ingest.writers import _COLUMNS_SQL
 
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {FLOOR_TABLE}")
+    if table == FLOOR_TABLE:
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {FLOOR_TABLE}")
     started = time.perf_counter()
-    sql = f"COPY {FLOOR_TABLE} ({_COLUMNS_SQL}) FROM STDIN"
+    sql = f"COPY {table} ({_COLUMNS_SQL}) FROM STDIN"
     with transaction.atomic(), connection.cursor() as cursor, cursor.copy(sql) as copy:
         copy.write(data)
     return time.perf_counter() - started
@@ -190,26 +214,63 @@ def alternate(path: Path, rows: int, rounds: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
         cursor.execute(f"CREATE TABLE {FLOOR_TABLE} (LIKE {table} INCLUDING ALL)")
     data = floor_copy_text(path)
-    ratios = []
-    for round_ in range(1, rounds + 1):
+    ratios, touch_ratios = [], []
+
+    def fresh() -> None:
         Touch.objects.filter(source="bench").delete()
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM ANALYZE {table}")
             cursor.execute(f"VACUUM {FLOOR_TABLE}")
-        if round_ % 2:
-            imported, _, report = timed_import(path)
-            floor = timed_floor(data)
-        else:
-            floor = timed_floor(data)
-            imported, _, report = timed_import(path)
-        assert report.created == rows, report.summary()
+
+    def measured(step: Callable[[], float]) -> tuple[float, float | None]:
+        before = server_cpu()
+        seconds = step()
+        after = server_cpu()
+        return seconds, None if before is None or after is None else after - before
+
+    python_cpu: list[float] = []
+
+    def import_step() -> float:
+        seconds, cpu, _ = timed_import(path)
+        python_cpu.append(cpu)
+        return seconds
+
+    for round_ in range(1, rounds + 1):
+        fresh()
+        steps = {
+            "import": import_step,
+            "floor": lambda: timed_floor(data),
+            "touch": lambda: timed_floor(data, table),
+        }
+        order = list(steps) if round_ % 2 else list(reversed(steps))
+        times = {}
+        for name in order:
+            times[name] = measured(steps[name])
+            if name == "import":
+                assert Touch.objects.filter(source="bench").count() == rows
+            fresh()
+        (imported, server), (floor, floor_server), (touch, touch_server) = (
+            times["import"],
+            times["floor"],
+            times["touch"],
+        )
         ratios.append(floor / imported)
+        touch_ratios.append(touch / imported)
         print(
             f"round {round_}: import {rows / imported:8,.0f} rows/s, raw COPY "
-            f"{rows / floor:8,.0f} rows/s: import = {floor / imported:.2f}x the COPY "
-            f"(load {os.getloadavg()[0]:.1f})"
+            f"{rows / floor:8,.0f} rows/s: import = {floor / imported:.2f}x the COPY, "
+            f"{touch / imported:.2f}x a COPY into the touch table (load {os.getloadavg()[0]:.1f})"
         )
+        if server is not None:
+            print(
+                f"  CPU s: import Python {python_cpu[-1]:.2f} + server {server:.2f}; raw COPY server "
+                f"{floor_server:.2f}; COPY into the touch table server {touch_server:.2f}"
+            )
     print(f"median: import = {statistics.median(ratios):.2f}x the raw COPY (target >= 0.6)")
+    print(
+        f"median: import = {statistics.median(touch_ratios):.2f}x a raw COPY into the touch "
+        "table itself (its foreign keys checked per row, as the import's are)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {FLOOR_TABLE}")
 

@@ -16,6 +16,7 @@ from .ingest import (
     ParseOptions,
     TouchIngest,
     TouchRejection,
+    ramped_batches,
     touch_bulk_create,
 )
 from .models import IntentSignal, Touch
@@ -31,6 +32,7 @@ __all__ = [
     "intent_signal_create",
     "intent_signal_delete",
     "intent_signal_update",
+    "ramped_batches",
     "touch_bulk_create",
     "touch_create",
     "touch_delete",

@@ -31,9 +31,28 @@ SLASHED_RE = re.compile(
 _ANY_SLASHED_RE = re.compile(r"(?<![\d/.-])\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?![\d/.-])")
 
 
+#: Where such a date could be: two separators around one or two digits. A search for it
+#: skips text fast; ``_ANY_SLASHED_RE``, whose leading look-behind is tried at every
+#: character, then decides only around these places (ISO dates are among them).
+_SLASHED_HINT_RE = re.compile(r"[/.-]\d{1,2}[/.-]\d")
+
+
 def has_slashed_dates(text: str) -> bool:
-    """Whether ``text`` holds any date an order would be needed for (one regex search)."""
-    return _ANY_SLASHED_RE.search(text) is not None
+    """Whether ``text`` holds any date an order would be needed for.
+
+    ``_ANY_SLASHED_RE`` decides, but only near where ``_SLASHED_HINT_RE`` finds
+    the middle of one: a search of the whole text costs a third of a second per
+    5 MB, as much as validating 10,000 touches, while the import waits.
+    """
+    search, size = _ANY_SLASHED_RE.search, len(text)
+    for hint in _SLASHED_HINT_RE.finditer(text):
+        # A date starts at most two digits before its first separator and ends at
+        # most three digits after the hint; one more character for the look-ahead.
+        end = min(hint.end() + 4, size)
+        found = search(text, max(hint.start() - 2, 0), end)
+        if found is not None and (found.end() < end or end == size):
+            return True
+    return False
 
 
 def date_order_label(order: str) -> str:

@@ -15,7 +15,7 @@ tuple), ``references`` (the accounts, stakeholders and programs it names),
 thread). Other apps import these names from ``engagement.services``.
 """
 
-from .pipeline import TouchIngest, touch_bulk_create
+from .pipeline import TouchIngest, ramped_batches, touch_bulk_create
 from .rows import TOUCH_FIELDS, BulkTouchResult, ParseOptions, TouchRejection
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "ParseOptions",
     "TouchIngest",
     "TouchRejection",
+    "ramped_batches",
     "touch_bulk_create",
 ]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -35,6 +36,20 @@ FIRST_BATCH = 500
 
 
 _Done = Callable[[BulkTouchResult], None]
+
+
+def ramped_batches(items: Iterable[Any], most: int, first: int = FIRST_BATCH) -> Iterator[list]:
+    """Lists of ``first`` items, then each twice the last, up to ``most`` items each.
+
+    PostgreSQL stores nothing until the first batch is validated, so a small
+    first batch starts the writer at once and the growing ones keep it busy
+    while Python validates the next (full batches stay few round trips).
+    """
+    iterator = iter(items)
+    size = min(first, most)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+        size = min(size * 2, most)
 
 
 class TouchIngest:
@@ -312,13 +327,10 @@ def touch_bulk_create(
     def write() -> BulkTouchResult:
         total = BulkTouchResult()
         with TouchIngest(source=source, options=options, keys=keys) as ingest:
-            start, size = 0, min(FIRST_BATCH, BULK_BATCH)
-            while start < len(rows):
-                ingest.add(
-                    rows[start : start + size], functools.partial(total.absorb, offset=start)
-                )
-                start += size
-                size = min(size * 2, BULK_BATCH)
+            start = 0
+            for batch in ramped_batches(rows, BULK_BATCH):
+                ingest.add(batch, functools.partial(total.absorb, offset=start))
+                start += len(batch)
         total.rejected.sort(key=_by_index)
         return total
 

@@ -23,13 +23,18 @@ from abm_site.csvio import (
     ImportContext,
     Row,
     RowRejected,
-    chunked,
     content_key,
     upsert_by_key,
 )
 from engagement.choices import SpendCategory, TouchKind
 from engagement.models import IntentSignal, Program, Spend
-from engagement.services import TOUCH_FIELDS, BulkTouchResult, ParseOptions, TouchIngest
+from engagement.services import (
+    TOUCH_FIELDS,
+    BulkTouchResult,
+    ParseOptions,
+    TouchIngest,
+    ramped_batches,
+)
 
 from .accounts import ACCOUNT_REF_FIELDS, account_index_for, account_ref, resolve_account
 from .currency import Currencies
@@ -68,6 +73,8 @@ def import_touches(
 
     The ingest writes each chunk on PostgreSQL while this loop reads and
     validates the next one; a chunk's rows are reported when it is written.
+    The chunks grow from a small first one, so PostgreSQL starts writing
+    after a few hundred rows rather than after a whole chunk.
     """
     mapping = ctx.mapping
     options = ParseOptions(
@@ -97,7 +104,7 @@ def import_touches(
             progress(len(batch))
 
     with TouchIngest(source=ctx.source, options=options) as ingest:
-        for batch in chunked(rows, TOUCH_CHUNK):
+        for batch in ramped_batches(rows, TOUCH_CHUNK):
             dicts = []
             for row in batch:
                 values = row.values

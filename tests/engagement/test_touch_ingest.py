@@ -92,6 +92,54 @@ def test_touch_bulk_create_over_several_batches(accounts, monkeypatch):
     assert Touch.objects.count() == 3
 
 
+def test_batches_grow_from_a_small_first_one():
+    """PostgreSQL starts writing after the first few rows, not after a whole batch."""
+    sizes = [len(b) for b in pipeline.ramped_batches(range(5_000), 2_000, first=500)]
+    assert sizes == [500, 1_000, 2_000, 1_500]
+    assert [len(b) for b in pipeline.ramped_batches(range(7), 3, first=500)] == [3, 3, 1]
+    assert list(pipeline.ramped_batches([], 3)) == []
+
+
+def test_a_touch_file_is_validated_in_growing_batches(accounts, tmp_path, monkeypatch):
+    """The CSV import hands the ingest a small first batch, then twice as many each time,
+    and reports every row's progress."""
+    acme, _ = accounts
+    monkeypatch.setattr(ingest.kinds.engagement, "TOUCH_CHUNK", 4)
+    monkeypatch.setattr(pipeline.ramped_batches, "__defaults__", (1,))
+    sizes = []
+    add = TouchIngest.add
+
+    def recording(self, rows, done):
+        sizes.append(len(rows))
+        return add(self, rows, done)
+
+    monkeypatch.setattr(TouchIngest, "add", recording)
+    path = csv_file(tmp_path, [f"{acme.id},web_visit,2024-05-01,g-{n}," for n in range(10)])
+    done = []
+    report = csv_import("touches", path, source="csv", progress=lambda n, total: done.append(n))
+    assert sizes == [1, 2, 4, 3]
+    assert (report.created, sum(done)) == (10, 10)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2026-03-05T10:11:12+00:00", "2026-03-05T10:11:12+00:00"),  # kept as sent
+        (" 2026-03-05T10:11:12+00:00 ", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T10:11:12Z", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05 10:11:12+00:00", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T12:11:12+02:00", "2026-03-05T10:11:12+00:00"),
+        ("2026-03-05T101112.5+00:00", "2026-03-05T10:11:12.500000+00:00"),  # 25 characters
+        ("2026-W10-4T10:11:12+00:00", "2026-03-05T10:11:12+00:00"),  # a week date, 25 too
+        ("2026-03-05T10:11:12.250000+00:00", "2026-03-05T10:11:12.250000+00:00"),
+    ],
+)
+def test_a_touch_time_is_stored_as_utc_iso_text(sent, stored):
+    """What COPY stores and the content key hashes: one spelling whatever was sent."""
+    options = engagement.ingest.rows.ParseOptions()
+    assert engagement.ingest.rows._moment(sent, options) == stored
+
+
 def test_content_key_is_content_key_of_the_parts(accounts):
     """A row without an external id keeps the key earlier versions derived (re-imports stay
     idempotent across versions)."""
