@@ -45,7 +45,7 @@ from engagement.selectors import (
 )
 from funnel.choices import OpportunityStatus, OpportunityType
 from funnel.models import Opportunity
-from funnel.querysets import closed_in_q, created_in_q
+from funnel.querysets import closed_in_q, created_in_q, won_new_business_q
 from funnel.selectors import customer_q, first_won_new_business
 
 from ..base import Figure
@@ -72,6 +72,20 @@ def _sum_subquery(qs: QuerySet, field: str):
 def _min_subquery(qs: QuerySet, expression, output_field):
     first = qs.order_by().values("account_id").annotate(m=Min(expression)).values("m")
     return Subquery(first, output_field=output_field)
+
+
+def _first_in_period(rows: QuerySet, field: str, ctx: Context) -> Q:
+    """Whether the account's first ``field`` date among ``rows`` lies in the period: the
+    test ``first__gte/__lte`` on that date's per-account subquery, as one uncorrelated
+    set (PostgreSQL hashes it once) instead of the subquery again for every account."""
+    firsts = (
+        rows.order_by()
+        .values("account_id")
+        .annotate(first=Min(field))
+        .filter(first__gte=ctx.start, first__lte=ctx.end)
+        .values("account_id")
+    )
+    return Q(pk__in=firsts)
 
 
 def _in(ids: QuerySet) -> Case:
@@ -113,8 +127,7 @@ def account_facts(ctx: Context, facts: Collection[str] | None = None) -> QuerySe
     wanted = _wanted(first_step, second_step, facts)
     rows = Account.objects.filter(ctx.scope_q())
     if wanted & WINDOW_FACTS:
-        scores = bool(wanted & SCORE_FACTS)
-        window = _window(ctx, _lowest(ctx, wanted), ctx.end_dt, scores=scores)
+        window = _window(ctx, _lowest(ctx, wanted), ctx.end_dt, scores=wanted & SCORE_FACTS)
         rows = rows.annotate(scored_touches=window)
     rows = rows.annotate(**{k: v() for k, v in first_step.items() if k in wanted})
     later = {k: v() for k, v in second_step.items() if k in wanted}
@@ -156,7 +169,7 @@ def account_facts_by_period(
         lowest = min(_lowest(ctx, wanted) for ctx in contexts)
         highest = max(ctx.end_dt for ctx in contexts)
         # No score here: the engagement kinds alone (the facts' conditions test them too).
-        window = _window(contexts[0], lowest, highest, scores=False)
+        window = _window(contexts[0], lowest, highest, scores=())
         rows = rows.annotate(scored_touches=window)
     for step in (0, 1):  # the second step reads the first's facts
         named: dict[str, Any] = {}
@@ -191,24 +204,29 @@ def _lowest(ctx: Context, wanted: Collection[str] = WINDOW_FACTS) -> dt.datetime
 
 
 def _window(
-    ctx: Context, lowest: dt.datetime, end: dt.datetime, scores: bool = True
+    ctx: Context, lowest: dt.datetime, end: dt.datetime, scores: Collection[str] = SCORE_FACTS
 ) -> FilteredRelation:
-    """The touches window facts read, from ``lowest`` to ``end``: only the kinds some
-    per-account measure reads, engagement (counts, people), two-way contact (relationship)
-    and web visits (research; with ``scores`` only). Ad impressions, mail and intent
-    touches (a third or more of all rows) never enter the join."""
-    scored_kinds = sorted(
-        {*ENGAGEMENT_KINDS, *ctx.params["relationship_weights"], *WEB_VISIT_KINDS}
-        if scores
-        else ENGAGEMENT_KINDS
-    )
+    """The touches window facts read, from ``lowest`` to ``end``: only the rows some
+    per-account measure reads. Engagement kinds (counts, people) from ``lowest`` without a
+    score, else from the period start; with the ``scores`` named, two-way contact kinds
+    (relationship) from ``lowest`` and web visits (research) from the research window's
+    start. Ad impressions, mail and intent touches (a third or more of all rows) never
+    enter the join, nor the engagement touches before the period that no score reads (an
+    eighth of the rows the join kept when every kind ran from ``lowest``)."""
+    if not scores:
+        kinds = Q(touches__kind__in=sorted(ENGAGEMENT_KINDS))
+    else:
+        kinds = Q(
+            touches__kind__in=sorted(ENGAGEMENT_KINDS), touches__occurred_at__gte=ctx.start_dt
+        )
+        if {"rel_now", "rel_prev"} & set(scores):
+            kinds |= Q(touches__kind__in=sorted(ctx.params["relationship_weights"]))
+        if "research" in scores:
+            begin = research_window(ctx.end, ctx.params)[0]
+            kinds |= Q(touches__kind__in=sorted(WEB_VISIT_KINDS), touches__occurred_at__gte=begin)
     return FilteredRelation(
         "touches",
-        condition=Q(
-            touches__occurred_at__gte=lowest,
-            touches__occurred_at__lt=end,
-            touches__kind__in=scored_kinds,
-        ),
+        condition=Q(touches__occurred_at__gte=lowest, touches__occurred_at__lt=end) & kinds,
     )
 
 
@@ -227,8 +245,14 @@ def _facts(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
     )
     eng = Touch.objects.filter(account_id=OuterRef("pk"), kind__in=ENGAGEMENT_KINDS)
     opps = Opportunity.objects.filter(account_id=OuterRef("pk"))
-    first_won_in_period = Q(first_won__gte=ctx.start, first_won__lte=ctx.end)
-    first_opp_in_period = Q(first_opp__gte=ctx.start, first_opp__lte=ctx.end)
+    # The second step's guards: sets computed once, not the first dates' subqueries again
+    # for every account (an annotation is inlined wherever another one reads it).
+    first_won_in_period = _first_in_period(
+        Opportunity.objects.filter(won_new_business_q()), "closed_on", ctx
+    )
+    first_opp_in_period = _first_in_period(
+        Opportunity.objects.filter(type=NB, created_on__isnull=False), "created_on", ctx
+    )
     v2 = ctx.generation >= 2
 
     # Version 2: touch counts sum the touches' quantities (an aggregated row counts as many).

@@ -128,15 +128,18 @@ def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
 
     The flags fold in the period and the kind so that filtering on them keeps
     the look-back rows for the window functions (Django filters other
-    conditions before the windows run).
+    conditions before the windows run). Of the look-back, only ads are read (the
+    windows' running maxima); its visits and conversions are never judged.
     """
     days = int(ctx.params["view_through_days"])
+    ads = (TouchKind.AD_IMPRESSION, TouchKind.AD_CLICK)
     touches = Touch.objects.filter(
         ctx.scope_q("account__"),
         _programs_own(ctx),
+        Q(kind__in=ads) | Q(occurred_at__gte=ctx.start_dt),
         occurred_at__gte=ctx.start_dt - dt.timedelta(days=days),
         occurred_at__lt=ctx.end_dt,
-        kind__in=(TouchKind.AD_IMPRESSION, TouchKind.AD_CLICK, *WEB_VISIT_KINDS, *CONVERSION_KINDS),
+        kind__in=(*ads, *WEB_VISIT_KINDS, *CONVERSION_KINDS),
     )
     judged = Q(view_through=True, occurred_at__gte=ctx.start_dt)
 

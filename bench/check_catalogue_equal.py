@@ -1,0 +1,147 @@
+"""Old and new statement builders give the same catalogue, and how their costs compare.
+
+Loads the accounts facts' builders (``_window``, ``_facts``) and the view-through
+rows (``view_through_candidates``) as they were at ``--ref`` (git), checks that the
+whole catalogue is identical with either under definitions v1 and v2 (no filter,
+the first tier, the second program, cohort abm), then with ``--rounds N`` times old,
+new and the floor scan (as in ``bench_engine.py``) alternating in one process.
+Read-only: the definitions are resolved, never marked used.
+
+    .venv/bin/python bench/check_catalogue_equal.py --database abm_bench_engine_s \
+        --ref HEAD~1 --rounds 5
+"""
+
+import argparse
+import datetime as dt
+import os
+import re
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_ingest import setup_django
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Module path -> the functions of it whose old text is loaded.
+SWAPPED = {
+    "funnel/kpis/sources/accounts.py": ("_window", "_facts"),
+    "funnel/kpis/sources/touches.py": ("view_through_candidates",),
+}
+
+
+def _old_functions(ref: str, path: str, names: tuple[str, ...], module: Any) -> dict[str, Any]:
+    """The functions ``names`` of ``path`` at ``ref``, compiled in ``module``'s namespace."""
+    text = subprocess.run(  # noqa: S603
+        ["git", "show", f"{ref}:{path}"],  # noqa: S607
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    namespace = dict(vars(module))
+    for name in names:
+        found = re.search(rf"^def {name}\(.*?(?=^def |^[A-Z_]+ = |^@)", text, re.S | re.M)
+        assert found, f"{name} not in {path} at {ref}"
+        exec(found.group(0), namespace)  # noqa: S102  # nosec B102: our own git history
+    return {name: namespace[name] for name in names}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default="abm_bench_engine_s")
+    parser.add_argument("--ref", default="HEAD~1", help="the git commit of the old builders")
+    parser.add_argument("--rounds", type=int, default=0)
+    args = parser.parse_args()
+    url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    setup_django({"DATABASE_URL": url, "ABM_KPI_CACHE_SECONDS": "0"})
+
+    from django.db import connection
+    from django.db.models import Max
+
+    import funnel.kpis.sources.accounts as accounts
+    import funnel.kpis.sources.touches as touches
+    from accounts.models import Tier
+    from engagement.models import Program, Touch
+    from funnel.definitions import definitions_resolve
+    from funnel.kpis import Filters, Period
+    from funnel.kpis.engine import _compute, _specs
+
+    modules = {"funnel/kpis/sources/accounts.py": accounts}
+    modules["funnel/kpis/sources/touches.py"] = touches
+    old = {p: _old_functions(args.ref, p, names, modules[p]) for p, names in SWAPPED.items()}
+    new = {p: {name: getattr(modules[p], name) for name in names} for p, names in SWAPPED.items()}
+
+    def use(version: dict[str, dict[str, Any]]) -> None:
+        for path, functions in version.items():
+            for name, function in functions.items():
+                setattr(modules[path], name, function)
+        touches.VIEW_THROUGH.rows = touches.view_through_candidates  # the Source keeps its own
+
+    last = Touch.objects.aggregate(m=Max("occurred_at"))["m"].date()
+    period = Period(last - dt.timedelta(days=89), last)
+
+    def catalogue(rules: Any, filters: Any = None) -> dict[str, Any]:
+        return _compute(_specs(None, rules.generation), period, filters or Filters(), rules)
+
+    tier = Tier.objects.order_by("rank", "pk").values_list("pk", flat=True).first()
+    program = list(Program.objects.order_by("pk").values_list("pk", flat=True)[:2])[-1]
+    cases = {
+        "no filter": Filters(),
+        f"tier {tier}": Filters(tier=(tier,)),
+        f"program {program}": Filters(program=(program,)),
+        "cohort abm": Filters(cohort="abm"),
+    }
+    for name in ("v1", "v2"):
+        rules = definitions_resolve(name)
+        for label, filters in cases.items():
+            use(old)
+            before = catalogue(rules, filters)
+            use(new)
+            after = catalogue(rules, filters)
+            moved = [k["id"] for k, n in zip(before["kpis"], after["kpis"], strict=True) if k != n]
+            assert before == after, f"{name}, {label}: moved {moved}"
+            print(f"identical: definitions {name}, {label} ({len(after['kpis'])} KPIs)")
+    if not args.rounds:
+        return
+    rules = definitions_resolve(None)
+    start, end = period.start, period.end + dt.timedelta(days=1)
+
+    def floor() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT kind, count(*) FROM engagement_touch"
+                " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY kind",
+                [start, end],
+            )
+            cursor.fetchall()
+
+    variants = {
+        "floor": floor,
+        "old": lambda: (use(old), catalogue(rules)),
+        "new": lambda: (use(new), catalogue(rules)),
+    }
+    for run in variants.values():
+        run()
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    new_to_old, loads = [], []
+    for _ in range(args.rounds):
+        took = {}
+        for name, run in variants.items():
+            began = time.perf_counter()
+            run()
+            took[name] = time.perf_counter() - began
+        loads.append(os.getloadavg()[0])
+        new_to_old.append(took["new"] / took["old"])
+        for name in variants:
+            ratios[name].append(took[name] / took["floor"])
+    use(new)
+    print(f"{args.rounds} alternating rounds, load average {min(loads):.1f}-{max(loads):.1f}")
+    for name, values in ratios.items():
+        print(f"  {name:6} x floor {statistics.median(values):6.2f}")
+    print(f"  new / old {statistics.median(new_to_old):.2f}")
+
+
+if __name__ == "__main__":
+    main()
