@@ -35,14 +35,26 @@ class User(AbstractUser):
 
     @property
     def role(self) -> str | None:
-        """The strongest role the user holds (superusers are admins)."""
+        """The strongest role the user holds (superusers are admins).
+
+        The groups are read once per user object (a request's user: the access check and
+        the page both ask); changing this object's groups forgets them (``forget_role``).
+        """
         if self.is_superuser:
             return self.Role.ADMIN
-        names = {g.name for g in self.groups.all()}
-        for name in reversed(self.ROLE_ORDER):
-            if name in names:
-                return name
-        return None
+        if "_group_role" not in self.__dict__:
+            names = {g.name for g in self.groups.all()}
+            found = next((n for n in reversed(self.ROLE_ORDER) if n in names), None)
+            self.__dict__["_group_role"] = found
+        return self.__dict__["_group_role"]
+
+    def forget_role(self) -> None:
+        """Read the groups again at the next ``role`` (after they changed)."""
+        self.__dict__.pop("_group_role", None)
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        self.forget_role()
+        super().refresh_from_db(*args, **kwargs)
 
     @property
     def can_write(self) -> bool:

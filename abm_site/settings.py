@@ -438,6 +438,7 @@ MIDDLEWARE += [
     "abm_site.security.AccessMiddleware",
     "axes.middleware.AxesMiddleware",
     "abm_site.security.ReportTimeoutMiddleware",
+    "funnel.kpis.version.DataVersionPerRequest",  # the data version read once per request
 ]
 
 AUTHENTICATION_BACKENDS = [

@@ -14,7 +14,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
-from django.db.models.signals import post_save
+from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -116,3 +116,10 @@ def _user_saved(sender, instance: User, created: bool, **kwargs) -> None:
             ended,
             revoked,
         )
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="abm_site_forget_role")
+def forget_role(sender, instance, reverse: bool, action: str, **kwargs) -> None:
+    """A user object whose groups changed reads its role again (``User.role`` keeps it)."""
+    if not reverse and action.startswith("post_"):
+        instance.forget_role()

@@ -329,7 +329,6 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
         return _no_drilldown(request, rq, spec)
     drills_to = spec.drill_for(part).source.drills_to
     figure = spec.figure if part is None else None
-    figures = selectors.drill_figures(rows)
     day = None
     if drills_to == "opportunity":
         sort = request.GET.get("sort") or selectors.drills.OPPORTUNITY_DEFAULT
@@ -339,7 +338,7 @@ def kpi_drilldown(request: HttpRequest, kpi_id: str, part: str | None = None) ->
         day = selectors.snapshot_date()
         ordered = selectors.drill_accounts(rows, sort, day)
     # One order for the page and its CSV: any column, the figure by its number.
-    ids = selectors.drill_ids(ordered, sort, figures)
+    ids, figures = selectors.drill_ids(ordered, sort)
     table = tables.drill_table(drills_to, figure)
     name = spec.id if part is None else f"{spec.id}-{part}"
     if wants_csv(request):

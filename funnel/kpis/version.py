@@ -13,10 +13,14 @@ snapshot sees: exact, with no lock that writers would queue on (each
 transaction inserts its own row). ``compact`` folds the log into a counter.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.http import HttpRequest, HttpResponse
 
 COUNTER_TABLE = "funnel_kpi_data_version"
 TRIGGER = "funnel_kpi_data_change"  # the trigger, its function and the log table
@@ -144,13 +148,78 @@ def database_id() -> str | None:
 
 def data_key() -> str | None:
     """The database's id and its data version, ``"<id>@<version>"``, in one query: what a
-    result derived from KPI input is cached under (None where there is none)."""
+    result derived from KPI input is cached under (None where there is none). Read once per
+    request (``memoised``) until the request writes."""
+    memo = _memo()
+    if memo is not None and "data" in memo:
+        return memo["data"]
     if not _installed():
         return None
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT ({_IDENTITY}) || '@' || ({_VERSION})")  # noqa: S608
         row = cursor.fetchone()
+    if memo is not None and row:
+        memo["data"] = row[0]
     return row[0] if row else None
+
+
+# --- one read per request -------------------------------------------------------------
+
+#: The connection attribute holding the current request's memo (None outside a request).
+_MEMO_ATTR = "abm_data_version_memo"
+
+
+def _memo() -> dict[Any, Any] | None:
+    """The request's memo of the data key and definitions refs, where one may be used.
+
+    Only in autocommit: inside a transaction (the engine's read-only snapshot, a
+    caller's writes) the version must be read in that transaction.
+    """
+    memo = getattr(connection, _MEMO_ATTR, None)
+    if memo is None or connection.in_atomic_block:
+        return None
+    return memo
+
+
+def _is_read(sql: Any) -> bool:
+    return isinstance(sql, str) and sql.lstrip()[:6].upper() == "SELECT"
+
+
+@contextmanager
+def memoised() -> Iterator[dict[Any, Any]]:
+    """Read the data version (and the definitions version a ref names) at most once inside.
+
+    A warm page asks for it from every cached part (KPIs, lists, trends): one
+    statement each, the same answer. Any statement that is not a SELECT (a write,
+    a COPY's follow-up, a savepoint) forgets it, so a write made inside is seen.
+    A writer committing elsewhere meanwhile is seen by the next request, as it
+    would be had it committed a moment later.
+    """
+    memo: dict[Any, Any] = {}
+
+    def forget_on_write(execute: Callable, sql: Any, params: Any, many: bool, context: Any):
+        if not _is_read(sql):
+            memo.clear()
+        return execute(sql, params, many, context)
+
+    previous = getattr(connection, _MEMO_ATTR, None)
+    setattr(connection, _MEMO_ATTR, memo)
+    try:
+        with connection.execute_wrapper(forget_on_write):
+            yield memo
+    finally:
+        setattr(connection, _MEMO_ATTR, previous)
+
+
+class DataVersionPerRequest:
+    """Middleware: each request reads the data version once (``memoised``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with memoised():
+            return self.get_response(request)
 
 
 def new_database_id() -> str | None:
@@ -179,6 +248,9 @@ def data_version_and_definitions(ref: int | str | None) -> tuple[str, Definition
     """The data version (with the database's id, ``"<id>@<version>"``) and the definitions
     version ``ref`` names (the default for None), in one query; None where either cannot be
     read this way (SQLite, not installed, unknown)."""
+    memo = _memo()
+    if memo is not None and "data" in memo and ("definitions", ref) in memo:
+        return memo["data"], memo["definitions", ref]
     if not _installed():
         return None
     if ref is None or ref == "":
@@ -197,7 +269,10 @@ def data_version_and_definitions(ref: int | str | None) -> tuple[str, Definition
         row = cursor.fetchone()
     if row is None:
         return None
-    return row[0], DefinitionsRef(int(row[1]), row[2], int(row[3]))
+    found = DefinitionsRef(int(row[1]), row[2], int(row[3]))
+    if memo is not None:
+        memo["data"], memo["definitions", ref] = row[0], found
+    return row[0], found
 
 
 def compact() -> int:

@@ -73,35 +73,40 @@ def _ordered(qs: QuerySet, sorts: dict[str, Any], sort: str, default: str) -> Qu
 
 def drill_accounts(rows: QuerySet, sort: str, day: dt.date | None) -> QuerySet[Account]:
     """The accounts of a drill-down with their snapshot of ``day`` (stage, scores), sorted by
-    any column key (``-`` for descending); by name for the figure (``drill_ids`` sorts it)."""
+    any column key (``-`` for descending); by name for the figure (``drill_ids`` sorts it).
+    The drill-down's own rows, ordered: their ``figure`` comes along (``drill_ids``)."""
     from . import with_latest_snapshot
 
-    qs = with_latest_snapshot(Account.objects.filter(pk__in=rows.values("pk")), day)
+    qs = with_latest_snapshot(rows, day)
     return _ordered(qs.select_related("tier", "owner"), _account_sorts(), sort, "name")
 
 
 def drill_opportunities(rows: QuerySet, sort: str) -> QuerySet:
     """The opportunities of a drill-down with their account, sorted by any column key;
-    newest close first by default."""
-    qs = rows.model.objects.filter(pk__in=rows.values("pk")).select_related("account")
-    return _ordered(qs, OPPORTUNITY_SORTS, sort, OPPORTUNITY_DEFAULT)
+    newest close first by default (the drill-down's own rows, with their ``figure``)."""
+    return _ordered(rows.select_related("account"), OPPORTUNITY_SORTS, sort, OPPORTUNITY_DEFAULT)
 
 
 def _figure_key(value: Any) -> Any:
     return None if isinstance(value, dict | list) else value
 
 
-def drill_ids(ordered: QuerySet, sort: str, figures: dict[int, Any] | None) -> list[int]:
-    """The ids behind the number in the page's order (one query). Sorted by the figure,
-    the rows are ordered by their figure as a number (``figures``, already read), rows
-    without one last, ties in ``ordered``'s order."""
-    ids = list(ordered.values_list("pk", flat=True))
-    if sort.lstrip("-") != FIGURE or figures is None:
-        return ids
+def drill_ids(ordered: QuerySet, sort: str) -> tuple[list[int], dict[int, Any] | None]:
+    """The ids behind the number in the page's order and each row's figure (``None`` for
+    lists without figures), in one query: the drill-down runs once. Sorted by the figure,
+    the rows are ordered by their figure as a number, rows without one last, ties in
+    ``ordered``'s order."""
+    if "figure" not in ordered.query.annotations:
+        return list(ordered.values_list("pk", flat=True)), None
+    pairs = list(ordered.values_list("pk", "figure"))
+    ids = [pk for pk, _ in pairs]
+    figures = dict(pairs)
+    if sort.lstrip("-") != FIGURE:
+        return ids, figures
     known = [pk for pk in ids if _figure_key(figures.get(pk)) is not None]
     blank = [pk for pk in ids if _figure_key(figures.get(pk)) is None]
     known.sort(key=lambda pk: figures[pk], reverse=sort.startswith("-"))
-    return known + blank
+    return known + blank, figures
 
 
 def drill_figures(rows: QuerySet) -> dict[int, Any] | None:

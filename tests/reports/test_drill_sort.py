@@ -122,3 +122,29 @@ def test_opportunities_sort_by_amount_as_a_number_and_export_in_that_order(
     assert deals(body(viewer_client.get(url + "&sort=account"))) == ["Deal 0", "Deal 1", "Deal 2"]
     rows = csv_rows(viewer_client.get(url + "&sort=-amount&format=csv"))
     assert [r["amount"] for r in rows] == ["100000.00", "24000.00", "9000.00"]
+
+
+@pytest.mark.parametrize(
+    ("url", "statements"),
+    [
+        (URL + "&sort=-figure", 11),  # accounts, by their figure
+        (URL + "&sort=tier", 11),
+        (f"/kpis/new_revenue_won/accounts/?{MARCH}&sort=-amount", 9),  # opportunities
+    ],
+)
+def test_the_drill_down_runs_once_for_the_order_and_the_figures(
+    viewer_client,  # noqa: F811
+    won_world,
+    url,
+    statements,
+):
+    """One query reads the ordered ids and their figures (#18: the engine's drill-down ran
+    twice, once for the order and once for the figures); the count does not grow with rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert viewer_client.get(url).status_code == 200
+    sqls = [q["sql"] for q in queries if "set_config('statement_timeout'" not in q["sql"]]
+    assert len(sqls) == statements, "\n".join(sqls)
