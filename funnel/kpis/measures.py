@@ -91,7 +91,10 @@ class Source:
     ABM-cohort flag as an alias (``COHORT_FLAG``): each row computes the flag, and any
     alias of the rows an aggregate reads, once, and the aggregates' FILTERs test those
     columns instead of repeating the cohort's condition (a target-list subquery) and the
-    aliases' SQL in each aggregate. A series leaves them unfenced (same values).
+    aliases' SQL in each aggregate; in a grouped computation each group's condition is a
+    flag column there too, not repeated in each of the group's aggregates (the snapshots'
+    program pass: 8 groups x 3 cohorts x every measure). A series leaves them unfenced
+    (same values).
     """
 
     name: str
@@ -315,7 +318,8 @@ def pending_by_group(
 
     ``ctx`` is then the union of the groups (its rows hold every group's rows); each
     group's rows are marked by a flag column (``source.group_q`` of the group, computed
-    once per row inside the fence; repeated in each aggregate of an unfenced source) and
+    once per row inside the fence, also a ``cohort_once`` source's; repeated in each
+    aggregate of an unfenced source) and
     each measure is a conditional aggregate per
     group and cohort, its rule read from the group's own context. Without ``groups``:
     ``ctx`` alone, one result. ``copies``: the groups past the first two that differ only
@@ -358,16 +362,15 @@ def pending_by_group(
                 continue
             where = group_row_q(source, group)
             assert where is not None, f"{source!r} cannot split its rows by group"
-            if not source.fence:
-                # Rows whose measures correlate with the row (an opportunity's touches)
-                # cannot be fenced: the condition is repeated in each aggregate instead.
+            if not (source.fence or once):
+                # Unfenced rows: the condition is repeated in each aggregate instead.
                 members.append((group, where))
                 continue
-            flags[f"group_{i}"] = PerAccount(
-                Case(
-                    When(where, then=Value(True)), default=Value(False), output_field=BooleanField()
-                )
+            # Fenced rows compute each group's flag once (an account's, once per account).
+            flag = Case(
+                When(where, then=Value(True)), default=Value(False), output_field=BooleanField()
             )
+            flags[f"group_{i}"] = PerAccount(flag) if source.fence else flag
             members.append((group, Q(**{f"group_{i}": True})))
     copied = _copied_members(members, flags) if copies and not periods else {}
     aggregates: dict[str, Any] = {}

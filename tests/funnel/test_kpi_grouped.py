@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tier
 from engagement.models import Program
-from funnel.kpis import Filters, Period, compute, compute_grouped
+from funnel.kpis import Filters, Period, compute, compute_grouped, measures
 from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
 from tests.conftest import postgresql_only
 from tests.factories import ProgramFactory, SpendFactory
@@ -276,3 +276,44 @@ def test_a_pass_that_builds_its_groups_in_full_says_why_and_reads_the_pages_once
     assert copied_reads == full_reads == fewer_reads == 1
     reasons = [r.getMessage() for r in caplog.records if "built in full" in r.getMessage()]
     assert reasons and all("refused by the test" in reason for reason in reasons)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregate(
+    demo, by, monkeypatch
+):
+    """Touches and opportunities (``cohort_once``) state each group's condition once, as a
+    flag column of their fenced rows: the program and tier passes of the nightly snapshots
+    no longer test every group's condition in each of its aggregates (8 programs x 3
+    cohorts x every measure). The figures are each group's own ``compute``'s."""
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))[:3]
+    assert len(keys) == 3
+    statements = {}
+    built, run = measures.pending_by_group, measures._aggregate
+
+    def pending(ctx, source, *args, **kwargs):
+        made = built(ctx, source, *args, **kwargs)
+        made.source = source.name
+        return made
+
+    def aggregate(made):
+        with CaptureQueriesContext(connection) as queries:
+            row = run(made)
+        statements[made.source] = queries[-1]["sql"]
+        return row
+
+    monkeypatch.setattr(measures, "pending_by_group", pending)
+    monkeypatch.setattr(measures, "_aggregate", aggregate)
+    grouped = compute_grouped(PERIODS[0], Filters(), by, keys, definitions="v2")
+    for name in ("touches", "opportunities"):
+        sql = statements[name].split(") SELECT ", 1)[-1]  # past the shared sets
+        aggregates = sql.split(" FROM ", 1)[0]
+        for i in range(len(keys)):
+            assert f'"group_{i}"' in aggregates, name
+        # No group's condition (an account set, a tier as of the end: subqueries) and no
+        # cohort's in the aggregates: each is a column of the fenced rows.
+        assert "SELECT" not in aggregates[len("SELECT") :], name
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), definitions="v2")

@@ -60,6 +60,7 @@ TOUCHES = Source(
     weight="quantity",
     group_q=_group_touches,
     period_q=_in_period,
+    cohort_once=True,
 )
 
 
