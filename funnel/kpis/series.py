@@ -56,9 +56,12 @@ from .measures import (
     Source,
     _plus,
     by_group,
+    group_row_q,
     pending_by_group,
     referenced,
 )
+from .scope import period_free
+from .sources.accounts import SCOPED
 
 Bucket = Literal["week", "month"]
 BUCKETS: tuple[str, ...] = ("week", "month")
@@ -225,26 +228,28 @@ def _point(
 MAX_COLUMNS = 1500
 
 
-def _groups_periods(source: Source, filters: Filters) -> bool:
+def _groups_periods(source: Source, ctx: Context) -> bool:
     """Whether one pass over the rows of the whole span can give every bucket its result.
 
     The source must say which rows a period keeps (``period_q``) and its rows must not be
-    account facts of the period; the filters must keep the same accounts in every bucket:
-    a tier (as of the period end) or a program (touched by then) filter does not.
+    account facts of the period. Filters whose accounts differ by bucket (a tier as of the
+    period end, a program's touches by then) are left out of the union's rows
+    (``period_free``): each bucket's rows are then also its scope's (``group_row_q``, a
+    shared set per bucket), which the source must be able to say (else side by side).
     """
     return (
         source.period_q is not None
         and not source.fence
         and not source.targeted
-        and not filters.tier
-        and not filters.program
+        and (ctx.filters == period_free(ctx.filters) or group_row_q(source, ctx) is not None)
     )
 
 
 def _groups_facts(source: Source, filters: Filters) -> bool:
     """Whether one pass over the accounts can carry every bucket's account facts as columns
-    of its own (``Source.period_rows``): the filters keep the same accounts in every bucket."""
-    return source.period_rows is not None and not filters.tier and not filters.program
+    of its own (``Source.period_rows``); under a tier or program filter each bucket's scope
+    is a flag column of its own (``period_fact("scoped", i)``)."""
+    return source.period_rows is not None
 
 
 def _by_period(
@@ -265,14 +270,18 @@ def _by_period(
     derived = {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
     conditions = {Cohort.ABM: Q(**{flag: True}), Cohort.NON_ABM: Q(**{flag: False})}
+    # Under a tier or program filter each bucket's accounts are its own scope's: a flag
+    # column per bucket (``SCOPED``), a group condition (whole measures test it too).
+    filters = contexts[0].filters
+    scoped = Q(**{SCOPED: True}) if filters != period_free(filters) else None
     built: dict[str, tuple[int, Any]] = {}
     for i, ctx in enumerate(_sharing(contexts, measures)):  # the buckets (MAX_BUCKETS)
         for cohort in computed:
             for m in measures:
-                expression = m.expression(ctx, conditions.get(cohort, Q()))
+                expression = m.expression(ctx, conditions.get(cohort, Q()), scoped)
                 if expression is not None:  # None: the source's ``after`` step computes it
                     built[f"{i}__{cohort}__{m.name}"] = (i, expression)
-    names = referenced(Q(**{flag: True}), *(e for _, e in built.values()))
+    names = referenced(Q(**{flag: True}), *(e for _, e in built.values())) - {SCOPED}
     if len(names) * len(contexts) > MAX_COLUMNS:  # a column per bucket and fact
         return None
     queryset = source.period_rows(contexts, names)
@@ -280,7 +289,11 @@ def _by_period(
         return None
     columns = set(queryset.query.annotations)
     renames = [
-        {n: source.period_fact(n, i) for n in names if source.period_fact(n, i) in columns}
+        {
+            n: source.period_fact(n, i)
+            for n in (*names, SCOPED)
+            if source.period_fact(n, i) in columns
+        }
         for i in range(len(contexts))
     ]
     aggregates = {key: _relabel(e, renames[i]) for key, (i, e) in built.items()}
@@ -339,9 +352,9 @@ def _run(
     assert source.runner is None, f"{source!r} is a runner ({_refusal.__doc__})"
     first = contexts[0]
     columns = len(contexts) * len(cohorts) * len(measures)
-    if _groups_periods(source, first.filters) and columns <= MAX_COLUMNS:
+    if _groups_periods(source, first) and columns <= MAX_COLUMNS:
         span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
-        union = Context(span, first.filters, first.plan, first.definitions)
+        union = Context(span, period_free(first.filters), first.plan, first.definitions)
         results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))
         if source.after is not None:
             for ctx, result in zip(contexts, results, strict=True):
