@@ -349,18 +349,9 @@ def pending_by_group(
         for i, group in enumerate(groups):  # the groups: a bounded list, not data rows
             if periods:
                 assert source.period_q is not None and not source.fence
-                # A bucket's rows are its period's; under filters whose accounts depend on
-                # the period (a tier as of its end: the union has none, ``period_free``)
-                # also its own scope's, a shared set per bucket computed once.
-                where = source.period_q(group)
-                if group.filters != ctx.filters:
-                    scoped = group_row_q(source, group)
-                    assert scoped is not None, f"{source!r} cannot split its rows by scope"
-                    where &= scoped
-                    # The union's rows: those of some bucket's scope (the same sets), not
-                    # every account's rows through every bucket's aggregates.
-                    narrowed = scoped if i == 0 else narrowed | scoped
-                members.append((group, where))
+                # The union's filters select the same accounts in every bucket (the series
+                # checks it): a bucket's rows are its period's.
+                members.append((group, source.period_q(group)))
                 continue
             if group.filters == ctx.filters:  # the union itself (a totals row): every row
                 members.append((group, None))

@@ -9,9 +9,11 @@ sources the KPIs read, never on the number of buckets.
 Touches, visitors, NPS responses and opportunities are one grouped pass
 (``measures.by_group`` over the rows of the whole span, each bucket's measures
 conditional on its rows, ``Source.period_q``, and its cohorts as of its own end) when
-the filters keep the same accounts in every bucket. Account rows depend on the period in
-every annotation (the period's touches, the tier at its end), as do the rows under a
-tier or program filter, so a bucket cannot be a row condition of one shared pass: then
+the filters keep the same accounts in every bucket. Account facts are one pass over the
+accounts, each bucket's facts columns of their own (``_by_period``), and under a tier or
+program filter (other accounts in each bucket) each bucket's scope a flag column too.
+Rows of a tier or program filter's other sources depend on the bucket (``_groups_periods``
+says why they are not one pass yet): then
 each bucket's aggregate is built the way ``compute`` builds it
 (``measures.pending_by_group``) and they run as one ``UNION ALL`` statement tagged by
 bucket, the buckets' own queries side by side in one round trip. Runner sources (spend,
@@ -56,7 +58,6 @@ from .measures import (
     Source,
     _plus,
     by_group,
-    group_row_q,
     pending_by_group,
     referenced,
 )
@@ -232,16 +233,20 @@ def _groups_periods(source: Source, ctx: Context) -> bool:
     """Whether one pass over the rows of the whole span can give every bucket its result.
 
     The source must say which rows a period keeps (``period_q``) and its rows must not be
-    account facts of the period. Filters whose accounts differ by bucket (a tier as of the
-    period end, a program's touches by then) are left out of the union's rows
-    (``period_free``): each bucket's rows are then also its scope's (``group_row_q``, a
-    shared set per bucket), which the source must be able to say (else side by side).
+    account facts of the period; the filters must keep the same accounts in every bucket.
+    A tier (as of the period end) or a program (touched by then) filter does not: its
+    buckets run side by side. One pass was tried (the union's rows ``period_free``, each
+    bucket's scope a shared set in each of its conditional aggregates) and gave the same
+    numbers but was slower (#18, 2,000 accounts, a stage page's touches: 9-11 s against
+    2-3 s): Django resolves and compiles the bucket's scope subquery once per aggregate
+    (a thousand), where side by side it is one ``WHERE`` per bucket. It needs a scope
+    condition compiled once per bucket first.
     """
     return (
         source.period_q is not None
         and not source.fence
         and not source.targeted
-        and (ctx.filters == period_free(ctx.filters) or group_row_q(source, ctx) is not None)
+        and ctx.filters == period_free(ctx.filters)
     )
 
 
@@ -354,7 +359,7 @@ def _run(
     columns = len(contexts) * len(cohorts) * len(measures)
     if _groups_periods(source, first) and columns <= MAX_COLUMNS:
         span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
-        union = Context(span, period_free(first.filters), first.plan, first.definitions)
+        union = Context(span, first.filters, first.plan, first.definitions)
         results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))
         if source.after is not None:
             for ctx, result in zip(contexts, results, strict=True):
