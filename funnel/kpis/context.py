@@ -61,9 +61,10 @@ class Context:
         #: (under the same definitions): the high-value page patterns.
         self._shared: dict[str, Any] = {} if shared is None else shared
 
-    def scope_q(self, prefix: str = "") -> Q:
-        """Tier, owner and program filters on accounts (through ``prefix``)."""
-        return scope_q(self.filters, self.period, prefix, generation=self.generation)
+    def scope_q(self, prefix: str = "", *, shared: bool = False) -> Q:
+        """Tier, owner and program filters on accounts (through ``prefix``; ``shared``: as
+        shared sets on account rows too, ``scope.scope_q``)."""
+        return scope_q(self.filters, self.period, prefix, generation=self.generation, shared=shared)
 
     def targeted(self, prefix: str = "") -> Case:
         """The ABM-cohort flag at the period end: the target list, or the filters' list."""

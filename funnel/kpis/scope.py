@@ -6,6 +6,7 @@ these, so "program 3" or "tier:2" means one thing everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django.conf import settings
@@ -28,6 +29,7 @@ def scope_q(
     *,
     cohort: bool = False,
     generation: int = 2,
+    shared: bool = False,
 ) -> Q:
     """Tier, owner and program filters on accounts (through ``prefix``).
 
@@ -35,15 +37,16 @@ def scope_q(
     programs at any time up to the end of the period. Version 2: accounts with
     an *engagement* touch of one of the programs *in the period*.
     ``cohort=True`` also applies the filters' cohort (the engine applies
-    cohorts per KPI instead).
+    cohorts per KPI instead). ``shared``: account rows too test shared sets (a series'
+    flag per bucket, ``InShared``), not a correlated subquery per row.
     """
-    q = slice_q(filters, period.end, prefix)
+    q = slice_q(filters, period.end, prefix, shared=shared)
     if filters.program:
         start, end = day_bounds(period.start, period.end)
         touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
         if generation >= 2:
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
-        if prefix:
+        if prefix or shared:
             # Rows of an account: one set per program in a statement (``shared_sets``), not
             # a scan of the program's touches for each aggregate that reads it.
             q &= Q(InShared(F(f"{prefix}pk"), touched.values("account_id")))
@@ -54,7 +57,7 @@ def scope_q(
     return q
 
 
-def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
+def slice_q(filters: Filters, day: dt.date, prefix: str = "", *, shared: bool = False) -> Q:
     """The account slice of the filters: tier and owner (what version 2 allocates spend to).
 
     The tier is the one the account had at the end of ``day`` (the period end), as in
@@ -62,7 +65,7 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
     tier snapshots as they were (#15).
     """
     q = Q()
-    if filters.tier and prefix:
+    if filters.tier and (prefix or shared):
         # Rows of an account (touches, opportunities): the set of the tier's accounts, which
         # the database computes once, not a tier subquery per row; one set per statement
         # (``shared_sets``), not a scan of the accounts for each aggregate that reads it.
@@ -75,6 +78,13 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "") -> Q:
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})
     return q
+
+
+def period_free(filters: Filters) -> Filters:
+    """``filters`` without what depends on the period (the tier as of its end, a program's
+    touches by then): the accounts it keeps are the same in every period (a series' union,
+    each bucket's own scope then a condition of its rows)."""
+    return dataclasses.replace(filters, tier=(), program=())
 
 
 #: The cohorts snapshotted as slices of their own.

@@ -9,9 +9,11 @@ sources the KPIs read, never on the number of buckets.
 Touches, visitors, NPS responses and opportunities are one grouped pass
 (``measures.by_group`` over the rows of the whole span, each bucket's measures
 conditional on its rows, ``Source.period_q``, and its cohorts as of its own end) when
-the filters keep the same accounts in every bucket. Account rows depend on the period in
-every annotation (the period's touches, the tier at its end), as do the rows under a
-tier or program filter, so a bucket cannot be a row condition of one shared pass: then
+the filters keep the same accounts in every bucket. Account facts are one pass over the
+accounts, each bucket's facts columns of their own (``_by_period``), and under a tier or
+program filter (other accounts in each bucket) each bucket's scope a flag column too.
+Rows of a tier or program filter's other sources depend on the bucket (``_groups_periods``
+says why they are not one pass yet): then
 each bucket's aggregate is built the way ``compute`` builds it
 (``measures.pending_by_group``) and they run as one ``UNION ALL`` statement tagged by
 bucket, the buckets' own queries side by side in one round trip. Runner sources (spend,
@@ -59,6 +61,8 @@ from .measures import (
     pending_by_group,
     referenced,
 )
+from .scope import period_free
+from .sources.accounts import SCOPED
 
 Bucket = Literal["week", "month"]
 BUCKETS: tuple[str, ...] = ("week", "month")
@@ -225,26 +229,32 @@ def _point(
 MAX_COLUMNS = 1500
 
 
-def _groups_periods(source: Source, filters: Filters) -> bool:
+def _groups_periods(source: Source, ctx: Context) -> bool:
     """Whether one pass over the rows of the whole span can give every bucket its result.
 
     The source must say which rows a period keeps (``period_q``) and its rows must not be
-    account facts of the period; the filters must keep the same accounts in every bucket:
-    a tier (as of the period end) or a program (touched by then) filter does not.
+    account facts of the period; the filters must keep the same accounts in every bucket.
+    A tier (as of the period end) or a program (touched by then) filter does not: its
+    buckets run side by side. One pass was tried (the union's rows ``period_free``, each
+    bucket's scope a shared set in each of its conditional aggregates) and gave the same
+    numbers but was slower (#18, 2,000 accounts, a stage page's touches: 9-11 s against
+    2-3 s): Django resolves and compiles the bucket's scope subquery once per aggregate
+    (a thousand), where side by side it is one ``WHERE`` per bucket. It needs a scope
+    condition compiled once per bucket first.
     """
     return (
         source.period_q is not None
         and not source.fence
         and not source.targeted
-        and not filters.tier
-        and not filters.program
+        and ctx.filters == period_free(ctx.filters)
     )
 
 
 def _groups_facts(source: Source, filters: Filters) -> bool:
     """Whether one pass over the accounts can carry every bucket's account facts as columns
-    of its own (``Source.period_rows``): the filters keep the same accounts in every bucket."""
-    return source.period_rows is not None and not filters.tier and not filters.program
+    of its own (``Source.period_rows``); under a tier or program filter each bucket's scope
+    is a flag column of its own (``period_fact("scoped", i)``)."""
+    return source.period_rows is not None
 
 
 def _by_period(
@@ -265,14 +275,18 @@ def _by_period(
     derived = {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
     conditions = {Cohort.ABM: Q(**{flag: True}), Cohort.NON_ABM: Q(**{flag: False})}
+    # Under a tier or program filter each bucket's accounts are its own scope's: a flag
+    # column per bucket (``SCOPED``), a group condition (whole measures test it too).
+    filters = contexts[0].filters
+    scoped = Q(**{SCOPED: True}) if filters != period_free(filters) else None
     built: dict[str, tuple[int, Any]] = {}
     for i, ctx in enumerate(_sharing(contexts, measures)):  # the buckets (MAX_BUCKETS)
         for cohort in computed:
             for m in measures:
-                expression = m.expression(ctx, conditions.get(cohort, Q()))
+                expression = m.expression(ctx, conditions.get(cohort, Q()), scoped)
                 if expression is not None:  # None: the source's ``after`` step computes it
                     built[f"{i}__{cohort}__{m.name}"] = (i, expression)
-    names = referenced(Q(**{flag: True}), *(e for _, e in built.values()))
+    names = referenced(Q(**{flag: True}), *(e for _, e in built.values())) - {SCOPED}
     if len(names) * len(contexts) > MAX_COLUMNS:  # a column per bucket and fact
         return None
     queryset = source.period_rows(contexts, names)
@@ -280,7 +294,11 @@ def _by_period(
         return None
     columns = set(queryset.query.annotations)
     renames = [
-        {n: source.period_fact(n, i) for n in names if source.period_fact(n, i) in columns}
+        {
+            n: source.period_fact(n, i)
+            for n in (*names, SCOPED)
+            if source.period_fact(n, i) in columns
+        }
         for i in range(len(contexts))
     ]
     aggregates = {key: _relabel(e, renames[i]) for key, (i, e) in built.items()}
@@ -339,7 +357,7 @@ def _run(
     assert source.runner is None, f"{source!r} is a runner ({_refusal.__doc__})"
     first = contexts[0]
     columns = len(contexts) * len(cohorts) * len(measures)
-    if _groups_periods(source, first.filters) and columns <= MAX_COLUMNS:
+    if _groups_periods(source, first) and columns <= MAX_COLUMNS:
         span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
         union = Context(span, first.filters, first.plan, first.definitions)
         results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))

@@ -9,11 +9,13 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Account, Tier
-from engagement.models import Program
+from accounts.models import Account, Tier, TierChange
+from engagement.choices import TouchKind
+from engagement.models import Program, Touch
 from funnel.kpis import Filters, Period, catalogue, compute
 from funnel.kpis.context import Context
 from funnel.kpis.measures import referenced
+from funnel.kpis.scope import scope_q
 from funnel.kpis.series import (
     SeriesUnavailable,
     buckets,
@@ -23,6 +25,7 @@ from funnel.kpis.series import (
 )
 from funnel.kpis.sources.accounts import ACCOUNTS, SCORE_FACTS
 from tests.conftest import postgresql_only
+from tests.factories import ProgramFactory, at
 
 pytestmark = postgresql_only
 
@@ -166,8 +169,11 @@ def test_query_count_is_constant_in_the_number_of_buckets(demo):
     assert len(facts) == 1 and "accounts_account" in facts[0]
     with CaptureQueriesContext(connection) as queries:
         compute_series(QUARTER, Filters(tier=(Tier.objects.first().pk,)), MIXED, "week", "v2")
-    # A tier filter (as of each bucket's end) changes the accounts: every source side by side.
-    assert sum("UNION ALL" in q["sql"] for q in queries.captured_queries) == 3
+    # A tier filter (as of each bucket's end) changes the accounts: the account facts are
+    # still one pass (each bucket's scope a flag column); touches and opportunities side
+    # by side (``series._groups_periods`` says why).
+    assert sum("UNION ALL" in q["sql"] for q in queries.captured_queries) == 2
+    assert sum('"p12_scoped"' in q["sql"] for q in queries.captured_queries) == 1
 
 
 @pytest.mark.django_db
@@ -176,3 +182,80 @@ def test_maps_and_runner_sources_are_refused(demo):
         compute_series(QUARTER, Filters(), ["funnel"], "week")
     with pytest.raises(SeriesUnavailable, match="spend"):
         compute_series(QUARTER, Filters(), ["cost_per_engaged_account"], "week")
+
+
+# --- filters whose accounts differ by bucket (#18) -----------------------------------------
+
+#: Inside the quarter and the quarter before: tier moves and a new program's first touches.
+MOVES = (dt.date(2026, 2, 10), dt.date(2026, 4, 22), dt.date(2026, 5, 15), dt.date(2026, 6, 3))
+
+
+@pytest.fixture
+def moving(demo):
+    """The demo, with accounts that change tier inside the span (into and out of the first
+    tier) and a program whose first touch of each of its accounts falls inside it."""
+    first, second = Tier.objects.order_by("rank")[:2]
+    ins = list(Account.objects.exclude(tier=first).order_by("pk")[:4])
+    outs = list(Account.objects.filter(tier=first).order_by("pk")[:2])
+    assert len(ins) == 4 and len(outs) == 2
+    for day, account in zip(MOVES, ins, strict=True):
+        TierChange.objects.create(account=account, tier=first, effective_on=day)
+    for day, account in zip(MOVES[1:3], outs, strict=True):
+        TierChange.objects.create(account=account, tier=second, effective_on=day)
+    program = ProgramFactory(name="New in the span")
+    kinds = (TouchKind.WEB_VISIT, TouchKind.FORM_FILL, TouchKind.WEB_VISIT, TouchKind.MEETING)
+    reached = Account.objects.order_by("-pk")[:8]
+    for i, account in enumerate(reached):  # the accounts: eight fixture rows
+        day = MOVES[i % 4] + dt.timedelta(days=i)
+        Touch.objects.create(
+            account=account, program=program, kind=kinds[i % 4], occurred_at=at(day)
+        )
+        later = day + dt.timedelta(days=9)
+        Touch.objects.create(
+            account=account, program=program, kind=kinds[(i + 1) % 4], occurred_at=at(later)
+        )
+    return first.pk, program.pk
+
+
+def _accounts(filters: Filters, b: Period, generation: int) -> set[int]:
+    return set(
+        Account.objects.filter(scope_q(filters, b, generation=generation)).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+@pytest.mark.parametrize("kind", ["tier", "program"])
+def test_points_equal_compute_under_a_filter_whose_accounts_move(moving, definitions, kind):
+    """Every series KPI of a stage page under a tier (as of each bucket's end) or a program
+    (touched by then; version 2: engaged in the bucket) filter: each bucket as ``compute``."""
+    tier, program = moving
+    filters = Filters(tier=(tier,)) if kind == "tier" else Filters(program=(program,))
+    generation = 1 if definitions == "v1" else 2
+    ids = [s.id for s in series_kpis(catalogue(generation))]
+    series = compute_series(QUARTER, filters, ids, "week", definitions, previous=True)
+    periods = buckets(QUARTER, "week") + previous_buckets(QUARTER, "week")
+    scopes = {frozenset(_accounts(filters, b, generation)) for b in periods}
+    assert len(scopes) > 3  # the buckets' accounts really differ
+    for point, b in zip(series["points"] + series["previous"], periods, strict=True):
+        assert point == compute(b, filters, ids, definitions), (filters, b)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["tier", "program"])
+def test_a_filtered_series_is_one_pass_whatever_the_buckets(moving, kind):
+    tier, program = moving
+    filters = Filters(tier=(tier,)) if kind == "tier" else Filters(program=(program,))
+    compute_series(QUARTER, filters, MIXED, "week", "v2")  # creates the versions
+    counts = []
+    for period in (Period(dt.date(2026, 6, 17), END), QUARTER, Period(dt.date(2025, 7, 1), END)):
+        with CaptureQueriesContext(connection) as queries:
+            compute_series(period, filters, MIXED, "week", "v2", previous=True)
+        counts.append(len(queries))
+        # The account facts: one pass, each bucket's scope a flag column of its own.
+        last = len(buckets(period, "week")) * 2 - 1
+        facts = [q["sql"] for q in queries.captured_queries if f'"p{last}_scoped"' in q["sql"]]
+        assert len(facts) == 1 and "UNION ALL" not in facts[0], period
+    assert counts[0] == counts[1] == counts[2] <= 5, counts

@@ -9,7 +9,9 @@ both a count (a KPI's number) and the filter of its drill-down.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Collection
+from functools import reduce
 from typing import Any
 
 from django.db.models import (
@@ -51,7 +53,7 @@ from funnel.selectors import customer_q, first_won_new_business
 from ..base import Figure
 from ..context import Context
 from ..measures import Source
-from ..scope import slice_q
+from ..scope import period_free, scope_q, slice_q
 
 WON = OpportunityStatus.WON
 NB = OpportunityType.NEW_BUSINESS
@@ -155,16 +157,28 @@ def account_facts_by_period(
     """``account_facts`` of every context at once, one row per account: the facts of the
     ``i``-th context are named ``period_fact(name, i)``.
 
-    The contexts must scope the same accounts (no tier or program filter: the series
-    checks it). One join to the touches of the union of their scoring windows serves
-    every period (each window fact keeps its own period's touches by its conditions).
-    None when a score is wanted (``SCORE_FACTS``): the periods are then best side by side.
+    The rows are the accounts of the filters that keep the same accounts in every period
+    (``period_free``); under a tier or program filter, whose accounts differ by period,
+    each context's own scope is the flag ``period_fact(SCOPED, i)`` (its tier's and
+    program's accounts a shared set, computed once per statement). One join to the
+    touches of the union of their scoring windows serves every period (each window fact
+    keeps its own period's touches by its conditions). None when a score is wanted
+    (``SCORE_FACTS``): the periods are then best side by side.
     """
     built = [_facts(ctx) for ctx in contexts]
     wanted = _wanted(built[0][0], built[0][1], facts)
     if wanted & SCORE_FACTS:
         return None
-    rows = Account.objects.filter(contexts[0].scope_q())
+    first = contexts[0]
+    rows = Account.objects.filter(
+        scope_q(period_free(first.filters), first.period, generation=first.generation)
+    )
+    if first.filters != period_free(first.filters):
+        # Only accounts in some context's scope (the flags' own sets): facts of no other.
+        rows = rows.filter(reduce(operator.or_, [ctx.scope_q(shared=True) for ctx in contexts]))
+        rows = rows.annotate(
+            **{period_fact(SCOPED, i): _in_scope(ctx) for i, ctx in enumerate(contexts)}
+        )
     if wanted & WINDOW_FACTS:
         lowest = min(_lowest(ctx, wanted) for ctx in contexts)
         highest = max(ctx.end_dt for ctx in contexts)
@@ -180,6 +194,19 @@ def account_facts_by_period(
         if named:
             rows = rows.annotate(**named)
     return rows
+
+
+#: A series' flag of the accounts in a period's scope (``account_facts_by_period``).
+SCOPED = "scoped"
+
+
+def _in_scope(ctx: Context) -> Case:
+    """Whether the account is in ``ctx``'s scope (its tier then, its programs' touches)."""
+    return Case(
+        When(ctx.scope_q(shared=True), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
 
 
 def _wanted(first_step: dict, second_step: dict, facts: Collection[str] | None) -> set[str]:
