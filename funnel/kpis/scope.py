@@ -43,9 +43,7 @@ def scope_q(
     q = slice_q(filters, period.end, prefix, shared=shared)
     if filters.program:
         start, end = day_bounds(period.start, period.end)
-        touched = Touch.objects.order_by().filter(  # a set: no sort (the model's ordering)
-            program_id__in=filters.program, occurred_at__lt=end
-        )
+        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
         if generation >= 2:
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
         if prefix or shared:
@@ -71,10 +69,11 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "", *, shared: bool = 
         # Rows of an account (touches, opportunities): the set of the tier's accounts, which
         # the database computes once, not a tier subquery per row; one set per statement
         # (``shared_sets``), not a scan of the accounts for each aggregate that reads it.
-        tiered = (
-            Account.objects.order_by()  # a set: no sort by name (the model's ordering)
-            .annotate(tier_then=tier_as_of(day))
-            .filter(tier_then__in=list(filters.tier))
+        # Its ORDER BY (the model's, by name) is load-bearing: without it PostgreSQL pulls
+        # the set up into a join and runs the tier lookup per row (a filtered stage-2
+        # series at 20,000 accounts: touches 1.5 s -> 7-9 s).
+        tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
+            tier_then__in=list(filters.tier)
         )
         q &= Q(InShared(F(f"{prefix}pk"), tiered.values("pk"), column="pk"))
     elif filters.tier:

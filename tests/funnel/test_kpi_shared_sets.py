@@ -105,20 +105,3 @@ def test_the_catalogue_passes_over_intent_signals_once():
     reading = [sql for sql in statements if "engagement_intentsignal" in sql]
     assert len(reading) == 1
     assert reading[0].count('"engagement_intentsignal"') == 1
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the tier history is PostgreSQL's")
-def test_the_tier_and_program_sets_are_not_sorted(db):
-    """A filter's account sets (the tier's accounts, a program's touched accounts) are sets:
-    the models' default orderings (accounts by name, touches by time) sort nothing in
-    them. The only ORDER BY left is the tier history's latest change (its LIMIT 1)."""
-    from engagement.models import Touch
-    from funnel.kpis import Filters
-    from funnel.kpis.scope import scope_q
-
-    period = Period(START, END)
-    filters = Filters(tier=(1,), program=(1,))
-    for rows, prefix in ((Touch.objects, "account__"), (Account.objects, "")):
-        sql = str(rows.filter(scope_q(filters, period, prefix, shared=True)).order_by().query)
-        assert sql.count("ORDER BY") == 1, sql
-        assert "LIMIT 1" in sql.split("ORDER BY", 1)[1]
