@@ -37,6 +37,8 @@ import datetime as dt
 import os
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from bench_ingest import recreate_database, setup_django
@@ -52,6 +54,24 @@ FIVE = [
 
 #: The variant the five KPIs' computations are compared with (target: at most 2x).
 BY_HAND = "five KPIs, one statement by hand"
+
+
+def floor_scan(period: Any) -> Callable[[], None]:
+    """The floor every figure is a ratio to: one scan of the period's touches by kind."""
+    from django.db import connection
+
+    bounds = [period.start, period.end + dt.timedelta(days=1)]
+
+    def floor() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT kind, count(*) FROM engagement_touch"
+                " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY kind",
+                bounds,
+            )
+            cursor.fetchall()
+
+    return floor
 
 
 def seed(accounts: int, touches: int) -> None:
@@ -95,7 +115,6 @@ def main() -> None:
     setup_django({"DATABASE_URL": url, "ABM_KPI_CACHE_SECONDS": "0"})
     seed(accounts, touches)
 
-    from django.db import connection
     from django.db.models import Max
 
     from engagement.models import Program, Touch
@@ -106,16 +125,7 @@ def main() -> None:
 
     last = Touch.objects.aggregate(m=Max("occurred_at"))["m"].date()
     period = Period(last - dt.timedelta(days=89), last)
-    start, end = period.start, period.end + dt.timedelta(days=1)
-
-    def floor() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT kind, count(*) FROM engagement_touch"
-                " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY kind",
-                [start, end],
-            )
-            cursor.fetchall()
+    floor = floor_scan(period)
 
     def five_unplanned() -> None:
         ACCOUNTS.prunes = False

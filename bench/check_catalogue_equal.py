@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_engine import floor_scan
 from bench_ingest import setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,6 @@ def main() -> None:
     url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
     setup_django({"DATABASE_URL": url, "ABM_KPI_CACHE_SECONDS": "0"})
 
-    from django.db import connection
     from django.db.models import Max
 
     import funnel.kpis.sources.accounts as accounts
@@ -106,19 +106,8 @@ def main() -> None:
     if not args.rounds:
         return
     rules = definitions_resolve(None)
-    start, end = period.start, period.end + dt.timedelta(days=1)
-
-    def floor() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT kind, count(*) FROM engagement_touch"
-                " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY kind",
-                [start, end],
-            )
-            cursor.fetchall()
-
     variants = {
-        "floor": floor,
+        "floor": floor_scan(period),
         "old": lambda: (use(old), catalogue(rules)),
         "new": lambda: (use(new), catalogue(rules)),
     }
