@@ -1,9 +1,10 @@
-"""Warm ``GET /api/v1/kpis/`` in process: requests/s against a hello-world DRF view.
+"""Warm ``GET /api/v1/kpis/``: requests/s against a hello-world DRF view.
 
-No HTTP server: Django's test client drives the whole middleware and DRF
-stack (token authentication, role, throttle in Redis, the KPI cache) in one
-thread, so the figure is the per-request cost of the warm path, not a load
-test. Seeds a small demo data set into a fresh database (``--reuse`` keeps
+By default no HTTP server: Django's test client drives the whole middleware
+and DRF stack (token authentication, role, throttle in Redis, the KPI cache)
+in one thread, so the figure is the per-request cost of the warm path. With
+``--http``, gunicorn (2 workers, as deployed) serves both views and ``wrk``
+(Debian package ``wrk``) loads each with 32 connections: the issue's measure. Seeds a small demo data set into a fresh database (``--reuse`` keeps
 it), warms the KPI cache, then alternates timed rounds of the two views and
 prints each one's requests/s and the ratio, with the machine's load.
 
@@ -13,11 +14,17 @@ prints each one's requests/s and the ratio, with the machine's load.
 
 import argparse
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from bench_ingest import recreate_database, server_env, setup_django
+from bench_ingest import recreate_database, server_env, setup_django, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def seed(reuse: bool, accounts: int, touches: int) -> str:
@@ -52,6 +59,16 @@ def hello_view():
     return Hello.as_view()
 
 
+def install_hello() -> None:
+    """Route ``/api/v1/hello/`` to the hello view, read by the access matrix like the KPI API."""
+    from django.urls import path
+
+    from abm_site import access, urls
+
+    urls.urlpatterns.insert(0, path("api/v1/hello/", hello_view(), name="bench-hello"))
+    access.rule_for = _allow_hello(access.rule_for)
+
+
 def rate(call, seconds: float) -> float:
     done, began = 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
@@ -73,6 +90,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--show-queries", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile 200 warm KPI requests")
+    parser.add_argument("--http", action="store_true", help="over gunicorn, wrk at 32 connections")
+    parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
 
     if not args.reuse:
@@ -80,18 +99,15 @@ def main() -> None:
     setup_django(server_env(args.database_url, args.broker_url))
     from django.core.cache import cache
     from django.test import Client
-    from django.urls import path
 
-    from abm_site import urls
     from reports.warm import warm_kpi_cache
 
     key = seed(args.reuse, args.accounts, args.touches)
     cache.clear()
     warm_kpi_cache(force=True)
-    urls.urlpatterns.insert(0, path("api/v1/hello/", hello_view(), name="bench-hello"))
-    from abm_site import access
-
-    access.rule_for = _allow_hello(access.rule_for)
+    if args.http:
+        return over_http(key, args)
+    install_hello()
     client = Client(HTTP_AUTHORIZATION=f"Token {key}", HTTP_HOST="127.0.0.1")
 
     def kpis():
@@ -123,9 +139,48 @@ def main() -> None:
     for _ in range(args.rounds):  # alternating, so drifting load hits both alike
         results["kpis"].append(rate(kpis, args.seconds))
         results["hello"].append(rate(hello, args.seconds))
+    _report(results, args.rounds, "in process")
+
+
+def over_http(key: str, args: argparse.Namespace) -> None:
+    """Both views over gunicorn, each loaded by ``wrk`` with 32 connections, alternating."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("--http needs wrk: apt-get install wrk")
+    server = subprocess.Popen(  # noqa: S603
+        [str(ROOT / ".venv/bin/gunicorn"), "hello_wsgi", "--bind", f"127.0.0.1:{args.port}",
+         "--workers", "2", "--pythonpath", f"{ROOT},{ROOT / 'bench'}"],
+        cwd=ROOT,
+        env={**os.environ, "ABM_API_RATE": "100000000/min"},  # wrk alone passes 100,000/min
+    )  # fmt: skip
+    try:
+        wait_for_port(args.port)
+
+        def load(path: str) -> float:
+            out = subprocess.run(  # noqa: S603
+                [wrk, "-t2", "-c32", f"-d{max(1, round(args.seconds))}s", "-H", f"Authorization: Token {key}",
+                 f"http://127.0.0.1:{args.port}{path}"],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            if "Non-2xx" in out:
+                raise SystemExit(f"{path} answered errors under load:\n{out}")
+            return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+        load("/api/v1/kpis/"), load("/api/v1/hello/")  # the workers' first requests
+        results: dict[str, list[float]] = {"kpis": [], "hello": []}
+        for _ in range(args.rounds):
+            results["kpis"].append(load("/api/v1/kpis/"))
+            results["hello"].append(load("/api/v1/hello/"))
+    finally:
+        server.terminate()
+        server.wait()
+    _report(results, args.rounds, "over gunicorn (2 workers), wrk 32 connections")
+
+
+def _report(results: dict[str, list[float]], rounds: int, how: str) -> None:
     load = os.getloadavg()
     k, h = statistics.median(results["kpis"]), statistics.median(results["hello"])
-    print(f"warm GET /api/v1/kpis/: {k:,.0f} req/s (median of {args.rounds} rounds)")
+    print(f"warm GET /api/v1/kpis/ {how}: {k:,.0f} req/s (median of {rounds} rounds)")
     print(f"hello-world DRF view:   {h:,.0f} req/s")
     print(f"ratio: {k / h:.2f}   load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
