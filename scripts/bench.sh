@@ -23,6 +23,12 @@ if [ -n "${BENCH_KPIS_DATABASE:-}" ]; then
 fi
 echo "==> Warm KPI API against a hello-world DRF view, in process (bench/bench_warm_api.py)"
 $BIN/python bench/bench_warm_api.py
+if command -v wrk > /dev/null; then
+  echo "==> The same over gunicorn, wrk with 32 connections (bench/bench_warm_api.py --http)"
+  $BIN/python bench/bench_warm_api.py --http --reuse --seconds 5
+else
+  echo "==> (skipped: bench_warm_api.py --http needs wrk: apt-get install wrk)"
+fi
 echo "==> Nightly recompute against hand-written SQL (bench/bench_recompute.py)"
 $BIN/python bench/bench_recompute.py \
   --accounts "${BENCH_RECOMPUTE_ACCOUNTS:-100000}" --touches "${BENCH_RECOMPUTE_TOUCHES:-10000000}"
