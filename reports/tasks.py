@@ -26,3 +26,11 @@ def warm_kpi_cache() -> dict:
             "The KPI cache warm hit its time limit in a part; the next run continues from it."
         )
         return {"stopped": "time limit"}
+
+
+@shared_task(name="reports.schedules_send", acks_late=True, reject_on_worker_lost=True)
+def schedules_send() -> int:
+    """Beat's every-5-minutes entry: e-mail the scheduled reports that are due."""
+    from . import services
+
+    return services.schedules_send()
