@@ -401,21 +401,30 @@ def pending_by_group(
         queryset = queryset.order_by()[:_FENCE]
 
     def finish(row: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
-        results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in members]
-        for key, value in row.items():
-            i, cohort, name = key.split("__", 2)
-            results[int(i)][cohort][name] = value
-        if derived:
-            wholes = {m.name for m in measures if m.whole}
-            for result in results:
-                abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
-                result[Cohort.ALL] = {
-                    name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
-                    for name in abm
-                }
-        return results
+        return results_of(row, len(members), cohorts, measures, derived)
 
     return Pending(queryset, aggregates, finish)
+
+
+def results_of(
+    row: dict[str, Any], count: int, cohorts: list[str], measures: list[Measure], derived: bool
+) -> list[dict[str, dict[str, Any]]]:
+    """The ``count`` groups' results of one aggregate row keyed ``<group>__<cohort>__<name>``;
+    with ``derived``, each group's all-accounts cohort is its ABM plus its non-ABM (a whole
+    measure ignores the cohort: its ABM-side value is already the whole)."""
+    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in range(count)]
+    for key, value in row.items():
+        i, cohort, name = key.split("__", 2)
+        results[int(i)][cohort][name] = value
+    if derived:
+        wholes = {m.name for m in measures if m.whole}
+        for result in results:
+            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+            result[Cohort.ALL] = {
+                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
+                for name in abm
+            }
+    return results
 
 
 class CopyMismatch(Exception):

@@ -56,10 +56,10 @@ from .measures import (
     _FENCE,
     Pending,
     Source,
-    _plus,
     by_group,
     pending_by_group,
     referenced,
+    results_of,
 )
 from .scope import period_free
 from .sources.accounts import SCOPED
@@ -305,19 +305,7 @@ def _by_period(
     queryset = queryset.order_by()[:_FENCE] if source.fence else queryset
     with shared_sets(queryset.db):  # each InShared set once per statement
         row = queryset.aggregate(**aggregates) if aggregates else {}
-    results: list[dict[str, dict[str, Any]]] = [{c: {} for c in cohorts} for _ in contexts]
-    for key, value in row.items():
-        i, cohort, name = key.split("__", 2)
-        results[int(i)][cohort][name] = value
-    if derived:
-        wholes = {m.name for m in measures if m.whole}
-        for result in results:  # the buckets
-            abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
-            result[Cohort.ALL] = {
-                name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
-                for name in abm
-            }
-    return results
+    return results_of(row, len(contexts), cohorts, measures, derived)
 
 
 def _relabel(node: Any, names: dict[str, str]) -> Any:
