@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
@@ -264,11 +263,15 @@ class KpiViewSet(viewsets.GenericViewSet):
             raise NotFound(f"KPI '{kpi_id}' ({spec.unit}) has no {what}.{reason}") from exc
         except _engine().UnknownKpi as exc:
             raise NotFound(str(exc)) from None
-        figures = selectors.drill_figures(rows)
         kind = (spec.drill_for(part) or spec.drill).source.drills_to
-        queryset, serializer_class = _drilldown_rows(kind, rows)
+        # The drill-down runs once: the ordered ids with each row's figure, then the page's
+        # rows by id (before, the count, the page and the figures each ran it again).
+        model, serializer_class = _DRILL_ROWS[kind]
+        ids, figures = selectors.drill_ids(rows.order_by(*_DRILL_ORDER[kind]), "")
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page_ids = paginator.paginate_queryset(ids, request, view=self)
+        by_id = model.objects.select_related(*_DRILL_RELATED[kind]).in_bulk(page_ids)
+        page = [by_id[pk] for pk in page_ids if pk in by_id]
         data = serializer_class(page, many=True).data
         figure = spec.figure if part is None and figures is not None else None
         if figure is not None:
@@ -316,13 +319,14 @@ def _parts_index(request: Request, spec: Any) -> dict[str, Any]:
     }
 
 
-def _drilldown_rows(kind: str, rows: QuerySet) -> tuple[QuerySet, type]:
-    """The engine's rows re-selected with what their serializer renders, in a stable order."""
-    if kind == "account":
-        queryset = Account.objects.filter(pk__in=rows.values("pk")).select_related("tier")
-        return queryset.order_by("name", "pk"), AccountSerializer
-    queryset = Opportunity.objects.filter(pk__in=rows.values("pk"))
-    return queryset.order_by("pk"), OpportunitySerializer
+#: What each kind of drill-down row is, how its list is ordered (stable across pages) and
+#: what its serializer reads besides the row.
+_DRILL_ROWS: dict[str, tuple[type, type]] = {
+    "account": (Account, AccountSerializer),
+    "opportunity": (Opportunity, OpportunitySerializer),
+}
+_DRILL_ORDER = {"account": ("name", "pk"), "opportunity": ("pk",)}
+_DRILL_RELATED = {"account": ("tier",), "opportunity": ()}
 
 
 # --- account timeline ------------------------------------------------------------

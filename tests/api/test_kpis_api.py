@@ -225,6 +225,45 @@ def test_drilldown_query_count_is_fixed(world, viewer_api):
     assert small == large
 
 
+@pytest.mark.parametrize(
+    ("kpi_id", "count", "contribution"),
+    [("engaged_target_accounts", 1, None), ("ad_clicks", 2, 2)],
+)
+def test_drilldown_runs_the_drill_once(world, viewer_api, kpi_id, count, contribution):
+    """The drill-down (the heavy query, here the only one reading touches) runs once for
+    the count, the page and each row's contribution: not again per use."""
+    if kpi_id == "ad_clicks":
+        for day in (3, 4):
+            when = at(dt.date(2024, 3, day))
+            TouchFactory(account=world["quiet"], kind="ad_click", occurred_at=when)
+    with CaptureQueriesContext(connection) as ctx:
+        response = viewer_api.get(f"/api/v1/kpis/{kpi_id}/accounts/", {**MARCH, "page_size": 1})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1 and len(body["results"]) == 1
+    expected = world["engaged"] if kpi_id == "engaged_target_accounts" else world["quiet"]
+    assert body["results"][0]["id"] == expected.pk
+    assert body["results"][0].get("contribution") == contribution
+    reads = [q["sql"] for q in ctx.captured_queries if '"engagement_touch"' in q["sql"]]
+    assert len(reads) == 1, reads
+
+
+def test_drilldown_pages_keep_the_order_and_the_total(world, viewer_api):
+    """Page by page the rows come in one stable order (name, then id) with the same count."""
+    for i in range(3):
+        AccountFactory(name=f"Extra {i}")
+    seen = []
+    for page in (1, 2, 3):
+        body = viewer_api.get(
+            "/api/v1/kpis/target_accounts/accounts/", {**MARCH, "page_size": 2, "page": page}
+        ).json()
+        assert body["count"] == 5
+        seen += [r["name"] for r in body["results"]]
+    assert seen == ["Engaged", "Extra 0", "Extra 1", "Extra 2", "Quiet"]
+    past = viewer_api.get("/api/v1/kpis/target_accounts/accounts/", {**MARCH, "page": 9})
+    assert past.status_code == 404
+
+
 def test_access(world, api_client, viewer_api, editor_api, editor_read_api):
     assert api_client.get("/api/v1/kpis/").status_code == 401
     assert viewer_api.post("/api/v1/kpis/", {}).status_code == 403
