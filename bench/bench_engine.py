@@ -23,7 +23,11 @@ data:
 * nightly funnel snapshots: ``funnel_snapshots_upsert`` for the last day, every slice
   (all, each tier, each program, each cohort) as the nightly task runs it (a rerun
   writes nothing: the figures are equal), and the same with each group's aggregates
-  built in full (``copies`` off, as before); target: at most 2x the catalogue.
+  built in full (``copies`` off, as before); target: at most 2x the catalogue;
+* five KPIs in DuckDB over Parquet (when ``duckdb`` is installed: ``pip install -e
+  '.[bench]'``): the tables the five KPIs read exported to Parquet once (the export's
+  time printed apart), then the hand-written statement in DuckDB over the files, checked
+  equal first; the stretch goal is ``compute(ids=FIVE)`` no slower than it at L.
 
 Each figure is the median over rounds of the ratio to the floor (to the catalogue, to
 the hand-written statement) measured in the same round, printed with the load average
@@ -33,9 +37,12 @@ the hand-written statement) measured in the same round, printed with the load av
 """
 
 import argparse
+import atexit
 import datetime as dt
 import os
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +61,8 @@ FIVE = [
 
 #: The variant the five KPIs' computations are compared with (target: at most 2x).
 BY_HAND = "five KPIs, one statement by hand"
+#: The stretch goal's comparison (the five KPIs no slower than it at L).
+DUCKDB = "five KPIs in DuckDB over Parquet"
 
 
 def floor_scan(period: Any) -> Callable[[], None]:
@@ -141,6 +150,8 @@ def main() -> None:
     for kpi_id, item in by_hand.items():
         print(f"  {kpi_id}: {item}")
 
+    duck = _duckdb(name, period, rules, by_hand)
+
     programs = list(Program.objects.order_by("name").values_list("pk", flat=True))
 
     def programs_one_by_one() -> None:
@@ -179,6 +190,8 @@ def main() -> None:
         "nightly funnel snapshots": snapshots,
         "snapshots (groups in full)": snapshots_full_groups,
     }
+    if duck is not None:
+        variants[DUCKDB] = duck
     if args.only:
         keep = {"floor scan", "catalogue", BY_HAND, *(v.strip() for v in args.only.split(","))}
         variants = {name: run for name, run in variants.items() if name in keep}
@@ -215,6 +228,11 @@ def main() -> None:
             f"{variant:34} {statistics.median(seconds[variant]):9.3f} "
             f"{statistics.median(ratios[variant]):8.1f} {per(variant, 'catalogue'):12.2f} "
             f"{per(variant, BY_HAND):10.2f}"
+        )
+    if DUCKDB in variants and "five KPIs" in variants:
+        print(
+            f"five KPIs / DuckDB over Parquet: {per('five KPIs', DUCKDB):.2f}"
+            " (stretch goal at L: at most 1)"
         )
 
 
@@ -300,6 +318,34 @@ def five_by_hand(period, rules) -> dict[str, dict]:
         "new_revenue_won": sum_result(won_amount, won),
         "influenced_pipeline": sum_result(infl_amount, infl),
     }
+
+
+def _duckdb(name: str, period: Any, rules: Any, by_hand: dict) -> Callable[[], Any] | None:
+    """The DuckDB variant (the tables exported to Parquet, checked equal to the hand-written
+    statement), or None without ``duckdb`` installed."""
+    try:
+        import duckdb_five
+    except ImportError:  # pragma: no cover - the optional extra
+        return None
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        print("(duckdb not installed: pip install -e '.[bench]' for the DuckDB comparison)")
+        return None
+    from django.conf import settings
+
+    from engagement.choices import ENGAGEMENT_KINDS
+
+    directory = tempfile.mkdtemp(prefix=f"abm_bench_parquet_{name}_")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    duck, took = duckdb_five.export(directory, settings.TIME_ZONE)
+    kinds = list(ENGAGEMENT_KINDS)
+    days = int({**settings.ABM_SCORES, **rules.params}["influence_days"])
+    v2 = rules.generation >= 2
+    got = duckdb_five.five_duckdb(duck, period, kinds, days, v2)
+    assert got == by_hand, f"DuckDB {got} != by hand {by_hand}"
+    print(f"exported the five KPIs' tables to Parquet in {took:.1f} s; DuckDB agrees")
+    return lambda: duckdb_five.five_duckdb(duck, period, kinds, days, v2)
 
 
 def check_five(period, by_hand: dict[str, dict]) -> None:
