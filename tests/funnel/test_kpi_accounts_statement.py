@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from funnel.kpis import compute
 
-from .kpi_fixtures import MARCH, START, day, target, touch, won
+from .kpi_fixtures import MARCH, START, day, opp, target, touch, won
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +48,26 @@ def test_the_first_dates_are_tested_per_account_once():
 
     values, sql = _catalogue()
 
-    # Per account: the first opportunity, the first win, the first engagement touch, and
-    # the first win the touches by the win read. It was 10: the guards of the last two
-    # (first win or first opportunity in the period) re-ran the first dates' subqueries.
-    assert sql.count("(SELECT MIN(") == 4
+    # Per account: the first opportunity, the first win, the first engagement touch (its
+    # instant, then the least day of its first day), and the first win the touches by the
+    # win read. It was 10: the guards of the last two (first win or first opportunity in
+    # the period) re-ran the first dates' subqueries.
+    assert sql.count("(SELECT MIN(") == 5
     assert values[("touches_per_won_account", "abm")] == 2  # both touches, by day 20
     assert values[("deal_cycle_days", "abm")] == 18  # first touch day 2, won day 20
+
+
+def test_the_first_touch_day_is_read_from_the_first_touch():
+    a = target()
+    touch(a, "email_sent", day(1))  # not an engagement kind: not the first touch
+    touch(a, "email_open", day(3), hour=23)  # the first engagement touch, late in the day
+    touch(a, "meeting", day(4))
+    opp(a, type="new_business", status="open", created_on=day(10))
+
+    values, sql = _catalogue()
+
+    assert values[("days_first_touch_to_opportunity", "abm")] == 7  # day 3 to day 10
+    if connection.vendor == "postgresql":
+        # The first instant as a plain aggregate (no GROUP BY): PostgreSQL's one index probe.
+        first = sql[sql.index('(SELECT MIN(U0."occurred_at") AS "first"') :]
+        assert "GROUP BY" not in first[: first.index(")) + ")]
