@@ -7,9 +7,11 @@ runs each source once for all the groups: the rows of the union of the groups
 row flagged with the groups it belongs to, every measure a conditional
 aggregate per group and cohort. The query count is the same for 1 or 50
 programs, except for the few sources that cannot be split by a row condition
-(version 2's view-through under a program filter, whose look-back windows run
-over each program's own touches; version 2's spend allocated to a tier or
-owner slice; attribution): those run once per group.
+(version 2's spend allocated to a tier or owner slice; attribution): those run
+once per group. Version 2's view-through under a program filter, whose look-back
+windows run over each program's own touches, makes rows it can split
+(``Source.split_rows``: windows partitioned by account and program) when each group
+is one program.
 """
 
 from __future__ import annotations
@@ -177,13 +179,18 @@ def _run(
     source: Source, union: Context, groups: list[Context], cohorts: list[str], measures: list
 ) -> list[dict[str, dict[str, Any]]]:
     """One result per group: one grouped query where the source can split its rows by a
-    condition per group, else the source once per group."""
+    condition per group (or make rows it can split, ``split_rows``), else the source once
+    per group."""
+    split = None
     if source.runner is not None:
         grouped = source.grouped_runner(union, groups, cohorts) if source.grouped_runner else None
         if grouped is not None:
             return grouped
-    elif all(group_row_q(source, g) is not None for g in groups):
-        results = by_group(union, source, cohorts, measures, groups)
+    elif (
+        all(group_row_q(source, g) is not None for g in groups)
+        or (split := source.split_rows(union, groups) if source.split_rows else None) is not None
+    ):
+        results = by_group(union, source, cohorts, measures, groups, split)
         if source.after is not None:
             for group, result in zip(groups, results, strict=True):
                 source.after(group, cohorts, measures, result)
