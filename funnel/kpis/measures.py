@@ -34,6 +34,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import Ref
 
 from abm_site.db import SHARED_NAME, PerAccount, share, shared_set, shared_sets
 from funnel.choices import Cohort
@@ -298,8 +299,60 @@ def by_group(
 
 
 def _aggregate(pending: Pending) -> dict[str, Any]:
+    aggregates = {
+        alias: a if isinstance(a, GroupCopy) else Alone(a)
+        for alias, a in pending.aggregates.items()
+    }
     with shared_sets(pending.queryset.db):  # each InShared set once per statement
-        return pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
+        return pending.queryset.aggregate(**aggregates) if aggregates else {}
+
+
+class Alone(Expression):
+    """An aggregate of a statement that reads none of the statement's other aggregates.
+
+    Django's ``aggregate()`` lets each aggregate read the ones before it: it rewrites
+    every aggregate's whole tree against a map of all the earlier ones (a copy and a
+    hash of every node, for each of a statement's hundreds of aggregates), for nothing
+    here: the measures read rows, not each other. This keeps that rewrite to the one
+    that matters (its columns, read from the fenced rows) and is the aggregate in
+    everything else (its SQL, output field, converters).
+    """
+
+    def __init__(self, aggregate: Any):
+        super().__init__()
+        self.aggregate = aggregate
+
+    def __repr__(self) -> str:
+        return f"Alone({self.aggregate!r})"
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.aggregate]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.aggregate,) = exprs
+
+    def replace_expressions(self, replacements):  # noqa: ANN001, ANN201
+        # The map of the aggregates before this one (its keys are references to
+        # aggregates, the latest last): none of them is in this one's tree.
+        if replacements:
+            latest = next(reversed(replacements))
+            if isinstance(latest, Ref) and getattr(latest.source, "contains_aggregate", False):
+                return self
+        return super().replace_expressions(replacements)
+
+    @property
+    def output_field(self):  # noqa: ANN201
+        return self.aggregate.output_field
+
+    @property
+    def empty_result_set_value(self):  # noqa: ANN201
+        return self.aggregate.empty_result_set_value
+
+    def get_db_converters(self, connection):  # noqa: ANN001, ANN201
+        return self.aggregate.get_db_converters(connection)
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+        return compiler.compile(self.aggregate)
 
 
 @dataclass
