@@ -205,13 +205,13 @@ def compute_cohorts(
     definitions: DefinitionsVersion | int | str | None = None,
 ) -> list[dict[str, Any]]:
     """``[compute(period, f, ids, definitions) for f in slices]`` for slices that differ only
-    by their cohort (the snapshots' all and cohort slices), each aggregate source run once
+    by their cohort (the snapshots' all and cohort slices), each source run once
     for every cohort they read.
 
-    An aggregate source's rows do not depend on the filters' cohort (each cohort is a
-    condition of its own), so its one result serves every slice; the runner sources
-    (attribution, spend, ...) read the filters' cohort and run per slice. Where results
-    are cached (``compute``'s), each slice is a ``compute`` as before.
+    No source's rows depend on the filters' cohort (each cohort is a condition of its own,
+    in an aggregate's FILTER or a runner's statement per cohort: attribution, spend, stage
+    changes, tiers), so each source's one result serves every slice. Where results are
+    cached (``compute``'s), each slice is a ``compute`` as before.
     """
     slices = list(slices)
     bases = {dataclasses.replace(f, cohort=None) for f in slices}
@@ -224,10 +224,9 @@ def compute_cohorts(
     merged: dict[Source, Planned] = {}
     for plan in plans:  # the slices: a bounded list, not data rows
         for source, planned in plan.items():
-            if source.runner is None:
-                into = merged.setdefault(source, Planned())
-                into.cohorts |= planned.cohorts
-                into.measures |= planned.measures
+            into = merged.setdefault(source, Planned())
+            into.cohorts |= planned.cohorts
+            into.measures |= planned.measures
     read: dict[str, Any] = {}  # the database's parameters, read once for every slice
     shared = Context(period, slices[0], merged, rules, shared=read)
     computed = {
@@ -239,7 +238,7 @@ def compute_cohorts(
     results = []
     for filters, plan in zip(slices, plans, strict=True):
         ctx = Context(period, filters, plan, rules, shared=read)
-        ctx._results.update({s: computed[s] for s in plan if s in computed})
+        ctx._results.update({s: computed[s] for s in plan})
         results.append(
             {
                 "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
