@@ -23,7 +23,9 @@ data:
 * nightly funnel snapshots: ``funnel_snapshots_upsert`` for the last day, every slice
   (all, each tier, each program, each cohort) as the nightly task runs it (a rerun
   writes nothing: the figures are equal), and the same with each group's aggregates
-  built in full (``copies`` off, as before); target: at most 2x the catalogue;
+  built in full (``copies`` off, as before), and with view-through (version 2's program
+  slices) and version 2's tier spend once per group and Django's rewrite of every aggregate
+  against the earlier ones, as before; target: at most 2x the catalogue;
 * five KPIs in DuckDB over Parquet (when ``duckdb`` is installed: ``pip install -e
   '.[bench]'``): the tables the five KPIs read exported to Parquet once (the export's
   time printed apart), then the hand-written statement in DuckDB over the files, checked
@@ -126,6 +128,7 @@ def main() -> None:
 
     from django.db.models import Max
 
+    from abm_site.db import shared_sets
     from engagement.models import Program, Touch
     from funnel.definitions import definitions_resolve
     from funnel.kpis import Filters, Period, compute, compute_grouped, measures
@@ -176,6 +179,32 @@ def main() -> None:
         finally:
             measures.pending_by_group = built
 
+    def snapshots_as_before() -> None:
+        """View-through (version 2, programs) and version 2's tier spend once per group, and
+        each aggregate rewritten by Django against all the earlier ones of its statement
+        (``measures.Alone`` off), as before; the cohort slices' runners stay merged."""
+        from funnel.kpis.sources.spend import SPEND
+        from funnel.kpis.sources.touches import VIEW_THROUGH
+
+        grouped_spend, split, aggregate = SPEND.grouped_runner, VIEW_THROUGH.split_rows, None
+
+        def spend_per_tier(union, groups, cohorts):  # noqa: ANN001, ANN202
+            if union.generation >= 2 and union.filters.tier:
+                return None
+            return grouped_spend(union, groups, cohorts)
+
+        def rewritten(pending):  # noqa: ANN001, ANN202
+            with shared_sets(pending.queryset.db):
+                return pending.queryset.aggregate(**pending.aggregates)
+
+        aggregate, measures._aggregate = measures._aggregate, rewritten
+        SPEND.grouped_runner, VIEW_THROUGH.split_rows = spend_per_tier, None
+        try:
+            snapshots()
+        finally:
+            measures._aggregate = aggregate
+            SPEND.grouped_runner, VIEW_THROUGH.split_rows = grouped_spend, split
+
     variants = {
         "floor scan": floor,
         "catalogue": lambda: compute(period),
@@ -189,6 +218,7 @@ def main() -> None:
         "programs, one compute each": programs_one_by_one,
         "nightly funnel snapshots": snapshots,
         "snapshots (groups in full)": snapshots_full_groups,
+        "snapshots (runners per group)": snapshots_as_before,
     }
     if duck is not None:
         variants[DUCKDB] = duck

@@ -76,7 +76,9 @@ def content_touch_q() -> Q:
     return engagement_touch_q() & (~Q(asset="") | ~Q(funnel_position=""))
 
 
-def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]:
+def view_through_touches(
+    touches: QuerySet[Touch], days: int, per: tuple[str, ...] = ("account_id",)
+) -> QuerySet[Touch]:
     """``touches`` annotated with ``view_through``: the touch follows an unclicked ad impression.
 
     The account saw an ad impression in the ``days`` days before the touch
@@ -92,7 +94,9 @@ def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]
     (so a click at the very instant counts as before the touch) while
     impressions of that instant sort after (so they are not "before"). A
     running frame is also linear, where excluding peers made PostgreSQL
-    re-aggregate the whole frame for every row.
+    re-aggregate the whole frame for every row. ``per``: the columns whose touches
+    make one sequence (an account's; an account's per program, for many programs' own
+    touches at once).
     """
     is_impression = Case(
         When(kind=TouchKind.AD_IMPRESSION, then=Value(1)),
@@ -103,7 +107,7 @@ def view_through_touches(touches: QuerySet[Touch], days: int) -> QuerySet[Touch]
     def running_max(kind: str) -> Window:
         return Window(
             Max(Case(When(kind=kind, then=F("occurred_at")), output_field=DateTimeField())),
-            partition_by=[F("account_id")],
+            partition_by=[F(column) for column in per],
             order_by=[F("occurred_at").asc(), is_impression.asc()],
             frame=ValueRange(start=None, end=0),
         )

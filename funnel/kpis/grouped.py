@@ -7,9 +7,11 @@ runs each source once for all the groups: the rows of the union of the groups
 row flagged with the groups it belongs to, every measure a conditional
 aggregate per group and cohort. The query count is the same for 1 or 50
 programs, except for the few sources that cannot be split by a row condition
-(version 2's view-through under a program filter, whose look-back windows run
-over each program's own touches; version 2's spend allocated to a tier or
-owner slice; attribution): those run once per group.
+(version 2's spend allocated to a tier or owner slice; attribution): those run
+once per group. Version 2's view-through under a program filter, whose look-back
+windows run over each program's own touches, makes rows it can split
+(``Source.split_rows``: windows partitioned by account and program) when each group
+is one program.
 """
 
 from __future__ import annotations
@@ -177,13 +179,18 @@ def _run(
     source: Source, union: Context, groups: list[Context], cohorts: list[str], measures: list
 ) -> list[dict[str, dict[str, Any]]]:
     """One result per group: one grouped query where the source can split its rows by a
-    condition per group, else the source once per group."""
+    condition per group (or make rows it can split, ``split_rows``), else the source once
+    per group."""
+    split = None
     if source.runner is not None:
         grouped = source.grouped_runner(union, groups, cohorts) if source.grouped_runner else None
         if grouped is not None:
             return grouped
-    elif all(group_row_q(source, g) is not None for g in groups):
-        results = by_group(union, source, cohorts, measures, groups)
+    elif (
+        all(group_row_q(source, g) is not None for g in groups)
+        or (split := source.split_rows(union, groups) if source.split_rows else None) is not None
+    ):
+        results = by_group(union, source, cohorts, measures, groups, split)
         if source.after is not None:
             for group, result in zip(groups, results, strict=True):
                 source.after(group, cohorts, measures, result)
@@ -198,13 +205,13 @@ def compute_cohorts(
     definitions: DefinitionsVersion | int | str | None = None,
 ) -> list[dict[str, Any]]:
     """``[compute(period, f, ids, definitions) for f in slices]`` for slices that differ only
-    by their cohort (the snapshots' all and cohort slices), each aggregate source run once
+    by their cohort (the snapshots' all and cohort slices), each source run once
     for every cohort they read.
 
-    An aggregate source's rows do not depend on the filters' cohort (each cohort is a
-    condition of its own), so its one result serves every slice; the runner sources
-    (attribution, spend, ...) read the filters' cohort and run per slice. Where results
-    are cached (``compute``'s), each slice is a ``compute`` as before.
+    No source's rows depend on the filters' cohort (each cohort is a condition of its own,
+    in an aggregate's FILTER or a runner's statement per cohort: attribution, spend, stage
+    changes, tiers), so each source's one result serves every slice. Where results are
+    cached (``compute``'s), each slice is a ``compute`` as before.
     """
     slices = list(slices)
     bases = {dataclasses.replace(f, cohort=None) for f in slices}
@@ -217,10 +224,9 @@ def compute_cohorts(
     merged: dict[Source, Planned] = {}
     for plan in plans:  # the slices: a bounded list, not data rows
         for source, planned in plan.items():
-            if source.runner is None:
-                into = merged.setdefault(source, Planned())
-                into.cohorts |= planned.cohorts
-                into.measures |= planned.measures
+            into = merged.setdefault(source, Planned())
+            into.cohorts |= planned.cohorts
+            into.measures |= planned.measures
     read: dict[str, Any] = {}  # the database's parameters, read once for every slice
     shared = Context(period, slices[0], merged, rules, shared=read)
     computed = {
@@ -232,7 +238,7 @@ def compute_cohorts(
     results = []
     for filters, plan in zip(slices, plans, strict=True):
         ctx = Context(period, filters, plan, rules, shared=read)
-        ctx._results.update({s: computed[s] for s in plan if s in computed})
+        ctx._results.update({s: computed[s] for s in plan})
         results.append(
             {
                 "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},

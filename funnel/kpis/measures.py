@@ -34,6 +34,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import Ref
 
 from abm_site.db import SHARED_NAME, PerAccount, share, shared_set, shared_sets
 from funnel.choices import Cohort
@@ -79,6 +80,10 @@ class Source:
     (default: the group's account scope through ``prefix``); None where no condition can
     (the rows themselves differ per group). ``grouped_runner(union, groups, cohorts)``: a
     runner's grouped version (one result per group), None where it cannot group.
+    ``split_rows(union, groups)``: for groups whose ``group_q`` is None, the union's rows
+    made so that each group's rows are its own after all (view-through under version 2's
+    program filter: each program's windows partitioned by program), each group's kept by
+    ``split_q(group)``; None where these groups cannot be split so.
     ``period_q(ctx)``: for a series (``series.compute_series``), the condition that keeps
     one period's rows among the rows of a longer period (``Q()`` where the rows do not
     depend on the period, each condition picking its own dates); None where the rows
@@ -109,6 +114,8 @@ class Source:
     prunes: bool = False
     group_q: Callable[[Context], Q | None] | None = None
     grouped_runner: GroupedRunner | None = None
+    split_rows: Callable[[Context, list[Context]], QuerySet | None] | None = None
+    split_q: Callable[[Context], Q] | None = None
     period_q: Callable[[Context], Q] | None = None
     period_rows: Callable[[list[Context], set[str]], QuerySet | None] | None = None
     period_fact: Callable[[str, int], str] | None = None
@@ -276,23 +283,76 @@ def by_group(
     cohorts: list[str],
     measures: list[Measure],
     groups: list[Context] | None = None,
+    split: QuerySet | None = None,
 ) -> list[dict[str, dict[str, Any]]]:
     """``_by_cohort`` for each of ``groups`` at once: one result per group, in order.
 
     See ``pending_by_group``, which builds the query; this runs it.
     """
     try:
-        pending = pending_by_group(ctx, source, cohorts, measures, groups, copies=True)
+        pending = pending_by_group(ctx, source, cohorts, measures, groups, copies=True, split=split)
         return pending.finish(_aggregate(pending))
     except CopyMismatch as mismatch:  # raised while compiling, before the statement runs
         logger.info("%r: groups built in full, not as copies (%s)", source, mismatch)
-        pending = pending_by_group(ctx, source, cohorts, measures, groups)
+        pending = pending_by_group(ctx, source, cohorts, measures, groups, split=split)
         return pending.finish(_aggregate(pending))
 
 
 def _aggregate(pending: Pending) -> dict[str, Any]:
+    aggregates = {
+        alias: a if isinstance(a, GroupCopy) else Alone(a)
+        for alias, a in pending.aggregates.items()
+    }
     with shared_sets(pending.queryset.db):  # each InShared set once per statement
-        return pending.queryset.aggregate(**pending.aggregates) if pending.aggregates else {}
+        return pending.queryset.aggregate(**aggregates) if aggregates else {}
+
+
+class Alone(Expression):
+    """An aggregate of a statement that reads none of the statement's other aggregates.
+
+    Django's ``aggregate()`` lets each aggregate read the ones before it: it rewrites
+    every aggregate's whole tree against a map of all the earlier ones (a copy and a
+    hash of every node, for each of a statement's hundreds of aggregates), for nothing
+    here: the measures read rows, not each other. This keeps that rewrite to the one
+    that matters (its columns, read from the fenced rows) and is the aggregate in
+    everything else (its SQL, output field, converters).
+    """
+
+    def __init__(self, aggregate: Any):
+        super().__init__()
+        self.aggregate = aggregate
+
+    def __repr__(self) -> str:
+        return f"Alone({self.aggregate!r})"
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.aggregate]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.aggregate,) = exprs
+
+    def replace_expressions(self, replacements):  # noqa: ANN001, ANN201
+        # The map of the aggregates before this one (its keys are references to
+        # aggregates, the latest last): none of them is in this one's tree.
+        if replacements:
+            latest = next(reversed(replacements))
+            if isinstance(latest, Ref) and getattr(latest.source, "contains_aggregate", False):
+                return self
+        return super().replace_expressions(replacements)
+
+    @property
+    def output_field(self):  # noqa: ANN201
+        return self.aggregate.output_field
+
+    @property
+    def empty_result_set_value(self):  # noqa: ANN201
+        return self.aggregate.empty_result_set_value
+
+    def get_db_converters(self, connection):  # noqa: ANN001, ANN201
+        return self.aggregate.get_db_converters(connection)
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
+        return compiler.compile(self.aggregate)
 
 
 @dataclass
@@ -313,6 +373,7 @@ def pending_by_group(
     groups: list[Context] | None = None,
     *,
     copies: bool = False,
+    split: QuerySet | None = None,
 ) -> Pending:
     """The aggregate of ``by_group``, unrun.
 
@@ -325,6 +386,8 @@ def pending_by_group(
     ``ctx`` alone, one result. ``copies``: the groups past the first two that differ only
     by their key (one program, one tier) reuse the first group's compiled SQL with their
     own key (``GroupCopy``): Django builds two groups' aggregate trees, not one per group.
+    ``split``: the union's rows from ``source.split_rows``, each group's kept by
+    ``source.split_q``.
     """
     assert source.rows is not None
     # Groups of other periods (a series' buckets): each reads its cohorts as of its own end.
@@ -360,7 +423,7 @@ def pending_by_group(
             if group.filters == ctx.filters:  # the union itself (a totals row): every row
                 members.append((group, None))
                 continue
-            where = group_row_q(source, group)
+            where = source.split_q(group) if split is not None else group_row_q(source, group)
             assert where is not None, f"{source!r} cannot split its rows by group"
             if not (source.fence or once):
                 # Unfenced rows: the condition is repeated in each aggregate instead.
@@ -386,7 +449,9 @@ def pending_by_group(
                 expression = m.expression(member, where, group_q)
                 if expression is not None:  # None: the source's ``after`` step computes it
                     aggregates[f"{i}__{cohort}__{m.name}"] = expression
-    if source.prunes:
+    if split is not None:
+        queryset = split
+    elif source.prunes:
         names = referenced(narrowed, *conditions.values(), *aggregates.values()) - set(flags)
         queryset = source.rows(ctx, names - {COHORT_FLAG})
     else:

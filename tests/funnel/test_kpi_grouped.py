@@ -15,11 +15,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tier
-from engagement.models import Program
+from engagement.models import Program, Touch
 from funnel.kpis import Filters, Period, compute, compute_grouped, measures
 from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
 from tests.conftest import postgresql_only
-from tests.factories import ProgramFactory, SpendFactory
+from tests.factories import ProgramFactory, SpendFactory, TouchFactory
 
 pytestmark = postgresql_only
 
@@ -154,6 +154,32 @@ def test_funnel_snapshots_per_slice_equal_one_compute_per_slice(demo, definition
         assert published[name] == expected, name
     # Unchanged data: nothing restated.
     assert funnel_snapshots_upsert(END, window, definitions=rules) == 0
+
+
+@pytest.mark.django_db
+def test_funnel_snapshots_add_one_query_per_program_attribution_s_only(demo):
+    """The nightly snapshots of one more program run one more query: attribution's, which
+    runs once per slice; every other source (version 2's view-through under the program
+    filter too: its windows partitioned by program) runs once for all the programs."""
+    from funnel.snapshots import funnel_snapshots_upsert
+
+    window = 30
+    funnel_snapshots_upsert(END, window, definitions="v2")  # publishes (and makes the versions)
+    with CaptureQueriesContext(connection) as before:
+        assert funnel_snapshots_upsert(END, window, definitions="v2") == 0
+    # One more program, with touches of its own in the window: a slice of its own.
+    account = Touch.objects.filter(program__isnull=False).values_list("account", flat=True)[0]
+    more = ProgramFactory()
+    TouchFactory(
+        account_id=account,
+        program=more,
+        kind="web_visit",
+        occurred_at=dt.datetime(2026, 6, 20, 12, tzinfo=dt.UTC),
+    )
+    assert funnel_snapshots_upsert(END, window, definitions="v2") >= 1
+    with CaptureQueriesContext(connection) as after:
+        assert funnel_snapshots_upsert(END, window, definitions="v2") == 0
+    assert len(after) == len(before) + 1
 
 
 @pytest.fixture

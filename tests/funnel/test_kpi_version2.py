@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from funnel.definitions import definitions_derive, definitions_resolve
 from funnel.kpis import Filters, Period, catalogue, compute, drilldown
 from funnel.kpis.context import Context
-from funnel.kpis.sources.spend import spend_allocated
+from funnel.kpis.sources.spend import spend_allocated, spend_allocated_grouped
 from funnel.models import DefinitionsVersion
 from tests.factories import (
     AccountFactory,
@@ -291,6 +291,19 @@ def test_tier_spend_plus_unallocated_is_total_spend_to_the_cent():
     assert allocation["retention"] == Decimal("24.00")  # onboarding 40 x 3/5
     assert allocation["retention_unallocated"] == Decimal("0.00")
     assert sum(by_tier) + allocation["abm_unallocated"] == total  # 750 + 500 + 0 + 200
+
+
+def test_every_tier_s_allocation_in_one_query(django_assert_num_queries):
+    """The grouped tiers (the nightly snapshots, the tier table) allocate once for all."""
+    world = _spend_world()
+    tiers = [t.pk for t in world["tiers"]]
+    union = _context(Filters(tier=tuple(tiers)))
+    groups = [_context(Filters(tier=(t,))) for t in tiers]
+    each = [spend_allocated(g) for g in groups]
+    with django_assert_num_queries(1):
+        grouped = spend_allocated_grouped(union, groups)
+    assert grouped == each
+    assert [g["abm"] for g in grouped] == [Decimal("750.00"), Decimal("500.00"), Decimal("0.00")]
 
 
 def test_owner_slices_partition_the_spend_too():

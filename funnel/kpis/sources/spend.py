@@ -100,12 +100,15 @@ SELECT
     (SELECT COALESCE(ROUND(SUM(CASE WHEN category IN ({retention}) THEN amount ELSE 0 END) * 100), 0)
      FROM engagement_spend
      WHERE spent_on >= %s AND spent_on <= %s AND program_id IS NULL {programless}),
-    COALESCE(SUM(acq_cents) FILTER (WHERE account_id IN ({accounts})), 0),
-    COALESCE(SUM(ret_cents) FILTER (WHERE account_id IN ({accounts})), 0),
     COALESCE(SUM(acq_cents), 0),
-    COALESCE(SUM(ret_cents), 0)
+    COALESCE(SUM(ret_cents), 0){slices}
 FROM ranked
 """
+
+#: One slice's allocations in ``_ALLOCATION_SQL`` (its accounts: ``{accounts}``).
+_SLICE_SQL = """,
+    COALESCE(SUM(acq_cents) FILTER (WHERE account_id IN ({accounts})), 0),
+    COALESCE(SUM(ret_cents) FILTER (WHERE account_id IN ({accounts})), 0)"""
 
 
 def spend_allocated(ctx: Context) -> dict[str, Decimal]:
@@ -120,8 +123,20 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
     without a program is acquisition spend but not ABM spend). Over any partition
     of accounts, slices + unallocated = total, to the cent. One query.
     """
-    accounts = Account.objects.filter(slice_q(ctx.filters, ctx.end)).values("pk")
-    accounts_sql, accounts_params = accounts.query.sql_with_params()
+    return spend_allocated_grouped(ctx, [ctx])[0]
+
+
+def spend_allocated_grouped(ctx: Context, groups: list[Context]) -> list[dict[str, Decimal]]:
+    """``spend_allocated`` of each of ``groups`` (slices of ``ctx``'s programs: each group's
+    program filter is ``ctx``'s), in one query: the allocation once, each group's accounts'
+    share of it a pair of sums."""
+    assert all(g.filters.program == ctx.filters.program for g in groups)
+    slices, slices_params = [], []
+    for group in groups:  # the groups: a bounded list, not data rows
+        accounts = Account.objects.filter(slice_q(group.filters, group.end)).values("pk")
+        accounts_sql, accounts_params = accounts.query.sql_with_params()
+        slices.append(_SLICE_SQL.format(accounts=accounts_sql))
+        slices_params += [*accounts_params, *accounts_params]
     programs, program_params = "", []
     if ctx.filters.program:
         programs = f"AND program_id IN ({', '.join(['%s'] * len(ctx.filters.program))})"
@@ -136,7 +151,7 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         retention=retention,
         programs=programs,
         programless=programless,
-        accounts=accounts_sql,
+        slices="".join(slices),
     )
     params = [
         ctx.start,
@@ -148,13 +163,12 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         ctx.end,
         ctx.start,
         ctx.end,
-        *accounts_params,
-        *accounts_params,
+        *slices_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    acq_programs, ret_programs, acq_none, ret_none, acq_slice, ret_slice, acq_all, ret_all = row
+    acq_programs, ret_programs, acq_none, ret_none, acq_all, ret_all = row[:6]
     acq_total = Decimal(acq_programs or 0) + Decimal(acq_none or 0)
     ret_total = Decimal(ret_programs or 0) + Decimal(ret_none or 0)
     cents = Decimal("0.01")
@@ -162,10 +176,7 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
     def money(value) -> Decimal:
         return (Decimal(value or 0) * cents).quantize(cents)
 
-    return {
-        "abm": money(acq_slice),
-        "acquisition": money(acq_slice),
-        "retention": money(ret_slice),
+    whole = {
         "acquisition_total": money(acq_total),
         "retention_total": money(ret_total),
         "abm_total": money(acq_programs),
@@ -173,6 +184,16 @@ def spend_allocated(ctx: Context) -> dict[str, Decimal]:
         "acquisition_unallocated": money(Decimal(acq_total or 0) - Decimal(acq_all or 0)),
         "retention_unallocated": money(Decimal(ret_total or 0) - Decimal(ret_all or 0)),
     }
+    pairs = row[6:]
+    return [
+        {
+            "abm": money(acq_slice),
+            "acquisition": money(acq_slice),
+            "retention": money(ret_slice),
+            **whole,
+        }
+        for acq_slice, ret_slice in zip(pairs[::2], pairs[1::2], strict=True)
+    ]
 
 
 def _spend_grouped(
@@ -180,10 +201,19 @@ def _spend_grouped(
 ) -> list[dict[str, dict[str, Any]]] | None:
     """``_spend`` for each group at once: one query grouped by program (a group of several
     programs adds up theirs), one query shared where the groups all have the same programs
-    (tiers, version 1). None (one ``_spend`` per group) for version 2's allocation to a
-    slice."""
+    (tiers, version 1), one allocation for every slice of the same programs (tiers, version
+    2: ``spend_allocated_grouped``). None (one ``_spend`` per group) for version 2's
+    allocation to slices of different programs."""
     if union.generation >= 2 and (union.filters.tier or union.filters.owner):
-        return None
+        if any(g.filters.program != union.filters.program for g in groups):
+            return None
+        if not all(g.filters.tier or g.filters.owner for g in groups):
+            return None
+        names = ("abm", "acquisition", "retention")
+        return [
+            dict.fromkeys(cohorts, {k: values[k] for k in names})
+            for values in spend_allocated_grouped(union, groups)
+        ]
     if all(g.filters.program == union.filters.program for g in groups):
         return [_spend(union, cohorts)] * len(groups)
     acquisition = Q(category__in=ACQUISITION_CATEGORIES)

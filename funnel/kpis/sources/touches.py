@@ -124,13 +124,14 @@ content_minutes_by_position = {p: _content_minutes(p) for p in ("tofu", "mofu", 
 # --- view-through ---------------------------------------------------------------------
 
 
-def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
+def view_through_candidates(ctx: Context, per_program: bool = False) -> QuerySet[Touch]:
     """Ad, visit and conversion touches of the period and the look-back before it, flagged.
 
     The flags fold in the period and the kind so that filtering on them keeps
     the look-back rows for the window functions (Django filters other
     conditions before the windows run). Of the look-back, only ads are read (the
     windows' running maxima); its visits and conversions are never judged.
+    ``per_program``: each program's touches are a sequence of their own (``_split_view_through``).
     """
     days = int(ctx.params["view_through_days"])
     ads = (TouchKind.AD_IMPRESSION, TouchKind.AD_CLICK)
@@ -151,7 +152,8 @@ def view_through_candidates(ctx: Context) -> QuerySet[Touch]:
             output_field=BooleanField(),
         )
 
-    return view_through_touches(touches, days).annotate(
+    per = ("account_id", "program_id") if per_program else ("account_id",)
+    return view_through_touches(touches, days, per).annotate(
         view_through_visit=flag(WEB_VISIT_KINDS),
         view_through_conversion=flag(CONVERSION_KINDS),
     )
@@ -165,10 +167,23 @@ def _group_view_through(ctx: Context) -> Q | None:
     return ctx.scope_q("account__")
 
 
+def _split_view_through(union: Context, groups: list[Context]) -> QuerySet[Touch] | None:
+    """The union's rows where each program's look-back windows run over its own touches
+    (partitioned by account and program): under version 2's program filter, when every
+    group is one program, each group's rows (``_group_touches``) are then exactly the rows
+    its own computation judges, so one statement serves every program. None otherwise (a
+    group of several programs, the union's totals: their windows mix programs)."""
+    if not all(_programs_own(g) and len(g.filters.program) == 1 for g in groups):
+        return None
+    return view_through_candidates(union, per_program=True)
+
+
 VIEW_THROUGH = Source(
     "view_through",
     view_through_candidates,
     group_q=_group_view_through,
+    split_rows=_split_view_through,
+    split_q=_group_touches,
     drills_to="account",
     drill_via_accounts=True,
     fence=True,
