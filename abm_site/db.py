@@ -313,8 +313,11 @@ class InShared(Func):
 
     def __init__(self, ref: Any, rows: Any, column: str = "account_id", flag: str | None = None):
         from django.db.models import Subquery
+        from django.db.models.expressions import RawSQL
 
-        super().__init__(ref, Subquery(rows))
+        # ``rows`` compiled already (``RawSQL``): a set read by many conditions of one
+        # statement is then not resolved and compiled again for each of them.
+        super().__init__(ref, rows if isinstance(rows, RawSQL) else Subquery(rows))
         self.column = column
         self.flag = flag
 

@@ -60,6 +60,9 @@ class Context:
         #: What the contexts of one grouped computation read from the database once
         #: (under the same definitions): the high-value page patterns.
         self._shared: dict[str, Any] = {} if shared is None else shared
+        #: The periods of the series this context is a bucket of (``series``), else empty:
+        #: a condition may read all the buckets' rows in one set (``program_reached``).
+        self.series: tuple[Period, ...] = ()
 
     def scope_q(self, prefix: str = "", *, shared: bool = False) -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``; ``shared``: as

@@ -10,11 +10,12 @@ import dataclasses
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 from django.db.models.lookups import In
 
 from abm_site.db import InShared, day_bounds
-from accounts.models import Account, tier_as_of
+from accounts.models import Account, TierChange, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS
 from engagement.models import Touch
 from funnel.selectors import cohort_q
@@ -69,18 +70,39 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "", *, shared: bool = 
         # Rows of an account (touches, opportunities): the set of the tier's accounts, which
         # the database computes once, not a tier subquery per row; one set per statement
         # (``shared_sets``), not a scan of the accounts for each aggregate that reads it.
-        # Its ORDER BY (the model's, by name) is load-bearing: without it PostgreSQL pulls
-        # the set up into a join and runs the tier lookup per row (a filtered stage-2
-        # series at 20,000 accounts: touches 1.5 s -> 7-9 s).
-        tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
-            tier_then__in=list(filters.tier)
-        )
-        q &= Q(InShared(F(f"{prefix}pk"), tiered.values("pk"), column="pk"))
+        q &= Q(InShared(F(f"{prefix}pk"), _tiered(day, filters.tier, shared), column="account_id"))
     elif filters.tier:
         q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id__in": filters.owner})
     return q
+
+
+def _tiered(day: dt.date, tiers: tuple[int, ...], shared: bool) -> QuerySet:
+    """The accounts whose tier at the end of ``day`` is one of ``tiers`` (``account_id``).
+
+    ``shared`` (a set the statement materializes once, ``shared_sets``: a series' bucket
+    scopes) on PostgreSQL: each account's last tier change by then, in one sorted pass over
+    the changes (``DISTINCT ON``), not ``tier_as_of``'s lookup per account (5x cheaper; a
+    series builds one set per bucket). Otherwise the set is inlined in the statement, and
+    its ORDER BY (the model's, by name) is load-bearing: without it PostgreSQL pulls the
+    set up into a join and runs the tier lookup per row (a filtered stage-2 series at
+    20,000 accounts: touches 1.5 s -> 7-9 s); the ``DISTINCT ON`` set inlined was pulled
+    up too, into a hash join over a scan of every touch per bucket (touches 2 s -> 16 s).
+    """
+    if not shared or connection.vendor != "postgresql":
+        tiered = Account.objects.annotate(tier_then=tier_as_of(day)).filter(
+            tier_then__in=list(tiers)
+        )
+        return tiered.annotate(account_id=F("pk")).values("account_id")
+    last = (
+        TierChange.objects.filter(Q(effective_on__isnull=True) | Q(effective_on__lte=day))
+        .order_by("account_id", F("effective_on").desc(nulls_last=True))
+        .distinct("account_id")
+        .values("pk")
+    )
+    tiered = TierChange.objects.filter(pk__in=last, tier_id__in=list(tiers))
+    return tiered.order_by().values("account_id")
 
 
 def period_free(filters: Filters) -> Filters:

@@ -199,6 +199,8 @@ def _series(
     plan = _plan(specs, filters)
     periods = [*current, *earlier]
     contexts = [Context(p, filters, plan, rules) for p in periods]
+    for ctx in contexts:  # the buckets: a bounded list (MAX_BUCKETS)
+        ctx.series = tuple(periods)
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)
@@ -233,20 +235,20 @@ def _groups_periods(source: Source, ctx: Context) -> bool:
     """Whether one pass over the rows of the whole span can give every bucket its result.
 
     The source must say which rows a period keeps (``period_q``) and its rows must not be
-    account facts of the period; the filters must keep the same accounts in every bucket.
-    A tier (as of the period end) or a program (touched by then) filter does not: its
-    buckets run side by side. One pass was tried (the union's rows ``period_free``, each
-    bucket's scope a shared set in each of its conditional aggregates) and gave the same
-    numbers but was slower (#18, 2,000 accounts, a stage page's touches: 9-11 s against
-    2-3 s): Django resolves and compiles the bucket's scope subquery once per aggregate
-    (a thousand), where side by side it is one ``WHERE`` per bucket. It needs a scope
-    condition compiled once per bucket first.
+    account facts of the period. Under a tier (as of the period end) or a program (touched
+    by then) filter, whose accounts differ by bucket, the union's rows are those of
+    ``period_free`` filters and each bucket's period, scope and cohorts are flag columns of
+    the fenced rows (``measures._period_flags``), each resolved and computed once per
+    bucket, unless the source runs its buckets side by side then (``Source.scoped_periods``).
+    (Each bucket's scope as a subquery in each of its aggregates gave the same numbers but
+    was slower than side by side: #18, Django resolved and compiled it once per aggregate,
+    a thousand times.)
     """
     return (
         source.period_q is not None
         and not source.fence
         and not source.targeted
-        and ctx.filters == period_free(ctx.filters)
+        and (source.scoped_periods or ctx.filters == period_free(ctx.filters))
     )
 
 
@@ -347,7 +349,7 @@ def _run(
     columns = len(contexts) * len(cohorts) * len(measures)
     if _groups_periods(source, first) and columns <= MAX_COLUMNS:
         span = Period(min(c.start for c in contexts), max(c.end for c in contexts))
-        union = Context(span, first.filters, first.plan, first.definitions)
+        union = Context(span, period_free(first.filters), first.plan, first.definitions)
         results = by_group(union, source, cohorts, measures, _sharing(contexts, measures))
         if source.after is not None:
             for ctx, result in zip(contexts, results, strict=True):

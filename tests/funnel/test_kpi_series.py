@@ -170,10 +170,12 @@ def test_query_count_is_constant_in_the_number_of_buckets(demo):
     with CaptureQueriesContext(connection) as queries:
         compute_series(QUARTER, Filters(tier=(Tier.objects.first().pk,)), MIXED, "week", "v2")
     # A tier filter (as of each bucket's end) changes the accounts: the account facts are
-    # still one pass (each bucket's scope a flag column); touches and opportunities side
-    # by side (``series._groups_periods`` says why).
-    assert sum("UNION ALL" in q["sql"] for q in queries.captured_queries) == 2
+    # still one pass (each bucket's scope a flag column), and so are opportunities (each
+    # bucket's rows a flag column of the fenced rows); touches side by side
+    # (``Source.scoped_periods``).
+    assert sum("UNION ALL" in q["sql"] for q in queries.captured_queries) == 1
     assert sum('"p12_scoped"' in q["sql"] for q in queries.captured_queries) == 1
+    assert sum('"group_12"' in q["sql"] for q in queries.captured_queries) == 1
 
 
 @pytest.mark.django_db
@@ -259,3 +261,21 @@ def test_a_filtered_series_is_one_pass_whatever_the_buckets(moving, kind):
         facts = [q["sql"] for q in queries.captured_queries if f'"p{last}_scoped"' in q["sql"]]
         assert len(facts) == 1 and "UNION ALL" not in facts[0], period
     assert counts[0] == counts[1] == counts[2] <= 5, counts
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["tier", "program"])
+def test_program_accounts_read_the_program_touches_once_for_all_buckets(moving, kind):
+    """The program KPIs' accounts: one pass over the slice's accounts, and the program
+    touches of every bucket one set (each bucket's reached and engaged flags its columns),
+    not a scan of the touches per bucket and condition."""
+    tier, program = moving
+    filters = Filters(tier=(tier,)) if kind == "tier" else Filters(program=(program,))
+    ids = ["program_reached_accounts", "program_engaged_accounts"]
+    compute_series(QUARTER, filters, ids, "week", "v2")  # creates the versions
+    with CaptureQueriesContext(connection) as queries:
+        compute_series(QUARTER, filters, ids, "week", "v2", previous=True)
+    (statement,) = [q["sql"] for q in queries.captured_queries if "engagement_touch" in q["sql"]]
+    assert "UNION ALL" not in statement
+    assert statement.count('FROM "engagement_touch"') == 1
+    assert '"r25"' in statement and '"e25"' in statement

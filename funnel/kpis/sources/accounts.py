@@ -9,6 +9,7 @@ both a count (a KPI's number) and the filter of its drill-down.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 from collections.abc import Collection
 from functools import reduce
@@ -35,9 +36,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
-from abm_site.db import DaysBetween, FloatValue, InShared, PerAccount
+from abm_site.db import DaysBetween, FloatValue, InShared, PerAccount, day_bounds
 from accounts.models import Account, Stakeholder, fit_grade_as_of, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
 from engagement.models import Touch
@@ -52,7 +56,7 @@ from funnel.models import Opportunity
 from funnel.querysets import closed_in_q, created_in_q, won_new_business_q
 from funnel.selectors import customer_q, first_won_new_business
 
-from ..base import Figure
+from ..base import Figure, Period
 from ..context import Context
 from ..measures import Source
 from ..scope import period_free, scope_q, slice_q
@@ -564,13 +568,16 @@ PROGRAM_ACCOUNTS = Source(
     slice_accounts,
     prefix="",
     drills_to="account",
-    group_q=lambda ctx: slice_q(ctx.filters, ctx.end),
+    group_q=lambda ctx: slice_q(ctx.filters, ctx.end, shared=True),
+    period_q=lambda ctx: Q(),  # the slice's accounts: each condition picks its own period
 )
 
 
 def _program_touched(ctx: Context, engagement: bool) -> Q:
     """A touch of a program (of the filter's programs, with one) in the period: one pass over
     the period's program touches, per account, serves both conditions (an ``InShared`` set)."""
+    if ctx.series:
+        return _program_touched_in_series(ctx, engagement)
     touches = Touch.objects.filter(
         program__isnull=False,
         occurred_at__gte=ctx.start_dt,
@@ -586,6 +593,44 @@ def _program_touched(ctx: Context, engagement: bool) -> Q:
         .values("account_id", "engaged")
     )
     return Q(InShared(F("pk"), per_account, flag="engaged" if engagement else None))
+
+
+def _program_touched_in_series(ctx: Context, engagement: bool) -> Q:
+    """``_program_touched`` of a series' bucket: one pass over the program touches of all the
+    buckets, each bucket's reached and engaged flags columns of one per-account set (one
+    ``InShared`` set for every bucket, not a scan of the touches per bucket)."""
+    k = ctx.series.index(ctx.period)
+    # Django's own compiled SQL, every value a parameter: nothing user-given.
+    compiled = _program_touches_by_bucket(
+        ctx.series, ctx.filters.program, timezone.get_current_timezone_name()
+    )
+    rows = RawSQL(*compiled)  # noqa: S611
+    return Q(InShared(F("pk"), rows, flag=f"{'e' if engagement else 'r'}{k}"))
+
+
+@functools.lru_cache(maxsize=64)
+def _program_touches_by_bucket(
+    series: tuple[Period, ...], programs: tuple[int, ...], zone: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of the per-account set of ``_program_touched_in_series``: compiled once for
+    the series' 52 conditions (resolving and compiling its 52 columns once per condition
+    took seconds). ``zone``: the days' bounds are local midnights (``day_bounds``)."""
+    bounds = [day_bounds(p.start, p.end) for p in series]
+    touches = Touch.objects.filter(
+        program__isnull=False,
+        occurred_at__gte=min(start for start, _ in bounds),
+        occurred_at__lt=max(end for _, end in bounds),
+    )
+    if programs:
+        touches = touches.filter(program_id__in=programs)
+    flags: dict[str, Any] = {}
+    for k, (start, end) in enumerate(bounds):  # the buckets: a bounded list
+        during = Q(occurred_at__gte=start, occurred_at__lt=end)
+        for name, where in (("r", during), ("e", during & Q(kind__in=ENGAGEMENT_KINDS))):
+            flags[f"{name}{k}"] = GreaterThan(Count("pk", filter=where), 0)
+    per_account = touches.order_by().values("account_id").annotate(**flags)
+    sql, params = per_account.values("account_id", *flags).query.sql_with_params()
+    return sql, tuple(params)
 
 
 @PROGRAM_ACCOUNTS.condition
