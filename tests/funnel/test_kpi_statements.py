@@ -15,7 +15,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from abm_site.db import day_start
-from funnel.kpis import Filters, Period, compute, statements
+from funnel.kpis import Filters, Period, compute, compute_grouped, statements
 from funnel.kpis.query import MAX_PERIOD_DAYS
 from funnel.kpis.sources.touches import TOUCHES
 from tests.factories import (
@@ -95,12 +95,13 @@ def _filters(world, name):
 @pytest.mark.parametrize("filters", ["none", "tier", "program", "abm"])
 def test_a_reused_statement_gives_what_a_fresh_compile_gives(world, settings, version, filters):
     chosen = _filters(world, filters)
+    before = statements.counts["reused"]
     for period in PERIODS:
         reused = compute(period, chosen, definitions=version)
         assert reused == _compiled_afresh(settings, period, chosen, definitions=version)
     proven = [e for e in statements._ENTRIES.values() if isinstance(e, statements._Statement)]
     assert proven, "no shape was proven"
-    assert statements.counts["reused"] > 0
+    assert statements.counts["reused"] > before
 
 
 def test_a_reused_statement_compiles_no_sql_and_runs_as_many_queries(world, settings):
@@ -128,6 +129,19 @@ def test_a_reused_statement_compiles_no_sql_and_runs_as_many_queries(world, sett
     assert statements.counts["reused"] > before["reused"]
     assert statements.counts["compiled"] == before["compiled"]
     assert len(reused.captured_queries) == len(compiled.captured_queries)
+
+
+def test_a_grouped_computation_reuses_its_statements_exactly(world, settings):
+    """Tiers side by side (three groups: the copies of ``GroupCopy`` too), periods apart."""
+    tiers = [world["tier"].pk, TierFactory(name="Tier 3", rank=3).pk]
+    tiers.append(TierFactory(name="Tier 4", rank=4).pk)
+    before = statements.counts["reused"]
+    for period in PERIODS:
+        grouped = compute_grouped(period, Filters(), "tier", tiers)
+        settings.ABM_KPI_STATEMENT_REUSE = False
+        assert grouped == compute_grouped(period, Filters(), "tier", tiers)
+        settings.ABM_KPI_STATEMENT_REUSE = True
+    assert statements.counts["reused"] > before
 
 
 def test_proving_runs_no_extra_query(world, settings):
