@@ -301,6 +301,9 @@ ABM_SNAPSHOT_WINDOW_DAYS = env.int("ABM_SNAPSHOT_WINDOW_DAYS", default=90)
 # Seconds a computed KPI result stays in the cache (PostgreSQL only; 0 turns it off).
 # Results are keyed by the data version, which every write to KPI input changes.
 ABM_KPI_CACHE_SECONDS = env.int("ABM_KPI_CACHE_SECONDS", default=3600)
+# Reuse a source's compiled statement for another period of the same computation shape,
+# where its parameters are proven functions of the dates (funnel.kpis.statements).
+ABM_KPI_STATEMENT_REUSE = env.bool("ABM_KPI_STATEMENT_REUSE", default=True)
 # Report reads (pages, KPI API, exports) are cancelled past this (PostgreSQL; all of one
 # request's queries together), with a 503 that says to narrow the request, before
 # gunicorn's WEB_TIMEOUT (30 s; docker-compose.yml gives both the same) kills the worker.

@@ -9,7 +9,9 @@ data:
 
 * floor: ``SELECT kind, count(*) FROM touches WHERE occurred_at in the
   period GROUP BY kind`` (one scan of the period's touches);
-* catalogue: ``compute()`` of every KPI;
+* catalogue: ``compute()`` of every KPI; and the same with every statement built and
+  compiled (``ABM_KPI_STATEMENT_REUSE`` off: not the statements of the same shape compiled
+  for an earlier computation, ``funnel.kpis.statements``);
 * five by hand: one hand-written statement for the five KPIs below (the target
   list as of the period end, its engagement touches and opportunities), checked
   equal to ``compute(ids=FIVE)`` under the default definitions before timing;
@@ -47,6 +49,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlparse
 
@@ -126,6 +129,8 @@ def main() -> None:
     setup_django({"DATABASE_URL": url, "ABM_KPI_CACHE_SECONDS": "0"})
     seed(accounts, touches)
 
+    from django.conf import settings
+    from django.db import connection
     from django.db.models import Max
 
     from abm_site.db import shared_sets
@@ -193,8 +198,10 @@ def main() -> None:
                 return None
             return grouped_spend(union, groups, cohorts)
 
-        def rewritten(pending):  # noqa: ANN001, ANN202
-            with shared_sets(pending.queryset.db):
+        def rewritten(pending, wrapper=None):  # noqa: ANN001, ANN202
+            with shared_sets(pending.queryset.db), ExitStack() as stack:
+                if wrapper is not None:
+                    stack.enter_context(connection.execute_wrapper(wrapper))
                 return pending.queryset.aggregate(**pending.aggregates)
 
         aggregate, measures._aggregate = measures._aggregate, rewritten
@@ -205,9 +212,17 @@ def main() -> None:
             measures._aggregate = aggregate
             SPEND.grouped_runner, VIEW_THROUGH.split_rows = grouped_spend, split
 
+    def catalogue_compiled() -> None:
+        settings.ABM_KPI_STATEMENT_REUSE = False
+        try:
+            compute(period)
+        finally:
+            settings.ABM_KPI_STATEMENT_REUSE = True
+
     variants = {
         "floor scan": floor,
         "catalogue": lambda: compute(period),
+        "catalogue, statements compiled": catalogue_compiled,
         BY_HAND: lambda: five_by_hand(period, rules),
         "five KPIs": lambda: compute(period, ids=FIVE),
         "five KPIs, facts not planned": five_unplanned,
@@ -224,18 +239,22 @@ def main() -> None:
         variants[DUCKDB] = duck
     if args.only:
         keep = {"floor scan", "catalogue", BY_HAND, *(v.strip() for v in args.only.split(","))}
+        keep.add("catalogue, statements compiled")
         variants = {name: run for name, run in variants.items() if name in keep}
-    for run in variants.values():  # warm the buffers and the code paths once
+    for run in variants.values():  # warm the buffers and the code paths; a second
+        run()  # computation of a shape proves its statements (``funnel.kpis.statements``)
         run()
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     loads = []
     for _ in range(args.rounds):
         times = {}
         for name, run in variants.items():
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             run()
             times[name] = time.perf_counter() - began
+            cpu[name].append(time.process_time() - began_cpu)
         loads.append(os.getloadavg()[0])
         for name, took in times.items():
             seconds[name].append(took)
@@ -246,7 +265,10 @@ def main() -> None:
         f"load average {min(loads):.1f}-{max(loads):.1f}"
     )
     print(f"{len(programs)} programs")
-    print(f"{'variant':34} {'median s':>9} {'x floor':>8} {'x catalogue':>12} {'x by hand':>10}")
+    print(
+        f"{'variant':34} {'median s':>9} {'x floor':>8} {'x catalogue':>12} {'x by hand':>10}"
+        f" {'Python s':>9}"
+    )
 
     def per(variant: str, base: str) -> float:
         return statistics.median(
@@ -257,7 +279,7 @@ def main() -> None:
         print(
             f"{variant:34} {statistics.median(seconds[variant]):9.3f} "
             f"{statistics.median(ratios[variant]):8.1f} {per(variant, 'catalogue'):12.2f} "
-            f"{per(variant, BY_HAND):10.2f}"
+            f"{per(variant, BY_HAND):10.2f} {statistics.median(cpu[variant]):9.3f}"
         )
     if DUCKDB in variants and "five KPIs" in variants:
         print(

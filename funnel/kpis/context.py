@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from funnel.selectors import cohort_flag, cohort_q
 from .base import Filters, Period
 from .measures import Measure, Source
 from .scope import scope_q
+from .statements import note_read
 
 
 @dataclass
@@ -76,10 +76,11 @@ class Context:
     def cohort_q(self, cohort: str, prefix: str = "") -> Q:
         return cohort_q(cohort, self.end, prefix, self.filters.list_id)
 
-    @cached_property
+    @property
     def patterns(self) -> list[str]:
         """The high-value page patterns in force: the version's own, or the registered pages
         (one query, on first use, for all the contexts sharing it)."""
+        note_read("patterns")  # a reused statement checks they are still the same
         if "patterns" not in self._shared:
             self._shared["patterns"] = high_value_patterns_for(self.params)
         return self._shared["patterns"]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from django.db import connections
 from django.db.models import (
     Aggregate,
     BooleanField,
@@ -38,6 +39,8 @@ from django.db.models.expressions import Ref
 
 from abm_site.db import SHARED_NAME, PerAccount, share, shared_set, shared_sets
 from funnel.choices import Cohort
+
+from . import statements
 
 if TYPE_CHECKING:
     from .context import Context
@@ -293,24 +296,52 @@ def by_group(
 ) -> list[dict[str, dict[str, Any]]]:
     """``_by_cohort`` for each of ``groups`` at once: one result per group, in order.
 
-    See ``pending_by_group``, which builds the query; this runs it.
+    See ``pending_by_group``, which builds the query; this runs it, or a statement of
+    the same shape compiled for another period with this one's parameters
+    (``statements``: proven to be the one this period compiles to).
     """
-    try:
-        pending = pending_by_group(ctx, source, cohorts, measures, groups, copies=True, split=split)
-        return pending.finish(_aggregate(pending))
-    except CopyMismatch as mismatch:  # raised while compiling, before the statement runs
-        logger.info("%r: groups built in full, not as copies (%s)", source, mismatch)
-        pending = pending_by_group(ctx, source, cohorts, measures, groups, split=split)
-        return pending.finish(_aggregate(pending))
+
+    def build(ctx: Context, groups: list[Context] | None, wrapper: Any) -> dict[str, Any]:
+        try:
+            pending = pending_by_group(
+                ctx, source, cohorts, measures, groups, copies=True, split=split
+            )
+            return _aggregate(pending, wrapper)
+        except CopyMismatch as mismatch:  # raised while compiling, before the statement runs
+            logger.info("%r: groups built in full, not as copies (%s)", source, mismatch)
+            pending = pending_by_group(ctx, source, cohorts, measures, groups, split=split)
+            return _aggregate(pending, wrapper)
+
+    count = 1 if groups is None else len(groups)
+    if split is None:
+        shape = (source, tuple(cohorts), tuple(measures))
+        row = statements.aggregate_row(ctx, groups, shape, build)
+    else:
+        # The split rows are built by the caller for this period: a probe at another
+        # period would still read them, so such a statement is never proven or reused.
+        row = build(ctx, groups, None)
+    return results_of(row, count, cohorts, measures, _derived(source, cohorts))
 
 
-def _aggregate(pending: Pending) -> dict[str, Any]:
+def _aggregate(pending: Pending, wrapper: Any = None) -> dict[str, Any]:
+    """Run the aggregate (``wrapper``: an execute wrapper that sees the statement as sent,
+    its shared sets attached); each aggregate ``Alone``."""
+    if not pending.aggregates:
+        return {}
     aggregates = {
         alias: a if isinstance(a, GroupCopy) else Alone(a)
         for alias, a in pending.aggregates.items()
     }
     with shared_sets(pending.queryset.db):  # each InShared set once per statement
-        return pending.queryset.aggregate(**aggregates) if aggregates else {}
+        if wrapper is None:
+            return pending.queryset.aggregate(**aggregates)
+        with connections[pending.queryset.db].execute_wrapper(wrapper):
+            return pending.queryset.aggregate(**aggregates)
+
+
+def _derived(source: Source, cohorts: list[str]) -> bool:
+    """The all-accounts cohort is derived (ABM plus non-ABM) rather than aggregated."""
+    return bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
 
 
 class Alone(Expression):
@@ -409,7 +440,7 @@ def pending_by_group(
         conditions = {cohort: flagged[cohort] for cohort in cohorts}
     else:
         conditions = {cohort: ctx.cohort_q(cohort, source.prefix) for cohort in cohorts}
-    derived = bool(source.targeted) and {Cohort.ABM, Cohort.NON_ABM, Cohort.ALL} <= set(cohorts)
+    derived = _derived(source, cohorts)
     computed = [c for c in cohorts if not (derived and c == Cohort.ALL)]
     assert not (periods and source.targeted), f"{source!r} cannot group periods"
     narrowed = Q()

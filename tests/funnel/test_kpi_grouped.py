@@ -324,9 +324,9 @@ def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregat
         made.source = source.name
         return made
 
-    def aggregate(made):
+    def aggregate(made, *args):
         with CaptureQueriesContext(connection) as queries:
-            row = run(made)
+            row = run(made, *args)
         statements[made.source] = queries[-1]["sql"]
         return row
 
