@@ -18,6 +18,8 @@ echo "==> Bulk touch ingest over HTTP (bench/bench_ingest.py)"
 $BIN/python bench/bench_ingest.py
 echo "==> KPI engine against a scan of the data (bench/bench_engine.py)"
 $BIN/python bench/bench_engine.py --size "${BENCH_ENGINE_SIZE:-S}"
+echo "==> A stage page's live series under a tier filter, one pass against side by side (bench/bench_filtered_series.py)"
+$BIN/python bench/bench_filtered_series.py --database "abm_bench_engine_$(echo "${BENCH_ENGINE_SIZE:-S}" | tr 'SML' 'sml')"
 echo "==> KPI API and page latency, cold and warm (bench/bench_kpis.py)"
 $BIN/python bench/bench_kpis.py
 if [ -n "${BENCH_KPIS_DATABASE:-}" ]; then
