@@ -144,6 +144,38 @@ def test_a_grouped_computation_reuses_its_statements_exactly(world, settings):
     assert statements.counts["reused"] > before
 
 
+def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(world, settings):
+    """Version 2's view-through for every program in one statement reads rows its caller
+    built for the period (``split``): such a pass is never reused (a probe would read the
+    caller's rows, not its own), so a period computed twice and then others stay exact,
+    the other sources of the pass reused beside it."""
+    program, other = world["program"], ProgramFactory(name="Other program")
+    account = AccountFactory(name="Viewer")
+    days = [
+        (dt.date(2024, 1, 10), dt.date(2024, 1, 12)),
+        (dt.date(2024, 3, 1), dt.date(2024, 3, 3)),
+        (dt.date(2023, 11, 1), dt.date(2023, 11, 6)),
+    ]
+    for (ad_day, visit_day), chosen in itertools.product(days, (program, other)):
+        # Each program's own impression, then its own visit (v2 counts a program's touches).
+        TouchFactory(
+            account=account, kind="ad_impression", program=chosen, occurred_at=_at(ad_day, 9)
+        )
+        TouchFactory(
+            account=account, kind="web_visit", program=chosen, occurred_at=_at(visit_day, 10)
+        )
+    keys = [program.pk, other.pk]
+    ids = ["view_through_visits", "view_through_conversions", "web_visits"]
+    for period in (PERIODS[1], PERIODS[1], PERIODS[0], PERIODS[2], PERIODS[1]):
+        grouped = compute_grouped(period, Filters(), "program", keys, ids, definitions="v2")
+        settings.ABM_KPI_STATEMENT_REUSE = False
+        fresh = compute_grouped(period, Filters(), "program", keys, ids, definitions="v2")
+        settings.ABM_KPI_STATEMENT_REUSE = True
+        assert grouped == fresh
+        items = {i["id"]: i for i in grouped[program.pk]["kpis"]}
+        assert items["view_through_visits"]["value"] >= 1  # each period has one
+
+
 def test_proving_runs_no_extra_query(world, settings):
     """The compiles at the probe periods are stopped before they run: the computation
     that proves a shape runs the queries of one that does not."""
