@@ -198,7 +198,8 @@ def _series(
 ) -> dict[str, Any]:
     plan = _plan(specs, filters)
     periods = [*current, *earlier]
-    contexts = [Context(p, filters, plan, rules) for p in periods]
+    read: dict[str, Any] = {}  # the database's parameters (patterns), read once for all
+    contexts = [Context(p, filters, plan, rules, shared=read) for p in periods]
     for ctx in contexts:  # the buckets: a bounded list (MAX_BUCKETS)
         ctx.series = tuple(periods)
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
