@@ -604,7 +604,7 @@ def _program_touched_in_series(ctx: Context, engagement: bool) -> Q:
     compiled = _program_touches_by_bucket(
         ctx.series, ctx.filters.program, timezone.get_current_timezone_name()
     )
-    rows = RawSQL(*compiled)  # noqa: S611
+    rows = RawSQL(*compiled)  # noqa: S611  # nosec B611 - Django-compiled SQL, values as parameters
     return Q(InShared(F("pk"), rows, flag=f"{'e' if engagement else 'r'}{k}"))
 
 
