@@ -303,7 +303,6 @@ def five_by_hand(period, rules) -> dict[str, dict]:
     from accounts.models import AccountList, ListMembership
     from engagement.choices import ENGAGEMENT_KINDS
     from engagement.models import Touch
-    from funnel.kpis.results import count_result, ratio_result, sum_result
     from funnel.models import Opportunity
 
     start_dt, end_dt = day_bounds(period.start, period.end)
@@ -362,7 +361,15 @@ def five_by_hand(period, rules) -> dict[str, dict]:
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        targets, engaged, opp_accounts, won, lost, won_amount, infl, infl_amount = cursor.fetchone()
+        return five_items(cursor.fetchone())
+
+
+def five_items(row: tuple) -> dict[str, dict]:
+    """The five KPIs in ``compute()``'s item shape from the hand-written statement's row
+    (PostgreSQL's or DuckDB's: the same columns)."""
+    from funnel.kpis.results import count_result, ratio_result, sum_result
+
+    targets, engaged, opp_accounts, won, lost, won_amount, infl, infl_amount = row
     return {
         "engaged_target_accounts": count_result(engaged),
         "opportunity_rate": ratio_result(opp_accounts, targets),
@@ -394,10 +401,10 @@ def _duckdb(name: str, period: Any, rules: Any, by_hand: dict) -> Callable[[], A
     kinds = list(ENGAGEMENT_KINDS)
     days = int({**settings.ABM_SCORES, **rules.params}["influence_days"])
     v2 = rules.generation >= 2
-    got = duckdb_five.five_duckdb(duck, period, kinds, days, v2)
+    got = five_items(duckdb_five.five_duckdb(duck, period, kinds, days, v2))
     assert got == by_hand, f"DuckDB {got} != by hand {by_hand}"
     print(f"exported the five KPIs' tables to Parquet in {took:.1f} s; DuckDB agrees")
-    return lambda: duckdb_five.five_duckdb(duck, period, kinds, days, v2)
+    return lambda: five_items(duckdb_five.five_duckdb(duck, period, kinds, days, v2))
 
 
 def check_five(period, by_hand: dict[str, dict]) -> None:

@@ -75,16 +75,15 @@ def export(directory: str, tz: str) -> tuple[Any, float]:
     return duck, time.perf_counter() - began
 
 
-def five_duckdb(duck: Any, period: Any, kinds: list[str], days: int, v2: bool) -> dict[str, dict]:
-    """The five KPIs from one DuckDB statement over the Parquet files, in ``compute()``'s item
-    shape; the same statement as ``bench_engine.five_by_hand``, in DuckDB's dialect."""
-    from funnel.kpis.results import count_result, ratio_result, sum_result
-
+def five_duckdb(duck: Any, period: Any, kinds: list[str], days: int, v2: bool) -> tuple:
+    """The row of the five KPIs' statement in DuckDB over the Parquet files: the same
+    statement and columns as ``bench_engine.five_by_hand``, in DuckDB's dialect (the
+    caller shapes it with ``bench_engine.five_items``)."""
     influenced_type = "AND o.type = 'new_business'" if v2 else ""
     influenced_touch = "AND t.program_id IS NOT NULL" if v2 else ""
     start = dt.datetime.combine(period.start, dt.time())
     after = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time())
-    row = duck.execute(
+    return duck.execute(
         f"""
         WITH target AS (
             SELECT DISTINCT m.account_id
@@ -131,11 +130,3 @@ def five_duckdb(duck: Any, period: Any, kinds: list[str], days: int, v2: bool) -
             "days": days,
         },
     ).fetchone()
-    targets, engaged, opp_accounts, won, lost, won_amount, infl, infl_amount = row
-    return {
-        "engaged_target_accounts": count_result(engaged),
-        "opportunity_rate": ratio_result(opp_accounts, targets),
-        "opportunity_win_rate": ratio_result(won, won + lost),
-        "new_revenue_won": sum_result(won_amount, won),
-        "influenced_pipeline": sum_result(infl_amount, infl),
-    }
