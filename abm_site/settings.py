@@ -232,8 +232,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=330
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis: an unacknowledged task (its worker died) is delivered again after this many seconds.
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)
+    "visibility_timeout": _visibility_timeout,
+    # kombu looks for such tasks only every 10 s x 10 calls by default, so a dead worker's
+    # task came back up to 100 s after its timeout: look every 10 s (a third of a short
+    # timeout), one small Redis query each time.
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 3)),
+    "unacked_restore_throttle": 1,
 }
 # Seconds /healthz reuses its broker check (one broker connection per process per TTL).
 ABM_HEALTH_CACHE_SECONDS = env.float("ABM_HEALTH_CACHE_SECONDS", default=5)
@@ -526,4 +532,4 @@ LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # kombu's SQLAlchemy transport hands its transport options to create_engine(),
 # which rejects Redis-only keys such as visibility_timeout.
 if CELERY_BROKER_URL.startswith("sqla+"):
-    CELERY_BROKER_TRANSPORT_OPTIONS.pop("visibility_timeout", None)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

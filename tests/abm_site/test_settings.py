@@ -4,6 +4,7 @@ The settings module reads the environment once at import, so the production
 cases run ``manage.py`` in a subprocess with a clean environment.
 """
 
+import ast
 import os
 import secrets
 import subprocess
@@ -112,3 +113,34 @@ def test_healthz_is_open_to_anonymous_and_never_cached(client):
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "broker, visibility, expected",
+    [
+        # kombu's own sweep for expired unacknowledged tasks runs every 10 s x 10 calls:
+        # a killed worker's task came back up to 100 s after its visibility timeout.
+        ("redis://127.0.0.1:6379/0", None, {"visibility_timeout": 7200, "interval": 10}),
+        ("redis://127.0.0.1:6379/0", "3", {"visibility_timeout": 3, "interval": 1}),
+        ("redis://127.0.0.1:6379/0", "60", {"visibility_timeout": 60, "interval": 10}),
+        ("sqla+sqlite:///broker.sqlite3", None, {}),  # create_engine() rejects Redis keys
+    ],
+)
+def test_redis_sweeps_for_a_dead_workers_tasks_within_its_visibility_timeout(
+    tmp_path, broker, visibility, expected
+):
+    env = {"DEBUG": "1", "CELERY_BROKER_URL": broker}
+    if visibility:
+        env["CELERY_VISIBILITY_TIMEOUT"] = visibility
+    code = "from django.conf import settings; print(settings.CELERY_BROKER_TRANSPORT_OPTIONS)"
+    done = manage("shell", "-c", code, tmp_path=tmp_path, **env)
+    assert done.returncode == 0, done.stderr
+    options = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    if not expected:
+        assert options == {}
+        return
+    assert options == {
+        "visibility_timeout": expected["visibility_timeout"],
+        "unacked_restore_interval": expected["interval"],
+        "unacked_restore_throttle": 1,
+    }

@@ -1,9 +1,13 @@
 """A real Celery worker on Redis is SIGKILLed mid-recompute; the run still converges.
 
 The worker runs as a separate process against this test database. The first
-worker is killed (the whole process group, no warning) while chunks are being
-written; a second worker picks up the unacknowledged chunk tasks after the
-visibility timeout, and the chunk that closes the run sends its finish. The snapshots
+worker is killed (the whole process group, no warning) in the middle of a chunk: the
+test holds the run's row, so the chunk's transaction waits at its last write with its
+task received and unacknowledged. (Killed between two chunks, the worker could die
+with the next task popped from Redis but not yet recorded as unacknowledged: kombu
+loses that one, and only the resume task, 15 minutes on, would send it again.) A second
+worker picks up the unacknowledged chunk task after the visibility timeout, and the
+chunk that closes the run sends its finish. The snapshots
 must equal a clean in-process run's.
 """
 
@@ -19,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from funnel import recompute
 from funnel.models import AccountSnapshot, AccountStageChange, RecomputeChunk, RecomputeRun
@@ -27,7 +31,7 @@ from tests.factories import AccountFactory, OpportunityFactory, TouchFactory, at
 
 ROOT = Path(__file__).resolve().parents[2]
 D = dt.date(2024, 6, 30)
-ACCOUNTS = 120
+ACCOUNTS = 60
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -92,6 +96,17 @@ def _wait(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _waiting_on_a_lock() -> bool:
+    """Whether another session of this database waits on a lock (the worker's chunk)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is read once per transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def _rows() -> tuple[list, list]:
     skip = {"id", "created_at", "updated_at"}
     snaps = [
@@ -134,7 +149,10 @@ def test_sigkilled_worker_mid_recompute_converges_to_a_clean_run(tmp_path):
             60,
             "ten chunks to finish",
         )
-        _kill(first)
+        with transaction.atomic():  # the next chunk stops at its update of the run's row
+            RecomputeRun.objects.select_for_update().get(pk=run.pk)
+            _wait(_waiting_on_a_lock, 60, "a chunk to wait on the run's row")
+            _kill(first)
         done_at_kill = RecomputeChunk.objects.filter(run=run, done_at__isnull=False).count()
         assert done_at_kill < ACCOUNTS, "the worker finished before it was killed"
         assert RecomputeRun.objects.get(pk=run.pk).status == "running"
