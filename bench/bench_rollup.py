@@ -33,6 +33,16 @@ partitioned statements' differences), and with those two read from the roll-up
 
     .venv/bin/python bench/bench_rollup.py --size S
 
+Measured 2026-12-07 (2 shared cores, load 3-4.5; ratios to the raw floor scan): the roll-up
+has 0.97 of the touches' rows at S and M (the seed's touches are sparse per account-day:
+even distinct (account, day) is 0.76), so it is a narrower copy, not a summary. Its
+touches-source statement is 0.43-0.59x the engine's (no LIKE per row, narrow rows), but the
+catalogue estimate only moves from 16.5-17.7x to 14.4-16.3x the floor. Partitions halve
+the floor and the period scans (touches source 0.73x, program-touched 0.5-0.6x) but slow
+the per-account probes that cannot prune (accounts source 1.2x, stage ladder 1.5-2.8x,
+planning 22 ms against 3 ms): the catalogue estimate is 16.8-18.5x, no better. Neither
+reaches the target (3x): keep neither.
+
 Not part of ``make bench``: an experiment whose result is written in issue #18.
 """
 
