@@ -1,11 +1,14 @@
 """Old and new statement builders give the same catalogue, and how their costs compare.
 
-Loads the accounts facts' builders (``_window``, ``_facts``) and the view-through
-rows (``view_through_candidates``) as they were at ``--ref`` (git), checks that the
-whole catalogue is identical with either under definitions v1 and v2 (no filter,
-the first tier, the second program, cohort abm), then with ``--rounds N`` times old,
-new and the floor scan (as in ``bench_engine.py``) alternating in one process.
-Read-only: the definitions are resolved, never marked used.
+Loads the accounts facts' builders (``_lowest``, ``_window``, ``_facts``) and the
+view-through rows (``view_through_candidates``) as they were at ``--ref`` (git), checks
+that the whole catalogue is identical with either under definitions v1 and v2 (no
+filter, the first tier, the second program, cohort abm) for periods of 90, 30, 1 and
+400 days ending with the data (computed in that order: from the second, the statements
+proven are reused, ``funnel.kpis.statements``), then with ``--rounds N`` times old, new
+and the floor scan (as in ``bench_engine.py``) alternating in one process. Old and new
+keep statement caches of their own (one shape, other SQL). Read-only: the definitions
+are resolved, never marked used.
 
     .venv/bin/python bench/check_catalogue_equal.py --database abm_bench_engine_s \
         --ref HEAD~1 --rounds 5
@@ -18,6 +21,7 @@ import re
 import statistics
 import subprocess
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,7 @@ from bench_ingest import setup_django
 ROOT = Path(__file__).resolve().parent.parent
 #: Module path -> the functions of it whose old text is loaded.
 SWAPPED = {
-    "funnel/kpis/sources/accounts.py": ("_window", "_facts"),
+    "funnel/kpis/sources/accounts.py": ("_lowest", "_window", "_facts"),
     "funnel/kpis/sources/touches.py": ("view_through_candidates",),
 }
 
@@ -65,7 +69,7 @@ def main() -> None:
     from accounts.models import Tier
     from engagement.models import Program, Touch
     from funnel.definitions import definitions_resolve
-    from funnel.kpis import Filters, Period
+    from funnel.kpis import Filters, Period, statements
     from funnel.kpis.engine import _compute, _specs
 
     modules = {"funnel/kpis/sources/accounts.py": accounts}
@@ -73,17 +77,21 @@ def main() -> None:
     old = {p: _old_functions(args.ref, p, names, modules[p]) for p, names in SWAPPED.items()}
     new = {p: {name: getattr(modules[p], name) for name in names} for p, names in SWAPPED.items()}
 
+    caches: dict[int, OrderedDict] = {id(old): OrderedDict(), id(new): OrderedDict()}
+
     def use(version: dict[str, dict[str, Any]]) -> None:
+        statements._ENTRIES = caches[id(version)]  # each builder's statements its own
         for path, functions in version.items():
             for name, function in functions.items():
                 setattr(modules[path], name, function)
         touches.VIEW_THROUGH.rows = touches.view_through_candidates  # the Source keeps its own
 
     last = Touch.objects.aggregate(m=Max("occurred_at"))["m"].date()
-    period = Period(last - dt.timedelta(days=89), last)
+    periods = [Period(last - dt.timedelta(days=n - 1), last) for n in (90, 30, 1, 400)]
+    period = periods[0]
 
-    def catalogue(rules: Any, filters: Any = None) -> dict[str, Any]:
-        return _compute(_specs(None, rules.generation), period, filters or Filters(), rules)
+    def catalogue(rules: Any, filters: Any = None, at: Any = period) -> dict[str, Any]:
+        return _compute(_specs(None, rules.generation), at, filters or Filters(), rules)
 
     tier = Tier.objects.order_by("rank", "pk").values_list("pk", flat=True).first()
     program = list(Program.objects.order_by("pk").values_list("pk", flat=True)[:2])[-1]
@@ -96,13 +104,26 @@ def main() -> None:
     for name in ("v1", "v2"):
         rules = definitions_resolve(name)
         for label, filters in cases.items():
-            use(old)
-            before = catalogue(rules, filters)
-            use(new)
-            after = catalogue(rules, filters)
-            moved = [k["id"] for k, n in zip(before["kpis"], after["kpis"], strict=True) if k != n]
-            assert before == after, f"{name}, {label}: moved {moved}"
-            print(f"identical: definitions {name}, {label} ({len(after['kpis'])} KPIs)")
+            for cache in caches.values():
+                cache.clear()
+            reused = statements.counts["reused"]
+            for at in periods:
+                use(old)
+                before = catalogue(rules, filters, at)
+                use(new)
+                after = catalogue(rules, filters, at)
+                pairs = zip(before["kpis"], after["kpis"], strict=True)
+                moved = [k["id"] for k, n in pairs if k != n]
+                assert before == after, f"{name}, {label}, {at}: moved {moved}"
+            proven = {
+                label: sorted(k[0][0].name for k, e in cache.items() if e is not statements._NEVER)
+                for label, cache in (("old", caches[id(old)]), ("new", caches[id(new)]))
+            }
+            print(
+                f"identical: definitions {name}, {label} ({len(after['kpis'])} KPIs,"
+                f" {len(periods)} periods; {statements.counts['reused'] - reused} reused;"
+                f" proven: {proven})"
+            )
     if not args.rounds:
         return
     rules = definitions_resolve(None)

@@ -15,7 +15,9 @@ the first compile (the one rule of the family that gives its value there) and ch
 on compiles at four other periods (``PROBES``), which the SQL text must be the same in:
 other years and seasons (DST), and lengths from one day to the longest period, so a
 piecewise function of the dates (the earlier of the start and 120 days before the end:
-a look-back window) agrees with no single rule and is never reused. Anything else (a
+a look-back window) agrees with no single rule and is never reused (the accounts' touch
+window sends both as parameters and lets SQL take the least: ``sources.accounts._lowest``).
+Anything else (a
 parameter no rule predicts, a statement that reads the database while it is built) is
 compiled every time, as before. What the building reads from the database (the high-value page patterns) is
 read again when the statement is reused and must be the same. ``reuse`` (setting

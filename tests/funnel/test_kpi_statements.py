@@ -131,6 +131,50 @@ def test_a_reused_statement_compiles_no_sql_and_runs_as_many_queries(world, sett
     assert len(reused.captured_queries) == len(compiled.captured_queries)
 
 
+#: Periods of very different lengths, in the order computed: the accounts' touch window
+#: starts at the period start (400 days and more) or at the relationship score's look-back,
+#: 120 days before the end (shorter); both sides of both DST changes.
+LENGTHS = (
+    Period(dt.date(2024, 3, 10), dt.date(2024, 3, 10)),  # 1 day: the spring DST change
+    Period(dt.date(2024, 2, 25), dt.date(2024, 3, 25)),  # 30 days
+    Period(dt.date(2023, 9, 1), dt.date(2023, 11, 29)),  # 90 days: the autumn change
+    Period(dt.date(2023, 3, 12), dt.date(2024, 4, 14)),  # 400 days
+    Period(dt.date(2024, 4, 14) - dt.timedelta(days=MAX_PERIOD_DAYS - 1), dt.date(2024, 4, 14)),
+)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_accounts_statement_is_reused_at_every_length(world, settings, version):
+    """The accounts' touch window starts at the least of the period start and the scores'
+    look-backs, a different one by the period's length: each is a parameter and SQL takes
+    the least, so from the third computation on the accounts statement (the catalogue's
+    largest) compiles no SQL, and gives what a fresh compile gives at every length."""
+    assert [(p.end - p.start).days + 1 for p in LENGTHS] == [1, 30, 90, 400, MAX_PERIOD_DAYS]
+    window_sql, original = [], SQLCompiler.as_sql
+
+    def as_sql(compiler, *args, **kwargs):
+        sql, params = original(compiler, *args, **kwargs)
+        if "scored_touches" in sql:  # the accounts' touch window (``_window``)
+            window_sql.append(sql)
+        return sql, params
+
+    for i, period in enumerate(LENGTHS):
+        window_sql.clear()
+        compiled = statements.counts["compiled"]
+        with mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=as_sql):
+            reused = compute(period, definitions=version)
+        if i >= 2:  # learnt at the first, proven at the second
+            assert window_sql == []
+            assert statements.counts["compiled"] == compiled
+        assert reused == _compiled_afresh(settings, period, Filters(), definitions=version)
+    accounts = [e for k, e in statements._ENTRIES.items() if k[0][0].name == "accounts"]
+    assert [type(e) for e in accounts] == [statements._Statement]
+    # The look-back reads touches before the period: the meetings of 10 March and 31
+    # January weigh in the one-day period's relationship score.
+    items = {i["id"]: i for i in compute(LENGTHS[0], definitions=version)["kpis"]}
+    assert items["relationship_score_avg"]["value"] > 0
+
+
 def test_a_grouped_computation_reuses_its_statements_exactly(world, settings):
     """Tiers side by side (three groups: the copies of ``GroupCopy`` too), periods apart."""
     tiers = [world["tier"].pk, TierFactory(name="Tier 3", rank=3).pk]

@@ -37,7 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Least, TruncDate
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -201,7 +201,7 @@ def account_facts_by_period(
             **{period_fact(SCOPED, i): _in_scope(ctx) for i, ctx in enumerate(contexts)}
         )
     if wanted & WINDOW_FACTS:
-        lowest = min(_lowest(ctx, wanted) for ctx in contexts)
+        lowest = min(min(_bounds(ctx, wanted)) for ctx in contexts)
         highest = max(ctx.end_dt for ctx in contexts)
         # No score here: the engagement kinds alone (the facts' conditions test them too).
         window = _window(contexts[0], lowest, highest, scores=())
@@ -238,21 +238,37 @@ def _wanted(first_step: dict, second_step: dict, facts: Collection[str] | None) 
     return wanted
 
 
-def _lowest(ctx: Context, wanted: Collection[str] = WINDOW_FACTS) -> dt.datetime:
+def _lowest(ctx: Context, wanted: Collection[str] = WINDOW_FACTS) -> dt.datetime | Least:
     """The first instant the window facts ``wanted`` of ``ctx`` read (the scores look back
-    further than the period)."""
+    further than the period): the least of the period start and the scores' window starts,
+    taken by SQL (``LEAST``), each a parameter of its own. Which of them is the least
+    depends on the period's length, while each one is a date of the period some days on
+    (``statements``' rules): the statement is the same at every period and is reused;
+    PostgreSQL folds the ``LEAST`` of constants while planning (the same plan)."""
+    bounds = _bounds(ctx, wanted)
+    if len(bounds) == 1:
+        return bounds[0]
+    return Least(*(Value(bound, output_field=DateTimeField()) for bound in bounds))
+
+
+def _bounds(ctx: Context, wanted: Collection[str]) -> list[dt.datetime]:
+    """The instants the window facts ``wanted`` read from: the period start, and the
+    research and relationship windows' starts when those scores are wanted."""
     change_days = int(ctx.params["relationship_change_days"])
-    lowest = [ctx.start_dt]
+    bounds = [ctx.start_dt]
     if "research" in wanted:
-        lowest.append(research_window(ctx.end, ctx.params)[0])
+        bounds.append(research_window(ctx.end, ctx.params)[0])
     if {"rel_now", "rel_prev"} & set(wanted):
         back = change_days + int(ctx.params["relationship_window_days"])
-        lowest.append(ctx.end_dt - dt.timedelta(days=back))
-    return min(lowest)
+        bounds.append(ctx.end_dt - dt.timedelta(days=back))
+    return bounds
 
 
 def _window(
-    ctx: Context, lowest: dt.datetime, end: dt.datetime, scores: Collection[str] = SCORE_FACTS
+    ctx: Context,
+    lowest: dt.datetime | Least,
+    end: dt.datetime,
+    scores: Collection[str] = SCORE_FACTS,
 ) -> FilteredRelation:
     """The touches window facts read, from ``lowest`` to ``end``: only the rows some
     per-account measure reads. Engagement kinds (counts, people) from ``lowest`` without a
