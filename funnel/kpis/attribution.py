@@ -131,7 +131,7 @@ _MILESTONES = {
 }
 
 _SQL = """
-WITH opps AS (
+WITH {prelude}opps AS (
     SELECT 'pipeline' AS basis, p.id, p.account_id, p.amount, p.created_on,
            p.created_on AS anchor{pipeline_flags}
     FROM ({pipeline}) p
@@ -219,15 +219,21 @@ def _params(ctx: Context) -> tuple[str, int, float]:
 
 def _statement(
     ctx: Context,
-    pipeline: QuerySet[Opportunity],
-    revenue: QuerySet[Opportunity],
+    pipeline: QuerySet[Opportunity] | None,
+    revenue: QuerySet[Opportunity] | None,
     model: str | None,
     select: str,
+    *,
+    flagged: QuerySet[Opportunity] | None = None,
     flags: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """The statement crediting ``pipeline`` and ``revenue`` opportunities under ``model``;
-    ``flags``: annotations of both querysets that the ``opps`` rows carry (a grouped
-    statement's group and cohort of each opportunity)."""
+    """The statement crediting ``pipeline`` and ``revenue`` opportunities under ``model``.
+
+    ``flagged`` instead: the opportunities of both bases in one queryset, whose boolean
+    annotations ``in_pipeline`` and ``in_revenue`` say which basis each is in and ``flags``
+    (a grouped statement's groups and cohorts) are columns the ``opps`` rows carry; its
+    conditions (a set per group) are computed once for both bases.
+    """
     default_model, lookback, half_life = _params(ctx)
     model = check_model(model or default_model)
     columns = ("id", "account_id", "amount", "created_on", "closed_on")
@@ -239,18 +245,31 @@ def _statement(
         "lookback": lookback,
         "half_life": half_life,
     }
-    parts = {}
-    for name, queryset in (("pipeline", pipeline), ("revenue", revenue)):
-        sql, values = queryset.order_by().values(*columns, *flags).query.sql_with_params()
+
+    def named(queryset: QuerySet, name: str, *also: str) -> str:
+        sql, values = queryset.order_by().values(*columns, *also).query.sql_with_params()
         pieces = sql.split("%s")
-        named = pieces[0]
+        text = pieces[0]
         for i, piece in enumerate(pieces[1:]):
             key = f"{name}_{i}"
             params[key] = values[i]
-            named += f"%({key})s" + piece
-        parts[name] = named
+            text += f"%({key})s" + piece
+        return text
+
+    if flagged is None:
+        assert pipeline is not None and revenue is not None
+        prelude, flags = "", ()
+        parts = {"pipeline": named(pipeline, "pipeline"), "revenue": named(revenue, "revenue")}
+    else:
+        rows = named(flagged, "flagged", "in_pipeline", "in_revenue", *flags)
+        prelude = f"flagged AS MATERIALIZED ({rows}),\n"
+        parts = {
+            "pipeline": "SELECT * FROM flagged WHERE in_pipeline",
+            "revenue": "SELECT * FROM flagged WHERE in_revenue",
+        }
     milestones = _MILESTONES.get(model, "FALSE")
     sql = _SQL.format(
+        prelude=prelude,
         pipeline=parts["pipeline"],
         revenue=parts["revenue"],
         pipeline_flags="".join(f", p.{f}" for f in flags),
@@ -544,9 +563,12 @@ def _run_grouped(
     rows = scoped_opportunities(union)
     if all(in_cohort):  # no cohort of them is every account: the opportunities of any
         rows = rows.filter(reduce(operator.or_, (flags[c] for c in in_cohort if c)))
-    rows = rows.annotate(**{name: _flag(where) for name, where in flags.items()})
-    pipeline = rows.filter(created_new_business(union))
-    revenue = rows.filter(won_new_business(union))
+    pipeline, revenue = created_new_business(union), won_new_business(union)
+    rows = rows.filter(pipeline | revenue).annotate(
+        in_pipeline=_flag(pipeline),
+        in_revenue=_flag(revenue),
+        **{name: _flag(where) for name, where in flags.items()},
+    )
     aggregates, selected = [], {}
     for i, group in enumerate(groups):
         if group.filters.program:
@@ -561,7 +583,7 @@ def _run_grouped(
                 f"COUNT(DISTINCT cr.opp_id) FILTER (WHERE {where})"
             )
     select = _GROUPED.format(aggregates=",\n       ".join(aggregates))
-    sql, params = _statement(union, pipeline, revenue, None, select, tuple(flags))
+    sql, params = _statement(union, None, None, None, select, flagged=rows, flags=tuple(flags))
     params.update(selected)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
