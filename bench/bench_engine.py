@@ -25,8 +25,9 @@ data:
 * nightly funnel snapshots: ``funnel_snapshots_upsert`` for the last day, every slice
   (all, each tier, each program, each cohort) as the nightly task runs it (a rerun
   writes nothing: the figures are equal), and the same with each group's aggregates
-  built in full (``copies`` off, as before), and with view-through (version 2's program
-  slices) and version 2's tier spend once per group and Django's rewrite of every aggregate
+  built in full (``copies`` off, as before), with attribution once per tier and per program
+  (as before ``_run_grouped``), and with view-through (version 2's program slices), version
+  2's tier spend and attribution once per group and Django's rewrite of every aggregate
   against the earlier ones, as before; target: at most 2x the catalogue;
 * five KPIs in DuckDB over Parquet (when ``duckdb`` is installed: ``pip install -e
   '.[bench]'``): the tables the five KPIs read exported to Parquet once (the export's
@@ -184,10 +185,22 @@ def main() -> None:
         finally:
             measures.pending_by_group = built
 
+    def snapshots_attribution_per_group() -> None:
+        """Attribution once per tier and once per program (no ``_run_grouped``), as before."""
+        from funnel.kpis.attribution import ATTRIBUTION
+
+        grouped = ATTRIBUTION.grouped_runner
+        ATTRIBUTION.grouped_runner = None
+        try:
+            snapshots()
+        finally:
+            ATTRIBUTION.grouped_runner = grouped
+
     def snapshots_as_before() -> None:
-        """View-through (version 2, programs) and version 2's tier spend once per group, and
-        each aggregate rewritten by Django against all the earlier ones of its statement
-        (``measures.Alone`` off), as before; the cohort slices' runners stay merged."""
+        """View-through (version 2, programs), version 2's tier spend and attribution once
+        per group, and each aggregate rewritten by Django against all the earlier ones of its
+        statement (``measures.Alone`` off), as before; the cohort slices' runners stay
+        merged."""
         from funnel.kpis.sources.spend import SPEND
         from funnel.kpis.sources.touches import VIEW_THROUGH
 
@@ -207,7 +220,7 @@ def main() -> None:
         aggregate, measures._aggregate = measures._aggregate, rewritten
         SPEND.grouped_runner, VIEW_THROUGH.split_rows = spend_per_tier, None
         try:
-            snapshots()
+            snapshots_attribution_per_group()
         finally:
             measures._aggregate = aggregate
             SPEND.grouped_runner, VIEW_THROUGH.split_rows = grouped_spend, split
@@ -233,6 +246,7 @@ def main() -> None:
         "programs, one compute each": programs_one_by_one,
         "nightly funnel snapshots": snapshots,
         "snapshots (groups in full)": snapshots_full_groups,
+        "snapshots (attribution per group)": snapshots_attribution_per_group,
         "snapshots (runners per group)": snapshots_as_before,
     }
     if duck is not None:
@@ -281,6 +295,11 @@ def main() -> None:
             f"{statistics.median(ratios[variant]):8.1f} {per(variant, 'catalogue'):12.2f} "
             f"{per(variant, BY_HAND):10.2f} {statistics.median(cpu[variant]):9.3f}"
         )
+    for before in ("snapshots (attribution per group)", "snapshots (runners per group)"):
+        if before in variants and "nightly funnel snapshots" in variants:
+            print(
+                f"nightly funnel snapshots / {before}: {per('nightly funnel snapshots', before):.2f}"
+            )
     if DUCKDB in variants and "five KPIs" in variants:
         print(
             f"five KPIs / DuckDB over Parquet: {per('five KPIs', DUCKDB):.2f}"

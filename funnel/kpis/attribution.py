@@ -45,13 +45,15 @@ no loop over opportunities).
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
 from engagement.choices import ENGAGEMENT_KINDS
 from funnel.choices import Cohort
@@ -129,12 +131,12 @@ _MILESTONES = {
 }
 
 _SQL = """
-WITH opps AS (
+WITH {prelude}opps AS (
     SELECT 'pipeline' AS basis, p.id, p.account_id, p.amount, p.created_on,
-           p.created_on AS anchor
+           p.created_on AS anchor{pipeline_flags}
     FROM ({pipeline}) p
     UNION ALL
-    SELECT 'revenue', r.id, r.account_id, r.amount, r.created_on, r.closed_on
+    SELECT 'revenue', r.id, r.account_id, r.amount, r.created_on, r.closed_on{revenue_flags}
     FROM ({revenue}) r
 ), touched AS (
     SELECT o.basis, o.id AS opp_id, t.program_id, t.occurred_at AS at,
@@ -217,12 +219,21 @@ def _params(ctx: Context) -> tuple[str, int, float]:
 
 def _statement(
     ctx: Context,
-    pipeline: QuerySet[Opportunity],
-    revenue: QuerySet[Opportunity],
+    pipeline: QuerySet[Opportunity] | None,
+    revenue: QuerySet[Opportunity] | None,
     model: str | None,
     select: str,
+    *,
+    flagged: QuerySet[Opportunity] | None = None,
+    flags: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """The statement crediting ``pipeline`` and ``revenue`` opportunities under ``model``."""
+    """The statement crediting ``pipeline`` and ``revenue`` opportunities under ``model``.
+
+    ``flagged`` instead: the opportunities of both bases in one queryset, whose boolean
+    annotations ``in_pipeline`` and ``in_revenue`` say which basis each is in and ``flags``
+    (a grouped statement's groups and cohorts) are columns the ``opps`` rows carry; its
+    conditions (a set per group) are computed once for both bases.
+    """
     default_model, lookback, half_life = _params(ctx)
     model = check_model(model or default_model)
     columns = ("id", "account_id", "amount", "created_on", "closed_on")
@@ -234,20 +245,35 @@ def _statement(
         "lookback": lookback,
         "half_life": half_life,
     }
-    parts = {}
-    for name, queryset in (("pipeline", pipeline), ("revenue", revenue)):
-        sql, values = queryset.order_by().values(*columns).query.sql_with_params()
+
+    def named(queryset: QuerySet, name: str, *also: str) -> str:
+        sql, values = queryset.order_by().values(*columns, *also).query.sql_with_params()
         pieces = sql.split("%s")
-        named = pieces[0]
+        text = pieces[0]
         for i, piece in enumerate(pieces[1:]):
             key = f"{name}_{i}"
             params[key] = values[i]
-            named += f"%({key})s" + piece
-        parts[name] = named
+            text += f"%({key})s" + piece
+        return text
+
+    if flagged is None:
+        assert pipeline is not None and revenue is not None
+        prelude, flags = "", ()
+        parts = {"pipeline": named(pipeline, "pipeline"), "revenue": named(revenue, "revenue")}
+    else:
+        rows = named(flagged, "flagged", "in_pipeline", "in_revenue", *flags)
+        prelude = f"flagged AS MATERIALIZED ({rows}),\n"
+        parts = {
+            "pipeline": "SELECT * FROM flagged WHERE in_pipeline",
+            "revenue": "SELECT * FROM flagged WHERE in_revenue",
+        }
     milestones = _MILESTONES.get(model, "FALSE")
     sql = _SQL.format(
+        prelude=prelude,
         pipeline=parts["pipeline"],
         revenue=parts["revenue"],
+        pipeline_flags="".join(f", p.{f}" for f in flags),
+        revenue_flags="".join(f", r.{f}" for f in flags),
         milestones=milestones,
         weight=_WEIGHTS[model],
         select=select,
@@ -496,7 +522,100 @@ def _run(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     return values
 
 
-ATTRIBUTION = Source("attribution", runner=_run)
+def _flag(where: Q) -> Case:
+    """``where`` as a boolean column of an opportunity row."""
+    return Case(When(where, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def _run_grouped(
+    union: Context, groups: list[Context], cohorts: list[str]
+) -> list[dict[str, dict[str, Any]]] | None:
+    """``_run`` for each of ``groups`` (``union``: their union) in one statement for every
+    group and cohort: the tiers' or the programs' slices of the nightly snapshots.
+
+    An opportunity's credits depend on its own touches only (each window is partitioned by
+    opportunity), never on which slice asked for it; a slice only picks which opportunities
+    count (its accounts, ``scope_q``) and which programs' credit it sums (its program
+    filter, every program without one). So the union's opportunities, each carrying a flag
+    per group and per cohort, are credited once, and each group's and cohort's totals are
+    aggregates filtered by those flags: exactly ``_run`` of each group. None (one
+    statement per group) where the groups differ by more than their scope (another period,
+    list or parameters) or the database cannot attribute.
+    """
+    if not available():
+        return None
+    same = (union.period, union.filters.list_id, dict(union.params))
+    if any((g.period, g.filters.list_id, dict(g.params)) != same for g in groups):
+        return None
+    flags: dict[str, Q] = {}
+    member: list[str | None] = []
+    for i, group in enumerate(groups):  # the groups: tiers or programs, not data rows
+        where = Q() if group.filters == union.filters else group.scope_q("account__")
+        member.append(f"g{i}" if where else None)
+        if where:
+            flags[f"g{i}"] = where
+    in_cohort: list[str | None] = []
+    for j, cohort in enumerate(cohorts):  # at most the three cohorts
+        where = union.cohort_q(cohort, "account__")
+        in_cohort.append(f"c{j}" if where else None)
+        if where:
+            flags[f"c{j}"] = where
+    rows = scoped_opportunities(union)
+    if all(in_cohort):  # no cohort of them is every account: the opportunities of any
+        rows = rows.filter(reduce(operator.or_, (flags[c] for c in in_cohort if c)))
+    pipeline, revenue = created_new_business(union), won_new_business(union)
+    rows = rows.filter(pipeline | revenue).annotate(
+        in_pipeline=_flag(pipeline),
+        in_revenue=_flag(revenue),
+        **{name: _flag(where) for name, where in flags.items()},
+    )
+    aggregates, selected = [], {}
+    for i, group in enumerate(groups):
+        if group.filters.program:
+            selected[f"selected_{i}"] = list(group.filters.program)
+        for j in range(len(cohorts)):
+            conditions = [f"o.{name}" for name in (member[i], in_cohort[j]) if name]
+            if group.filters.program:
+                conditions.append(f"cr.program_id = ANY(%(selected_{i})s::bigint[])")
+            where = " AND ".join(conditions) or "TRUE"
+            aggregates.append(
+                f"SUM(cr.c) FILTER (WHERE {where}), "
+                f"COUNT(DISTINCT cr.opp_id) FILTER (WHERE {where})"
+            )
+    select = _GROUPED.format(aggregates=",\n       ".join(aggregates))
+    sql, params = _statement(union, None, None, None, select, flagged=rows, flags=tuple(flags))
+    params.update(selected)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        by_basis = {row[0]: row[1:] for row in cursor.fetchall()}  # one row per basis
+    results: list[dict[str, dict[str, Any]]] = []
+    for i in range(len(groups)):
+        result = {}
+        for j, cohort in enumerate(cohorts):
+            at = 2 * (i * len(cohorts) + j)
+            values = {}
+            for basis in BASES:
+                row = by_basis.get(basis)
+                cents, n = (row[at], row[at + 1]) if row is not None else (None, 0)
+                values[f"attributed_{basis}_amount"] = _cents(cents)
+                values[f"attributed_{basis}_opportunities"] = int(n)
+            result[cohort] = {name: values[name] for name in ATTRIBUTION.measures}
+        results.append(result)
+    return results
+
+
+#: The credits of programs (a group's, or every program) by group and cohort, per basis:
+#: ``_run_grouped``'s aggregates over the credits of the opportunities flagged for them.
+_GROUPED = """
+SELECT cr.basis,
+       {aggregates}
+FROM credits cr JOIN opps o ON o.basis = cr.basis AND o.id = cr.opp_id
+WHERE cr.c > 0 AND cr.program_id IS NOT NULL
+GROUP BY cr.basis
+"""
+
+
+ATTRIBUTION = Source("attribution", runner=_run, grouped_runner=_run_grouped)
 attributed_pipeline_amount = ATTRIBUTION.output(
     "attributed_pipeline_amount", "Pipeline credited to the programs."
 )

@@ -7,11 +7,12 @@ runs each source once for all the groups: the rows of the union of the groups
 row flagged with the groups it belongs to, every measure a conditional
 aggregate per group and cohort. The query count is the same for 1 or 50
 programs, except for the few sources that cannot be split by a row condition
-(version 2's spend allocated to a tier or owner slice; attribution): those run
-once per group. Version 2's view-through under a program filter, whose look-back
-windows run over each program's own touches, makes rows it can split
-(``Source.split_rows``: windows partitioned by account and program) when each group
-is one program.
+(version 2's spend allocated to a tier or owner slice of different programs): those
+run once per group. Attribution, a runner, credits the union's opportunities once
+and sums each group's in the same statement (``attribution._run_grouped``).
+Version 2's view-through under a program filter, whose look-back windows run over
+each program's own touches, makes rows it can split (``Source.split_rows``: windows
+partitioned by account and program) when each group is one program.
 """
 
 from __future__ import annotations
