@@ -105,3 +105,45 @@ def test_the_catalogue_passes_over_intent_signals_once():
     reading = [sql for sql in statements if "engagement_intentsignal" in sql]
     assert len(reading) == 1
     assert reading[0].count('"engagement_intentsignal"') == 1
+
+
+@pytest.mark.django_db
+def test_a_materialized_set_is_not_sorted_and_an_inlined_or_distinct_on_one_keeps_its_order():
+    """A set ``IN`` reads as a hash needs no ORDER BY (touches sort newest first by
+    default: a wasted sort of every program's touches per statement); inlined, the order
+    stays (it keeps PostgreSQL from pulling the set up), and so does a DISTINCT ON's."""
+    from engagement.models import Touch
+    from tests.factories import TouchFactory, at
+
+    first, second, untouched = AccountFactory(), AccountFactory(), AccountFactory()
+    for account, day in ((first, dt.date(2024, 3, 2)), (second, dt.date(2024, 3, 9))):
+        TouchFactory(account=account, occurred_at=at(day))
+    newest_first = Touch.objects.filter(occurred_at__gte=at(START)).values("account_id")
+    latest_per_account = (
+        Touch.objects.order_by("account_id", "-occurred_at")
+        .distinct("account_id")
+        .values("account_id")
+    )
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def touched(rows) -> set[int]:
+        accounts = Account.objects.order_by().filter(InShared(F("pk"), rows))
+        return set(accounts.values_list("pk", flat=True))
+
+    with connection.execute_wrapper(record):
+        inlined = touched(newest_first)
+    # Inside shared_sets, seen as sent (the sets attached).
+    with shared_sets(), connection.execute_wrapper(record):
+        shared = touched(newest_first)
+        shared_distinct = touched(latest_per_account)
+
+    assert inlined == shared == shared_distinct == {first.pk, second.pk}
+    assert untouched.pk not in shared
+    inlined_sql, shared_sql, distinct_sql = statements
+    assert "ORDER BY" in inlined_sql
+    assert "AS MATERIALIZED" in shared_sql and "ORDER BY" not in shared_sql
+    assert "DISTINCT ON" in distinct_sql and "ORDER BY" in distinct_sql
