@@ -311,7 +311,7 @@ def test_a_pass_that_builds_its_groups_in_full_says_why_and_reads_the_pages_once
 def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregate(
     demo, by, monkeypatch
 ):
-    """Touches and opportunities (``cohort_once``) state each group's condition once, as a
+    """Touches, opportunities and NPS (``cohort_once``) state each group's condition once, as a
     flag column of their fenced rows: the program and tier passes of the nightly snapshots
     no longer test every group's condition in each of its aggregates (8 programs x 3
     cohorts x every measure). The figures are each group's own ``compute``'s."""
@@ -335,7 +335,7 @@ def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregat
     monkeypatch.setattr(measures, "pending_by_group", pending)
     monkeypatch.setattr(measures, "_aggregate", aggregate)
     grouped = compute_grouped(PERIODS[0], Filters(), by, keys, definitions="v2")
-    for name in ("touches", "opportunities"):
+    for name in ("touches", "opportunities", "nps"):
         sql = statements[name].split(") SELECT ", 1)[-1]  # past the shared sets
         aggregates = sql.split(" FROM ", 1)[0]
         for i in range(len(keys)):

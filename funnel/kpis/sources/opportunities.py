@@ -331,6 +331,9 @@ NPS = Source(
     period_q=lambda ctx: Q(responded_on__gte=ctx.start, responded_on__lte=ctx.end),
     drills_to="account",
     drill_via_accounts=True,
+    # The ABM flag once per response, not a target-list hash per aggregate: the grouped
+    # passes' NPS statement in half (#18).
+    cohort_once=True,
 )
 
 
