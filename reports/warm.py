@@ -26,15 +26,18 @@ from django.db import connection
 
 from accounts.models import Tier
 from funnel.kpis import (
+    ATTRIBUTION_MODELS,
     DEFAULT_PRESET,
     PRESETS,
     Filters,
+    attribution_available,
     compute,
     data_version,
     data_version_compact,
     data_version_log_length,
     definitions_resolve,
     preset_period,
+    program_attribution,
 )
 
 from . import selectors
@@ -87,7 +90,15 @@ def _warm_stage(stage: int) -> int:
 
 
 def _warm_programs() -> int:
-    selectors.program_rows(preset_period(DEFAULT_PRESET), Filters())
+    """The Programs page's rows and, under a version with attribution, its credits under
+    the version's model: without them a warm page still ran the attribution statement
+    (0.13 s of 0.16 s at 20,000 accounts, #18)."""
+    period = preset_period(DEFAULT_PRESET)
+    selectors.program_rows(period, Filters())
+    rules = definitions_resolve()
+    if rules.generation >= 2 and attribution_available():
+        model = rules.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+        program_attribution(period, Filters(), model, definitions=rules)
     return 0
 
 

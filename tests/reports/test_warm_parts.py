@@ -7,7 +7,14 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from funnel.kpis import DEFAULT_PRESET, Filters, compute, preset_period
+from funnel.kpis import (
+    DEFAULT_PRESET,
+    Filters,
+    compute,
+    definitions_resolve,
+    preset_period,
+    program_attribution,
+)
 from reports import warm
 from tests import factories as f
 
@@ -79,3 +86,20 @@ def test_a_second_warm_while_one_runs_skips_and_computes_nothing():
     # Forced (the benches), a warm cache starts again from the first part.
     forced = warm.warm_kpi_cache(force=True, budget=0)
     assert forced["parts"] == [f"period:{DEFAULT_PRESET}"]
+
+
+def test_the_programs_part_warms_the_programs_pages_credits():
+    """The Programs page's credits under the default version's model are cached by the
+    warmer: the first page after a write runs no attribution statement (#18)."""
+    program = f.ProgramFactory()
+    account = f.AccountFactory(is_target=True)
+    day = preset_period(DEFAULT_PRESET).end
+    f.TouchFactory(account=account, kind="form_fill", program=program, occurred_at=f.at(day))
+    f.OpportunityFactory(account=account, created_on=day, amount=1000)
+    warm.warm_kpi_cache()
+    rules = definitions_resolve()
+    model = rules.params["attribution_model"]
+    with CaptureQueriesContext(connection) as queries:
+        result = program_attribution(preset_period(DEFAULT_PRESET), Filters(), model, rules)
+    assert [q["sql"][:80] for q in queries if "WITH opps AS" in q["sql"]] == []
+    assert result.programs[program.pk].pipeline == 1000
