@@ -14,6 +14,7 @@ from accounts.models import Account
 from engagement.models import IntentSignal
 from engagement.scoring import surging_signals
 from funnel.kpis import Period, compute
+from tests.conftest import postgresql_only
 from tests.factories import AccountFactory
 
 START, END = dt.date(2024, 3, 1), dt.date(2024, 4, 30)
@@ -107,6 +108,7 @@ def test_the_catalogue_passes_over_intent_signals_once():
     assert reading[0].count('"engagement_intentsignal"') == 1
 
 
+@postgresql_only  # DISTINCT ON, and sets materialized only there
 @pytest.mark.django_db
 def test_a_materialized_set_is_not_sorted_and_an_inlined_or_distinct_on_one_keeps_its_order():
     """A set ``IN`` reads as a hash needs no ORDER BY (touches sort newest first by
