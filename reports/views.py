@@ -33,6 +33,7 @@ from funnel.kpis import (
     ProgramCredit,
     SeriesUnavailable,
     attribution_available,
+    attribution_version_model,
     compute,
     compute_series,
     drilldown,
@@ -437,7 +438,7 @@ def _program_attribution(request: HttpRequest, rq, rows: list[dict], totals: dic
     """Credit every program row with one attribution of the page's slice (one statement),
     add the "no program" row, and make the totals row the sum of all rows: the period's
     pipeline and new revenue won."""
-    default = rq.definitions.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+    default = attribution_version_model(rq.definitions.params)
     asked = request.GET.get("model") or default
     model_error = ""
     if asked not in ATTRIBUTION_MODELS:
@@ -484,7 +485,7 @@ def program_credits(request: HttpRequest, pk: int | None = None) -> HttpResponse
     rq = report_query(request)
     program = get_object_or_404(Program, pk=pk) if pk is not None else tables.NoProgram()
     basis = request.GET.get("basis", "pipeline")
-    default = rq.definitions.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+    default = attribution_version_model(rq.definitions.params)
     model = request.GET.get("model") or default
     if basis not in ("pipeline", "revenue") or model not in ATTRIBUTION_MODELS:
         raise Http404(

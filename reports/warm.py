@@ -26,11 +26,11 @@ from django.db import connection
 
 from accounts.models import Tier
 from funnel.kpis import (
-    ATTRIBUTION_MODELS,
     DEFAULT_PRESET,
     PRESETS,
     Filters,
     attribution_available,
+    attribution_version_model,
     compute,
     data_version,
     data_version_compact,
@@ -97,7 +97,7 @@ def _warm_programs() -> int:
     selectors.program_rows(period, Filters())
     rules = definitions_resolve()
     if rules.generation >= 2 and attribution_available():
-        model = rules.params.get("attribution_model", ATTRIBUTION_MODELS[-1])
+        model = attribution_version_model(rules.params)
         program_attribution(period, Filters(), model, definitions=rules)
     return 0
 

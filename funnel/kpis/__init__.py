@@ -29,6 +29,7 @@ from .attribution import (
     program_opportunity_credits,
 )
 from .attribution import available as attribution_available
+from .attribution import version_model as attribution_version_model
 from .base import (
     DENOMINATOR,
     NUMERATOR,
@@ -153,6 +154,7 @@ __all__ = [
     "UnknownKpi",
     "account_attribution",
     "attribution_available",
+    "attribution_version_model",
     "program_opportunity_credits",
     "catalogue",
     "cached_by_data_version",

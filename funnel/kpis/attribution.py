@@ -74,6 +74,13 @@ DEFAULT_MODEL = "w_shaped"
 BASES = ("pipeline", "revenue")
 
 
+def version_model(params: dict[str, Any]) -> str:
+    """The attribution model a definitions version's ``params`` name (``DEFAULT_MODEL``
+    where they name none): what the engine, the pages, the API and the warmer default to,
+    so a page and the warmer's cached credits agree on it."""
+    return params.get("attribution_model", DEFAULT_MODEL)
+
+
 class UnknownModel(ValueError):
     """An attribution model name that is not one of ``MODELS``."""
 
@@ -211,7 +218,7 @@ FROM credits ORDER BY basis, opp_id, program_id NULLS LAST
 
 
 def _params(ctx: Context) -> tuple[str, int, float]:
-    model = check_model(ctx.params.get("attribution_model", DEFAULT_MODEL))
+    model = check_model(version_model(ctx.params))
     lookback = int(ctx.params.get("attribution_lookback_days", 90))
     half_life = float(ctx.params.get("attribution_half_life_days", 7))
     return model, lookback, half_life

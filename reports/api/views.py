@@ -545,7 +545,7 @@ class OpportunityAttributionView(generics.GenericAPIView):
         body = {
             "opportunity": opportunity.pk,
             "amount": opportunity.amount,
-            "model": params.get("model") or rules.params.get("attribution_model", "w_shaped"),
+            "model": params.get("model") or kpis.attribution_version_model(rules.params),
             "definitions": kpis.definitions_echo(rules),
             "pipeline": [],
             "revenue": [],

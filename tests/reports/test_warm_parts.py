@@ -6,10 +6,12 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from funnel.kpis import (
     DEFAULT_PRESET,
     Filters,
+    attribution_version_model,
     compute,
     definitions_resolve,
     preset_period,
@@ -88,18 +90,22 @@ def test_a_second_warm_while_one_runs_skips_and_computes_nothing():
     assert forced["parts"] == [f"period:{DEFAULT_PRESET}"]
 
 
-def test_the_programs_part_warms_the_programs_pages_credits():
+def test_the_programs_part_warms_the_programs_pages_credits(client, viewer):
     """The Programs page's credits under the default version's model are cached by the
-    warmer: the first page after a write runs no attribution statement (#18)."""
-    program = f.ProgramFactory()
+    warmer: the first page after a write runs no attribution statement (#18), and shows
+    the credits the attribution computes."""
+    program = f.ProgramFactory(name="Webinars")
     account = f.AccountFactory(is_target=True)
-    day = preset_period(DEFAULT_PRESET).end
-    f.TouchFactory(account=account, kind="form_fill", program=program, occurred_at=f.at(day))
-    f.OpportunityFactory(account=account, created_on=day, amount=1000)
+    period = preset_period(DEFAULT_PRESET)
+    f.TouchFactory(account=account, kind="form_fill", program=program, occurred_at=f.at(period.end))
+    f.OpportunityFactory(account=account, created_on=period.end, amount=1234)
     warm.warm_kpi_cache()
-    rules = definitions_resolve()
-    model = rules.params["attribution_model"]
+    client.force_login(viewer)
     with CaptureQueriesContext(connection) as queries:
-        result = program_attribution(preset_period(DEFAULT_PRESET), Filters(), model, rules)
+        response = client.get(reverse("reports:program_list"))
+    assert response.status_code == 200
     assert [q["sql"][:80] for q in queries if "WITH opps AS" in q["sql"]] == []
-    assert result.programs[program.pk].pipeline == 1000
+    rules = definitions_resolve()
+    credits = program_attribution(period, Filters(), attribution_version_model(rules.params), rules)
+    assert credits.programs[program.pk].pipeline == 1234
+    assert "1,234" in response.content.decode()
