@@ -311,31 +311,24 @@ def funnel_snapshots_upsert(
 def _slice_results(
     period: Any, rules: DefinitionsVersion, only: set[str] | None
 ) -> dict[str, dict[str, Any]]:
-    """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: the tier
-    slices in one grouped computation, the program slices in another (``compute_grouped``),
-    the others (all, the cohorts) in one more (``compute_cohorts``). A slice without a list leaves out
-    the KPIs that need one (the lift KPIs: null there), so its figures hold no placeholders."""
-    from .kpis import GROUP_BY, Filters, compute_grouped, funnel_slices, slice_kpi_ids
-    from .kpis.grouped import compute_cohorts
+    """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: all, the
+    cohorts and the tiers in one grouped computation (``compute_slices``: the account rows
+    read once, each tier a flag of them), the programs in another (``compute_grouped``:
+    the rows of the accounts they touched, each program's windows its own). A slice
+    without a list leaves out the KPIs that need one (the lift KPIs: null there), so its
+    figures hold no placeholders."""
+    from .kpis import Filters, compute_grouped, compute_slices, funnel_slices, slice_kpi_ids
 
     slices = [(n, f) for n, f in funnel_slices() if only is None or n in only]
-    results: dict[str, dict[str, Any]] = {}
-    grouped: dict[str, list[tuple[str, int]]] = {by: [] for by in GROUP_BY}
-    cohorts: dict[str, Filters] = {}
-    for name, filters in slices:  # the slices: all, tiers, programs, cohorts
-        by = name.split(":", 1)[0]
-        if by in grouped:
-            grouped[by].append((name, getattr(filters, by)[0]))
-        else:
-            cohorts[name] = filters
-    # all and the cohorts: no list, so the same KPIs; their sources run once for all.
+    # No slice has a list: the same KPIs for every one.
     ids = slice_kpi_ids(Filters(), rules.generation)
-    computed = compute_cohorts(period, list(cohorts.values()), ids=ids, definitions=rules)
-    results.update(zip(cohorts, computed, strict=True))
-    for by, members in grouped.items():
-        keys = [key for _, key in members]
-        ids = slice_kpi_ids(Filters(), rules.generation)
-        computed = compute_grouped(period, Filters(), by, keys, ids=ids, definitions=rules)
-        for name, key in members:
-            results[name] = computed[key]
+    programs = [(n, f.program[0]) for n, f in slices if n.startswith("program:")]
+    others = [(n, f) for n, f in slices if not n.startswith("program:")]
+    results: dict[str, dict[str, Any]] = {}
+    computed = compute_slices(period, [f for _, f in others], ids=ids, definitions=rules)
+    results.update(zip((n for n, _ in others), computed, strict=True))
+    keys = [key for _, key in programs]
+    by_program = compute_grouped(period, Filters(), "program", keys, ids=ids, definitions=rules)
+    for name, key in programs:
+        results[name] = by_program[key]
     return {name: results[name] for name, _ in slices}

@@ -62,7 +62,7 @@ from .formatting import (
     format_score,
     format_value,
 )
-from .grouped import GROUP_BY, compute_grouped
+from .grouped import GROUP_BY, compute_grouped, compute_slices
 from .lift import (
     LIFT_GENERATION,
     LIFT_IDS,
@@ -161,6 +161,7 @@ __all__ = [
     "compute",
     "compute_draft",
     "compute_grouped",
+    "compute_slices",
     "GROUP_BY",
     "BUCKETS",
     "MAX_BUCKETS",

@@ -38,7 +38,6 @@ from .engine import (
     _plan,
     _specs,
     _subset,
-    compute,
     definitions_echo,
     filters_echo,
 )
@@ -70,9 +69,47 @@ def compute_grouped(
     keys = list(dict.fromkeys(int(k) for k in keys))
     if not keys:
         return {}
+    return _computed(period, _members(filters, by, keys, union), ids, definitions)
+
+
+def compute_slices(
+    period: Period,
+    slices: Sequence[Filters],
+    ids: Iterable[str] | None = None,
+    definitions: DefinitionsVersion | int | str | None = None,
+) -> list[dict[str, Any]]:
+    """``[compute(period, f, ids, definitions) for f in slices]`` in one grouped pass, for
+    slices that differ only by their tier, program and cohort filters: the nightly
+    snapshots' all, cohort and tier slices read the account rows once, each tier a flag of
+    them, where they took a pass for all and the cohorts and another for the tiers.
+
+    Slices that differ only by their cohort share one group: no source's rows depend on
+    the cohort (each is a condition of its own, in an aggregate's FILTER or a runner's
+    statement per cohort), so the group's results serve each of them.
+    """
+    slices = list(slices)
+    if not slices:
+        return []
+    rest = {dataclasses.replace(f, cohort=None, **dict.fromkeys(GROUP_BY, ())) for f in slices}
+    if len(rest) > 1:
+        raise ValueError(
+            "Slices computed together differ only by their tier, program and cohort filters; "
+            "compute the others one by one."
+        )
+    results = _computed(period, dict(enumerate(slices)), ids, definitions)
+    return [results[i] for i in range(len(slices))]
+
+
+def _computed(
+    period: Period,
+    members: dict[Any, Filters],
+    ids: Iterable[str] | None,
+    definitions: DefinitionsVersion | int | str | None,
+) -> dict[Any, dict[str, Any]]:
+    """Key -> ``compute(period, members[key], ids, definitions)``: from the KPI cache where
+    it serves, else in one grouped pass."""
     if _cacheable():
         ref = definitions.pk if isinstance(definitions, DefinitionsVersion) else definitions
-        members = _members(filters, by, keys, union)
         cached = _grouped_cached(period, members, ids, ref)
         if cached is None and definitions is None:
             cached = _grouped_cached(period, members, ids, definitions_resolve(None).pk)
@@ -81,7 +118,7 @@ def compute_grouped(
     rules = definitions_resolve(definitions)
     specs = _specs(ids, rules.generation)
     definitions_mark_used(rules)
-    return _grouped(period, _members(filters, by, keys, union), specs, rules)
+    return _grouped(period, members, specs, rules)
 
 
 def _members(filters: Filters, by: str, keys: list[int], union: bool) -> dict[int | None, Filters]:
@@ -138,42 +175,58 @@ def _grouped_cached(
 
 def _grouped(
     period: Period,
-    members: dict[int | None, Filters],
+    members: dict[Any, Filters],
     specs: list,
     rules: DefinitionsVersion,
-) -> dict[int | None, dict[str, Any]]:
-    keys = list(members)
-    some = next(iter(members.values()))
-    # The union of the groups: each filter holds every group's ids (the other filters
-    # are the same in every group).
-    united = dataclasses.replace(
-        some,
-        **{
-            name: tuple(sorted({i for f in members.values() for i in getattr(f, name)}))
-            for name in GROUP_BY
-        },
-    )
-    plan = _plan(specs, some)
+) -> dict[Any, dict[str, Any]]:
+    # The groups: the members' filters without their cohort (members that differ only by
+    # it share a group's results, read for their own cohort).
+    bases = list(dict.fromkeys(dataclasses.replace(f, cohort=None) for f in members.values()))
+    # The union of the groups: each filter holds every group's ids, or none where a group
+    # has none (every row).
+    united = dataclasses.replace(bases[0], **{name: _united(bases, name) for name in GROUP_BY})
+    plans = {f: _plan(specs, f) for f in members.values()}
+    plan: dict[Source, Planned] = {}
+    for own in plans.values():  # the members' distinct filters: a bounded list
+        for source, planned in own.items():
+            into = plan.setdefault(source, Planned())
+            into.cohorts |= planned.cohorts
+            into.measures |= planned.measures
     # One read of the database's parameters for every group (built in full or not).
     shared: dict[str, Any] = {}
     union = Context(period, united, plan, rules, shared=shared)
-    groups = [Context(period, f, plan, rules, shared=shared) for f in members.values()]
+    groups = [Context(period, base, plan, rules, shared=shared) for base in bases]
+    alone = len(bases) == 1 and bases[0] == united
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)
+        if alone:  # one group, the union itself (all and the cohorts): no group flags
+            groups[0]._results[source] = source.compute(union, cohorts, measures)
+            continue
         for group, result in zip(
             groups, _run(source, union, groups, cohorts, measures), strict=True
         ):
             group._results[source] = result
-    return {
-        key: {
+    results = {}
+    for key, filters in members.items():  # the members: a bounded list, not data rows
+        group = groups[bases.index(dataclasses.replace(filters, cohort=None))]
+        ctx = Context(period, filters, plans[filters], rules, shared=shared)
+        ctx._results.update({s: group._results[s] for s in plans[filters]})
+        results[key] = {
             "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-            "filters": filters_echo(group.filters),
+            "filters": filters_echo(filters),
             "definitions": definitions_echo(rules),
-            "kpis": _items(specs, group, group.filters),
+            "kpis": _items(specs, ctx, filters),
         }
-        for key, group in zip(keys, groups, strict=True)
-    }
+    return results
+
+
+def _united(bases: list[Filters], name: str) -> tuple[int, ...]:
+    """The union of the groups' ``name`` filters: () (no filter) where a group has none."""
+    values = [getattr(b, name) for b in bases]
+    if not all(values):
+        return ()
+    return tuple(sorted({i for v in values for i in v}))
 
 
 def _run(
@@ -197,55 +250,3 @@ def _run(
                 source.after(group, cohorts, measures, result)
         return results
     return [source.compute(g, cohorts, measures) for g in groups]  # the ungroupable few
-
-
-def compute_cohorts(
-    period: Period,
-    slices: Sequence[Filters],
-    ids: Iterable[str] | None = None,
-    definitions: DefinitionsVersion | int | str | None = None,
-) -> list[dict[str, Any]]:
-    """``[compute(period, f, ids, definitions) for f in slices]`` for slices that differ only
-    by their cohort (the snapshots' all and cohort slices), each source run once
-    for every cohort they read.
-
-    No source's rows depend on the filters' cohort (each cohort is a condition of its own,
-    in an aggregate's FILTER or a runner's statement per cohort: attribution, spend, stage
-    changes, tiers), so each source's one result serves every slice. Where results are
-    cached (``compute``'s), each slice is a ``compute`` as before.
-    """
-    slices = list(slices)
-    bases = {dataclasses.replace(f, cohort=None) for f in slices}
-    if _cacheable() or len(slices) < 2 or len(bases) != 1:
-        return [compute(period, f, ids, definitions) for f in slices]
-    rules = definitions_resolve(definitions)
-    specs = _specs(ids, rules.generation)
-    definitions_mark_used(rules)
-    plans = [_plan(specs, f) for f in slices]
-    merged: dict[Source, Planned] = {}
-    for plan in plans:  # the slices: a bounded list, not data rows
-        for source, planned in plan.items():
-            into = merged.setdefault(source, Planned())
-            into.cohorts |= planned.cohorts
-            into.measures |= planned.measures
-    read: dict[str, Any] = {}  # the database's parameters, read once for every slice
-    shared = Context(period, slices[0], merged, rules, shared=read)
-    computed = {
-        source: source.compute(
-            shared, sorted(planned.cohorts), sorted(planned.measures, key=lambda m: m.name)
-        )
-        for source, planned in merged.items()  # the sources: a fixed list
-    }
-    results = []
-    for filters, plan in zip(slices, plans, strict=True):
-        ctx = Context(period, filters, plan, rules, shared=read)
-        ctx._results.update({s: computed[s] for s in plan})
-        results.append(
-            {
-                "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-                "filters": filters_echo(filters),
-                "definitions": definitions_echo(rules),
-                "kpis": _items(specs, ctx, filters),
-            }
-        )
-    return results

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tier
 from engagement.models import Program, Touch
-from funnel.kpis import Filters, Period, compute, compute_grouped, measures
+from funnel.kpis import Filters, Period, compute, compute_grouped, compute_slices, measures
 from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
 from tests.conftest import postgresql_only
 from tests.factories import ProgramFactory, SpendFactory, TouchFactory
@@ -112,6 +112,50 @@ def test_query_count_is_constant_in_the_number_of_groups(demo, by):
             compute_grouped(PERIODS[0], Filters(), by, some, ids, "v2")
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_slices_of_all_the_cohorts_and_the_tiers_equal_one_compute_each(demo, definitions):
+    """The snapshots' all, cohort and tier slices in one pass (``compute_slices``): each is
+    what ``compute`` gives for its own filters, version 2's spend allocated to each tier
+    and whole for the others, over two periods."""
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    slices = [
+        Filters(),
+        *(Filters(tier=(t,)) for t in tiers),
+        *(Filters(cohort=c) for c in ("abm", "non_abm", "all")),
+        Filters(tier=(tiers[0],), cohort="abm"),
+    ]
+    for period in PERIODS:
+        computed = compute_slices(period, slices, definitions=definitions)
+        for filters, result in zip(slices, computed, strict=True):
+            assert result == compute(period, filters, definitions=definitions), (period, filters)
+
+
+@pytest.mark.django_db
+def test_slices_read_the_account_rows_once_for_all_the_tiers_and_cohorts(demo):
+    """All, the three cohorts and every tier: as many statements as all alone plus one
+    (version 2's spend of the whole beside each tier's allocated share), and no more for
+    one more tier."""
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    cohorts = [Filters(cohort=c) for c in ("abm", "non_abm", "all")]
+    compute_slices(PERIODS[0], [Filters()], definitions="v2")  # creates the versions
+    counts = []
+    for slices in (
+        [Filters()],
+        [Filters(), *cohorts, Filters(tier=(tiers[0],))],
+        [Filters(), *cohorts, *(Filters(tier=(t,)) for t in tiers)],
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            compute_slices(PERIODS[0], slices, definitions="v2")
+        counts.append(len(queries))
+    assert counts[1] == counts[2] == counts[0] + 1, counts
+
+
+def test_slices_that_differ_by_more_than_tier_program_and_cohort_are_refused():
+    with pytest.raises(ValueError, match="differ only by their tier, program and cohort"):
+        compute_slices(PERIODS[0], [Filters(), Filters(owner=(1,))])
 
 
 def test_unknown_grouping_is_refused():

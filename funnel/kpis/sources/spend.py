@@ -202,18 +202,27 @@ def _spend_grouped(
     """``_spend`` for each group at once: one query grouped by program (a group of several
     programs adds up theirs), one query shared where the groups all have the same programs
     (tiers, version 1), one allocation for every slice of the same programs (tiers, version
-    2: ``spend_allocated_grouped``). None (one ``_spend`` per group) for version 2's
-    allocation to slices of different programs."""
-    if union.generation >= 2 and (union.filters.tier or union.filters.owner):
+    2: ``spend_allocated_grouped``; a group with no tier or owner filter beside them, the
+    snapshots' all slice, gets the union's whole spend). None (one ``_spend`` per group) for
+    version 2's allocation to slices of different programs."""
+    sliced = [bool(g.filters.tier or g.filters.owner) for g in groups]
+    if union.generation >= 2 and any(sliced):
         if any(g.filters.program != union.filters.program for g in groups):
             return None
-        if not all(g.filters.tier or g.filters.owner for g in groups):
+        if not all(s or g.filters == union.filters for s, g in zip(sliced, groups, strict=True)):
             return None
         names = ("abm", "acquisition", "retention")
-        return [
-            dict.fromkeys(cohorts, {k: values[k] for k in names})
-            for values in spend_allocated_grouped(union, groups)
-        ]
+        own_share = [g for g, s in zip(groups, sliced, strict=True) if s]
+        shares = iter(spend_allocated_grouped(union, own_share))
+        whole = None if all(sliced) else _spend(union, cohorts)
+        results = []
+        for own in sliced:  # the groups: a bounded list, not data rows
+            if own:
+                values = next(shares)
+                results.append(dict.fromkeys(cohorts, {k: values[k] for k in names}))
+            else:
+                results.append(whole)
+        return results
     if all(g.filters.program == union.filters.program for g in groups):
         return [_spend(union, cohorts)] * len(groups)
     acquisition = Q(category__in=ACQUISITION_CATEGORIES)
