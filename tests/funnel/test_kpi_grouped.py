@@ -158,6 +158,29 @@ def test_slices_that_differ_by_more_than_tier_program_and_cohort_are_refused():
         compute_slices(PERIODS[0], [Filters(), Filters(owner=(1,))])
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_grouped_runners_compute_each_groups_set_once_per_statement(demo, by):
+    """Stage velocity and the tier split, grouped: each group's accounts (a program's
+    touches, a tier's last changes) are one set the statement computes once, not a scan
+    for each group, cohort and aggregate that reads it (48 per program statement before),
+    and each group's figures are still its own ``compute``'s."""
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))
+    ids = ["stage_velocity_days", "target_accounts_by_tier"]
+    with CaptureQueriesContext(connection) as queries:
+        grouped = compute_grouped(PERIODS[0], Filters(), by, keys, ids, "v2")
+    # The stage changes' statement (by stage) and the tier split's (by tier rank).
+    # One set per group; the stage changes' rows (of accounts) test the union's scope as a
+    # set too, the tier split's (the accounts themselves) inline.
+    statements = (("stage changes", '"from_stage"', 1), ("tiers", '"tier_rank"', 0))
+    for table, marker, union in statements:
+        (statement,) = [q["sql"] for q in queries if marker in q["sql"]]
+        assert statement.count(" AS MATERIALIZED (") == len(keys) + union, table
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), ids, "v2")
+
+
 def test_unknown_grouping_is_refused():
     with pytest.raises(ValueError, match="Group by one of program, tier"):
         compute_grouped(PERIODS[0], Filters(), "owner", [1])

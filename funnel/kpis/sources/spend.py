@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, DateField, F, Max, OuterRef, Q, Subquery, Sum
 
-from abm_site.db import DaysBetween
+from abm_site.db import DaysBetween, shared_sets
 from accounts.models import Account
 from engagement.choices import ACQUISITION_CATEGORIES, SpendCategory
 from engagement.models import Spend
@@ -293,7 +293,8 @@ def _stage_changes_grouped(
             cq = where & ctx.cohort_q(c, "account__")
             annotations[f"{i}__{c}__sum"] = Sum(days, filter=cq)
             annotations[f"{i}__{c}__n"] = Count("pk", filter=cq)
-    rows = changes.values("from_stage").annotate(**annotations).order_by()
+    with shared_sets(changes.db):  # each group's set once (``_within``)
+        rows = list(changes.values("from_stage").annotate(**annotations).order_by())
     results: list[dict[str, dict[str, Any]]] = [
         {c: {"stages": {}} for c in cohorts} for _ in members
     ]
