@@ -186,16 +186,20 @@ def _grouped(
     # has none (every row).
     united = dataclasses.replace(bases[0], **{name: _united(bases, name) for name in GROUP_BY})
     plans = {f: _plan(specs, f) for f in members.values()}
-    plan: dict[Source, Planned] = {}
-    for own in plans.values():  # the members' distinct filters: a bounded list
-        for source, planned in own.items():
-            into = plan.setdefault(source, Planned())
-            into.cohorts |= planned.cohorts
-            into.measures |= planned.measures
+    # The union, which each source runs over, plans what any member reads; each group what
+    # its own members read (a tier slice none of the cohort slices' other cohorts).
+    plan = _merged(plans.values())
+    group_plans = [
+        _merged(own for f, own in plans.items() if dataclasses.replace(f, cohort=None) == base)
+        for base in bases
+    ]
     # One read of the database's parameters for every group (built in full or not).
     shared: dict[str, Any] = {}
     union = Context(period, united, plan, rules, shared=shared)
-    groups = [Context(period, base, plan, rules, shared=shared) for base in bases]
+    groups = [
+        Context(period, base, own, rules, shared=shared)
+        for base, own in zip(bases, group_plans, strict=True)
+    ]
     alone = len(bases) == 1 and bases[0] == united
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
@@ -219,6 +223,17 @@ def _grouped(
             "kpis": _items(specs, ctx, filters),
         }
     return results
+
+
+def _merged(plans: Iterable[dict[Source, Planned]]) -> dict[Source, Planned]:
+    """One plan of every source, cohort and measure of ``plans``."""
+    merged: dict[Source, Planned] = {}
+    for plan in plans:  # a bounded list of plans, not data rows
+        for source, planned in plan.items():
+            into = merged.setdefault(source, Planned())
+            into.cohorts |= planned.cohorts
+            into.measures |= planned.measures
+    return merged
 
 
 def _united(bases: list[Filters], name: str) -> tuple[int, ...]:

@@ -314,7 +314,12 @@ def by_group(
 
     count = 1 if groups is None else len(groups)
     if split is None:
-        shape = (source, tuple(cohorts), tuple(measures))
+        own = (
+            None
+            if groups is None
+            else tuple(tuple(sorted(_own_cohorts(g, source, cohorts))) for g in groups)
+        )
+        shape = (source, tuple(cohorts), tuple(measures), own)
         row = statements.aggregate_row(ctx, groups, shape, build)
     else:
         # The split rows are built by the caller for this period: a probe at another
@@ -485,10 +490,14 @@ def pending_by_group(
             )
             flags[f"group_{i}"] = PerAccount(flag) if source.fence else flag
             members.append((group, Q(**{f"group_{i}": True})))
+    # Each group's own cohorts: what its slices read (a tier slice no non-ABM figures when
+    # only the cohort slices beside it do).
+    own = [[c for c in computed if c in _own_cohorts(m, source, computed)] for m, _ in members]
     copied = _copied_members(members, flags) if copies and not periods else {}
+    copied = {i: c for i, c in copied.items() if own[i] == own[c.template[0]] == own[c.template[1]]}
     aggregates: dict[str, Any] = {}
     for i, (member, group_q) in enumerate(members):
-        for cohort in computed:
+        for cohort in own[i]:
             if scoped:
                 named = f"cohort_{i}_{cohort}"
                 where = Q(**{named: True}) if named in flags else Q()
@@ -523,6 +532,18 @@ def pending_by_group(
         return results_of(row, len(members), cohorts, measures, derived)
 
     return Pending(queryset, aggregates, finish)
+
+
+def _own_cohorts(group: Context, source: Source, cohorts: list[str]) -> set[str]:
+    """The cohorts of ``cohorts`` that ``group``'s own plan reads from ``source`` (all of them
+    where it plans none), with the ABM and non-ABM ones its derived all-accounts needs."""
+    planned = group.plan.get(source)
+    if planned is None:
+        return set(cohorts)
+    wanted = set(planned.cohorts)
+    if Cohort.ALL in wanted and Cohort.ALL not in cohorts:  # derived: ABM plus non-ABM
+        wanted |= {Cohort.ABM, Cohort.NON_ABM}
+    return wanted & set(cohorts)
 
 
 def _period_flags(
@@ -566,6 +587,8 @@ def results_of(
         wholes = {m.name for m in measures if m.whole}
         for result in results:
             abm, non_abm = result[Cohort.ABM], result[Cohort.NON_ABM]
+            if abm.keys() != non_abm.keys():  # a group that does not read its all-accounts
+                continue
             result[Cohort.ALL] = {
                 name: abm[name] if name in wholes else _plus(abm[name], non_abm[name])
                 for name in abm

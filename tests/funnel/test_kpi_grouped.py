@@ -7,6 +7,7 @@ definitions v1 and v2, over two periods and with the page's other filters.
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -151,6 +152,26 @@ def test_slices_read_the_account_rows_once_for_all_the_tiers_and_cohorts(demo):
             compute_slices(PERIODS[0], slices, definitions="v2")
         counts.append(len(queries))
     assert counts[1] == counts[2] == counts[0] + 1, counts
+
+
+@pytest.mark.django_db
+def test_each_slices_group_aggregates_only_the_cohorts_its_slices_read(demo):
+    """A tier slice reads the ABM figures; the non-ABM cohort slice beside it does not make
+    every tier aggregate its non-ABM figures too (``measures._own_cohorts``)."""
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    slices = [Filters(cohort="non_abm"), *(Filters(tier=(t,)) for t in tiers)]
+    with CaptureQueriesContext(connection) as queries:
+        computed = compute_slices(PERIODS[0], slices, definitions="v2")
+    own = {"0": {"non_abm"}, **{str(i): {"abm"} for i in range(1, len(tiers) + 1)}}
+    aliases = []
+    for query in queries:
+        read: dict[str, set[str]] = {}
+        for match in re.finditer(r'AS "(\d+)__(abm|non_abm|all)__', query["sql"]):
+            read.setdefault(match[1], set()).add(match[2])
+        aliases.append(read)
+    assert own in aliases
+    for filters, result in zip(slices, computed, strict=True):
+        assert result == compute(PERIODS[0], filters, definitions="v2"), filters
 
 
 def test_slices_that_differ_by_more_than_tier_program_and_cohort_are_refused():
