@@ -9,7 +9,7 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -305,13 +305,23 @@ class InShared(Func):
     reads the same ``rows`` (same SQL and parameters) reads one ``WITH ... AS
     MATERIALIZED`` set instead, computed once; anywhere else (a drill-down, another
     statement) the set is inlined, with the same meaning. ``flag`` names a boolean
-    column of ``rows`` that narrows it (NULL counts as false either way).
+    column of ``rows`` that narrows it (NULL counts as false either way); ``keys``, a
+    column and its values (``("program_id", (3,))``): one set of pairs read by many
+    conditions, each its own keys' part (the programs of a grouped pass share one set of
+    (program, account) pairs; inlined, PostgreSQL pushes the keys into the set).
     """
 
     output_field = BooleanField()
     arity = 2
 
-    def __init__(self, ref: Any, rows: Any, column: str = "account_id", flag: str | None = None):
+    def __init__(
+        self,
+        ref: Any,
+        rows: Any,
+        column: str = "account_id",
+        flag: str | None = None,
+        keys: tuple[str, Sequence[Any]] | None = None,
+    ):
         from django.db.models import Subquery
         from django.db.models.expressions import RawSQL
 
@@ -320,6 +330,7 @@ class InShared(Func):
         super().__init__(ref, rows if isinstance(rows, RawSQL) else Subquery(rows))
         self.column = column
         self.flag = flag
+        self.keys = keys
 
     def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
         ref, rows = self.get_source_expressions()
@@ -330,6 +341,12 @@ class InShared(Func):
         rows_sql, rows_params = compiler.compile(rows)
         quote = connection.ops.quote_name
         where = f" WHERE {quote(self.flag)}" if self.flag else ""
+        key_params: tuple = ()
+        if self.keys is not None:
+            name, values = self.keys
+            marks = ", ".join(["%s"] * len(values))
+            where += f"{' AND' if where else ' WHERE'} {quote(name)} IN ({marks})"
+            key_params = tuple(values)
         if shared is None or connection.vendor != "postgresql":
             source = f"{rows_sql} AS {quote('_rows')}"
             params: tuple = (*ref_params, *rows_params)
@@ -339,7 +356,7 @@ class InShared(Func):
             params = tuple(ref_params)
         # Quoted identifiers and compiled SQL only: every value is a parameter.
         sql = f"{ref_sql} IN (SELECT {quote(self.column)} FROM {source}{where})"  # noqa: S608
-        return sql, params
+        return sql, (*params, *key_params)
 
 
 def _unordered(rows: Any) -> Any:

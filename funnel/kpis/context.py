@@ -63,11 +63,21 @@ class Context:
         #: The periods of the series this context is a bucket of (``series``), else empty:
         #: a condition may read all the buckets' rows in one set (``program_reached``).
         self.series: tuple[Period, ...] = ()
+        #: The programs of the grouped pass this context is a group (or the union) of, else
+        #: empty: its program conditions read the pass's one set of pairs (``scope_q``).
+        self.programs_of: tuple[int, ...] = ()
 
     def scope_q(self, prefix: str = "", *, shared: bool = False) -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``; ``shared``: as
         shared sets on account rows too, ``scope.scope_q``)."""
-        return scope_q(self.filters, self.period, prefix, generation=self.generation, shared=shared)
+        return scope_q(
+            self.filters,
+            self.period,
+            prefix,
+            generation=self.generation,
+            shared=shared,
+            programs_of=self.programs_of,
+        )
 
     def targeted(self, prefix: str = "") -> Case:
         """The ABM-cohort flag at the period end: the target list, or the filters' list."""

@@ -201,6 +201,9 @@ def _grouped(
         for base, own in zip(bases, group_plans, strict=True)
     ]
     alone = len(bases) == 1 and bases[0] == united
+    if not alone:  # the groups' program conditions: parts of one set of pairs per statement
+        for ctx in (union, *groups):
+            ctx.programs_of = united.program
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)

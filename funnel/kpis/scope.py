@@ -31,6 +31,7 @@ def scope_q(
     cohort: bool = False,
     generation: int = 2,
     shared: bool = False,
+    programs_of: tuple[int, ...] = (),
 ) -> Q:
     """Tier, owner and program filters on accounts (through ``prefix``).
 
@@ -39,15 +40,24 @@ def scope_q(
     an *engagement* touch of one of the programs *in the period*.
     ``cohort=True`` also applies the filters' cohort (the engine applies
     cohorts per KPI instead). ``shared``: account rows too test shared sets (a series'
-    flag per bucket, ``InShared``), not a correlated subquery per row.
+    flag per bucket, ``InShared``), not a correlated subquery per row. ``programs_of``:
+    the programs of a grouped pass (all its groups'), whose conditions then read one set
+    of (program, account) pairs, each its own programs' part: one scan of their touches
+    per statement, not one per program and one more for the union.
     """
     q = slice_q(filters, period.end, prefix, shared=shared)
     if filters.program:
         start, end = day_bounds(period.start, period.end)
-        touched = Touch.objects.filter(program_id__in=filters.program, occurred_at__lt=end)
+        grouped = (prefix or shared) and set(filters.program) <= set(programs_of)
+        of = programs_of if grouped else filters.program
+        touched = Touch.objects.filter(program_id__in=of, occurred_at__lt=end)
         if generation >= 2:
             touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
-        if prefix or shared:
+        if grouped:
+            pairs = touched.order_by().values("program_id", "account_id").distinct()
+            keys = ("program_id", tuple(filters.program))
+            q &= Q(InShared(F(f"{prefix}pk"), pairs, keys=keys))
+        elif prefix or shared:
             # Rows of an account: one set per program in a statement (``shared_sets``), not
             # a scan of the program's touches for each aggregate that reads it.
             q &= Q(InShared(F(f"{prefix}pk"), touched.values("account_id")))

@@ -145,6 +145,7 @@ def _key(ctx: Context, groups: list[Context] | None, shape: tuple) -> tuple | No
         repr(sorted(ctx.params.items())),
         repr(ctx.filters),
         members,
+        ctx.programs_of,
         ctx.today,
         timezone.get_current_timezone_name(),
         settings.TIME_ZONE,
@@ -324,7 +325,7 @@ def _prove(
 
         def at(c: Context, period: Any = period) -> Context:
             other = Context(period, c.filters, c.plan, c.definitions, shared=c._shared)
-            other.today = c.today
+            other.today, other.programs_of = c.today, c.programs_of
             return other
 
         capture = _Capture(run=False)

@@ -182,22 +182,26 @@ def test_slices_that_differ_by_more_than_tier_program_and_cohort_are_refused():
 @pytest.mark.django_db
 @pytest.mark.parametrize("by", ["program", "tier"])
 def test_grouped_runners_compute_each_groups_set_once_per_statement(demo, by):
-    """Stage velocity and the tier split, grouped: each group's accounts (a program's
-    touches, a tier's last changes) are one set the statement computes once, not a scan
-    for each group, cohort and aggregate that reads it (48 per program statement before),
-    and each group's figures are still its own ``compute``'s."""
+    """Stage velocity and the tier split, grouped: each group's accounts are read from sets
+    the statement computes once, not a scan for each group, cohort and aggregate that reads
+    it (48 scans of a program's touches per statement before): a tier's last changes, one
+    set per tier; the programs' touches, one set of (program, account) pairs for all the
+    programs and their union. Each group's figures are still its own ``compute``'s."""
     model = Program if by == "program" else Tier
     keys = list(model.objects.order_by("pk").values_list("pk", flat=True))
     ids = ["stage_velocity_days", "target_accounts_by_tier"]
     with CaptureQueriesContext(connection) as queries:
         grouped = compute_grouped(PERIODS[0], Filters(), by, keys, ids, "v2")
-    # The stage changes' statement (by stage) and the tier split's (by tier rank).
-    # One set per group; the stage changes' rows (of accounts) test the union's scope as a
-    # set too, the tier split's (the accounts themselves) inline.
+    # The stage changes' statement (by stage) and the tier split's (by tier rank). Of the
+    # tiers, the stage changes' rows (of accounts) test the union's scope as a set too, the
+    # tier split's (the accounts themselves) inline.
     statements = (("stage changes", '"from_stage"', 1), ("tiers", '"tier_rank"', 0))
     for table, marker, union in statements:
         (statement,) = [q["sql"] for q in queries if marker in q["sql"]]
-        assert statement.count(" AS MATERIALIZED (") == len(keys) + union, table
+        sets = 1 if by == "program" else len(keys) + union
+        assert statement.count(" AS MATERIALIZED (") == sets, table
+        if by == "program":  # the pairs, and the tier split's union scope inline
+            assert statement.count('FROM "engagement_touch"') == 2 - union, table
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), ids, "v2")
 
@@ -335,9 +339,10 @@ def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(
 def test_program_groups_past_the_first_two_are_copies_with_their_own_shared_sets(
     demo, monkeypatch, caplog
 ):
-    """Each program's accounts are a shared set (``InShared``) named by its own SQL: the
-    third program's aggregates still copy the first's, its set swapped for its own, with
-    no group built in full, and its figures are its own ``compute``'s."""
+    """Each program's accounts are its part of the pass's one set of (program, account)
+    pairs (``InShared`` with keys): the third program's aggregates still copy the first's
+    with its own key, no group is built in full, no statement materializes a set of
+    one program's touches, and its figures are its own ``compute``'s."""
     from funnel.kpis.measures import GroupCopy
 
     copied = []
@@ -351,9 +356,17 @@ def test_program_groups_past_the_first_two_are_copies_with_their_own_shared_sets
     monkeypatch.setattr(GroupCopy, "as_sql", recording)
     keys = list(Program.objects.order_by("pk").values_list("pk", flat=True))[:3]
     assert len(keys) == 3
-    with caplog.at_level("INFO", logger="funnel.kpis.measures"):
+    with (
+        caplog.at_level("INFO", logger="funnel.kpis.measures"),
+        CaptureQueriesContext(connection) as queries,
+    ):
         grouped = compute_grouped(PERIODS[0], Filters(), "program", keys, definitions="v2")
     assert set(copied) == {keys[2]}
+    for query in queries:
+        sets = re.findall(
+            r' AS MATERIALIZED \((SELECT [^)]*?FROM "engagement_touch")', query["sql"]
+        )
+        assert all(body.startswith('SELECT DISTINCT U0."program_id"') for body in sets), sets
     assert not [r for r in caplog.records if "built in full" in r.getMessage()]
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(program=(key,)), definitions="v2")

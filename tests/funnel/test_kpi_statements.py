@@ -188,6 +188,25 @@ def test_a_grouped_computation_reuses_its_statements_exactly(world, settings):
     assert statements.counts["reused"] > before
 
 
+def test_grouped_programs_reuse_every_statement_their_pairs_set_reads(world, settings):
+    """Programs side by side read one set of (program, account) pairs: the probes at other
+    periods build the same statement (their contexts keep the pass's programs), so every
+    statement of a pass without split rows is reused from the third period on, exactly."""
+    keys = [world["program"].pk, ProgramFactory(name="Other").pk, ProgramFactory(name="Third").pk]
+    ids = ["engaged_target_accounts", "opportunity_rate", "web_visits"]
+    compute_grouped(PERIODS[0], Filters(), "program", keys, ids, "v1")  # observed
+    compute_grouped(PERIODS[1], Filters(), "program", keys, ids, "v1")  # proven
+    compiled = []
+    for period in PERIODS:
+        before = statements.counts["compiled"]
+        grouped = compute_grouped(period, Filters(), "program", keys, ids, "v1")
+        compiled.append(statements.counts["compiled"] - before)
+        settings.ABM_KPI_STATEMENT_REUSE = False
+        assert grouped == compute_grouped(period, Filters(), "program", keys, ids, "v1")
+        settings.ABM_KPI_STATEMENT_REUSE = True
+    assert compiled == [0] * len(PERIODS)
+
+
 def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(world, settings):
     """Version 2's view-through for every program in one statement reads rows its caller
     built for the period (``split``): such a pass is never reused (a probe would read the
