@@ -14,8 +14,8 @@ computes only the measures the requested KPIs declare.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections
@@ -37,10 +37,11 @@ from django.db.models import (
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import Ref
 
-from abm_site.db import SHARED_NAME, PerAccount, share, shared_set, shared_sets
+from abm_site.db import PerAccount, shared_sets
 from funnel.choices import Cohort
 
 from . import statements
+from .copies import CopyMismatch, GroupCopy, _copied_members
 
 if TYPE_CHECKING:
     from .context import Context
@@ -594,181 +595,6 @@ def results_of(
                 for name in abm
             }
     return results
-
-
-class CopyMismatch(Exception):
-    """A group's SQL is not the template group's with its key swapped (computed in full)."""
-
-
-@dataclass(frozen=True)
-class _Copy:
-    """How member ``i`` copies the template members ``template = (t0, t1)``: their keys
-    and its own, and the flag columns (fenced sources) standing for each group."""
-
-    template: tuple[int, int]
-    keys: tuple[int, int, int]
-    flags: tuple[str, str, str] | None
-
-    def of(self, name: str) -> GroupCopy:
-        t0, t1 = self.template
-        return GroupCopy(f"{t0}__{name}", f"{t1}__{name}", self.keys, self.flags)
-
-
-def _copied_members(
-    members: list[tuple[Context, Q | None]], flags: dict[str, Any]
-) -> dict[int, _Copy]:
-    """Member index -> its copy of the first two split members, for the members past them
-    whose filters differ from the first's only by a one-id key (a program, a tier)."""
-    split = [i for i, (_, group_q) in enumerate(members) if group_q is not None]
-    if len(split) < 3:
-        return {}
-    first = members[split[0]][0].filters
-    names = [
-        f.name
-        for f in fields(first)
-        if getattr(first, f.name) != getattr(members[split[1]][0].filters, f.name)
-    ]
-    if len(names) != 1:
-        return {}
-    (name,) = names
-    keys = {}
-    for i in split:  # the groups: a bounded list, not data rows
-        own = members[i][0].filters
-        value = getattr(own, name)
-        if replace(own, **{name: getattr(first, name)}) != first or len(value) != 1:
-            return {}
-        if not isinstance(value[0], int) or isinstance(value[0], bool):
-            return {}
-        keys[i] = value[0]
-    t0, t1 = split[0], split[1]
-    copied = {}
-    for i in split[2:]:
-        flag = (f"group_{t0}", f"group_{t1}", f"group_{i}") if flags else None
-        copied[i] = _Copy((t0, t1), (keys[t0], keys[t1], keys[i]), flag)
-    return copied
-
-
-class GroupCopy(Expression):
-    """One group's aggregate written as the template group's compiled SQL, with the
-    template's key parameters (and flag column) replaced by the group's own.
-
-    ``template`` and ``reference`` are the aliases of the same measure for two other
-    groups of the statement, built in full; the reference proves at compile time that
-    the two differ only where their keys (and flags) do, else ``CopyMismatch``: the
-    caller builds every group in full. It saves building, resolving and compiling one
-    aggregate tree per group, which costs far more than the statement itself.
-    """
-
-    contains_aggregate = True
-    contains_over_clause = False
-    contains_column_references = False
-
-    def __init__(
-        self,
-        template: str,
-        reference: str,
-        keys: tuple[int, int, int],
-        flags: tuple[str, str, str] | None,
-    ):
-        super().__init__()
-        self.template = template
-        self.reference = reference
-        self.keys = keys
-        self.flags = flags
-        self.resolved: Any = None
-
-    def __repr__(self) -> str:
-        return f"GroupCopy({self.template!r}, key={self.keys[2]})"
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def resolve_expression(
-        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
-    ):  # noqa: ANN001, ANN201, E501
-        copy = self.copy()
-        # The template is resolved already (aggregates resolve in order, the earlier ones
-        # kept on the query meanwhile): its output field and converters are this one's.
-        copy.resolved = query.annotations[self.template]
-        return copy
-
-    def get_refs(self) -> set[str]:
-        return {self.flags[2]} if self.flags else set()
-
-    @property
-    def output_field(self):  # noqa: ANN201
-        return self.resolved.output_field
-
-    @property
-    def empty_result_set_value(self):  # noqa: ANN201
-        return self.resolved.empty_result_set_value
-
-    def get_db_converters(self, connection):  # noqa: ANN001, ANN201
-        return self.resolved.get_db_converters(connection)
-
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
-        compiled = compiler.__dict__.setdefault("_group_copies", {})
-        for alias in (self.template, self.reference):
-            if alias not in compiled:
-                compiled[alias] = compiler.compile(compiler.query.annotations[alias])
-        (sql, params), (reference_sql, reference_params) = (
-            compiled[self.template],
-            compiled[self.reference],
-        )
-        own_sql = sql
-        if self.flags:
-            quoted = [connection.ops.quote_name(flag) for flag in self.flags]
-            if quoted[0] not in sql:
-                raise CopyMismatch(f"{self.template}: no flag column {quoted[0]}")
-            own_sql = sql.replace(quoted[0], quoted[2])
-            sql = sql.replace(quoted[0], quoted[1])
-        # Shared sets (``InShared``) of the key (a program's touches) are named by their
-        # SQL and parameters: the template's names stand for the reference's and its own.
-        names = self._shared_names(SHARED_NAME.findall(sql), SHARED_NAME.findall(reference_sql))
-        if names:
-            sql = SHARED_NAME.sub(lambda m: names.get(m[0], (m[0], m[0]))[0], sql)
-            own_sql = SHARED_NAME.sub(lambda m: names.get(m[0], (m[0], m[0]))[1], own_sql)
-        if sql != reference_sql:
-            raise CopyMismatch(f"{self.template}: its SQL is not {self.reference}'s")
-        return own_sql, self._own_params(params, reference_params)
-
-    def _own_params(self, params: Sequence[Any], reference_params: Sequence[Any]) -> list[Any]:
-        """The template's parameters with its key replaced by this group's: those equal to
-        the reference's, or its key where the reference has its own key."""
-        if len(params) != len(reference_params):
-            raise CopyMismatch(f"{self.template}: not as many parameters as {self.reference}")
-        k0, k1, own_key = self.keys
-        own = []
-        for a, b in zip(params, reference_params, strict=True):
-            if a == b:
-                own.append(a)
-            elif a == k0 and b == k1 and type(a) is int and type(b) is int:
-                own.append(own_key)
-            else:
-                raise CopyMismatch(f"{self.template}: parameter {a!r} is {b!r} in the reference")
-        return own
-
-    def _shared_names(self, template: list[str], reference: list[str]) -> dict[str, tuple]:
-        """Template shared set -> (the reference's set, this group's own, registered):
-        for each pair of sets at the same place that are one SQL with the keys swapped."""
-        if len(template) != len(reference):
-            raise CopyMismatch(f"{self.template}: not as many shared sets as {self.reference}")
-        names: dict[str, tuple[str, str]] = {}
-        for t, r in zip(template, reference, strict=True):  # a statement's few sets
-            if t in names:
-                if names[t][0] != r:
-                    raise CopyMismatch(f"{self.template}: shared set {t} read as two")
-                continue
-            if t == r:
-                continue
-            mine, theirs = shared_set(t), shared_set(r)
-            if mine is None or theirs is None or mine[0] != theirs[0]:
-                raise CopyMismatch(f"{self.template}: shared set {t} is not {r} with its key")
-            names[t] = (r, share(mine[0], tuple(self._own_params(mine[1], theirs[1]))))
-        return names
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:
