@@ -311,24 +311,16 @@ def funnel_snapshots_upsert(
 def _slice_results(
     period: Any, rules: DefinitionsVersion, only: set[str] | None
 ) -> dict[str, dict[str, Any]]:
-    """Slice name -> the catalogue for that slice, in ``funnel_slices`` order: all, the
-    cohorts and the tiers in one grouped computation (``compute_slices``: the account rows
-    read once, each tier a flag of them), the programs in another (``compute_grouped``:
-    the rows of the accounts they touched, each program's windows its own). A slice
+    """Slice name -> the catalogue for that slice, in ``funnel_slices`` order, every slice in
+    one grouped computation (``compute_slices``: each source's rows read once for all, the
+    cohorts, the tiers and the programs, each a flag of them; version 2's view-through and
+    spend once more for the programs, whose windows and spend are their own). A slice
     without a list leaves out the KPIs that need one (the lift KPIs: null there), so its
     figures hold no placeholders."""
-    from .kpis import Filters, compute_grouped, compute_slices, funnel_slices, slice_kpi_ids
+    from .kpis import Filters, compute_slices, funnel_slices, slice_kpi_ids
 
     slices = [(n, f) for n, f in funnel_slices() if only is None or n in only]
     # No slice has a list: the same KPIs for every one.
     ids = slice_kpi_ids(Filters(), rules.generation)
-    programs = [(n, f.program[0]) for n, f in slices if n.startswith("program:")]
-    others = [(n, f) for n, f in slices if not n.startswith("program:")]
-    results: dict[str, dict[str, Any]] = {}
-    computed = compute_slices(period, [f for _, f in others], ids=ids, definitions=rules)
-    results.update(zip((n for n, _ in others), computed, strict=True))
-    keys = [key for _, key in programs]
-    by_program = compute_grouped(period, Filters(), "program", keys, ids=ids, definitions=rules)
-    for name, key in programs:
-        results[name] = by_program[key]
-    return {name: results[name] for name, _ in slices}
+    computed = compute_slices(period, [f for _, f in slices], ids=ids, definitions=rules)
+    return {name: result for (name, _), result in zip(slices, computed, strict=True)}

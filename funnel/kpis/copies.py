@@ -10,7 +10,7 @@ named by their key) for its own, checked against a second group built in full.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Expression, Q
@@ -42,35 +42,50 @@ class _Copy:
 def _copied_members(
     members: list[tuple[Context, Q | None]], flags: dict[str, Any]
 ) -> dict[int, _Copy]:
-    """Member index -> its copy of the first two split members, for the members past them
-    whose filters differ from the first's only by a one-id key (a program, a tier)."""
+    """Member index -> its copy of the first two split members of its kind, for the members
+    past them whose filters differ from those only by a one-id key (a program, a tier):
+    the tiers copy the first two tiers, the programs beside them the first two programs."""
     split = [i for i, (_, group_q) in enumerate(members) if group_q is not None]
-    if len(split) < 3:
-        return {}
-    first = members[split[0]][0].filters
-    names = [
-        f.name
-        for f in fields(first)
-        if getattr(first, f.name) != getattr(members[split[1]][0].filters, f.name)
-    ]
-    if len(names) != 1:
-        return {}
-    (name,) = names
-    keys = {}
+    kinds: list[list[int]] = []  # each kind's members, in order
+    names: list[str | None] = []  # each kind's key, the field its members differ by
     for i in split:  # the groups: a bounded list, not data rows
         own = members[i][0].filters
-        value = getattr(own, name)
-        if replace(own, **{name: getattr(first, name)}) != first or len(value) != 1:
-            return {}
-        if not isinstance(value[0], int) or isinstance(value[0], bool):
-            return {}
-        keys[i] = value[0]
-    t0, t1 = split[0], split[1]
+        for k, kind in enumerate(kinds):
+            first = members[kind[0]][0].filters
+            differ = [f.name for f in fields(own) if getattr(first, f.name) != getattr(own, f.name)]
+            if (
+                len(differ) == 1
+                and names[k] in (None, differ[0])
+                and _keyed(first, differ[0])
+                and _keyed(own, differ[0])
+            ):
+                names[k] = differ[0]
+                kind.append(i)
+                break
+        else:
+            kinds.append([i])
+            names.append(None)
     copied = {}
-    for i in split[2:]:
-        flag = (f"group_{t0}", f"group_{t1}", f"group_{i}") if flags else None
-        copied[i] = _Copy((t0, t1), (keys[t0], keys[t1], keys[i]), flag)
+    for name, kind in zip(names, kinds, strict=True):
+        if name is None or len(kind) < 3:
+            continue
+        t0, t1 = kind[0], kind[1]
+        keys = {i: getattr(members[i][0].filters, name)[0] for i in kind}
+        for i in kind[2:]:
+            flag = (f"group_{t0}", f"group_{t1}", f"group_{i}") if flags else None
+            copied[i] = _Copy((t0, t1), (keys[t0], keys[t1], keys[i]), flag)
     return copied
+
+
+def _keyed(filters: Any, name: str) -> bool:
+    """``filters``' ``name`` is one id (a copy's key)."""
+    value = getattr(filters, name)
+    return (
+        isinstance(value, tuple)
+        and len(value) == 1
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+    )
 
 
 class GroupCopy(Expression):

@@ -202,8 +202,9 @@ def _grouped(
     ]
     alone = len(bases) == 1 and bases[0] == united
     if not alone:  # the groups' program conditions: parts of one set of pairs per statement
+        programs = tuple(sorted({p for base in bases for p in base.program}))
         for ctx in (union, *groups):
-            ctx.programs_of = united.program
+            ctx.programs_of = programs
     for source, planned in plan.items():  # the sources: a fixed list, not data rows
         cohorts = sorted(planned.cohorts)
         measures = sorted(planned.measures, key=lambda m: m.name)
@@ -267,4 +268,27 @@ def _run(
             for group, result in zip(groups, results, strict=True):
                 source.after(group, cohorts, measures, result)
         return results
-    return [source.compute(g, cohorts, measures) for g in groups]  # the ungroupable few
+    parts = _parts(groups)
+    if parts is None:
+        return [source.compute(g, cohorts, measures) for g in groups]  # the ungroupable few
+    # Groups of programs beside groups without (the snapshots' programs beside all and the
+    # tiers) where the source cannot take them together: a pass for each kind.
+    results: list[Any] = [None] * len(groups)
+    for part in parts:  # two kinds of groups
+        members = [groups[i] for i in part]
+        bases = [g.filters for g in members]
+        filters = dataclasses.replace(bases[0], **{name: _united(bases, name) for name in GROUP_BY})
+        own = Context(union.period, filters, union.plan, union.definitions, shared=union._shared)
+        own.programs_of = union.programs_of
+        for i, result in zip(part, _run(source, own, members, cohorts, measures), strict=True):
+            results[i] = result
+    return results
+
+
+def _parts(groups: list[Context]) -> list[list[int]] | None:
+    """The indexes of the groups with a program filter and of the others, when there are
+    both (else None)."""
+    programs = [i for i, g in enumerate(groups) if g.filters.program]
+    if not programs or len(programs) == len(groups):
+        return None
+    return [[i for i, g in enumerate(groups) if not g.filters.program], programs]

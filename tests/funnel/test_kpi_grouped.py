@@ -155,6 +155,78 @@ def test_slices_read_the_account_rows_once_for_all_the_tiers_and_cohorts(demo):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_slices_of_every_kind_in_one_pass_equal_one_compute_each(demo, definitions):
+    """All, the cohorts, the tiers and the programs in one pass: each is what ``compute``
+    gives for its own filters (version 2's view-through of the programs over rows of their
+    own windows, the spend of each tier allocated, each program's its own), over two
+    periods."""
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    programs = list(Program.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(programs) >= 3
+    slices = [
+        Filters(),
+        *(Filters(tier=(t,)) for t in tiers),
+        *(Filters(program=(p,)) for p in programs),
+        *(Filters(cohort=c) for c in ("abm", "non_abm", "all")),
+    ]
+    for period in PERIODS:
+        computed = compute_slices(period, slices, definitions=definitions)
+        for filters, result in zip(slices, computed, strict=True):
+            assert result == compute(period, filters, definitions=definitions), (period, filters)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("definitions", ["v1", "v2"])
+def test_slices_of_every_kind_read_each_source_once_where_it_can(
+    demo, definitions, monkeypatch, caplog
+):
+    """The programs beside all, the cohorts and the tiers add no statement of their own,
+    except version 2's view-through, whose windows run over each program's own touches
+    (the programs' spend is read with the whole's): fewer than the two passes the
+    snapshots took, with each kind's groups past its first two copies of them, none built
+    in full."""
+    from funnel.kpis.measures import GroupCopy
+
+    copied = []
+    compile_copy = GroupCopy.as_sql
+
+    def recording(self, compiler, connection, **extra):
+        sql, params = compile_copy(self, compiler, connection, **extra)
+        copied.append(self.keys[2])
+        return sql, params
+
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    programs = list(Program.objects.order_by("pk").values_list("pk", flat=True))
+    others = [Filters(), *(Filters(tier=(t,)) for t in tiers)]
+    others += [Filters(cohort=c) for c in ("abm", "non_abm", "all")]
+    by_program = [Filters(program=(p,)) for p in programs]
+    compute_slices(PERIODS[0], others, definitions=definitions)  # creates the versions
+
+    def statements(run) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            run()
+        return len(queries)
+
+    apart = statements(
+        lambda: (
+            compute_slices(PERIODS[0], others, definitions=definitions),
+            compute_grouped(PERIODS[0], Filters(), "program", programs, definitions=definitions),
+        )
+    )
+    alone = statements(lambda: compute_slices(PERIODS[0], others, definitions=definitions))
+    monkeypatch.setattr(GroupCopy, "as_sql", recording)
+    with caplog.at_level("INFO", logger="funnel.kpis.measures"):
+        together = statements(
+            lambda: compute_slices(PERIODS[0], others + by_program, definitions=definitions)
+        )
+    own = 1 if definitions == "v2" else 0  # view-through's rows of the programs' windows
+    assert together == alone + own < apart, (together, alone, apart)
+    assert set(copied) >= {tiers[2], programs[2]}
+    assert not [r for r in caplog.records if "built in full" in r.getMessage()]
+
+
+@pytest.mark.django_db
 def test_each_slices_group_aggregates_only_the_cohorts_its_slices_read(demo):
     """A tier slice reads the ABM figures; the non-ABM cohort slice beside it does not make
     every tier aggregate its non-ABM figures too (``measures._own_cohorts``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -199,59 +200,56 @@ def spend_allocated_grouped(ctx: Context, groups: list[Context]) -> list[dict[st
 def _spend_grouped(
     union: Context, groups: list[Context], cohorts: list[str]
 ) -> list[dict[str, dict[str, Any]]] | None:
-    """``_spend`` for each group at once: one query grouped by program (a group of several
-    programs adds up theirs), one query shared where the groups all have the same programs
-    (tiers, version 1), one allocation for every slice of the same programs (tiers, version
-    2: ``spend_allocated_grouped``; a group with no tier or owner filter beside them, the
-    snapshots' all slice, gets the union's whole spend). None (one ``_spend`` per group) for
-    version 2's allocation to slices of different programs."""
-    sliced = [bool(g.filters.tier or g.filters.owner) for g in groups]
-    if union.generation >= 2 and any(sliced):
-        if any(g.filters.program != union.filters.program for g in groups):
-            return None
-        if not all(s or g.filters == union.filters for s, g in zip(sliced, groups, strict=True)):
-            return None
-        names = ("abm", "acquisition", "retention")
-        own_share = [g for g, s in zip(groups, sliced, strict=True) if s]
-        shares = iter(spend_allocated_grouped(union, own_share))
-        whole = None if all(sliced) else _spend(union, cohorts)
-        results = []
-        for own in sliced:  # the groups: a bounded list, not data rows
-            if own:
-                values = next(shares)
-                results.append(dict.fromkeys(cohorts, {k: values[k] for k in names}))
-            else:
-                results.append(whole)
-        return results
-    if all(g.filters.program == union.filters.program for g in groups):
-        return [_spend(union, cohorts)] * len(groups)
+    """``_spend`` for each group at once, in at most two queries whatever the groups: version
+    2's allocation for every tier or owner slice (``spend_allocated_grouped``: one for all
+    the slices of the union's programs), and one query grouped by program for every other
+    group (a program's spend its row, several programs' the sum of theirs, the whole spend
+    the sum of every row: the snapshots' all slice beside the tiers and the programs). None
+    (one ``_spend`` per group) for version 2's allocation to slices of different programs."""
+    names = ("abm", "acquisition", "retention")
+    results: list[dict[str, dict[str, Any]] | None] = [None] * len(groups)
+    sliced = [
+        i
+        for i, g in enumerate(groups)
+        if union.generation >= 2 and (g.filters.tier or g.filters.owner)
+    ]
+    if any(groups[i].filters.program != union.filters.program for i in sliced):
+        return None
+    if sliced:
+        shares = spend_allocated_grouped(union, [groups[i] for i in sliced])
+        for i, values in zip(sliced, shares, strict=True):  # the groups: a bounded list
+            results[i] = dict.fromkeys(cohorts, {k: values[k] for k in names})
+    rest = [i for i, result in enumerate(results) if result is None]
+    if not rest:
+        return results  # type: ignore[return-value]
+    spend = Spend.objects.filter(spent_on__gte=union.start, spent_on__lte=union.end)
+    if all(groups[i].filters.program for i in rest):
+        spend = spend.filter(program_id__in={p for i in rest for p in groups[i].filters.program})
     acquisition = Q(category__in=ACQUISITION_CATEGORIES)
     rows = (
-        Spend.objects.filter(
-            spent_on__gte=union.start,
-            spent_on__lte=union.end,
-            program_id__in=union.filters.program,
-        )
-        .values("program_id")
+        spend.values("program_id")
         .annotate(
-            abm=Sum("amount", filter=acquisition),
             acquisition=Sum("amount", filter=acquisition),
             retention=Sum("amount", filter=Q(category__in=_RETENTION)),
         )
         .order_by()
     )
-    by_program = {row.pop("program_id"): row for row in rows}  # one row per program
-    results = []
-    for group in groups:  # a group of several programs (the union): their sums added up
+    by_program = {row.pop("program_id"): row for row in rows}  # one row per program, and none
+
+    def summed(programs: Iterable[int | None], name: str) -> Decimal:
+        return sum((_money(by_program.get(p, {}).get(name)) for p in programs), Decimal(0))
+
+    with_program = [p for p in by_program if p is not None]
+    for i in rest:  # the groups: a bounded list, not data rows
+        own = groups[i].filters.program
         values = {
-            name: sum(
-                (_money(by_program.get(p, {}).get(name)) for p in group.filters.program),
-                Decimal(0),
-            )
-            for name in ("abm", "acquisition", "retention")
+            # ABM spend: acquisition spend of programs (of the group's, with a filter).
+            "abm": summed(own or with_program, "acquisition"),
+            "acquisition": summed(own or by_program, "acquisition"),
+            "retention": summed(own or by_program, "retention"),
         }
-        results.append(dict.fromkeys(cohorts, values))
-    return results
+        results[i] = dict.fromkeys(cohorts, values)
+    return results  # type: ignore[return-value]
 
 
 SPEND = Source("spend", runner=_spend, grouped_runner=_spend_grouped)
