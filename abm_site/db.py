@@ -309,10 +309,11 @@ class InShared(Func):
     column and its values (``("program_id", (3,))``): one set of pairs read by many
     conditions, each its own keys' part (the programs of a grouped pass share one set of
     (program, account) pairs; inlined, PostgreSQL pushes the keys into the set).
+    ``materialized``: other rows and keys, read instead when the set is shared (a set that
+    is cheap computed once but slow inlined: the tiers' one set of (tier, account) pairs).
     """
 
     output_field = BooleanField()
-    arity = 2
 
     def __init__(
         self,
@@ -321,29 +322,35 @@ class InShared(Func):
         column: str = "account_id",
         flag: str | None = None,
         keys: tuple[str, Sequence[Any]] | None = None,
+        materialized: tuple[Any, tuple[str, Sequence[Any]]] | None = None,
     ):
         from django.db.models import Subquery
         from django.db.models.expressions import RawSQL
 
         # ``rows`` compiled already (``RawSQL``): a set read by many conditions of one
         # statement is then not resolved and compiled again for each of them.
-        super().__init__(ref, rows if isinstance(rows, RawSQL) else Subquery(rows))
+        sets = [rows] if materialized is None else [rows, materialized[0]]
+        super().__init__(ref, *(r if isinstance(r, RawSQL) else Subquery(r) for r in sets))
         self.column = column
         self.flag = flag
         self.keys = keys
+        self.materialized_keys = None if materialized is None else materialized[1]
 
     def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN201
-        ref, rows = self.get_source_expressions()
+        ref, rows, *other = self.get_source_expressions()
         shared = _SHARED.get()
+        keys = self.keys
         if shared is not None and connection.vendor == "postgresql":
+            if other:
+                rows, keys = other[0], self.materialized_keys
             rows = _unordered(rows)
         ref_sql, ref_params = compiler.compile(ref)
         rows_sql, rows_params = compiler.compile(rows)
         quote = connection.ops.quote_name
         where = f" WHERE {quote(self.flag)}" if self.flag else ""
         key_params: tuple = ()
-        if self.keys is not None:
-            name, values = self.keys
+        if keys is not None:
+            name, values = keys
             marks = ", ".join(["%s"] * len(values))
             where += f"{' AND' if where else ' WHERE'} {quote(name)} IN ({marks})"
             key_params = tuple(values)
@@ -416,6 +423,11 @@ def shared_sets(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
             return execute(sql, params, many, context)
         ctes = ", ".join(f"{name} AS MATERIALIZED ({body})" for name, (body, _) in used.items())
         before = tuple(p for _, body_params in used.values() for p in body_params)
+        # A statement of its own WITH (a raw one, positional parameters): the sets join it.
+        if sql.lstrip().startswith("WITH "):
+            assert not isinstance(params, dict), "shared sets need positional parameters"
+            own = sql.lstrip()[5:]
+            return execute(f"WITH {ctes}, {own}", (*before, *(params or ())), many, context)
         return execute(f"WITH {ctes} {sql}", (*before, *(params or ())), many, context)
 
     token = _SHARED.set(sets)

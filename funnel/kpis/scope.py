@@ -80,7 +80,13 @@ def slice_q(filters: Filters, day: dt.date, prefix: str = "", *, shared: bool = 
         # Rows of an account (touches, opportunities): the set of the tier's accounts, which
         # the database computes once, not a tier subquery per row; one set per statement
         # (``shared_sets``), not a scan of the accounts for each aggregate that reads it.
-        q &= Q(InShared(F(f"{prefix}pk"), _tiered(day, filters.tier, shared), column="account_id"))
+        rows = _tiered(day, filters.tier, shared)
+        # Materialized: every tier's accounts one set of (tier, account) pairs, each tier its
+        # part, not a set (and a tier lookup per account) for each tier of the statement.
+        pairs = None
+        if connection.vendor == "postgresql":
+            pairs = (_tier_pairs(day), ("tier_id", tuple(filters.tier)))
+        q &= Q(InShared(F(f"{prefix}pk"), rows, column="account_id", materialized=pairs))
     elif filters.tier:
         q &= Q(In(tier_as_of(day, account_ref=f"{prefix}pk"), list(filters.tier)))
     if filters.owner:
@@ -113,6 +119,17 @@ def _tiered(day: dt.date, tiers: tuple[int, ...], shared: bool) -> QuerySet:
     )
     tiered = TierChange.objects.filter(pk__in=last, tier_id__in=list(tiers))
     return tiered.order_by().values("account_id")
+
+
+def _tier_pairs(day: dt.date) -> QuerySet:
+    """Each account's tier at the end of ``day`` (``account_id``, ``tier_id``): its last
+    tier change by then, in one sorted pass over the changes (``DISTINCT ON``; PostgreSQL)."""
+    return (
+        TierChange.objects.filter(Q(effective_on__isnull=True) | Q(effective_on__lte=day))
+        .order_by("account_id", F("effective_on").desc(nulls_last=True))
+        .distinct("account_id")
+        .values("account_id", "tier_id")
+    )
 
 
 def period_free(filters: Filters) -> Filters:

@@ -256,9 +256,11 @@ def test_slices_that_differ_by_more_than_tier_program_and_cohort_are_refused():
 def test_grouped_runners_compute_each_groups_set_once_per_statement(demo, by):
     """Stage velocity and the tier split, grouped: each group's accounts are read from sets
     the statement computes once, not a scan for each group, cohort and aggregate that reads
-    it (48 scans of a program's touches per statement before): a tier's last changes, one
-    set per tier; the programs' touches, one set of (program, account) pairs for all the
-    programs and their union. Each group's figures are still its own ``compute``'s."""
+    it (48 scans of a program's touches per statement before): the accounts' last tier
+    changes, one set of (tier, account) pairs for all the tiers and their union (one set
+    and a tier lookup per account for each tier before); the programs' touches, one set of
+    (program, account) pairs for all the programs and their union. Each group's figures
+    are still its own ``compute``'s."""
     model = Program if by == "program" else Tier
     keys = list(model.objects.order_by("pk").values_list("pk", flat=True))
     ids = ["stage_velocity_days", "target_accounts_by_tier"]
@@ -270,12 +272,30 @@ def test_grouped_runners_compute_each_groups_set_once_per_statement(demo, by):
     statements = (("stage changes", '"from_stage"', 1), ("tiers", '"tier_rank"', 0))
     for table, marker, union in statements:
         (statement,) = [q["sql"] for q in queries if marker in q["sql"]]
-        sets = 1 if by == "program" else len(keys) + union
-        assert statement.count(" AS MATERIALIZED (") == sets, table
+        assert statement.count(" AS MATERIALIZED (") == 1, table
+        if by == "tier":
+            assert statement.count("DISTINCT ON") == 1, table
         if by == "program":  # the pairs, and the tier split's union scope inline
             assert statement.count('FROM "engagement_touch"') == 2 - union, table
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), ids, "v2")
+
+
+@pytest.mark.django_db
+def test_tier_spend_allocation_reads_the_tiers_once(demo):
+    """Version 2's spend of every tier, allocated in one statement: each tier's accounts are
+    its part of one set of (tier, account) pairs, not a tier lookup per account twice per
+    tier; each tier's figures are still its own ``compute``'s."""
+    keys = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    ids = ["cost_per_engaged_account", "customer_acquisition_cost"]
+    with CaptureQueriesContext(connection) as queries:
+        grouped = compute_grouped(PERIODS[0], Filters(), "tier", keys, ids, "v2")
+    (statement,) = [q["sql"] for q in queries if "acq_cents" in q["sql"]]
+    assert statement.count(" AS MATERIALIZED (") == 1
+    assert statement.count("DISTINCT ON") == 1
+    assert statement.count('FROM "accounts_tierchange"') == 1
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(tier=(key,)), ids, "v2")
 
 
 def test_unknown_grouping_is_refused():

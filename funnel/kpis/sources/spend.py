@@ -132,9 +132,15 @@ def spend_allocated_grouped(ctx: Context, groups: list[Context]) -> list[dict[st
     program filter is ``ctx``'s), in one query: the allocation once, each group's accounts'
     share of it a pair of sums."""
     assert all(g.filters.program == ctx.filters.program for g in groups)
+    with shared_sets():  # every tier's accounts: one set of (tier, account) pairs
+        return _allocated(ctx, groups)
+
+
+def _allocated(ctx: Context, groups: list[Context]) -> list[dict[str, Decimal]]:
     slices, slices_params = [], []
     for group in groups:  # the groups: a bounded list, not data rows
-        accounts = Account.objects.filter(slice_q(group.filters, group.end)).values("pk")
+        scoped = slice_q(group.filters, group.end, shared=True)
+        accounts = Account.objects.filter(scoped).order_by().values("pk")
         accounts_sql, accounts_params = accounts.query.sql_with_params()
         slices.append(_SLICE_SQL.format(accounts=accounts_sql))
         slices_params += [*accounts_params, *accounts_params]
