@@ -598,10 +598,12 @@ def results_of(
 
 
 def group_row_q(source: Source, group: Context) -> Q | None:
-    """The condition that keeps ``group``'s rows of ``source`` among the union's rows."""
+    """The condition that keeps ``group``'s rows of ``source`` among the union's rows. Of a
+    fenced source, each group's flag is computed once per row: its sets (a tier's accounts,
+    a program's) are shared, not a lookup per account and tier or a scan per program."""
     if source.group_q is not None:
         return source.group_q(group)
-    return group.scope_q(source.prefix)
+    return group.scope_q(source.prefix, shared=source.fence)
 
 
 def referenced(*nodes: Any) -> set[str]:

@@ -282,6 +282,26 @@ def test_grouped_runners_compute_each_groups_set_once_per_statement(demo, by):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_account_rows_flag_each_group_from_one_shared_set(demo, by):
+    """The accounts source (one row per account, each group a flag computed once per
+    account) reads every group's accounts from one set of pairs: (tier, account), not a
+    tier lookup per account for each tier; (program, account), not a scan of each program's
+    touches. Besides it, only the union's own scope reads the tier changes or touches."""
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))[:3]
+    ids = ["engaged_target_accounts"]
+    with CaptureQueriesContext(connection) as queries:
+        grouped = compute_grouped(PERIODS[0], Filters(), by, keys, ids, "v2")
+    (statement,) = [q["sql"] for q in queries if 'FROM "accounts_account"' in q["sql"]]
+    assert statement.count(" AS MATERIALIZED (") == 1
+    table = '"engagement_touch"' if by == "program" else '"accounts_tierchange"'
+    assert statement.count(f"FROM {table}") == 2  # the pairs, and the union's scope
+    for key in keys:
+        assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), ids, "v2")
+
+
+@pytest.mark.django_db
 def test_tier_spend_allocation_reads_the_tiers_once(demo):
     """Version 2's spend of every tier, allocated in one statement: each tier's accounts are
     its part of one set of (tier, account) pairs, not a tier lookup per account twice per
