@@ -230,7 +230,9 @@ def _spend_grouped(
         return results  # type: ignore[return-value]
     spend = Spend.objects.filter(spent_on__gte=union.start, spent_on__lte=union.end)
     if all(groups[i].filters.program for i in rest):
-        spend = spend.filter(program_id__in={p for i in rest for p in groups[i].filters.program})
+        spend = spend.filter(
+            program_id__in=sorted({p for i in rest for p in groups[i].filters.program})
+        )
     acquisition = Q(category__in=ACQUISITION_CATEGORIES)
     rows = (
         spend.values("program_id")
