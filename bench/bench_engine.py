@@ -207,8 +207,8 @@ def main() -> None:
         grouped_spend, split, aggregate = SPEND.grouped_runner, VIEW_THROUGH.split_rows, None
 
         def spend_per_tier(union, groups, cohorts):  # noqa: ANN001, ANN202
-            if union.generation >= 2 and union.filters.tier:
-                return None
+            if union.generation >= 2 and any(g.filters.tier for g in groups):
+                return None  # one ``_spend`` per group (or per part of the groups)
             return grouped_spend(union, groups, cohorts)
 
         def rewritten(pending, wrapper=None):  # noqa: ANN001, ANN202
