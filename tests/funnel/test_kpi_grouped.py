@@ -42,6 +42,23 @@ def no_cache(settings):
     settings.ABM_KPI_CACHE_SECONDS = 0  # each compute() computes: grouped vs per group
 
 
+@pytest.fixture
+def copied(monkeypatch) -> list[int]:
+    """The keys of the group copies compiled (``GroupCopy``; a mismatch raises instead)."""
+    from funnel.kpis.measures import GroupCopy
+
+    keys: list[int] = []
+    compile_copy = GroupCopy.as_sql
+
+    def recording(self, compiler, connection, **extra):
+        sql, params = compile_copy(self, compiler, connection, **extra)
+        keys.append(self.keys[2])
+        return sql, params
+
+    monkeypatch.setattr(GroupCopy, "as_sql", recording)
+    return keys
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("definitions", ["v1", "v2"])
 @pytest.mark.parametrize("by", ["program", "tier"])
@@ -178,24 +195,12 @@ def test_slices_of_every_kind_in_one_pass_equal_one_compute_each(demo, definitio
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("definitions", ["v1", "v2"])
-def test_slices_of_every_kind_read_each_source_once_where_it_can(
-    demo, definitions, monkeypatch, caplog
-):
+def test_slices_of_every_kind_read_each_source_once_where_it_can(demo, definitions, copied, caplog):
     """The programs beside all, the cohorts and the tiers add no statement of their own,
     except version 2's view-through, whose windows run over each program's own touches
     (the programs' spend is read with the whole's): fewer than the two passes the
     snapshots took, with each kind's groups past its first two copies of them, none built
     in full."""
-    from funnel.kpis.measures import GroupCopy
-
-    copied = []
-    compile_copy = GroupCopy.as_sql
-
-    def recording(self, compiler, connection, **extra):
-        sql, params = compile_copy(self, compiler, connection, **extra)
-        copied.append(self.keys[2])
-        return sql, params
-
     tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
     programs = list(Program.objects.order_by("pk").values_list("pk", flat=True))
     others = [Filters(), *(Filters(tier=(t,)) for t in tiers)]
@@ -215,7 +220,7 @@ def test_slices_of_every_kind_read_each_source_once_where_it_can(
         )
     )
     alone = statements(lambda: compute_slices(PERIODS[0], others, definitions=definitions))
-    monkeypatch.setattr(GroupCopy, "as_sql", recording)
+    copied.clear()
     with caplog.at_level("INFO", logger="funnel.kpis.measures"):
         together = statements(
             lambda: compute_slices(PERIODS[0], others + by_program, definitions=definitions)
@@ -420,23 +425,10 @@ def test_grouped_results_share_the_cache_with_compute(kpi_cache):
 
 
 @pytest.mark.django_db
-def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(
-    demo, monkeypatch, caplog
-):
+def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(demo, copied, caplog):
     """The third tier's aggregates are the first tier's SQL with its own id (``GroupCopy``),
     not trees of their own, with no group built in full, and its figures are still its own
     ``compute``'s."""
-    from funnel.kpis.measures import GroupCopy
-
-    copied = []
-    compile_copy = GroupCopy.as_sql
-
-    def recording(self, compiler, connection, **extra):
-        sql, params = compile_copy(self, compiler, connection, **extra)
-        copied.append(self.keys[2])  # only a copy that compiled (a mismatch raises)
-        return sql, params
-
-    monkeypatch.setattr(GroupCopy, "as_sql", recording)
     keys = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
     assert len(keys) == 3
     with caplog.at_level("INFO", logger="funnel.kpis.measures"):
@@ -449,23 +441,12 @@ def test_tier_groups_past_the_first_two_reuse_the_first_groups_compiled_sql(
 
 @pytest.mark.django_db
 def test_program_groups_past_the_first_two_are_copies_with_their_own_shared_sets(
-    demo, monkeypatch, caplog
+    demo, copied, caplog
 ):
     """Each program's accounts are its part of the pass's one set of (program, account)
     pairs (``InShared`` with keys): the third program's aggregates still copy the first's
     with its own key, no group is built in full, no statement materializes a set of
     one program's touches, and its figures are its own ``compute``'s."""
-    from funnel.kpis.measures import GroupCopy
-
-    copied = []
-    compile_copy = GroupCopy.as_sql
-
-    def recording(self, compiler, connection, **extra):
-        sql, params = compile_copy(self, compiler, connection, **extra)
-        copied.append(self.keys[2])
-        return sql, params
-
-    monkeypatch.setattr(GroupCopy, "as_sql", recording)
     keys = list(Program.objects.order_by("pk").values_list("pk", flat=True))[:3]
     assert len(keys) == 3
     with (
