@@ -111,24 +111,23 @@ def _tiered(day: dt.date, tiers: tuple[int, ...], shared: bool) -> QuerySet:
             tier_then__in=list(tiers)
         )
         return tiered.annotate(account_id=F("pk")).values("account_id")
-    last = (
-        TierChange.objects.filter(Q(effective_on__isnull=True) | Q(effective_on__lte=day))
-        .order_by("account_id", F("effective_on").desc(nulls_last=True))
-        .distinct("account_id")
-        .values("pk")
-    )
+    last = _last_tier_changes(day).values("pk")
     tiered = TierChange.objects.filter(pk__in=last, tier_id__in=list(tiers))
     return tiered.order_by().values("account_id")
 
 
 def _tier_pairs(day: dt.date) -> QuerySet:
-    """Each account's tier at the end of ``day`` (``account_id``, ``tier_id``): its last
-    tier change by then, in one sorted pass over the changes (``DISTINCT ON``; PostgreSQL)."""
+    """Each account's tier at the end of ``day`` (``account_id``, ``tier_id``)."""
+    return _last_tier_changes(day).values("account_id", "tier_id")
+
+
+def _last_tier_changes(day: dt.date) -> QuerySet:
+    """Each account's last tier change by the end of ``day``, in one sorted pass over the
+    changes (``DISTINCT ON``; PostgreSQL), not ``tier_as_of``'s lookup per account."""
     return (
         TierChange.objects.filter(Q(effective_on__isnull=True) | Q(effective_on__lte=day))
         .order_by("account_id", F("effective_on").desc(nulls_last=True))
         .distinct("account_id")
-        .values("account_id", "tier_id")
     )
 
 
