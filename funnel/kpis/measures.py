@@ -42,6 +42,7 @@ from funnel.choices import Cohort
 
 from . import statements
 from .copies import CopyMismatch, GroupCopy, _copied_members
+from .rollup import roll_up, rollable
 
 if TYPE_CHECKING:
     from .context import Context
@@ -109,6 +110,9 @@ class Source:
     flag column there too, not repeated in each of the group's aggregates (the snapshots'
     program pass: 8 groups x 3 cohorts x every measure). A series leaves them unfenced
     (same values).
+    ``rolls_up``: a ``cohort_once`` source's rows are summed by their flags before its
+    aggregates run, where every aggregate is a sum or a count (``rollup``): many rows per
+    account (touches), far fewer combinations of flags.
     """
 
     name: str
@@ -130,6 +134,7 @@ class Source:
     period_fact: Callable[[str, int], str] | None = None
     scoped_periods: bool = True
     cohort_once: bool = False
+    rolls_up: bool = False
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -320,7 +325,8 @@ def by_group(
             if groups is None
             else tuple(tuple(sorted(_own_cohorts(g, source, cohorts))) for g in groups)
         )
-        shape = (source, tuple(cohorts), tuple(measures), own)
+        # (Rolled up or not: a source's switch, read here so that flipping it recompiles.)
+        shape = (source, source.rolls_up, tuple(cohorts), tuple(measures), own)
         row = statements.aggregate_row(ctx, groups, shape, build)
     else:
         # The split rows are built by the caller for this period: a probe at another
@@ -520,12 +526,18 @@ def pending_by_group(
         queryset = source.rows(ctx, names - {COHORT_FLAG})
     else:
         queryset = source.rows(ctx)
-    if once:
-        queryset = queryset.alias(**{COHORT_FLAG: ctx.targeted(source.prefix)})
+    # Rolled up where each measure's condition repeats per group (a grouped pass): alone,
+    # flagging every row and summing by the flags costs more than it saves (measured).
+    rolls = once and source.rolls_up and len(members) > 1 and split is None and rollable(aggregates)
+    if once:  # a column of the rolled-up rows' groups, else an alias the FILTERs read
+        cohort = {COHORT_FLAG: ctx.targeted(source.prefix)}
+        queryset = queryset.annotate(**cohort) if rolls else queryset.alias(**cohort)
     queryset = queryset.filter(narrowed)
     if flags:
         queryset = queryset.annotate(**flags)
-    if source.fence or once or scoped:
+    if rolls:
+        queryset, aggregates = roll_up(queryset, aggregates, {*flags, COHORT_FLAG})
+    elif source.fence or once or scoped:
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
 

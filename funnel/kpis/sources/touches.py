@@ -61,6 +61,7 @@ TOUCHES = Source(
     group_q=_group_touches,
     period_q=_in_period,
     cohort_once=True,
+    rolls_up=True,
     scoped_periods=False,  # side by side under a tier or program filter (measured faster)
 )
 
