@@ -57,8 +57,8 @@ class Context:
         #: still inside their grace window on that day.
         self.today = timezone.localdate()
         self._results: dict[Source, dict[str, dict[str, Any]]] = {}
-        #: What the contexts of one grouped computation read from the database once
-        #: (under the same definitions): the high-value page patterns.
+        #: What the contexts of one grouped computation read from the database or build
+        #: once (under the same definitions): the high-value page patterns, the scopes.
         self._shared: dict[str, Any] = {} if shared is None else shared
         #: The periods of the series this context is a bucket of (``series``), else empty:
         #: a condition may read all the buckets' rows in one set (``program_reached``).
@@ -69,15 +69,22 @@ class Context:
 
     def scope_q(self, prefix: str = "", *, shared: bool = False) -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``; ``shared``: as
-        shared sets on account rows too, ``scope.scope_q``)."""
-        return scope_q(
-            self.filters,
-            self.period,
-            prefix,
-            generation=self.generation,
-            shared=shared,
-            programs_of=self.programs_of,
-        )
+        shared sets on account rows too, ``scope.scope_q``). Built once per form for all the
+        contexts of a computation: a grouped pass asks each group's of every source, and
+        Django builds its sets' querysets each time (a Q is only ever combined into new
+        ones, never changed in place)."""
+        scopes = self._shared.setdefault("scopes", {})
+        key = (self.filters, self.period, prefix, shared, self.generation, self.programs_of)
+        if key not in scopes:
+            scopes[key] = scope_q(
+                self.filters,
+                self.period,
+                prefix,
+                generation=self.generation,
+                shared=shared,
+                programs_of=self.programs_of,
+            )
+        return scopes[key]
 
     def targeted(self, prefix: str = "") -> Case:
         """The ABM-cohort flag at the period end: the target list, or the filters' list."""

@@ -307,31 +307,29 @@ def by_group(
     (``statements``: proven to be the one this period compiles to).
     """
 
-    def build(ctx: Context, groups: list[Context] | None, wrapper: Any) -> dict[str, Any]:
+    def build(at: Context, members: list[Context] | None, wrapper: Any) -> dict[str, Any]:
+        # Split rows are the period's own: a probe at another period (``statements``) makes
+        # its own from its contexts, so that the statement it compiles is that period's.
+        rows = split if at is ctx or split is None else source.split_rows(at, members)
         try:
             pending = pending_by_group(
-                ctx, source, cohorts, measures, groups, copies=True, split=split
+                at, source, cohorts, measures, members, copies=True, split=rows
             )
             return _aggregate(pending, wrapper)
         except CopyMismatch as mismatch:  # raised while compiling, before the statement runs
             logger.info("%r: groups built in full, not as copies (%s)", source, mismatch)
-            pending = pending_by_group(ctx, source, cohorts, measures, groups, split=split)
+            pending = pending_by_group(at, source, cohorts, measures, members, split=rows)
             return _aggregate(pending, wrapper)
 
     count = 1 if groups is None else len(groups)
-    if split is None:
-        own = (
-            None
-            if groups is None
-            else tuple(tuple(sorted(_own_cohorts(g, source, cohorts))) for g in groups)
-        )
-        # (Rolled up or not: a source's switch, read here so that flipping it recompiles.)
-        shape = (source, source.rolls_up, tuple(cohorts), tuple(measures), own)
-        row = statements.aggregate_row(ctx, groups, shape, build)
-    else:
-        # The split rows are built by the caller for this period: a probe at another
-        # period would still read them, so such a statement is never proven or reused.
-        row = build(ctx, groups, None)
+    own = (
+        None
+        if groups is None
+        else tuple(tuple(sorted(_own_cohorts(g, source, cohorts))) for g in groups)
+    )
+    # (Rolled up or not: a source's switch, read here so that flipping it recompiles.)
+    shape = (source, source.rolls_up, split is not None, tuple(cohorts), tuple(measures), own)
+    row = statements.aggregate_row(ctx, groups, shape, build)
     return results_of(row, count, cohorts, measures, _derived(source, cohorts))
 
 

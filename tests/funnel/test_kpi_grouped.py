@@ -539,3 +539,27 @@ def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregat
         assert "SELECT" not in aggregates[len("SELECT") :], name
     for key in keys:
         assert grouped[key] == compute(PERIODS[0], Filters(**{by: (key,)}), definitions="v2")
+
+
+@pytest.mark.django_db
+def test_each_groups_scope_is_built_once_per_form(demo, monkeypatch):
+    """A pass over every slice asks each group's scope of every source: each context builds
+    each form of it (through accounts or not, shared sets or not) once, not once per source
+    (Django builds its sets' querysets each time)."""
+    from funnel.kpis import context
+
+    built = []
+    scope_q = context.scope_q
+
+    def counting(filters, period, prefix="", **kwargs):
+        built.append((filters, period, prefix, kwargs["shared"], kwargs["programs_of"]))
+        return scope_q(filters, period, prefix, **kwargs)
+
+    monkeypatch.setattr(context, "scope_q", counting)
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    programs = list(Program.objects.order_by("pk").values_list("pk", flat=True))
+    slices = [Filters(), *(Filters(tier=(t,)) for t in tiers)]
+    slices += [Filters(program=(p,)) for p in programs]
+    compute_slices(PERIODS[0], slices, definitions="v2")
+    assert len(built) > len(slices)
+    assert len(built) == len(set(built))

@@ -15,7 +15,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from abm_site.db import day_start
-from funnel.kpis import Filters, Period, compute, compute_grouped, statements
+from funnel.kpis import Filters, Period, compute, compute_grouped, measures, statements
 from funnel.kpis.query import MAX_PERIOD_DAYS
 from funnel.kpis.sources.touches import TOUCHES
 from tests.factories import (
@@ -207,11 +207,13 @@ def test_grouped_programs_reuse_every_statement_their_pairs_set_reads(world, set
     assert compiled == [0] * len(PERIODS)
 
 
-def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(world, settings):
-    """Version 2's view-through for every program in one statement reads rows its caller
-    built for the period (``split``): such a pass is never reused (a probe would read the
-    caller's rows, not its own), so a period computed twice and then others stay exact,
-    the other sources of the pass reused beside it."""
+def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(
+    world, settings, monkeypatch
+):
+    """Version 2's view-through for every program in one statement reads rows split by
+    program (``split``), made for the period: the probes at other periods make their own,
+    so the statement is proven and reused like the others (it used to be compiled every
+    time), and a period computed twice and then others stay exact."""
     program, other = world["program"], ProgramFactory(name="Other program")
     account = AccountFactory(name="Viewer")
     days = [
@@ -229,7 +231,17 @@ def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(wo
         )
     keys = [program.pk, other.pk]
     ids = ["view_through_visits", "view_through_conversions", "web_visits"]
+    built = []  # the sources whose aggregate each run builds (not reused)
+    pending_by_group = measures.pending_by_group
+
+    def building(ctx, source, *args, **kwargs):
+        if statements.reuse():  # not the fresh computation it is checked against
+            built[-1].add(source.name)
+        return pending_by_group(ctx, source, *args, **kwargs)
+
+    monkeypatch.setattr(measures, "pending_by_group", building)
     for period in (PERIODS[1], PERIODS[1], PERIODS[0], PERIODS[2], PERIODS[1]):
+        built.append(set())
         grouped = compute_grouped(period, Filters(), "program", keys, ids, definitions="v2")
         settings.ABM_KPI_STATEMENT_REUSE = False
         fresh = compute_grouped(period, Filters(), "program", keys, ids, definitions="v2")
@@ -237,6 +249,8 @@ def test_programs_with_split_view_through_are_exact_when_a_period_comes_again(wo
         assert grouped == fresh
         items = {i["id"]: i for i in grouped[program.pk]["kpis"]}
         assert items["view_through_visits"]["value"] >= 1  # each period has one
+    assert "view_through" in built[0]
+    assert built[2:] == [set()] * 3  # observed, proven, then reused: nothing built
 
 
 def test_proving_runs_no_extra_query(world, settings):
