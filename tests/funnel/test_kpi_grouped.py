@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tier
 from engagement.models import Program, Touch
-from funnel.kpis import Filters, Period, compute, compute_grouped, compute_slices, measures
+from funnel.kpis import Filters, Period, compute, compute_grouped, compute_slices
 from reports.selectors import COHORT_TIER_KPIS, PROGRAM_KPIS
 from tests.conftest import postgresql_only
 from tests.factories import ProgramFactory, SpendFactory, TouchFactory
@@ -503,7 +503,7 @@ def test_a_pass_that_builds_its_groups_in_full_says_why_and_reads_the_pages_once
 @pytest.mark.django_db
 @pytest.mark.parametrize("by", ["program", "tier"])
 def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregate(
-    demo, by, monkeypatch
+    demo, by, source_statements
 ):
     """Touches, opportunities and NPS (``cohort_once``) state each group's condition once, as a
     flag column of their fenced rows: the program and tier passes of the nightly snapshots
@@ -512,25 +512,9 @@ def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregat
     model = Program if by == "program" else Tier
     keys = list(model.objects.order_by("pk").values_list("pk", flat=True))[:3]
     assert len(keys) == 3
-    statements = {}
-    built, run = measures.pending_by_group, measures._aggregate
-
-    def pending(ctx, source, *args, **kwargs):
-        made = built(ctx, source, *args, **kwargs)
-        made.source = source.name
-        return made
-
-    def aggregate(made, *args):
-        with CaptureQueriesContext(connection) as queries:
-            row = run(made, *args)
-        statements[made.source] = queries[-1]["sql"]
-        return row
-
-    monkeypatch.setattr(measures, "pending_by_group", pending)
-    monkeypatch.setattr(measures, "_aggregate", aggregate)
     grouped = compute_grouped(PERIODS[0], Filters(), by, keys, definitions="v2")
     for name in ("touches", "opportunities", "nps"):
-        sql = statements[name].split(") SELECT ", 1)[-1]  # past the shared sets
+        sql = source_statements[name].split(") SELECT ", 1)[-1]  # past the shared sets
         aggregates = sql.split(" FROM ", 1)[0]
         for i in range(len(keys)):
             assert f'"group_{i}"' in aggregates, name

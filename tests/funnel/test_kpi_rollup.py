@@ -11,14 +11,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import BooleanField, Case, Count, DecimalField, Max, Q, Sum, Value, When
 from django.db.models.functions import Cast
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tier
 from engagement.models import Program, Touch
-from funnel.kpis import Filters, Period, compute, compute_grouped, measures
+from funnel.kpis import Filters, Period, compute, compute_grouped
 from funnel.kpis.rollup import roll_up, rollable
 from funnel.kpis.sources.touches import TOUCHES
 from tests.conftest import postgresql_only
@@ -110,35 +108,12 @@ def test_only_sums_and_plain_counts_roll_up():
     assert not rollable({})
 
 
-def _touches_statement(monkeypatch, run) -> tuple:
-    """``run()``'s result and the SQL of its touches aggregate."""
-    seen = {}
-    built, aggregate = measures.pending_by_group, measures._aggregate
-
-    def pending(ctx, source, *args, **kwargs):
-        made = built(ctx, source, *args, **kwargs)
-        made.source = source.name
-        return made
-
-    def running(made, *args):
-        with CaptureQueriesContext(connection) as queries:
-            row = aggregate(made, *args)
-        seen[made.source] = queries[-1]["sql"]
-        return row
-
-    monkeypatch.setattr(measures, "pending_by_group", pending)
-    monkeypatch.setattr(measures, "_aggregate", running)
-    result = run()
-    monkeypatch.undo()
-    return result, seen["touches"]
-
-
 @postgresql_only
 @pytest.mark.django_db
 @pytest.mark.parametrize("definitions", ["v1", "v2"])
 @pytest.mark.parametrize("by", ["program", "tier"])
 def test_a_grouped_pass_rolls_up_the_touches_with_the_same_figures(
-    demo, definitions, by, monkeypatch
+    demo, definitions, by, monkeypatch, source_statements
 ):
     """The high-value page patterns (a LIKE per pattern) are tested once per touch, not once
     per group and cohort; every group's figures are those of the pass not rolled up and of
@@ -150,11 +125,13 @@ def test_a_grouped_pass_rolls_up_the_touches_with_the_same_figures(
     def grouped():
         return compute_grouped(period, Filters(), by, keys, definitions=definitions)
 
-    rolled, sql = _touches_statement(monkeypatch, grouped)
+    rolled = grouped()
+    sql = source_statements["touches"]
     assert "GROUP BY" in sql
     assert sql.count("LIKE ANY") == 1
     monkeypatch.setattr(TOUCHES, "rolls_up", False)
-    plain, plain_sql = _touches_statement(monkeypatch, grouped)
+    plain = grouped()
+    plain_sql = source_statements["touches"]
     assert "GROUP BY" not in plain_sql
     assert plain_sql.count("LIKE ANY") >= len(keys)  # once per group (and cohort)
     assert rolled == plain
@@ -164,8 +141,8 @@ def test_a_grouped_pass_rolls_up_the_touches_with_the_same_figures(
 
 @postgresql_only
 @pytest.mark.django_db
-def test_one_computation_does_not_roll_up(demo, monkeypatch):
+def test_one_computation_does_not_roll_up(demo, source_statements):
     """Alone, each condition is tested about once per touch anyway: rolling up would add
     the flags and the sums by them for nothing (measured slower for the catalogue)."""
-    _, sql = _touches_statement(monkeypatch, lambda: compute(PERIOD, Filters()))
-    assert "rolled_" not in sql
+    compute(PERIOD, Filters())
+    assert "rolled_" not in source_statements["touches"]
