@@ -33,9 +33,11 @@ from .copies import GroupCopy
 
 
 def rollable(aggregates: dict[str, Any]) -> bool:
-    """Every aggregate is a sum or a plain count (a group copy: its template's kind)."""
+    """Every aggregate is a sum or a plain count (a group copy: its template's kind), with
+    no default of its own (which a sum of sums would not keep)."""
     return bool(aggregates) and all(
-        isinstance(a, GroupCopy) or (type(a) in (Sum, Count) and not a.distinct)
+        isinstance(a, GroupCopy)
+        or (type(a) in (Sum, Count) and not a.distinct and a.default is None)
         for a in aggregates.values()
     )
 

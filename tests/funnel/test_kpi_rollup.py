@@ -105,6 +105,7 @@ def test_only_sums_and_plain_counts_roll_up():
     assert rollable({"a": Sum("quantity"), "b": Count("pk", filter=Q(kind="x"))})
     assert not rollable({"a": Sum("quantity"), "b": Count("account", distinct=True)})
     assert not rollable({"a": Max("occurred_at")})
+    assert not rollable({"a": Sum("quantity", default=0)})  # a sum of sums would drop it
     assert not rollable({})
 
 
