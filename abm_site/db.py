@@ -366,6 +366,16 @@ class InShared(Func):
         return sql, (*params, *key_params)
 
 
+def flag_column(where: Q) -> Any:
+    """``where`` as a boolean column (true where it holds, else false; ``Q()``: every row),
+    to compute a condition once per row and test the column wherever it is read."""
+    from django.db.models import Case, When
+
+    if not where:  # every row (an empty Q cannot be a When condition)
+        return Value(True, output_field=BooleanField())
+    return Case(When(where, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
 def _unordered(rows: Any) -> Any:
     """``rows`` without its ORDER BY (a model's default ordering, say), for a set the
     statement materializes: ``IN`` reads it as a hash, so a sort of it is wasted work (a

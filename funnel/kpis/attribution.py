@@ -53,8 +53,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
+from abm_site.db import flag_column
 from engagement.choices import ENGAGEMENT_KINDS
 from funnel.choices import Cohort
 from funnel.definitions import ATTRIBUTION_MODEL_LABELS, ATTRIBUTION_MODELS
@@ -541,11 +542,6 @@ def _run(ctx: Context, cohorts: list[str]) -> dict[str, dict[str, Any]]:
     return values
 
 
-def _flag(where: Q) -> Case:
-    """``where`` as a boolean column of an opportunity row."""
-    return Case(When(where, then=Value(True)), default=Value(False), output_field=BooleanField())
-
-
 def _run_grouped(
     union: Context, groups: list[Context], cohorts: list[str]
 ) -> list[dict[str, dict[str, Any]]] | None:
@@ -584,9 +580,9 @@ def _run_grouped(
         rows = rows.filter(reduce(operator.or_, (flags[c] for c in in_cohort if c)))
     pipeline, revenue = created_new_business(union), won_new_business(union)
     rows = rows.filter(pipeline | revenue).annotate(
-        in_pipeline=_flag(pipeline),
-        in_revenue=_flag(revenue),
-        **{name: _flag(where) for name, where in flags.items()},
+        in_pipeline=flag_column(pipeline),
+        in_revenue=flag_column(revenue),
+        **{name: flag_column(where) for name, where in flags.items()},
     )
     aggregates, selected = [], {}
     for i, group in enumerate(groups):

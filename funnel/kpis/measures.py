@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import connections
 from django.db.models import (
     Aggregate,
-    BooleanField,
-    Case,
     Count,
     Expression,
     F,
@@ -31,13 +29,11 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import Ref
 
-from abm_site.db import PerAccount, shared_sets
+from abm_site.db import PerAccount, flag_column, shared_sets
 from funnel.choices import Cohort
 
 from . import statements
@@ -490,9 +486,7 @@ def pending_by_group(
                 members.append((group, where))
                 continue
             # Fenced rows compute each group's flag once (an account's, once per account).
-            flag = Case(
-                When(where, then=Value(True)), default=Value(False), output_field=BooleanField()
-            )
+            flag = flag_column(where)
             flags[f"group_{i}"] = PerAccount(flag) if source.fence else flag
             members.append((group, Q(**{f"group_{i}": True})))
     # Each group's own cohorts: what its slices read (a tier slice no non-ABM figures when
@@ -570,18 +564,12 @@ def _period_flags(
         scope = bucket.scope_q(source.prefix, shared=True)
     assert scope is not None, f"{source!r} cannot split its rows by scope"
     kept = source.period_q(bucket) & scope
-    flags[f"group_{i}"] = _flag(kept)
+    flags[f"group_{i}"] = flag_column(kept)
     for cohort in cohorts:
         where = bucket.cohort_q(cohort, source.prefix)
         if where:
-            flags[f"cohort_{i}_{cohort}"] = _flag(where)
+            flags[f"cohort_{i}_{cohort}"] = flag_column(where)
     return kept
-
-
-def _flag(where: Q) -> Case | Value:
-    if not where:  # every row
-        return Value(True, output_field=BooleanField())
-    return Case(When(where, then=Value(True)), default=Value(False), output_field=BooleanField())
 
 
 def results_of(

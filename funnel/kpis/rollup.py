@@ -17,17 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    F,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from abm_site.db import flag_column
 
 from .copies import GroupCopy
 
@@ -67,14 +59,7 @@ def roll_up(
         (weight,) = aggregate.source_expressions
         column = weights.setdefault((counting, weight), f"rolled_w{len(weights)}")
         rolled[alias] = SumOfSums(F(column), filter=kept or None, count=counting)
-    queryset = queryset.annotate(
-        **{
-            name: Case(
-                When(own, then=Value(True)), default=Value(False), output_field=BooleanField()
-            )
-            for own, name in owns.items()
-        }
-    )
+    queryset = queryset.annotate(**{name: flag_column(own) for own, name in owns.items()})
     sums = {
         column: Count(weight) if counting else Sum(weight)
         for (counting, weight), column in weights.items()
