@@ -1,0 +1,83 @@
+"""Stage velocity computed for many groups at once (#18): each stage change's previous change
+is looked up once per change, however many groups and cohorts read its days; the figures
+are the hand-computed ones and each group's own ``compute``'s."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from funnel.kpis import Filters, compute, compute_grouped, compute_slices
+from tests.factories import AccountStageChangeFactory, TierFactory
+
+from .kpi_fixtures import MARCH, D, day, non_target, target
+
+pytestmark = pytest.mark.django_db
+
+
+def change(account, on, from_stage, to_stage):
+    return AccountStageChangeFactory(
+        account=account, changed_on=on, from_stage=from_stage, to_stage=to_stage
+    )
+
+
+def _world():
+    """Two tiers; in tier 1 a target, in tier 2 a target and a non-target (stages' days)."""
+    t1, t2 = TierFactory(name="One"), TierFactory(name="Two")
+    a = target(tier=t1)
+    change(a, D(2024, 1, 1), "none", "target")
+    change(a, day(11), "target", "engaged")  # 70 days in target
+    change(a, day(21), "engaged", "opportunity")  # 10 days in engaged
+    b = target(tier=t2)
+    change(b, D(2024, 2, 10), "none", "target")
+    change(b, D(2024, 2, 20), "target", "engaged")  # before the period
+    change(b, day(5), "engaged", "opportunity")  # 14 days in engaged
+    c = non_target(tier=t2)
+    change(c, day(1), "none", "target")  # no earlier change: left out
+    change(c, day(4), "target", "engaged")  # 3 days in target
+    change(c, day(9), "engaged", "opportunity")  # 5 days in engaged
+    return t1, t2
+
+
+def test_grouped_stage_velocity_is_hand_computed_and_each_groups_own():
+    t1, t2 = _world()
+    ids = ["stage_velocity_days"]
+
+    grouped = compute_grouped(MARCH, Filters(), "tier", [t1.pk, t2.pk], ids, "v2")
+
+    one = grouped[t1.pk]["kpis"][0]
+    two = grouped[t2.pk]["kpis"][0]
+    assert one["value"]["target"] == 70.0 and one["value"]["engaged"] == 10.0
+    assert one["count"] == 2
+    assert two["value"] == {"engaged": 14.0}  # the target only (the default cohort)
+    assert two["count"] == 1
+    for key in (t1.pk, t2.pk):
+        assert grouped[key] == compute(MARCH, Filters(tier=(key,)), ids, "v2")
+
+
+def test_slices_of_every_cohort_and_tier_read_each_changes_previous_change_once():
+    """The slices' stage changes statement: the rows and one lookup of each row's previous
+    change, not one for each group, cohort and aggregate that reads the days (5 slices x 2
+    cohorts x a sum and a count read it before)."""
+    t1, t2 = _world()
+    slices = [
+        Filters(),
+        Filters(tier=(t1.pk,)),
+        Filters(tier=(t2.pk,)),
+        Filters(cohort="abm"),
+        Filters(cohort="non_abm"),
+        Filters(cohort="all"),
+    ]
+    ids = ["stage_velocity_days"]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = compute_slices(MARCH, slices, ids, "v2")
+
+    (statement,) = [q["sql"] for q in queries if '"from_stage"' in q["sql"]]
+    assert statement.count('FROM "funnel_accountstagechange"') == 2
+    everyone = results[5]["kpis"][0]
+    # (70 + 3) / 2 days in target; (10 + 14 + 5) / 3 in engaged
+    assert everyone["value"] == {"target": 36.5, "engaged": 9.67}
+    assert everyone["count"] == 5
+    assert results[4]["kpis"][0]["value"] == {"target": 3.0, "engaged": 5.0}  # c alone
+    for filters, result in zip(slices, results, strict=True):
+        assert result == compute(MARCH, filters, ids, "v2")
