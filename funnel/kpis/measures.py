@@ -572,6 +572,51 @@ def _period_flags(
     return kept
 
 
+#: The SQL aggregates ``flagged_totals`` takes (by name: they are written into its SQL).
+TOTALS = frozenset({"SUM", "COUNT"})
+
+
+def flagged_totals(
+    rows: QuerySet,
+    by: list[str],
+    members: list[Q],
+    cohorts: dict[str, Q],
+    totals: dict[str, tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """Totals of ``rows`` by their columns ``by`` for each member (a group's condition) and
+    cohort, in one statement: one dict per distinct ``by``, its totals named
+    ``f"{i}__{cohort}__{name}"``. ``totals``: name -> (``TOTALS`` aggregate, column or "*").
+
+    Each member's and cohort's condition is a flag column of the fenced rows, computed
+    once per row, and so is any annotation of ``rows`` (a correlated subquery's value).
+    Grouped and aggregated by Django, each total would repeat them: the nightly snapshots'
+    stage changes looked each change's previous change up 48 times, once per total.
+    """
+    flags = {f"group_{i}": flag_column(where) for i, where in enumerate(members)}
+    flags |= {f"cohort_{c}": flag_column(where) for c, where in cohorts.items()}
+    read = dict.fromkeys(column for _, column in totals.values() if column != "*")
+    fenced = rows.annotate(**flags).order_by().values(*by, *read, *flags)[:_FENCE]
+    db = connections[fenced.db]
+    quote = db.ops.quote_name
+    selected, names = [quote(column) for column in by], list(by)
+    for i in range(len(members)):  # the groups and cohorts: bounded lists, not data rows
+        for cohort in cohorts:
+            where = f"{quote(f'group_{i}')} AND {quote(f'cohort_{cohort}')}"
+            for name, (function, column) in totals.items():
+                assert function in TOTALS, function
+                operand = "*" if column == "*" else quote(column)
+                selected.append(f"{function}({operand}) FILTER (WHERE {where})")
+                names.append(f"{i}__{cohort}__{name}")
+    grouped = f" GROUP BY {', '.join(quote(column) for column in by)}" if by else ""
+    with shared_sets(fenced.db):  # each member's set once
+        inner, params = fenced.query.sql_with_params()
+        # Quoted identifiers, ``TOTALS`` and Django's compiled SQL: every value a parameter.
+        sql = f"SELECT {', '.join(selected)} FROM ({inner}) AS {quote('rows')}{grouped}"  # noqa: S608
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def results_of(
     row: dict[str, Any], count: int, cohorts: list[str], measures: list[Measure], derived: bool
 ) -> list[dict[str, dict[str, Any]]]:

@@ -41,7 +41,7 @@ from django.db.models.functions import Coalesce, Least, TruncDate
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from abm_site.db import DaysBetween, FloatValue, InShared, PerAccount, day_bounds, shared_sets
+from abm_site.db import DaysBetween, FloatValue, InShared, PerAccount, day_bounds
 from accounts.models import Account, Stakeholder, fit_grade_as_of, tier_as_of
 from engagement.choices import ENGAGEMENT_KINDS, WEB_VISIT_KINDS
 from engagement.models import Touch
@@ -58,7 +58,7 @@ from funnel.selectors import customer_q, first_won_new_business
 
 from ..base import Figure, Period
 from ..context import Context
-from ..measures import Source
+from ..measures import Source, flagged_totals
 from ..scope import period_free, scope_q, slice_q
 
 WON = OpportunityStatus.WON
@@ -744,24 +744,15 @@ def _tiers_grouped(
 ) -> list[dict[str, dict[str, Any]]]:
     """``_tiers`` for each of ``groups`` (``ctx``: their union) in one query, a count per
     group and cohort; without groups, for ``ctx`` alone."""
-    members = [(ctx, Q())] if groups is None else [(g, _within(ctx, g, "")) for g in groups]
-    counts = {
-        f"{i}__{c}": Count("pk", filter=where & ctx.cohort_q(c))
-        for i, (_, where) in enumerate(members)
-        for c in cohorts
-    }
-    rows = (
-        Account.objects.filter(ctx.scope_q())
-        .annotate(
-            tier_name=tier_as_of(ctx.end, field="tier__name"),
-            tier_rank=tier_as_of(ctx.end, field="tier__rank"),
-        )
-        .values("tier_name", "tier_rank")
-        .annotate(**counts)
-        .order_by(F("tier_rank").asc(nulls_last=True))
+    members = [Q()] if groups is None else [_within(ctx, g, "") for g in groups]
+    accounts = Account.objects.filter(ctx.scope_q()).annotate(
+        tier_name=tier_as_of(ctx.end, field="tier__name"),
+        tier_rank=tier_as_of(ctx.end, field="tier__rank"),
     )
-    with shared_sets(rows.db):  # each group's set once (``_within``)
-        rows = list(rows)
+    cohort_qs = {c: ctx.cohort_q(c) for c in cohorts}
+    by = ["tier_name", "tier_rank"]
+    rows = flagged_totals(accounts, by, members, cohort_qs, {"n": ("COUNT", "*")})
+    rows.sort(key=lambda row: (row["tier_rank"] is None, row["tier_rank"] or 0))  # a handful
     results: list[dict[str, dict[str, Any]]] = [
         {c: {"by_tier": {}} for c in cohorts} for _ in members
     ]
@@ -769,8 +760,8 @@ def _tiers_grouped(
         name = row["tier_name"] or "none"
         for i, result in enumerate(results):
             for c in cohorts:
-                if row[f"{i}__{c}"]:
-                    result[c]["by_tier"][name] = row[f"{i}__{c}"]
+                if row[f"{i}__{c}__n"]:
+                    result[c]["by_tier"][name] = row[f"{i}__{c}__n"]
     return results
 
 

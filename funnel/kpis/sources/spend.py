@@ -6,17 +6,17 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import DateField, F, Max, OuterRef, Q, Subquery, Sum
 
-from abm_site.db import DaysBetween, flag_column, shared_sets
+from abm_site.db import DaysBetween, shared_sets
 from accounts.models import Account
 from engagement.choices import ACQUISITION_CATEGORIES, SpendCategory
 from engagement.models import Spend
 from funnel.models import AccountStageChange
 
 from ..context import Context
-from ..measures import _FENCE, Source
+from ..measures import Source, flagged_totals
 from ..scope import slice_q
 from .accounts import _within
 
@@ -276,11 +276,9 @@ def _stage_changes_grouped(
     """Days in each stage for each of ``groups`` (``ctx``: their union) in one query, a sum
     and a count per group and cohort; without groups, for ``ctx`` alone.
 
-    Each change's previous change (a correlated subquery) is looked up once, in fenced rows
-    that carry its days and a flag column per group and cohort; the sums and counts by stage
-    read those columns. Read from an annotation instead, the lookup was repeated in every
-    sum and count (the nightly snapshots' pass: 48 per change, 79 ms for 3 ms of work).
-    A change with no earlier one has no days (NULL): the sums and counts leave it out.
+    Each change's previous change (a correlated subquery) is looked up once per change
+    (``flagged_totals``). A change with no earlier one has no days (NULL): the sums and
+    counts leave it out.
     """
     previous = (
         AccountStageChange.objects.filter(
@@ -292,44 +290,27 @@ def _stage_changes_grouped(
         .values("last")
     )
     members = [Q()] if groups is None else [_within(ctx, g, "account__") for g in groups]
-    flags = {f"group_{i}": flag_column(where) for i, where in enumerate(members)}
-    flags |= {f"cohort_{c}": flag_column(ctx.cohort_q(c, "account__")) for c in cohorts}
-    entered = Subquery(previous, output_field=DateField())
-    rows = (
-        AccountStageChange.objects.filter(
-            ctx.scope_q("account__"), changed_on__gte=ctx.start, changed_on__lte=ctx.end
-        )
-        .annotate(days=DaysBetween(F("changed_on"), entered), **flags)
-        .order_by()
-        .values("from_stage", "days", *flags)[:_FENCE]
+    changes = AccountStageChange.objects.filter(
+        ctx.scope_q("account__"), changed_on__gte=ctx.start, changed_on__lte=ctx.end
+    ).annotate(days=DaysBetween(F("changed_on"), Subquery(previous, output_field=DateField())))
+    rows = flagged_totals(
+        changes,
+        ["from_stage"],
+        members,
+        {c: ctx.cohort_q(c, "account__") for c in cohorts},
+        {"sum": ("SUM", "days"), "n": ("COUNT", "days")},
     )
-    db = connections[rows.db]
-    quote = db.ops.quote_name
-    sums = []
-    for i in range(len(members)):  # the groups and cohorts: bounded lists, not data rows
-        for c in cohorts:
-            where = f"{quote(f'group_{i}')} AND {quote(f'cohort_{c}')}"
-            sums += [f'SUM("days") FILTER (WHERE {where})', f'COUNT("days") FILTER (WHERE {where})']
-    with shared_sets(rows.db):  # each group's set once (``_within``)
-        inner, params = rows.query.sql_with_params()
-        # Quoted identifiers and Django's compiled SQL only: every value is a parameter.
-        sql = (
-            f'SELECT "from_stage", {", ".join(sums)} FROM ({inner}) AS "changes"'  # noqa: S608
-            ' GROUP BY "from_stage"'
-        )
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            fetched = cursor.fetchall()
     results: list[dict[str, dict[str, Any]]] = [
         {c: {"stages": {}} for c in cohorts} for _ in members
     ]
-    for stage, *figures in fetched:  # one row per stage: a handful
-        pairs = iter(figures)
-        for result in results:
+    for row in rows:  # one row per stage: a handful
+        for i, result in enumerate(results):
             for c in cohorts:
-                days, n = next(pairs), next(pairs)
-                if n:
-                    result[c]["stages"][stage] = (days, n)
+                if row[f"{i}__{c}__n"]:
+                    result[c]["stages"][row["from_stage"]] = (
+                        row[f"{i}__{c}__sum"],
+                        row[f"{i}__{c}__n"],
+                    )
     return results
 
 

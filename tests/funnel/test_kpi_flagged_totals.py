@@ -1,6 +1,7 @@
-"""Stage velocity computed for many groups at once (#18): each stage change's previous change
-is looked up once per change, however many groups and cohorts read its days; the figures
-are the hand-computed ones and each group's own ``compute``'s."""
+"""The runners that total rows by a key for many groups at once (#18), stage velocity and the
+tier split: each row's annotations (a stage change's previous change, an account's tier)
+and each group's and cohort's condition computed once per row, however many totals read
+them; the figures are the hand-computed ones and each group's own ``compute``'s."""
 
 import pytest
 from django.db import connection
@@ -79,5 +80,41 @@ def test_slices_of_every_cohort_and_tier_read_each_changes_previous_change_once(
     assert everyone["value"] == {"target": 36.5, "engaged": 9.67}
     assert everyone["count"] == 5
     assert results[4]["kpis"][0]["value"] == {"target": 3.0, "engaged": 5.0}  # c alone
+    for filters, result in zip(slices, results, strict=True):
+        assert result == compute(MARCH, filters, ids, "v2")
+
+
+def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
+    """The tier split of all, each tier and each cohort: a target-list subquery for each
+    cohort's flag (ABM, non-ABM), once per account, not one per group and cohort; tiers in
+    rank order, the untiered last."""
+    strategic = TierFactory(name="Strategic", rank=1)
+    scale = TierFactory(name="Scale", rank=2)
+    target(tier=scale)
+    target(tier=strategic)
+    target(tier=strategic)
+    target(tier=None)
+    non_target(tier=scale)
+    non_target(tier=None)
+    slices = [
+        Filters(),
+        Filters(tier=(strategic.pk,)),
+        Filters(tier=(scale.pk,)),
+        Filters(cohort="non_abm"),
+        Filters(cohort="all"),
+    ]
+    ids = ["target_accounts_by_tier"]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = compute_slices(MARCH, slices, ids, "v2")
+
+    (statement,) = [q["sql"] for q in queries if '"tier_rank"' in q["sql"]]
+    assert statement.count('"accounts_listmembership"') == 2
+    split = [result["kpis"][0]["value"] for result in results]
+    assert list(split[0].items()) == [("Strategic", 2), ("Scale", 1), ("none", 1)]
+    assert split[1] == {"Strategic": 2}
+    assert split[2] == {"Scale": 1}
+    assert list(split[3].items()) == [("Scale", 1), ("none", 1)]
+    assert list(split[4].items()) == [("Strategic", 2), ("Scale", 2), ("none", 2)]
     for filters, result in zip(slices, results, strict=True):
         assert result == compute(MARCH, filters, ids, "v2")
