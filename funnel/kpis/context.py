@@ -66,6 +66,9 @@ class Context:
         #: The programs of the grouped pass this context is a group (or the union) of, else
         #: empty: its program conditions read the pass's one set of pairs (``scope_q``).
         self.programs_of: tuple[int, ...] = ()
+        #: Whether those programs' (program, account) pairs are in the session, put there once
+        #: for the whole computation (``scope.program_pairs``; PostgreSQL).
+        self.pairs_set = False
 
     def scope_q(self, prefix: str = "", *, shared: bool = False) -> Q:
         """Tier, owner and program filters on accounts (through ``prefix``; ``shared``: as
@@ -74,7 +77,15 @@ class Context:
         Django builds its sets' querysets each time (a Q is only ever combined into new
         ones, never changed in place)."""
         scopes = self._shared.setdefault("scopes", {})
-        key = (self.filters, self.period, prefix, shared, self.generation, self.programs_of)
+        key = (
+            self.filters,
+            self.period,
+            prefix,
+            shared,
+            self.generation,
+            self.programs_of,
+            self.pairs_set,
+        )
         if key not in scopes:
             scopes[key] = scope_q(
                 self.filters,
@@ -83,6 +94,7 @@ class Context:
                 generation=self.generation,
                 shared=shared,
                 programs_of=self.programs_of,
+                pairs_set=self.pairs_set,
             )
         return scopes[key]
 

@@ -42,6 +42,7 @@ from .engine import (
     filters_echo,
 )
 from .measures import Source, by_group, group_row_q
+from .scope import program_pairs
 
 #: What a grouped computation can group by: a filter that takes ids.
 GROUP_BY = ("program", "tier")
@@ -201,20 +202,20 @@ def _grouped(
         for base, own in zip(bases, group_plans, strict=True)
     ]
     alone = len(bases) == 1 and bases[0] == united
-    if not alone:  # the groups' program conditions: parts of one set of pairs per statement
-        programs = tuple(sorted({p for base in bases for p in base.program}))
-        for ctx in (union, *groups):
-            ctx.programs_of = programs
-    for source, planned in plan.items():  # the sources: a fixed list, not data rows
-        cohorts = sorted(planned.cohorts)
-        measures = sorted(planned.measures, key=lambda m: m.name)
-        if alone:  # one group, the union itself (all and the cohorts): no group flags
-            groups[0]._results[source] = source.compute(union, cohorts, measures)
-            continue
-        for group, result in zip(
-            groups, _run(source, union, groups, cohorts, measures), strict=True
-        ):
-            group._results[source] = result
+    programs = () if alone else tuple(sorted({p for base in bases for p in base.program}))
+    with program_pairs(period, programs, rules.generation) as pairs_set:
+        for ctx in (union, *groups):  # the groups' program conditions: parts of one set
+            ctx.programs_of, ctx.pairs_set = programs, pairs_set
+        for source, planned in plan.items():  # the sources: a fixed list, not data rows
+            cohorts = sorted(planned.cohorts)
+            measures = sorted(planned.measures, key=lambda m: m.name)
+            if alone:  # one group, the union itself (all and the cohorts): no group flags
+                groups[0]._results[source] = source.compute(union, cohorts, measures)
+                continue
+            for group, result in zip(
+                groups, _run(source, union, groups, cohorts, measures), strict=True
+            ):
+                group._results[source] = result
     results = {}
     for key, filters in members.items():  # the members: a bounded list, not data rows
         group = groups[bases.index(dataclasses.replace(filters, cohort=None))]
@@ -279,7 +280,7 @@ def _run(
         bases = [g.filters for g in members]
         filters = dataclasses.replace(bases[0], **{name: _united(bases, name) for name in GROUP_BY})
         own = Context(union.period, filters, union.plan, union.definitions, shared=union._shared)
-        own.programs_of = union.programs_of
+        own.programs_of, own.pairs_set = union.programs_of, union.pairs_set
         for i, result in zip(part, _run(source, own, members, cohorts, measures), strict=True):
             results[i] = result
     return results

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import In
 
 from abm_site.db import InShared, day_bounds
@@ -32,6 +36,7 @@ def scope_q(
     generation: int = 2,
     shared: bool = False,
     programs_of: tuple[int, ...] = (),
+    pairs_set: bool = False,
 ) -> Q:
     """Tier, owner and program filters on accounts (through ``prefix``).
 
@@ -43,18 +48,17 @@ def scope_q(
     flag per bucket, ``InShared``), not a correlated subquery per row. ``programs_of``:
     the programs of a grouped pass (all its groups'), whose conditions then read one set
     of (program, account) pairs, each its own programs' part: one scan of their touches
-    per statement, not one per program and one more for the union.
+    per statement, not one per program and one more for the union. ``pairs_set``: that set
+    is the one ``program_pairs`` put in the session for the computation (PostgreSQL),
+    not computed again by each statement.
     """
     q = slice_q(filters, period.end, prefix, shared=shared)
     if filters.program:
-        start, end = day_bounds(period.start, period.end)
         grouped = (prefix or shared) and set(filters.program) <= set(programs_of)
         of = programs_of if grouped else filters.program
-        touched = Touch.objects.filter(program_id__in=of, occurred_at__lt=end)
-        if generation >= 2:
-            touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
+        touched = _program_touches(period, of, generation)
         if grouped:
-            pairs = touched.order_by().values("program_id", "account_id").distinct()
+            pairs = _session_pairs() if pairs_set else _pairs(touched)
             keys = ("program_id", tuple(filters.program))
             q &= Q(InShared(F(f"{prefix}pk"), pairs, keys=keys))
         elif prefix or shared:
@@ -66,6 +70,75 @@ def scope_q(
     if cohort and filters.cohort:
         q &= cohort_q(filters.cohort, period.end, prefix, filters.list_id)
     return q
+
+
+def _program_touches(period: Period, programs: tuple[int, ...], generation: int) -> QuerySet:
+    """The touches by which ``programs`` reach an account: version 1, any touch up to the end
+    of the period; version 2, an engagement touch in the period."""
+    start, end = day_bounds(period.start, period.end)
+    touched = Touch.objects.filter(program_id__in=programs, occurred_at__lt=end)
+    if generation >= 2:
+        touched = touched.filter(kind__in=ENGAGEMENT_KINDS, occurred_at__gte=start)
+    return touched
+
+
+def _pairs(touched: QuerySet) -> QuerySet:
+    """The distinct (program, account) pairs of ``touched``."""
+    return touched.order_by().values("program_id", "account_id").distinct()
+
+
+#: The session settings holding the programs' (program, account) pairs of a computation.
+_PAIRS_SETTINGS = ("abm.program_pairs_program", "abm.program_pairs_account")
+
+
+def _session_pairs() -> RawSQL:
+    """``program_pairs``' pairs, read back from the session (PostgreSQL): the same SQL and
+    parameters at every period, so the statements that read them are reused (``statements``)."""
+    return RawSQL(
+        "SELECT * FROM unnest(current_setting(%s)::bigint[], current_setting(%s)::bigint[])"
+        ' AS "pairs" ("program_id", "account_id")',
+        _PAIRS_SETTINGS,
+    )
+
+
+#: Set while a computation's pairs are in the session: a computation inside it (none does
+#: today) computes its own in each statement rather than overwrite them.
+_PAIRS_IN_USE: ContextVar[bool] = ContextVar("program_pairs_in_use", default=False)
+
+
+@contextmanager
+def program_pairs(period: Period, programs: tuple[int, ...], generation: int) -> Iterator[bool]:
+    """For a grouped computation over ``programs``: put their (program, account) pairs in
+    ``period`` (as ``scope_q`` reads them) in the settings of a transaction around the
+    computation, computed once, and yield True; each of its statements then reads them back
+    (``_session_pairs``) instead of scanning the period's program touches again (the
+    nightly snapshots: about ten statements, 19 ms each at 2,000 accounts). One statement;
+    nothing leaves the database. The settings are the transaction's own (``SET LOCAL``):
+    gone when it ends, and one connection throughout, also behind a transaction pooler.
+    False (each statement its own set, as before): no programs, not PostgreSQL, or inside
+    another computation's pairs.
+    """
+    if not programs or connection.vendor != "postgresql" or _PAIRS_IN_USE.get():
+        yield False
+        return
+    inner, params = _pairs(_program_touches(period, programs, generation)).query.sql_with_params()
+    empty = "'{}'"
+    columns = ", ".join(
+        f'set_config(%s, COALESCE(array_agg("{column}")::text, {empty}), true)'
+        for column in ("program_id", "account_id")
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Django's compiled SQL and fixed names: every value a parameter.
+            cursor.execute(
+                f'SELECT {columns} FROM ({inner}) AS "pairs"',  # noqa: S608
+                (*_PAIRS_SETTINGS, *params),
+            )
+        token = _PAIRS_IN_USE.set(True)
+        try:
+            yield True
+        finally:
+            _PAIRS_IN_USE.reset(token)
 
 
 def slice_q(filters: Filters, day: dt.date, prefix: str = "", *, shared: bool = False) -> Q:

@@ -146,6 +146,7 @@ def _key(ctx: Context, groups: list[Context] | None, shape: tuple) -> tuple | No
         repr(ctx.filters),
         members,
         ctx.programs_of,
+        ctx.pairs_set,
         ctx.today,
         timezone.get_current_timezone_name(),
         settings.TIME_ZONE,
@@ -325,7 +326,7 @@ def _prove(
 
         def at(c: Context, period: Any = period) -> Context:
             other = Context(period, c.filters, c.plan, c.definitions, shared=c._shared)
-            other.today, other.programs_of = c.today, c.programs_of
+            other.today, other.programs_of, other.pairs_set = c.today, c.programs_of, c.pairs_set
             return other
 
         capture = _Capture(run=False)
