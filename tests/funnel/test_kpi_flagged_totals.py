@@ -109,7 +109,8 @@ def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
         results = compute_slices(MARCH, slices, ids, "v2")
 
     (statement,) = [q["sql"] for q in queries if '"tier_rank"' in q["sql"]]
-    assert statement.count('"accounts_listmembership"') == 2
+    if connection.vendor == "postgresql":  # the target list's SQL there
+        assert statement.count('"accounts_listmembership"') == 2
     split = [result["kpis"][0]["value"] for result in results]
     assert list(split[0].items()) == [("Strategic", 2), ("Scale", 1), ("none", 1)]
     assert split[1] == {"Strategic": 2}
