@@ -39,6 +39,19 @@ def _world():
     return t1, t2
 
 
+def _slices_computed(tiers, cohorts, kpi_id: str, marker: str) -> tuple[list[dict], str]:
+    """``compute_slices`` of all, each of ``tiers`` and each of ``cohorts`` for one KPI: the
+    results, each checked equal to its own ``compute``, and the statement marked ``marker``."""
+    slices = [Filters(), *(Filters(tier=(t.pk,)) for t in tiers)]
+    slices += [Filters(cohort=c) for c in cohorts]
+    with CaptureQueriesContext(connection) as queries:
+        results = compute_slices(MARCH, slices, [kpi_id], "v2")
+    (statement,) = [q["sql"] for q in queries if marker in q["sql"]]
+    for filters, result in zip(slices, results, strict=True):
+        assert result == compute(MARCH, filters, [kpi_id], "v2")
+    return results, statement
+
+
 def test_grouped_stage_velocity_is_hand_computed_and_each_groups_own():
     t1, t2 = _world()
     ids = ["stage_velocity_days"]
@@ -57,31 +70,18 @@ def test_grouped_stage_velocity_is_hand_computed_and_each_groups_own():
 
 def test_slices_of_every_cohort_and_tier_read_each_changes_previous_change_once():
     """The slices' stage changes statement: the rows and one lookup of each row's previous
-    change, not one for each group, cohort and aggregate that reads the days (5 slices x 2
-    cohorts x a sum and a count read it before)."""
-    t1, t2 = _world()
-    slices = [
-        Filters(),
-        Filters(tier=(t1.pk,)),
-        Filters(tier=(t2.pk,)),
-        Filters(cohort="abm"),
-        Filters(cohort="non_abm"),
-        Filters(cohort="all"),
-    ]
-    ids = ["stage_velocity_days"]
+    change, not one for each group, cohort and total that reads the days (the table was read
+    11 times before)."""
+    results, statement = _slices_computed(
+        _world(), ("abm", "non_abm", "all"), "stage_velocity_days", '"from_stage"'
+    )
 
-    with CaptureQueriesContext(connection) as queries:
-        results = compute_slices(MARCH, slices, ids, "v2")
-
-    (statement,) = [q["sql"] for q in queries if '"from_stage"' in q["sql"]]
     assert statement.count('FROM "funnel_accountstagechange"') == 2
     everyone = results[5]["kpis"][0]
     # (70 + 3) / 2 days in target; (10 + 14 + 5) / 3 in engaged
     assert everyone["value"] == {"target": 36.5, "engaged": 9.67}
     assert everyone["count"] == 5
     assert results[4]["kpis"][0]["value"] == {"target": 3.0, "engaged": 5.0}  # c alone
-    for filters, result in zip(slices, results, strict=True):
-        assert result == compute(MARCH, filters, ids, "v2")
 
 
 def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
@@ -96,19 +96,10 @@ def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
     target(tier=None)
     non_target(tier=scale)
     non_target(tier=None)
-    slices = [
-        Filters(),
-        Filters(tier=(strategic.pk,)),
-        Filters(tier=(scale.pk,)),
-        Filters(cohort="non_abm"),
-        Filters(cohort="all"),
-    ]
-    ids = ["target_accounts_by_tier"]
+    results, statement = _slices_computed(
+        (strategic, scale), ("non_abm", "all"), "target_accounts_by_tier", '"tier_rank"'
+    )
 
-    with CaptureQueriesContext(connection) as queries:
-        results = compute_slices(MARCH, slices, ids, "v2")
-
-    (statement,) = [q["sql"] for q in queries if '"tier_rank"' in q["sql"]]
     if connection.vendor == "postgresql":  # the target list's SQL there
         assert statement.count('"accounts_listmembership"') == 2
     split = [result["kpis"][0]["value"] for result in results]
@@ -117,5 +108,3 @@ def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
     assert split[2] == {"Scale": 1}
     assert list(split[3].items()) == [("Scale", 1), ("none", 1)]
     assert list(split[4].items()) == [("Strategic", 2), ("Scale", 2), ("none", 2)]
-    for filters, result in zip(slices, results, strict=True):
-        assert result == compute(MARCH, filters, ids, "v2")
