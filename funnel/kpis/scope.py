@@ -127,13 +127,11 @@ def program_pairs(period: Period, programs: tuple[int, ...], generation: int) ->
         f'set_config(%s, COALESCE(array_agg("{column}")::text, {empty}), true)'
         for column in ("program_id", "account_id")
     )
+    # Django's compiled SQL and fixed names: every value a parameter.
+    sql = f'SELECT {columns} FROM ({inner}) AS "pairs"'  # noqa: S608  # nosec B608 - fixed names
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Django's compiled SQL and fixed names: every value a parameter.
-            cursor.execute(
-                f'SELECT {columns} FROM ({inner}) AS "pairs"',  # noqa: S608
-                (*_PAIRS_SETTINGS, *params),
-            )
+            cursor.execute(sql, (*_PAIRS_SETTINGS, *params))
         token = _PAIRS_IN_USE.set(True)
         try:
             yield True
