@@ -592,6 +592,9 @@ def flagged_totals(
     Grouped and aggregated by Django, each total would repeat them: the nightly snapshots'
     stage changes looked each change's previous change up 48 times, once per total.
     """
+    unknown = {function for function, _ in totals.values()} - TOTALS
+    if unknown:  # written into the SQL: only the known aggregates, never a caller's text
+        raise ValueError(f"flagged_totals takes {sorted(TOTALS)}, not {sorted(unknown)}")
     flags = {f"group_{i}": flag_column(where) for i, where in enumerate(members)}
     flags |= {f"cohort_{c}": flag_column(where) for c, where in cohorts.items()}
     read = dict.fromkeys(column for _, column in totals.values() if column != "*")
@@ -603,7 +606,6 @@ def flagged_totals(
         for cohort in cohorts:
             where = f"{quote(f'group_{i}')} AND {quote(f'cohort_{cohort}')}"
             for name, (function, column) in totals.items():
-                assert function in TOTALS, function
                 operand = "*" if column == "*" else quote(column)
                 selected.append(f"{function}({operand}) FILTER (WHERE {where})")
                 names.append(f"{i}__{cohort}__{name}")

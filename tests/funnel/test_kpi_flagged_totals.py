@@ -5,9 +5,12 @@ them; the figures are the hand-computed ones and each group's own ``compute``'s.
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Account
 from funnel.kpis import Filters, compute, compute_grouped, compute_slices
+from funnel.kpis.measures import flagged_totals
 from tests.factories import AccountStageChangeFactory, TierFactory
 
 from .kpi_fixtures import MARCH, D, day, non_target, target
@@ -108,3 +111,10 @@ def test_the_tier_split_of_every_slice_tests_each_cohort_once_per_account():
     assert split[2] == {"Scale": 1}
     assert list(split[3].items()) == [("Scale", 1), ("none", 1)]
     assert list(split[4].items()) == [("Strategic", 2), ("Scale", 2), ("none", 2)]
+
+
+def test_only_sums_and_counts_are_written_into_the_statement():
+    """An aggregate's name is written into the SQL: anything but SUM or COUNT is refused
+    before a statement is built, not by an ``assert`` that ``python -O`` drops."""
+    with pytest.raises(ValueError, match="not \\['MAX\\(1\\); --'\\]"):
+        flagged_totals(Account.objects.all(), [], [Q()], {"all": Q()}, {"x": ("MAX(1); --", "id")})
