@@ -323,8 +323,10 @@ def by_group(
         if groups is None
         else tuple(tuple(sorted(_own_cohorts(g, source, cohorts))) for g in groups)
     )
-    # (Rolled up or not: a source's switch, read here so that flipping it recompiles.)
-    shape = (source, source.rolls_up, split is not None, tuple(cohorts), tuple(measures), own)
+    # (Rolled up or not, the cohort a column or not: a source's switches, read here so that
+    # flipping one recompiles.)
+    switches = (source.rolls_up, source.cohort_once)
+    shape = (source, switches, split is not None, tuple(cohorts), tuple(measures), own)
     row = statements.aggregate_row(ctx, groups, shape, build)
     return results_of(row, count, cohorts, measures, _derived(source, cohorts))
 

@@ -533,6 +533,31 @@ def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregat
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_view_through_tests_the_target_list_once_per_row_not_per_aggregate(
+    demo, by, source_statements
+):
+    """The snapshots' cohorts beside the tiers (or the programs, over rows of their own
+    windows): each view-through row carries its cohort flag (``cohort_once``), where each of
+    the 2 x cohorts x groups aggregates tested the target list again (a hashed subplan per
+    aggregate, probed for every row the window pass makes). The figures are each slice's
+    own ``compute``'s."""
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))[:3]
+    slices = [Filters(**{by: (key,)}) for key in keys]
+    slices += [Filters(**{by: (keys[0],)}, cohort=c) for c in ("non_abm", "all")]
+    slices += [Filters(cohort=c) for c in ("abm", "non_abm", "all")] if by == "tier" else []
+    computed = compute_slices(PERIODS[0], slices, ["view_through_visits"], "v2")
+    sql = source_statements["view_through"].split(") SELECT ", 1)[-1]  # past the shared sets
+    aggregates = sql.split(" FROM (SELECT ", 1)[0]
+    assert aggregates.count("FILTER") >= 5
+    assert "SELECT" not in aggregates[len("SELECT") :]
+    assert sql.count('"accounts_listmembership"') == 1  # the flag's, once per row
+    for filters, result in zip(slices, computed, strict=True):
+        assert result == compute(PERIODS[0], filters, ["view_through_visits"], "v2"), filters
+
+
+@pytest.mark.django_db
 def test_each_groups_scope_is_built_once_per_form(demo, monkeypatch):
     """A pass over every slice asks each group's scope of every source: each context builds
     each form of it (through accounts or not, shared sets or not) once, not once per source

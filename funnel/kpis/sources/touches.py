@@ -189,6 +189,9 @@ VIEW_THROUGH = Source(
     drills_to="account",
     drill_via_accounts=True,
     fence=True,
+    # Each row's cohort a flag (computed once per row): not the target list tested again in
+    # every aggregate, each a hashed subplan probed for every row of the window pass.
+    cohort_once=True,
     weight="quantity",
 )
 
