@@ -20,6 +20,7 @@ from funnel.kpis import Filters, Period, catalogue, compute, drilldown
 from funnel.kpis.context import Context
 from funnel.kpis.sources.spend import spend_allocated, spend_allocated_grouped
 from funnel.models import DefinitionsVersion
+from tests.conftest import postgresql_only
 from tests.factories import (
     AccountFactory,
     AccountStageChangeFactory,
@@ -304,6 +305,28 @@ def test_every_tier_s_allocation_in_one_query(django_assert_num_queries):
         grouped = spend_allocated_grouped(union, groups)
     assert grouped == each
     assert [g["abm"] for g in grouped] == [Decimal("750.00"), Decimal("500.00"), Decimal("0.00")]
+
+
+@postgresql_only
+def test_the_allocation_filters_the_touches_by_an_array_of_the_spent_programs():
+    """The allocation's touches: the spent programs' touches of the period, filtered by an
+    array of those programs, which their (program, time) index can take (a bitmap scan at
+    2,000 accounts: 0.6x of the statement), not semi-joined to the spent programs, which
+    scanned every touch of the table. The plan at this size picks any index; the
+    condition is the array either way."""
+    world = _spend_world()
+    tiers = [t.pk for t in world["tiers"]]
+    union = _context(Filters(tier=tuple(tiers)))
+    groups = [_context(Filters(tier=(t,))) for t in tiers]
+    with CaptureQueriesContext(connection) as queries:
+        spend_allocated_grouped(union, groups)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN (COSTS OFF) " + queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    touches = plan.split(" on engagement_touch t", 1)[1].split("->", 1)[0]
+    assert "(program_id = ANY ($" in touches, plan
+    assert "spent" not in touches, plan
 
 
 def test_owner_slices_partition_the_spend_too():

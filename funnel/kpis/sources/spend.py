@@ -65,7 +65,9 @@ WITH spent AS (
 ), touched AS (
     SELECT t.program_id, t.account_id, SUM(t.quantity) AS q
     FROM engagement_touch t
-    WHERE t.program_id IN (SELECT program_id FROM spent)
+    -- The spent programs as an array: the touches' (program, time) index reads each one's
+    -- period (an IN over the CTE scanned every touch: 0.6x of this statement, measured).
+    WHERE t.program_id = ANY(ARRAY(SELECT program_id FROM spent))
       AND t.occurred_at >= %s AND t.occurred_at < %s
     GROUP BY t.program_id, t.account_id
 ), shares AS (
