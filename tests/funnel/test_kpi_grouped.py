@@ -233,21 +233,32 @@ def test_slices_of_every_kind_read_each_source_once_where_it_can(demo, definitio
 
 
 @pytest.mark.django_db
-def test_each_slices_group_aggregates_only_the_cohorts_its_slices_read(demo):
+def test_each_slices_group_aggregates_only_the_cohorts_its_slices_read(demo, monkeypatch):
     """A tier slice reads the ABM figures; the non-ABM cohort slice beside it does not make
-    every tier aggregate its non-ABM figures too (``measures._own_cohorts``)."""
+    every tier aggregate its non-ABM figures too (``measures._own_cohorts``). Each
+    statement's aggregates are named group__cohort__measure (read as they are built: over
+    fenced rows the statement does not repeat the names)."""
+    from funnel.kpis import measures
+
     tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
     slices = [Filters(cohort="non_abm"), *(Filters(tier=(t,)) for t in tiers)]
-    with CaptureQueriesContext(connection) as queries:
-        computed = compute_slices(PERIODS[0], slices, definitions="v2")
-    own = {"0": {"non_abm"}, **{str(i): {"abm"} for i in range(1, len(tiers) + 1)}}
     aliases = []
-    for query in queries:
+    built = measures.pending_by_group
+
+    def pending(*args, **kwargs):
+        made = built(*args, **kwargs)
         read: dict[str, set[str]] = {}
-        for match in re.finditer(r'AS "(\d+)__(abm|non_abm|all)__', query["sql"]):
-            read.setdefault(match[1], set()).add(match[2])
+        for alias in made.aggregates:
+            group, cohort, _ = alias.split("__", 2)
+            read.setdefault(group, set()).add(cohort)
         aliases.append(read)
+        return made
+
+    monkeypatch.setattr(measures, "pending_by_group", pending)
+    computed = compute_slices(PERIODS[0], slices, definitions="v2")
+    own = {"0": {"non_abm"}, **{str(i): {"abm"} for i in range(1, len(tiers) + 1)}}
     assert own in aliases
+    monkeypatch.undo()
     for filters, result in zip(slices, computed, strict=True):
         assert result == compute(PERIODS[0], filters, definitions="v2"), filters
 
@@ -512,15 +523,15 @@ def test_a_pass_that_builds_its_groups_in_full_says_why_and_reads_the_pages_once
 def test_a_cohort_once_sources_groups_are_flag_columns_not_repeated_per_aggregate(
     demo, by, source_statements
 ):
-    """Touches, opportunities and NPS (``cohort_once``) state each group's condition once, as a
-    flag column of their fenced rows: the program and tier passes of the nightly snapshots
-    no longer test every group's condition in each of its aggregates (8 programs x 3
-    cohorts x every measure). The figures are each group's own ``compute``'s."""
+    """Touches, opportunities, NPS and visitors (``cohort_once``) state each group's condition
+    once, as a flag column of their fenced rows: the program and tier passes of the nightly
+    snapshots no longer test every group's condition in each of its aggregates (8 programs x
+    3 cohorts x every measure). The figures are each group's own ``compute``'s."""
     model = Program if by == "program" else Tier
     keys = list(model.objects.order_by("pk").values_list("pk", flat=True))[:3]
     assert len(keys) == 3
     grouped = compute_grouped(PERIODS[0], Filters(), by, keys, definitions="v2")
-    for name in ("touches", "opportunities", "nps"):
+    for name in ("touches", "opportunities", "nps", "visitors"):
         sql = source_statements[name].split(") SELECT ", 1)[-1]  # past the shared sets
         aggregates = sql.split(" FROM ", 1)[0]
         for i in range(len(keys)):
@@ -558,9 +569,23 @@ def test_view_through_tests_the_target_list_once_per_row_not_per_aggregate(
 
 
 @pytest.mark.django_db
-def test_a_program_groups_touches_test_the_program_before_the_accounts_set(
-    demo, source_statements
-):
+def test_program_accounts_test_the_target_list_once_per_account(demo, source_statements):
+    """The program KPIs' accounts beside the cohorts and the tiers (the snapshots' pass): each
+    account's ABM flag and tier flags are columns (``cohort_once``), where each aggregate
+    tested the target list and its tier's set again."""
+    tiers = list(Tier.objects.order_by("pk").values_list("pk", flat=True))
+    slices = [Filters(), *(Filters(tier=(t,)) for t in tiers)]
+    slices += [Filters(cohort=c) for c in ("abm", "non_abm", "all")]
+    ids = ["program_reached_accounts", "program_engaged_accounts"]
+    computed = compute_slices(PERIODS[0], slices, ids, "v2")
+    sql = source_statements["program_accounts"]
+    assert sql.count('"accounts_listmembership"') == 1
+    for filters, result in zip(slices, computed, strict=True):
+        assert result == compute(PERIODS[0], filters, ids, "v2"), filters
+
+
+@pytest.mark.django_db
+def test_a_program_groups_touches_test_the_program_before_the_accounts_set(demo, source_statements):
     """Version 2's program groups of touches: each flag tests the touch's program first, so
     the touches of the other programs skip the program's set of accounts (a hashed lookup
     per touch and program: 8 per touch in the snapshots' pass, now at most one)."""

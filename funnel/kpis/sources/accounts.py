@@ -586,6 +586,7 @@ PROGRAM_ACCOUNTS = Source(
     drills_to="account",
     group_q=lambda ctx: slice_q(ctx.filters, ctx.end, shared=True),
     period_q=lambda ctx: Q(),  # the slice's accounts: each condition picks its own period
+    cohort_once=True,  # each account's ABM flag and groups once: 0.85x of the snapshots' pass
 )
 
 

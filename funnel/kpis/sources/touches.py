@@ -230,6 +230,9 @@ VISITORS = Source(
     period_q=lambda ctx: Q(first_seen_at__gte=ctx.start_dt, first_seen_at__lt=ctx.end_dt),
     drills_to="account",
     drill_via_accounts=True,
+    # The ABM flag and each group's once per visitor, not a target-list hash and a group
+    # test in each aggregate: the snapshots' visitors statement 23 -> 7 ms at S (#18).
+    cohort_once=True,
 )
 
 
