@@ -38,7 +38,7 @@ from funnel.choices import Cohort
 
 from . import statements
 from .copies import CopyMismatch, GroupCopy, _copied_members
-from .rollup import roll_up, rollable
+from .rollup import flag_conditions, roll_up, rollable
 
 if TYPE_CHECKING:
     from .context import Context
@@ -108,7 +108,9 @@ class Source:
     (same values).
     ``rolls_up``: a ``cohort_once`` source's rows are summed by their flags before its
     aggregates run, where every aggregate is a sum or a count (``rollup``): many rows per
-    account (touches), far fewer combinations of flags.
+    account (touches), far fewer combinations of flags. ``roll_columns``: columns of few
+    values (a touch's kind) that the rolled rows keep as they are, so that a condition on
+    them is tested on the few rolled rows, not computed as a flag on every row.
     """
 
     name: str
@@ -131,6 +133,7 @@ class Source:
     scoped_periods: bool = True
     cohort_once: bool = False
     rolls_up: bool = False
+    roll_columns: tuple[str, ...] = ()
     after: Callable[[Context, list[str], list[Measure], dict[str, dict[str, Any]]], None] | None = (
         None
     )
@@ -325,7 +328,7 @@ def by_group(
     )
     # (Rolled up or not, the cohort a column or not: a source's switches, read here so that
     # flipping one recompiles.)
-    switches = (source.rolls_up, source.cohort_once)
+    switches = (source.rolls_up, source.cohort_once, source.roll_columns)
     shape = (source, switches, split is not None, tuple(cohorts), tuple(measures), own)
     row = statements.aggregate_row(ctx, groups, shape, build)
     return results_of(row, count, cohorts, measures, _derived(source, cohorts))
@@ -530,8 +533,11 @@ def pending_by_group(
     if flags:
         queryset = queryset.annotate(**flags)
     if rolls:
-        queryset, aggregates = roll_up(queryset, aggregates, {*flags, COHORT_FLAG})
+        flagged = {*flags, COHORT_FLAG}
+        queryset, aggregates = roll_up(queryset, aggregates, flagged, source.roll_columns)
     elif source.fence or once or scoped:
+        if once and len(members) > 1:  # each measure's condition once per row, not per group
+            queryset, aggregates = flag_conditions(queryset, aggregates, {*flags, COHORT_FLAG})
         # No model ordering inside the fence: it would sort every row for nothing.
         queryset = queryset.order_by()[:_FENCE]
 

@@ -11,6 +11,11 @@ figures are the same sums, added in another order.
 
 Only sums and plain counts roll up (a count is the sum of each combination's count);
 any other aggregate (a distinct count, a maximum) keeps the statement as it was.
+
+Columns of few values (a touch's kind and funnel position, ``Source.roll_columns``) are
+kept as they are in the rolled rows: a condition on them alone (a kind) is tested in the
+aggregates' FILTERs over the few rolled rows, not computed as a flag of every touch (the
+snapshots' touches statement 0.87x at 2,000 accounts).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def rollable(aggregates: dict[str, Any]) -> bool:
 
 
 def roll_up(
-    queryset: QuerySet, aggregates: dict[str, Any], flags: set[str]
+    queryset: QuerySet, aggregates: dict[str, Any], flags: set[str], columns: tuple[str, ...] = ()
 ) -> tuple[QuerySet, dict[str, Any]]:
     """``queryset``'s rows summed by their flags, and ``aggregates`` rewritten over them.
 
@@ -52,20 +57,85 @@ def roll_up(
         if isinstance(aggregate, GroupCopy):  # compiled from its (rolled) template
             rolled[alias] = aggregate
             continue
-        kept, own = _split(aggregate.filter, flags)
+        kept, own = _split(aggregate.filter, flags, set(columns))
+        kept = _renamed(kept, columns)
         if own:
             kept &= Q(**{owns.setdefault(own, f"rolled_m{len(owns)}"): True})
         counting = isinstance(aggregate, Count)
         (weight,) = aggregate.source_expressions
         column = weights.setdefault((counting, weight), f"rolled_w{len(weights)}")
         rolled[alias] = SumOfSums(F(column), filter=kept or None, count=counting)
-    queryset = queryset.annotate(**{name: flag_column(own) for own, name in owns.items()})
+    queryset = queryset.annotate(
+        **{_ROLLED + c: F(c) for c in columns},
+        **{name: flag_column(own) for own, name in owns.items()},
+    )
     sums = {
         column: Count(weight) if counting else Sum(weight)
         for (counting, weight), column in weights.items()
     }
-    rows = queryset.order_by().values(*sorted(flags), *owns.values()).annotate(**sums)
-    return rows, rolled
+    kept_columns = [_ROLLED + c for c in columns]
+    rows = queryset.order_by().values(*sorted(flags), *kept_columns, *owns.values())
+    return rows.annotate(**sums), rolled
+
+
+def flag_conditions(
+    queryset: QuerySet, aggregates: dict[str, Any], flags: set[str]
+) -> tuple[QuerySet, dict[str, Any]]:
+    """``aggregates`` over ``queryset``'s rows with each measure's own condition that several
+    groups' aggregates repeat a flag column of the rows, computed once per row (``queryset``
+    is then fenced by the caller), not in each group's and cohort's aggregate. Any
+    aggregate (a median too): only its FILTER changes. A condition of one group's own (a
+    program's accounts) stays in its aggregates, which group copies then still match; so
+    does a conjunct on the rows' own annotations (a window, an ``Exists``): a flag beside
+    them would compute their SQL again, where the aggregates read their columns."""
+    from .measures import referenced
+
+    computed = set(queryset.query.annotations)
+    split: dict[str, tuple[Q, Q, Q]] = {}  # alias -> (FILTER kept, own flagged, inline)
+    groups: dict[Q, set[str]] = {}
+    for alias, aggregate in aggregates.items():  # the statement's aggregates, not rows
+        if isinstance(aggregate, GroupCopy) or not getattr(aggregate, "filter", None):
+            continue
+        kept, rest = _split(aggregate.filter, flags)
+        inline, own = Q(), Q()
+        for child in rest.children if rest.connector == Q.AND and not rest.negated else [rest]:
+            part = child if isinstance(child, Q) else Q(child)
+            if referenced(part) & computed:
+                inline &= part
+            else:
+                own &= part
+        split[alias] = (kept & inline, own, inline)
+        if own:
+            groups.setdefault(own, set()).add(alias.split("__", 1)[0])
+    owns: dict[Q, str] = {}
+    flagged: dict[str, Any] = {}
+    for alias, aggregate in aggregates.items():
+        kept, own, _ = split.get(alias, (None, None, None))
+        if not own or len(groups[own]) < 2:
+            flagged[alias] = aggregate
+            continue
+        copy = aggregate.copy()
+        copy.filter = kept & Q(**{owns.setdefault(own, f"own_m{len(owns)}"): True})
+        flagged[alias] = copy
+    queryset = queryset.annotate(**{name: flag_column(own) for own, name in owns.items()})
+    return queryset, flagged
+
+
+#: The prefix of a column the rolled rows keep as it is (``columns``).
+_ROLLED = "rolled_c_"
+
+
+def _renamed(where: Q, columns: tuple[str, ...]) -> Q:
+    """``where`` reading the rolled rows' copies of ``columns``."""
+    renamed = Q(_connector=where.connector, _negated=where.negated)
+    for child in where.children:  # a condition's few conjuncts
+        if isinstance(child, Q):
+            renamed.children.append(_renamed(child, columns))
+        elif child[0].split("__", 1)[0] in columns:
+            renamed.children.append((_ROLLED + child[0], child[1]))
+        else:
+            renamed.children.append(child)
+    return renamed
 
 
 class SumOfSums(Sum):
@@ -82,8 +152,9 @@ class SumOfSums(Sum):
         return (f"COALESCE({sql}, 0)" if self.count else sql), params
 
 
-def _split(where: Q | None, flags: set[str]) -> tuple[Q, Q]:
-    """``where`` as (its conjuncts that read only ``flags``, the rest)."""
+def _split(where: Q | None, flags: set[str], columns: set[str] = frozenset()) -> tuple[Q, Q]:
+    """``where`` as (its conjuncts that read only ``flags`` and ``columns``, the rest); a
+    conjunct reading ``columns`` is kept only if it is plain lookups (``_renamed``)."""
     from .measures import referenced
 
     if not where:
@@ -92,8 +163,17 @@ def _split(where: Q | None, flags: set[str]) -> tuple[Q, Q]:
     kept, own = Q(), Q()
     for child in conjuncts:  # one condition's few conjuncts
         part = child if isinstance(child, Q) else Q(child)
-        if referenced(part) <= flags:
+        names = referenced(part)
+        if names <= flags or (names <= flags | columns and _plain(part)):
             kept &= part
         else:
             own &= part
     return kept, own
+
+
+def _plain(where: Q) -> bool:
+    """Only lookups of names (field, value), nested: what ``_renamed`` can rename."""
+    return all(
+        _plain(child) if isinstance(child, Q) else isinstance(child, tuple)
+        for child in where.children
+    )

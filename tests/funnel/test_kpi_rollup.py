@@ -7,6 +7,7 @@ a sum of nothing NULL, minutes decimals.
 """
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -91,6 +92,37 @@ def test_rolled_up_sums_and_counts_are_the_rows_own_with_their_types():
 
 
 @pytest.mark.django_db
+def test_columns_of_few_values_are_kept_and_their_conditions_tested_on_the_rolled_rows():
+    """``columns`` (a touch's kind): a condition on them is not a flag of every touch but a
+    FILTER over the rolled rows, which keep the column; an OR of them too. A condition
+    that also reads another column (the asset) stays a flag. Same figures, same types."""
+    mine, other = AccountFactory(name="Mine"), AccountFactory(name="Other")
+    day = at(dt.date(2026, 3, 2))
+    TouchFactory.create_batch(3, account=mine, kind="email_open", occurred_at=day)
+    TouchFactory(account=other, kind="email_open", occurred_at=day)
+    TouchFactory(account=mine, kind="ad_impression", quantity=100, occurred_at=day)
+    TouchFactory(account=mine, kind="email_click", occurred_at=day)
+    TouchFactory(account=mine, kind="web_visit", asset="guide", engagement_minutes=Decimal("2.5"))
+    aggregates = {
+        **_aggregates(),
+        "emails": Count("pk", filter=Q(kind="email_open") | Q(kind__in=["email_click"])),
+        "guides": Count("pk", filter=Q(mine=True) & Q(kind="web_visit") & Q(asset="guide")),
+    }
+
+    rows, rolled = roll_up(_flagged(), aggregates, {"mine"}, ("kind",))
+    got = rows.aggregate(**rolled)
+
+    assert got == _flagged().aggregate(**aggregates)
+    assert got["opens"] == 3 and got["every_open"] == 4 and got["emails"] == 5
+    assert got["impressions"] == 100 and got["minutes"] == Decimal("2.50")
+    assert got["guides"] == 1 and got["meetings"] == 0 and got["meeting_minutes"] is None
+    sql = str(rows.query)
+    assert '"rolled_c_kind"' in sql
+    # The asset's conditions are the only flags: ~Q(asset="") and the guides' asset="guide".
+    assert sorted(set(re.findall(r'"rolled_m\d+"', sql))) == ['"rolled_m0"', '"rolled_m1"']
+
+
+@pytest.mark.django_db
 def test_rolled_up_rows_are_one_per_combination_of_flags():
     """However many touches: one row per combination of the flags and the measures' own
     conditions (each condition a column, computed once per touch)."""
@@ -130,11 +162,16 @@ def test_a_grouped_pass_rolls_up_the_touches_with_the_same_figures(
     sql = source_statements["touches"]
     assert "GROUP BY" in sql
     assert sql.count("LIKE ANY") == 1
+    # A kind's or a funnel position's condition is tested on the rolled rows (which keep
+    # both columns); the content and high-value conditions are the only flags.
+    assert '"rolled_c_kind"' in sql and '"rolled_c_funnel_position"' in sql
+    assert len(set(re.findall(r'AS "rolled_m\d+"', sql))) == 2
     monkeypatch.setattr(TOUCHES, "rolls_up", False)
     plain = grouped()
     plain_sql = source_statements["touches"]
     assert "GROUP BY" not in plain_sql
-    assert plain_sql.count("LIKE ANY") >= len(keys)  # once per group (and cohort)
+    # Not rolled up, each condition is still a flag of the fenced rows (``flag_conditions``).
+    assert plain_sql.count("LIKE ANY") == 1
     assert rolled == plain
     for key in keys:
         assert rolled[key] == compute(period, Filters(**{by: (key,)}), definitions=definitions)
@@ -147,3 +184,26 @@ def test_one_computation_does_not_roll_up(demo, source_statements):
     the flags and the sums by them for nothing (measured slower for the catalogue)."""
     compute(PERIOD, Filters())
     assert "rolled_" not in source_statements["touches"]
+
+
+@postgresql_only
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", ["program", "tier"])
+def test_a_grouped_pass_tests_each_opportunity_condition_once_per_row(demo, by, source_statements):
+    """Opportunities (not rolled up: a median is no sum) in a grouped pass: each measure's
+    condition on the opportunity's fields (won, new business, closed in the period) is a
+    flag column of the fenced rows, computed once per opportunity, not repeated in each
+    group's and cohort's aggregate (hundreds of times in the snapshots' statement). A
+    condition that reads the rows' own annotations (a renewal's ``Exists``) stays in the
+    aggregates, reading their column. Same figures as each group's own ``compute``."""
+    model = Program if by == "program" else Tier
+    keys = list(model.objects.order_by("pk").values_list("pk", flat=True))
+    grouped = compute_grouped(PERIOD, Filters(), by, keys, definitions="v2")
+    sql = source_statements["opportunities"].split(") SELECT ", 1)[-1]
+    aggregates, rows = sql.split(" FROM (SELECT ", 1)
+    assert '"own_m0"' in aggregates
+    assert "'new_business'" not in aggregates
+    assert 0 < rows.count("'new_business'") <= 10  # each distinct condition once
+    assert '"renewed"' in aggregates and "EXISTS" not in aggregates
+    for key in keys:
+        assert grouped[key] == compute(PERIOD, Filters(**{by: (key,)}), definitions="v2")

@@ -65,6 +65,7 @@ TOUCHES = Source(
     period_q=_in_period,
     cohort_once=True,
     rolls_up=True,
+    roll_columns=("kind", "funnel_position"),
     scoped_periods=False,  # side by side under a tier or program filter (measured faster)
 )
 
