@@ -108,9 +108,9 @@ class Source:
     (same values).
     ``rolls_up``: a ``cohort_once`` source's rows are summed by their flags before its
     aggregates run, where every aggregate is a sum or a count (``rollup``): many rows per
-    account (touches), far fewer combinations of flags. ``roll_columns``: columns of few
-    values (a touch's kind) that the rolled rows keep as they are, so that a condition on
-    them is tested on the few rolled rows, not computed as a flag on every row.
+    account (touches), far fewer combinations of flags. ``roll_columns``: NOT NULL columns
+    of few values (a touch's kind) that the rolled rows keep as they are, so that a
+    condition on them is tested on the few rolled rows, not computed as a flag on every row.
     """
 
     name: str

@@ -50,6 +50,9 @@ def roll_up(
     condition. Each distinct weight (a sum's expression, a count's) is summed per
     combination of the flags. ``rollable(aggregates)`` must hold.
     """
+    # A renamed column's lookups keep their NULL handling only where there is no NULL.
+    if nullable := [c for c in columns if queryset.model._meta.get_field(c).null]:
+        raise ValueError(f"Rolled-up columns must be NOT NULL: {', '.join(nullable)}.")
     owns: dict[Q, str] = {}  # a measure's own condition -> its flag column
     weights: dict[tuple[bool, Any], str] = {}  # (a count?, its expression) -> its column
     rolled: dict[str, Any] = {}
@@ -91,7 +94,7 @@ def flag_conditions(
     from .measures import referenced
 
     computed = set(queryset.query.annotations)
-    split: dict[str, tuple[Q, Q, Q]] = {}  # alias -> (FILTER kept, own flagged, inline)
+    split: dict[str, tuple[Q, Q]] = {}  # alias -> (what its FILTER keeps, its own condition)
     groups: dict[Q, set[str]] = {}
     for alias, aggregate in aggregates.items():  # the statement's aggregates, not rows
         if isinstance(aggregate, GroupCopy) or not getattr(aggregate, "filter", None):
@@ -104,13 +107,13 @@ def flag_conditions(
                 inline &= part
             else:
                 own &= part
-        split[alias] = (kept & inline, own, inline)
+        split[alias] = (kept & inline, own)
         if own:
             groups.setdefault(own, set()).add(alias.split("__", 1)[0])
     owns: dict[Q, str] = {}
     flagged: dict[str, Any] = {}
     for alias, aggregate in aggregates.items():
-        kept, own, _ = split.get(alias, (None, None, None))
+        kept, own = split.get(alias, (Q(), Q()))
         if not own or len(groups[own]) < 2:
             flagged[alias] = aggregate
             continue

@@ -122,6 +122,12 @@ def test_columns_of_few_values_are_kept_and_their_conditions_tested_on_the_rolle
     assert sorted(set(re.findall(r'"rolled_m\d+"', sql))) == ['"rolled_m0"', '"rolled_m1"']
 
 
+def test_a_nullable_column_is_not_rolled_up_as_it_is():
+    """A renamed column's negated lookups would lose Django's NULL handling: refused."""
+    with pytest.raises(ValueError, match="NOT NULL: stakeholder_id"):
+        roll_up(_flagged(), _aggregates(), {"mine"}, ("kind", "stakeholder_id"))
+
+
 @pytest.mark.django_db
 def test_rolled_up_rows_are_one_per_combination_of_flags():
     """However many touches: one row per combination of the flags and the measures' own
