@@ -101,8 +101,7 @@ def flag_conditions(
             continue
         kept, rest = _split(aggregate.filter, flags)
         inline, own = Q(), Q()
-        for child in rest.children if rest.connector == Q.AND and not rest.negated else [rest]:
-            part = child if isinstance(child, Q) else Q(child)
+        for part in _conjuncts(rest):
             if referenced(part) & computed:
                 inline &= part
             else:
@@ -160,18 +159,22 @@ def _split(where: Q | None, flags: set[str], columns: set[str] = frozenset()) ->
     conjunct reading ``columns`` is kept only if it is plain lookups (``_renamed``)."""
     from .measures import referenced
 
-    if not where:
-        return Q(), Q()
-    conjuncts = where.children if where.connector == Q.AND and not where.negated else [where]
     kept, own = Q(), Q()
-    for child in conjuncts:  # one condition's few conjuncts
-        part = child if isinstance(child, Q) else Q(child)
+    for part in _conjuncts(where):
         names = referenced(part)
         if names <= flags or (names <= flags | columns and _plain(part)):
             kept &= part
         else:
             own &= part
     return kept, own
+
+
+def _conjuncts(where: Q | None) -> list[Q]:
+    """``where``'s conjuncts, each a Q (one condition's few: not rows)."""
+    if not where:
+        return []
+    children = where.children if where.connector == Q.AND and not where.negated else [where]
+    return [child if isinstance(child, Q) else Q(child) for child in children]
 
 
 def _plain(where: Q) -> bool:
